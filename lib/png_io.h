@@ -1,0 +1,47 @@
+/* PNG decoding to 8-bit gray and encoding of gray/RGB images, on libpng. */
+#ifndef COVIDCAM_PNG_IO_H
+#define COVIDCAM_PNG_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* An 8-bit gray image, rows packed (stride == width). Owns `pixels` (malloc). */
+typedef struct cc_image {
+    int width;
+    int height;
+    uint8_t *pixels;
+} cc_image;
+
+/* Release the pixels of `img` (may be NULL) and zero it. */
+void cc_image_free(cc_image *img);
+
+/* Decode a PNG of any color type and bit depth (gray, gray+alpha, RGB, RGBA,
+ * palette, 1/2/4/8/16-bit, interlaced) to 8-bit gray. Conversion: 16-bit is
+ * scaled to 8 (round(v*255/65535)), palette/low bit depths expanded, alpha is
+ * dropped (not composited), RGB -> gray with libpng's ITU-R BT.709 weights
+ * (png_set_rgb_to_gray_fixed default coefficients 6968/23434/2366).
+ * Refuses, before allocating pixel memory, width or height of 0 or above
+ * COVIDCAM_MAX_IMAGE_DIM and width*height above COVIDCAM_MAX_IMAGE_PIXELS
+ * (COVIDCAM_ERR_LIMIT). Not a PNG / corrupt / truncated: COVIDCAM_ERR_BAD_FORMAT.
+ * On success fills *out (caller frees with cc_image_free). */
+covidcam_status cc_png_decode_gray(const void *buf, size_t len, cc_image *out, cc_err *e);
+
+/* Read a whole file into memory (caller frees *data). Refuses files larger than
+ * `max_bytes` with COVIDCAM_ERR_LIMIT. COVIDCAM_ERR_IO names the path and errno. */
+covidcam_status cc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
+                             cc_err *e);
+
+/* cc_read_file() then cc_png_decode_gray(); messages name the path. */
+covidcam_status cc_png_read_gray_file(const char *path, cc_image *out, cc_err *e);
+
+/* Write an 8-bit PNG: channels 1 (gray) or 3 (RGB), rows packed. */
+covidcam_status cc_png_write_file(const char *path, const uint8_t *px, int width, int height,
+                                  int channels, cc_err *e);
+
+/* Same, into a malloc'd buffer (*png, *len) the caller frees. */
+covidcam_status cc_png_encode(const uint8_t *px, int width, int height, int channels,
+                              uint8_t **png, size_t *len, cc_err *e);
+
+#endif

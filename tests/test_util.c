@@ -1,0 +1,100 @@
+#include "test_util.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+const char *tu_fixture(const char *name)
+{
+    static char buf[8][4096];
+    static int slot;
+    char *b = buf[slot++ & 7];
+    snprintf(b, 4096, "%s/%s", env_or("CC_FIXTURES", "tests/fixtures"), name);
+    return b;
+}
+
+const char *tu_shared(const char *rel)
+{
+    static char buf[8][4096];
+    static int slot;
+    char *b = buf[slot++ & 7];
+    snprintf(b, 4096, "%s/%s", env_or("CC_SHARED_DATA", "../shared/data/cxr"), rel);
+    return b;
+}
+
+int tu_have_shared(void)
+{
+    struct stat st;
+    return stat(tu_shared("val"), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tu_list_pngs(const char *dir, char **names, int n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    size_t cap = 64, cnt = 0;
+    char **all = malloc(cap * sizeof *all);
+    struct dirent *de;
+    while (all && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".png") != 0)
+            continue;
+        if (cnt == cap) {
+            char **tmp = realloc(all, 2 * cap * sizeof *all);
+            if (!tmp)
+                break;
+            all = tmp;
+            cap *= 2;
+        }
+        all[cnt++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (!all)
+        return 0;
+    qsort(all, cnt, sizeof *all, cmp_str);
+    int got = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        if (got < n) {
+            size_t l = strlen(dir) + strlen(all[i]) + 2;
+            names[got] = malloc(l);
+            snprintf(names[got], l, "%s/%s", dir, all[i]);
+            got++;
+        }
+        free(all[i]);
+    }
+    free(all);
+    return got;
+}
+
+unsigned char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long l = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(l > 0 ? (size_t)l : 1);
+    if (b && l > 0 && fread(b, 1, (size_t)l, f) != (size_t)l) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b)
+        *len = (size_t)l;
+    return b;
+}

@@ -1,0 +1,23 @@
+/* Helpers shared by the cmocka tests: locating fixtures and the shared data. */
+#ifndef COVIDCAM_TEST_UTIL_H
+#define COVIDCAM_TEST_UTIL_H
+
+#include <stddef.h>
+
+/* Path of a file under tests/fixtures ($CC_FIXTURES); static buffer per call slot. */
+const char *tu_fixture(const char *name);
+
+/* Path under the shared X-ray data ($CC_SHARED_DATA), e.g. "val/COVID". */
+const char *tu_shared(const char *rel);
+
+/* 1 if the shared X-ray data directory exists. */
+int tu_have_shared(void);
+
+/* First n PNG file names (sorted) in directory dir; returns how many were found.
+ * names[i] are malloc'd full paths the caller frees. */
+int tu_list_pngs(const char *dir, char **names, int n);
+
+/* Read a whole file (malloc'd; caller frees). NULL on error. */
+unsigned char *tu_read_file(const char *path, size_t *len);
+
+#endif
