@@ -13,7 +13,7 @@ CLI:
     covidcam_torch.py export-torchvision --arch resnet18 --classes A,B,C \
         --input-size 224 --input-channels 3 --mean 123.7,116.3,103.5 \
         --std 58.4,57.1,57.4 [--weights file.pth] [--dtype F32] out.safetensors
-    covidcam_torch.py info model.safetensors
+    covidcam_torch.py info [--tensors] model.safetensors
 """
 
 import argparse
@@ -342,7 +342,10 @@ def cmd_info(a):
     for k in sorted(meta):
         print("%-16s %s" % (k, meta[k]))
     total = sum(t.numel() for t in tensors.values())
-    print("%d tensors, %d parameters" % (len(tensors), total))
+    print("%d tensors, %d values" % (len(tensors), total))
+    if a.tensors:
+        for name, t in tensors.items():
+            print("%-52s %-5s %s" % (name, _TORCH_TO_ST[t.dtype], list(t.shape)))
 
 
 def main(argv=None):
@@ -360,7 +363,8 @@ def main(argv=None):
     e.add_argument("--description")
     e.add_argument("out")
     e.set_defaults(func=cmd_export_torchvision)
-    i = sub.add_parser("info", help="print metadata and tensor count")
+    i = sub.add_parser("info", help="print metadata (and tensors) of a safetensors file")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor")
     i.add_argument("model")
     i.set_defaults(func=cmd_info)
     a = p.parse_args(argv)
