@@ -59,6 +59,7 @@ extern "C" {
 #define COVIDCAM_MAX_HEADER_BYTES (16u << 20)    /* safetensors JSON header */
 #define COVIDCAM_MAX_TENSORS 4096u               /* tensors in a model file */
 #define COVIDCAM_MAX_INPUT_SIZE 1024u            /* model input_size */
+#define COVIDCAM_MAX_MODEL_BYTES (4ull << 30)    /* model file size */
 
 typedef enum covidcam_status {
     COVIDCAM_OK = 0,

@@ -44,7 +44,7 @@ covidcam_status cc_arch_custom(const char *block, const char *layers, const char
 
 /* One tensor the model file must hold, with torchvision's name and shape. */
 typedef struct cc_tensor_spec {
-    char name[48];
+    char name[96];
     int ndim;
     int64_t shape[CC_MAX_NDIM];
 } cc_tensor_spec;

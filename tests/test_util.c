@@ -98,3 +98,43 @@ unsigned char *tu_read_file(const char *path, size_t *len)
         *len = (size_t)l;
     return b;
 }
+
+#include "safetensors.h"
+
+float *tu_expected(const char *name, size_t *n)
+{
+    size_t len = 0;
+    unsigned char *buf = tu_read_file(tu_fixture("expected.safetensors"), &len);
+    if (!buf)
+        return NULL;
+    cc_safetensors st;
+    float *out = NULL;
+    if (cc_st_parse(buf, len, &st, NULL) == COVIDCAM_OK) {
+        const cc_st_tensor *t = cc_st_find(&st, name);
+        if (t && t->dtype == CC_DT_F32) {
+            size_t cnt = cc_st_numel(t);
+            out = malloc((cnt ? cnt : 1) * sizeof *out);
+            if (out) {
+                cc_st_to_f32(t, out);
+                if (n)
+                    *n = cnt;
+            }
+        }
+        cc_st_free(&st);
+    }
+    free(buf);
+    return out;
+}
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = a[i] > b[i] ? (double)a[i] - b[i] : (double)b[i] - a[i];
+        if (d != d)
+            return 1e30; /* NaN never passes */
+        if (d > m)
+            m = d;
+    }
+    return m;
+}

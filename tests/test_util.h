@@ -20,4 +20,13 @@ int tu_list_pngs(const char *dir, char **names, int n);
 /* Read a whole file (malloc'd; caller frees). NULL on error. */
 unsigned char *tu_read_file(const char *path, size_t *len);
 
+
+/* A float32 tensor from tests/fixtures/expected.safetensors, converted with the
+ * library's own safetensors reader. Returns a malloc'd copy (caller frees) and
+ * its element count in *n (may be NULL); NULL if absent. */
+float *tu_expected(const char *name, size_t *n);
+
+/* Max |a[i] - b[i]| over n elements. */
+double tu_max_abs_diff(const float *a, const float *b, size_t n);
+
 #endif

@@ -1,0 +1,151 @@
+/* The internal oneDNN layer for inference and Grad-CAM.
+ *
+ * Only dnn.c includes <oneapi/dnnl/dnnl.h>: oneDNN 3.x changed the C API
+ * (operation descriptors gone, memory descriptors became handles), so a port
+ * touches this file alone. Everything here is opaque to the rest of lib/.
+ *
+ * Threads: an engine may be shared by threads. Streams, primitives and their
+ * bound memory belong to one session (one thread at a time). Primitives are
+ * created in user-managed scratchpad mode, so concurrent sessions never share
+ * oneDNN's internal scratch buffers. */
+#ifndef COVIDCAM_DNN_H
+#define COVIDCAM_DNN_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct cc_dnn_engine cc_dnn_engine;
+typedef struct cc_dnn_stream cc_dnn_stream;
+typedef struct cc_dnn_md cc_dnn_md;
+typedef struct cc_dnn_prim cc_dnn_prim;
+
+/* Which tensor of a primitive an md query or an execution argument means. */
+typedef enum cc_dnn_arg {
+    CC_ARG_SRC = 0,
+    CC_ARG_SRC_1,
+    CC_ARG_WEIGHTS,
+    CC_ARG_BIAS,
+    CC_ARG_DST,
+    CC_ARG_DIFF_SRC,
+    CC_ARG_DIFF_DST,
+    CC_ARG_WORKSPACE,
+    CC_ARG_SCRATCHPAD,
+    CC_ARG_COUNT
+} cc_dnn_arg;
+
+/* A pointer bound to one argument of one execution. */
+typedef struct cc_dnn_bind {
+    cc_dnn_arg arg;
+    void *ptr;
+} cc_dnn_bind;
+
+/* Plain layouts for tensors that cross the boundary with user code. */
+typedef enum cc_dnn_layout {
+    CC_LAYOUT_NCHW, /* activations, 4-D */
+    CC_LAYOUT_OIHW, /* conv weights, 4-D */
+    CC_LAYOUT_NC,   /* 2-D activations */
+    CC_LAYOUT_OI,   /* fc weights */
+    CC_LAYOUT_X     /* 1-D (bias) */
+} cc_dnn_layout;
+
+covidcam_status cc_dnn_engine_create(cc_dnn_engine **out, cc_err *e);
+void cc_dnn_engine_free(cc_dnn_engine *eng);
+
+covidcam_status cc_dnn_stream_create(cc_dnn_engine *eng, cc_dnn_stream **out, cc_err *e);
+void cc_dnn_stream_free(cc_dnn_stream *s);
+
+/* A plain fp32 md; dims has 1, 2 or 4 entries as the layout implies. NULL if OOM. */
+cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims);
+/* A 4-D fp32 md whose layout oneDNN picks when a primitive is created. */
+cc_dnn_md *cc_dnn_md_any4(const long *dims);
+/* Dimension d (0-based) of md. */
+long cc_dnn_md_dim(const cc_dnn_md *md, int d);
+cc_dnn_md *cc_dnn_md_clone(const cc_dnn_md *md);
+void cc_dnn_md_free(cc_dnn_md *md);
+size_t cc_dnn_md_bytes(const cc_dnn_md *md);
+int cc_dnn_md_equal(const cc_dnn_md *a, const cc_dnn_md *b);
+
+/* The md a primitive uses for `arg` (owned by the primitive), or NULL. */
+const cc_dnn_md *cc_dnn_prim_md(const cc_dnn_prim *p, cc_dnn_arg arg);
+
+/* Bytes of user scratchpad the primitive needs. */
+size_t cc_dnn_prim_scratchpad(const cc_dnn_prim *p);
+
+void cc_dnn_prim_free(cc_dnn_prim *p);
+
+/* Convolution geometry; src/dst spatial sizes follow from the src md. */
+typedef struct cc_dnn_conv {
+    int oc;
+    int k;
+    int stride;
+    int pad;
+    int relu; /* fuse ReLU after the (optional) sum */
+    int sum;  /* add the previous contents of dst before the ReLU (residual) */
+} cc_dnn_conv;
+
+/* Forward-inference convolution with bias. src: the producer's md (or an
+ * md_any4 for the network input; query the chosen one with CC_ARG_SRC); dst: a fixed md (needed with
+ * sum, so the residual's layout is kept) or NULL for oneDNN's choice. */
+covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_conv *c,
+                                const cc_dnn_md *dst, cc_dnn_prim **out, cc_err *e);
+
+/* Backward-data of the convolution whose forward is described by the same
+ * src md, geometry and dst md: diff_src = conv^T(diff_dst). */
+covidcam_status cc_dnn_conv_bwd_data(cc_dnn_engine *eng, const cc_dnn_md *src,
+                                     const cc_dnn_conv *c, const cc_dnn_md *dst,
+                                     cc_dnn_prim **out, cc_err *e);
+
+/* Max pooling 3x3 / stride 2 / pad 1 for inference (ResNet stem). */
+covidcam_status cc_dnn_maxpool_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, int k, int stride,
+                                   int pad, cc_dnn_prim **out, cc_err *e);
+
+/* Global average pooling (kernel = spatial size) forward, and its backward. */
+covidcam_status cc_dnn_gap_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, cc_dnn_prim **out,
+                               cc_err *e);
+covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_md *dst,
+                               cc_dnn_prim **out, cc_err *e);
+
+/* Inner product (fc) forward inference with bias, dst in plain NC; and its
+ * backward-data. */
+covidcam_status cc_dnn_fc_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, int oc, cc_dnn_prim **out,
+                              cc_err *e);
+covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *eng, const cc_dnn_md *src, int oc,
+                                   cc_dnn_prim **out, cc_err *e);
+
+/* ReLU backward from the ReLU's output: diff_src = diff_dst * (dst > 0). */
+covidcam_status cc_dnn_relu_bwd(cc_dnn_engine *eng, const cc_dnn_md *md, cc_dnn_prim **out,
+                                cc_err *e);
+
+/* Elementwise dst = src + src_1, all with the same md (in place allowed). */
+covidcam_status cc_dnn_add(cc_dnn_engine *eng, const cc_dnn_md *md, cc_dnn_prim **out, cc_err *e);
+
+/* Layout conversion src md -> dst md. */
+covidcam_status cc_dnn_reorder(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_md *dst,
+                               cc_dnn_prim **out, cc_err *e);
+
+/* Execute p on stream s with the given pointers (the scratchpad among them when
+ * cc_dnn_prim_scratchpad(p) > 0) and wait for completion. */
+covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind *binds, int n,
+                            cc_err *e);
+
+/* One-off conversion of `src` (md src_md) into `dst` (md dst_md) on a private
+ * stream, used at load time to reorder weights. */
+covidcam_status cc_dnn_reorder_now(cc_dnn_engine *eng, const cc_dnn_md *src_md, const void *src,
+                                   const cc_dnn_md *dst_md, void *dst, cc_err *e);
+
+/* Run the following oneDNN calls of this thread on n threads (0: all cores).
+ * Returns the previous setting for cc_dnn_threads_restore(). oneDNN's OpenMP
+ * runtime reads the calling thread's nthreads ICV, so this has no effect on
+ * other threads. */
+int cc_dnn_threads_set(int n);
+void cc_dnn_threads_restore(int previous);
+
+/* Number of cores the runtime would use by default. */
+int cc_dnn_max_threads(void);
+
+/* Allocate/free memory aligned for oneDNN (64 bytes), zeroed. */
+void *cc_dnn_alloc(size_t bytes);
+void cc_dnn_free(void *p);
+
+#endif

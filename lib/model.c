@@ -1,0 +1,140 @@
+/* Model queries and release. */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preprocess.h"
+
+static void free_conv(cc_conv_w *c)
+{
+    cc_dnn_md_free(c->w_md);
+    cc_dnn_free(c->w);
+    cc_dnn_free(c->b);
+}
+
+void covidcam_model_free(covidcam_model *m)
+{
+    if (!m)
+        return;
+    free_conv(&m->stem);
+    for (int i = 0; m->blocks && i < m->num_blocks; i++) {
+        for (int c = 0; c < 3; c++)
+            free_conv(&m->blocks[i].conv[c]);
+        free_conv(&m->blocks[i].down);
+    }
+    free(m->blocks);
+    free_conv(&m->fc);
+    for (int i = 0; m->classes && i < m->num_classes; i++)
+        free(m->classes[i]);
+    free(m->classes);
+    for (size_t i = 0; i < m->num_meta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    free(m->meta);
+    for (int i = 0; i < m->num_layers; i++)
+        free(m->layer_names[i]);
+    free(m->layer_names);
+    cc_dnn_engine_free(m->eng);
+    free(m);
+}
+
+int covidcam_model_num_classes(const covidcam_model *m)
+{
+    return m ? m->num_classes : 0;
+}
+
+const char *covidcam_model_class_name(const covidcam_model *m, int index)
+{
+    if (!m || index < 0 || index >= m->num_classes)
+        return NULL;
+    return m->classes[index];
+}
+
+int covidcam_model_class_index(const covidcam_model *m, const char *name)
+{
+    if (!m || !name)
+        return -1;
+    for (int i = 0; i < m->num_classes; i++)
+        if (strcmp(m->classes[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int covidcam_model_input_size(const covidcam_model *m)
+{
+    return m ? m->input_size : 0;
+}
+
+int covidcam_model_input_channels(const covidcam_model *m)
+{
+    return m ? m->in_ch : 0;
+}
+
+const char *covidcam_model_arch(const covidcam_model *m)
+{
+    return m ? m->arch.name : NULL;
+}
+
+const char *covidcam_model_metadata(const covidcam_model *m, const char *key)
+{
+    if (!m || !key)
+        return NULL;
+    for (size_t i = 0; i < m->num_meta; i++)
+        if (strcmp(m->meta[i].key, key) == 0)
+            return m->meta[i].value;
+    return NULL;
+}
+
+int covidcam_model_num_layers(const covidcam_model *m)
+{
+    return m ? m->num_layers : 0;
+}
+
+const char *covidcam_model_layer_name(const covidcam_model *m, int index)
+{
+    if (!m || index < 0 || index >= m->num_layers)
+        return NULL;
+    return m->layer_names[index];
+}
+
+int cc_model_find_layer(const covidcam_model *m, const char *name)
+{
+    if (!name || !*name)
+        return m->num_blocks - 1;
+    for (int i = 0; i < m->num_blocks; i++)
+        if (strcmp(m->blocks[i].name, name) == 0)
+            return i;
+    /* "layerN" names the last block of stage N, as hooking model.layerN does */
+    int last = -1;
+    for (int i = 0; i < m->num_blocks; i++) {
+        char stage[24];
+        snprintf(stage, sizeof stage, "layer%d", m->blocks[i].stage + 1);
+        if (strcmp(stage, name) == 0)
+            last = i;
+    }
+    return last;
+}
+
+covidcam_status covidcam_model_preprocess(const covidcam_model *m, const uint8_t *pixels,
+                                          int width, int height, size_t stride, float *tensor,
+                                          size_t tensor_len)
+{
+    if (!m || !pixels || !tensor || width <= 0 || height <= 0 || stride < (size_t)width)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    if ((unsigned)width > COVIDCAM_MAX_IMAGE_DIM || (unsigned)height > COVIDCAM_MAX_IMAGE_DIM ||
+        (uint64_t)width * (uint64_t)height > COVIDCAM_MAX_IMAGE_PIXELS)
+        return COVIDCAM_ERR_LIMIT;
+    size_t plane = (size_t)m->input_size * (size_t)m->input_size;
+    if (tensor_len < plane * (size_t)m->in_ch)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    float *tmp = malloc(plane * sizeof *tmp);
+    if (!tmp)
+        return COVIDCAM_ERR_OUT_OF_MEMORY;
+    cc_preprocess_gray(pixels, width, height, stride, m->input_size, m->in_ch, m->mean, m->std, tmp,
+                       tensor);
+    free(tmp);
+    return COVIDCAM_OK;
+}

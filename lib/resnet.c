@@ -1,0 +1,342 @@
+#include "resnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* While planning layouts at load time there are no weights to bind yet; the
+ * chosen weight md is recorded into the (still mutable) model instead. */
+typedef struct build_ctx {
+    cc_net *n;
+    covidcam_model *plan; /* non-NULL only in planning mode */
+} build_ctx;
+
+covidcam_status cc_net_reserve_scratch(cc_net *n, const cc_dnn_prim *p, cc_err *e)
+{
+    size_t need = cc_dnn_prim_scratchpad(p);
+    if (need <= n->scratch_bytes)
+        return COVIDCAM_OK;
+    void *s = cc_dnn_alloc(need);
+    if (!s)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %zu-byte scratchpad",
+                       need);
+    cc_dnn_free(n->scratch);
+    n->scratch = s;
+    n->scratch_bytes = need;
+    return COVIDCAM_OK;
+}
+
+covidcam_status cc_net_exec(cc_net *n, cc_dnn_prim *p, cc_dnn_bind *b, int nb, cc_err *e)
+{
+    cc_dnn_bind all[CC_ARG_COUNT];
+    memcpy(all, b, (size_t)nb * sizeof *b);
+    if (cc_dnn_prim_scratchpad(p) > 0)
+        all[nb++] = (cc_dnn_bind){CC_ARG_SCRATCHPAD, n->scratch};
+    return cc_dnn_exec(n->stream, p, all, nb, e);
+}
+
+static float *alloc_for(const cc_dnn_md *md, cc_err *e, covidcam_status *rc)
+{
+    float *p = cc_dnn_alloc(cc_dnn_md_bytes(md));
+    if (!p)
+        *rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %zu-byte activation",
+                      cc_dnn_md_bytes(md));
+    return p;
+}
+
+static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, cc_conv_w *cw, cc_err *e)
+{
+    const cc_dnn_md *wmd = cc_dnn_prim_md(c->fwd, CC_ARG_WEIGHTS);
+    if (b->plan) {
+        cc_dnn_md_free(cw->w_md);
+        cw->w_md = cc_dnn_md_clone(wmd);
+        return cw->w_md ? COVIDCAM_OK : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (cc_dnn_md_equal(wmd, cw->w_md)) {
+        c->w = cw->w;
+        return COVIDCAM_OK;
+    }
+    /* This session's primitive prefers another layout than the one chosen at
+     * load (e.g. a different thread count changed the heuristics). */
+    c->w_private = cc_dnn_alloc(cc_dnn_md_bytes(wmd));
+    if (!c->w_private)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for private weights");
+    c->w = c->w_private;
+    return cc_dnn_reorder_now(b->n->m->eng, cw->w_md, cw->w, wmd, c->w_private, e);
+}
+
+static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw_const,
+                                 const cc_dnn_md *src, const cc_dnn_md *dst, cc_err *e)
+{
+    /* Planning mode writes to the model; otherwise cw is only read. */
+    cc_conv_w *cw = (cc_conv_w *)cw_const;
+    c->cw = cw;
+    covidcam_status rc = cc_dnn_conv_fwd(b->n->m->eng, src, &cw->geom, dst, &c->fwd, e);
+    if (rc)
+        return rc;
+    if ((rc = cc_net_reserve_scratch(b->n, c->fwd, e)))
+        return rc;
+    return bind_weights(b, c, cw, e);
+}
+
+static const cc_dnn_md *dst_of(const cc_net_conv *c)
+{
+    return cc_dnn_prim_md(c->fwd, CC_ARG_DST);
+}
+
+static covidcam_status build_block(build_ctx *b, cc_net_block *nb, const cc_block_w *bw,
+                                   const cc_dnn_md *in_md, cc_err *e)
+{
+    covidcam_status rc = COVIDCAM_OK;
+    const cc_dnn_md *src = in_md;
+    nb->bw = bw;
+    nb->in_md = in_md;
+    /* The residual decides the layout of the block output: the last conv sums
+     * into it, so its dst md is fixed to the shortcut's md. */
+    const cc_dnn_md *res_md = in_md;
+    if (bw->has_down) {
+        if ((rc = make_conv(b, &nb->down, &bw->down, in_md, NULL, e)))
+            return rc;
+        res_md = dst_of(&nb->down);
+    }
+    for (int i = 0; i < bw->nconv; i++) {
+        int last = i == bw->nconv - 1;
+        if ((rc = make_conv(b, &nb->conv[i], &bw->conv[i], src, last ? res_md : NULL, e)))
+            return rc;
+        src = dst_of(&nb->conv[i]);
+        if (!last && !b->plan && !(nb->inner[i] = alloc_for(src, e, &rc)))
+            return rc;
+    }
+    nb->out_md = res_md;
+    if (!b->plan && !(nb->out_buf = alloc_for(res_md, e, &rc)))
+        return rc;
+    return COVIDCAM_OK;
+}
+
+static covidcam_status build_input(build_ctx *b, cc_err *e)
+{
+    cc_net *n = b->n;
+    const covidcam_model *m = n->m;
+    covidcam_status rc = COVIDCAM_OK;
+    long dims[4] = {1, m->in_ch, m->input_size, m->input_size};
+    cc_dnn_md *any = cc_dnn_md_any4(dims);
+    n->in_plain_md = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
+    if (!any || !n->in_plain_md) {
+        cc_dnn_md_free(any);
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    rc = make_conv(b, &n->stem, &m->stem, any, NULL, e);
+    cc_dnn_md_free(any);
+    if (rc)
+        return rc;
+    const cc_dnn_md *src = cc_dnn_prim_md(n->stem.fwd, CC_ARG_SRC);
+    if (b->plan || cc_dnn_md_equal(src, n->in_plain_md))
+        return COVIDCAM_OK;
+    if ((rc = cc_dnn_reorder(m->eng, n->in_plain_md, src, &n->in_reorder, e)))
+        return rc;
+    if ((rc = cc_net_reserve_scratch(n, n->in_reorder, e)))
+        return rc;
+    n->in_blocked = alloc_for(src, e, &rc);
+    return rc;
+}
+
+static covidcam_status build(build_ctx *b, cc_err *e)
+{
+    cc_net *n = b->n;
+    const covidcam_model *m = n->m;
+    covidcam_status rc;
+    if ((rc = build_input(b, e)))
+        return rc;
+    const cc_dnn_md *md = dst_of(&n->stem);
+    if (!b->plan && !(n->stem_out = alloc_for(md, e, &rc)))
+        return rc;
+    if ((rc = cc_dnn_maxpool_fwd(m->eng, md, 3, 2, 1, &n->maxpool, e)))
+        return rc;
+    if ((rc = cc_net_reserve_scratch(n, n->maxpool, e)))
+        return rc;
+    md = cc_dnn_prim_md(n->maxpool, CC_ARG_DST);
+    if (!b->plan && !(n->pool_out = alloc_for(md, e, &rc)))
+        return rc;
+    n->num_blocks = m->num_blocks;
+    n->blocks = calloc((size_t)m->num_blocks, sizeof *n->blocks);
+    if (!n->blocks)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < m->num_blocks; i++) {
+        if ((rc = build_block(b, &n->blocks[i], &m->blocks[i], md, e)))
+            return rc;
+        md = n->blocks[i].out_md;
+    }
+    if ((rc = cc_dnn_gap_fwd(m->eng, md, &n->gap, e)))
+        return rc;
+    if ((rc = cc_net_reserve_scratch(n, n->gap, e)))
+        return rc;
+    md = cc_dnn_prim_md(n->gap, CC_ARG_DST);
+    if (!b->plan && !(n->gap_out = alloc_for(md, e, &rc)))
+        return rc;
+    if ((rc = cc_dnn_fc_fwd(m->eng, md, m->num_classes, &n->fc, e)))
+        return rc;
+    if ((rc = cc_net_reserve_scratch(n, n->fc, e)))
+        return rc;
+    /* fc goes through the same layout check as the convolutions */
+    cc_net_conv fcw = {0};
+    fcw.fwd = n->fc;
+    if ((rc = bind_weights(b, &fcw, (cc_conv_w *)&m->fc, e)))
+        return rc;
+    if (!b->plan) {
+        n->fc_weights = fcw.w;
+        n->fc_w_private = fcw.w_private;
+        if (!(n->logits = cc_dnn_alloc((size_t)m->num_classes * sizeof(float))))
+            return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    return COVIDCAM_OK;
+}
+
+static void free_conv(cc_net_conv *c)
+{
+    cc_dnn_prim_free(c->fwd);
+    cc_dnn_prim_free(c->bwd);
+    cc_dnn_free(c->w_private);
+    cc_dnn_free(c->w_bwd);
+}
+
+void cc_net_free(cc_net *n)
+{
+    if (!n)
+        return;
+    for (int i = 0; n->blocks && i < n->num_blocks; i++) {
+        cc_net_block *b = &n->blocks[i];
+        for (int k = 0; k < 3; k++)
+            free_conv(&b->conv[k]);
+        free_conv(&b->down);
+        cc_dnn_free(b->inner[0]);
+        cc_dnn_free(b->inner[1]);
+        cc_dnn_free(b->out_buf);
+        cc_dnn_prim_free(b->relu_bwd_out);
+        cc_dnn_prim_free(b->relu_bwd_inner[0]);
+        cc_dnn_prim_free(b->relu_bwd_inner[1]);
+        cc_dnn_prim_free(b->add);
+    }
+    free(n->blocks);
+    free_conv(&n->stem);
+    cc_dnn_md_free(n->in_plain_md);
+    cc_dnn_prim_free(n->in_reorder);
+    cc_dnn_free(n->in_blocked);
+    cc_dnn_free(n->stem_out);
+    cc_dnn_prim_free(n->maxpool);
+    cc_dnn_free(n->pool_out);
+    cc_dnn_prim_free(n->gap);
+    cc_dnn_free(n->gap_out);
+    cc_dnn_prim_free(n->fc);
+    cc_dnn_free(n->fc_w_private);
+    cc_dnn_free(n->logits);
+    cc_dnn_prim_free(n->fc_bwd);
+    cc_dnn_free(n->fc_w_bwd);
+    cc_dnn_prim_free(n->gap_bwd);
+    cc_dnn_free(n->grad_a);
+    cc_dnn_free(n->grad_b);
+    cc_dnn_free(n->grad_c);
+    cc_dnn_free(n->d_logits);
+    cc_dnn_free(n->d_pooled);
+    cc_dnn_free(n->scratch);
+    cc_dnn_stream_free(n->stream);
+    free(n);
+}
+
+covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e)
+{
+    cc_net *n = calloc(1, sizeof *n);
+    if (!n)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    n->m = m;
+    build_ctx b = {n, NULL};
+    covidcam_status rc = cc_dnn_stream_create(m->eng, &n->stream, e);
+    if (rc == COVIDCAM_OK)
+        rc = build(&b, e);
+    if (rc) {
+        cc_net_free(n);
+        return rc;
+    }
+    *out = n;
+    return COVIDCAM_OK;
+}
+
+covidcam_status cc_net_plan_layouts(covidcam_model *m, cc_err *e)
+{
+    cc_net *n = calloc(1, sizeof *n);
+    if (!n)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    n->m = m;
+    build_ctx b = {n, m};
+    covidcam_status rc = build(&b, e);
+    cc_net_free(n);
+    return rc;
+}
+
+static covidcam_status run_conv(cc_net *n, cc_net_conv *c, const float *src, float *dst,
+                                cc_err *e)
+{
+    cc_dnn_bind b[4] = {{CC_ARG_SRC, (void *)src},
+                        {CC_ARG_WEIGHTS, (void *)c->w},
+                        {CC_ARG_BIAS, c->cw->b},
+                        {CC_ARG_DST, dst}};
+    return cc_net_exec(n, c->fwd, b, 4, e);
+}
+
+static covidcam_status run_block(cc_net *n, cc_net_block *nb, float *x, int keep, cc_err *e)
+{
+    const cc_block_w *bw = nb->bw;
+    covidcam_status rc;
+    float *y;
+    nb->in = x;
+    if (bw->has_down) {
+        y = nb->out_buf;
+        if ((rc = run_conv(n, &nb->down, x, y, e)))
+            return rc;
+    } else if (keep) {
+        y = nb->out_buf;
+        memcpy(y, x, cc_dnn_md_bytes(nb->in_md));
+    } else {
+        y = x; /* the residual is already there: sum in place */
+    }
+    const float *src = x;
+    for (int i = 0; i < bw->nconv; i++) {
+        int last = i == bw->nconv - 1;
+        float *dst = last ? y : nb->inner[i];
+        if ((rc = run_conv(n, &nb->conv[i], src, dst, e)))
+            return rc;
+        src = dst;
+    }
+    nb->out = y;
+    return COVIDCAM_OK;
+}
+
+covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_err *e)
+{
+    covidcam_status rc;
+    const float *x = input;
+    if (n->in_reorder) {
+        cc_dnn_bind b[2] = {{CC_ARG_SRC, (void *)input}, {CC_ARG_DST, n->in_blocked}};
+        if ((rc = cc_net_exec(n, n->in_reorder, b, 2, e)))
+            return rc;
+        x = n->in_blocked;
+    }
+    if ((rc = run_conv(n, &n->stem, x, n->stem_out, e)))
+        return rc;
+    cc_dnn_bind pb[2] = {{CC_ARG_SRC, n->stem_out}, {CC_ARG_DST, n->pool_out}};
+    if ((rc = cc_net_exec(n, n->maxpool, pb, 2, e)))
+        return rc;
+    float *cur = n->pool_out;
+    for (int i = 0; i < n->num_blocks; i++) {
+        cc_net_block *nb = &n->blocks[i];
+        if ((rc = run_block(n, nb, cur, i > keep_from, e)))
+            return rc;
+        cur = nb->out;
+    }
+    cc_dnn_bind gb[2] = {{CC_ARG_SRC, cur}, {CC_ARG_DST, n->gap_out}};
+    if ((rc = cc_net_exec(n, n->gap, gb, 2, e)))
+        return rc;
+    cc_dnn_bind fb[4] = {{CC_ARG_SRC, n->gap_out},
+                         {CC_ARG_WEIGHTS, (void *)n->fc_weights},
+                         {CC_ARG_BIAS, n->m->fc.b},
+                         {CC_ARG_DST, n->logits}};
+    return cc_net_exec(n, n->fc, fb, 4, e);
+}

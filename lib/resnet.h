@@ -1,0 +1,92 @@
+/* The executable ResNet of a session: oneDNN primitives, activation buffers and
+ * the forward pass; the backward pass used by Grad-CAM lives in gradcam_bwd.c. */
+#ifndef COVIDCAM_RESNET_H
+#define COVIDCAM_RESNET_H
+
+#include "dnn.h"
+#include "model.h"
+
+/* One convolution of the session: its forward primitive and the weights it
+ * reads (the model's, or a private copy when this session's primitive chose
+ * another layout). bwd/w_bwd are created on the first Grad-CAM that needs them. */
+typedef struct cc_net_conv {
+    const cc_conv_w *cw;
+    cc_dnn_prim *fwd;
+    const float *w;
+    float *w_private;
+    cc_dnn_prim *bwd;
+    float *w_bwd;
+} cc_net_conv;
+
+typedef struct cc_net_block {
+    const cc_block_w *bw;
+    cc_net_conv conv[3];
+    cc_net_conv down;
+    float *inner[2];          /* outputs of conv1 (and conv2 for bottlenecks) */
+    float *out_buf;           /* this block's own output buffer */
+    const cc_dnn_md *in_md;   /* layout of the block input */
+    const cc_dnn_md *out_md;  /* layout of the block output */
+    float *out;               /* where the last forward left the output */
+    float *in;                /* where the last forward read the input */
+    /* Grad-CAM backward helpers, lazily created */
+    cc_dnn_prim *relu_bwd_out;
+    cc_dnn_prim *relu_bwd_inner[2];
+    cc_dnn_prim *add;
+} cc_net_block;
+
+typedef struct cc_net {
+    const covidcam_model *m;
+    cc_dnn_stream *stream;
+
+    cc_dnn_md *in_plain_md;
+    cc_dnn_prim *in_reorder; /* NULL when the stem reads plain NCHW */
+    float *in_blocked;
+
+    cc_net_conv stem;
+    float *stem_out;
+    cc_dnn_prim *maxpool;
+    float *pool_out;
+
+    cc_net_block *blocks;
+    int num_blocks;
+
+    cc_dnn_prim *gap;
+    float *gap_out;
+    cc_dnn_prim *fc;
+    const float *fc_weights; /* the model's, or fc_w_private */
+    float *fc_w_private;
+    float *logits;
+
+    void *scratch;
+    size_t scratch_bytes;
+
+    /* Grad-CAM backward state (gradcam_bwd.c) */
+    cc_dnn_prim *fc_bwd;
+    float *fc_w_bwd;
+    cc_dnn_prim *gap_bwd;
+    float *grad_a, *grad_b, *grad_c; /* gradient buffers sized for the largest tensor */
+    float *d_logits, *d_pooled;
+} cc_net;
+
+/* Create the primitives and buffers of model m. The model's weights must be
+ * prepared (cc_net_plan_layouts at load). Call with the session's thread count set. */
+covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e);
+void cc_net_free(cc_net *n);
+
+/* At model load: create the forward primitives once to learn the weight
+ * layouts oneDNN picks on this CPU, and store them in m (w_md of every conv). */
+covidcam_status cc_net_plan_layouts(covidcam_model *m, cc_err *e);
+
+/* Run the network on a plain NCHW tensor (in_ch x size x size). Blocks with
+ * index > keep_from keep distinct output buffers so that every activation from
+ * block keep_from on stays readable (Grad-CAM); pass num_blocks for plain
+ * classification (residuals summed in place). Logits land in n->logits. */
+covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_err *e);
+
+/* Bind a scratchpad-needing primitive's arguments and execute it. */
+covidcam_status cc_net_exec(cc_net *n, cc_dnn_prim *p, cc_dnn_bind *b, int nb, cc_err *e);
+
+/* Grow the session scratchpad to hold what p needs. */
+covidcam_status cc_net_reserve_scratch(cc_net *n, const cc_dnn_prim *p, cc_err *e);
+
+#endif

@@ -1,0 +1,195 @@
+#include "session.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "preprocess.h"
+
+void covidcam_session_options_init(covidcam_session_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->num_threads = 0;
+    o->precision = COVIDCAM_PRECISION_FP32;
+}
+
+static covidcam_status check_options(const covidcam_session_options *o, cc_err *e)
+{
+    if (!o)
+        return COVIDCAM_OK;
+    if (o->struct_size < sizeof *o)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "options.struct_size is %zu; call covidcam_session_options_init() first",
+                       o->struct_size);
+    if (o->num_threads < 0 || o->num_threads > 1024)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "options.num_threads must be in [0, 1024], not %d", o->num_threads);
+    if (o->precision == COVIDCAM_PRECISION_BF16 || o->precision == COVIDCAM_PRECISION_INT8)
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "precision %s is not implemented yet; use COVIDCAM_PRECISION_FP32",
+                       o->precision == COVIDCAM_PRECISION_BF16 ? "bf16" : "int8");
+    if (o->precision != COVIDCAM_PRECISION_FP32)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "unknown precision %d",
+                       (int)o->precision);
+    return COVIDCAM_OK;
+}
+
+covidcam_status covidcam_session_create(const covidcam_model *m,
+                                        const covidcam_session_options *o,
+                                        covidcam_session **out, char *errbuf, size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc;
+    covidcam_session *s = NULL;
+    if (!m || !out) {
+        rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
+        goto fail;
+    }
+    if ((rc = check_options(o, &e)))
+        goto fail;
+    if (!(s = calloc(1, sizeof *s))) {
+        rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    s->m = m;
+    s->threads = o && o->num_threads > 0 ? o->num_threads : cc_dnn_max_threads();
+    size_t plane = (size_t)m->input_size * (size_t)m->input_size;
+    s->input = cc_dnn_alloc(plane * (size_t)m->in_ch * sizeof(float));
+    s->tmp = malloc(plane * sizeof(float));
+    if (!s->input || !s->tmp) {
+        rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    /* oneDNN fixes a kernel's parallel decomposition at creation, so create
+     * the primitives under the thread count they will run with. */
+    int prev = cc_dnn_threads_set(s->threads);
+    rc = cc_net_create(m, &s->net, &e);
+    cc_dnn_threads_restore(prev);
+    if (rc)
+        goto fail;
+    *out = s;
+    return COVIDCAM_OK;
+fail:
+    covidcam_session_free(s);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
+}
+
+void covidcam_session_free(covidcam_session *s)
+{
+    if (!s)
+        return;
+    cc_net_free(s->net);
+    cc_dnn_free(s->input);
+    free(s->tmp);
+    free(s);
+}
+
+const char *covidcam_session_last_error(const covidcam_session *s)
+{
+    return s ? s->err.msg : "invalid session (NULL)";
+}
+
+const covidcam_model *covidcam_session_model(const covidcam_session *s)
+{
+    return s ? s->m : NULL;
+}
+
+covidcam_status cc_session_begin(covidcam_session *s)
+{
+    if (!s)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    s->err.msg[0] = '\0';
+    return COVIDCAM_OK;
+}
+
+static covidcam_status check_pixels(covidcam_session *s, const cc_input *in)
+{
+    if (!in->pixels)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "pixels must not be NULL");
+    if (in->width <= 0 || in->height <= 0 || in->stride < (size_t)in->width)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "bad image geometry %dx%d with stride %zu (need width, height > 0 and "
+                       "stride >= width)",
+                       in->width, in->height, in->stride);
+    if ((unsigned)in->width > COVIDCAM_MAX_IMAGE_DIM ||
+        (unsigned)in->height > COVIDCAM_MAX_IMAGE_DIM ||
+        (uint64_t)in->width * (uint64_t)in->height > COVIDCAM_MAX_IMAGE_PIXELS)
+        return cc_fail(&s->err, COVIDCAM_ERR_LIMIT,
+                       "image %dx%d exceeds the limits (%u per side, %u pixels)", in->width,
+                       in->height, COVIDCAM_MAX_IMAGE_DIM, COVIDCAM_MAX_IMAGE_PIXELS);
+    return COVIDCAM_OK;
+}
+
+static covidcam_status set_tensor(covidcam_session *s, const cc_input *in)
+{
+    const covidcam_model *m = s->m;
+    if (!in->tensor)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "tensor must not be NULL");
+    if (in->channels != m->in_ch || in->height != m->input_size || in->width != m->input_size)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "tensor is %dx%dx%d but the model takes %dx%dx%d (C x H x W)",
+                       in->channels, in->height, in->width, m->in_ch, m->input_size,
+                       m->input_size);
+    size_t n = (size_t)m->in_ch * (size_t)m->input_size * (size_t)m->input_size;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(in->tensor[i]))
+            return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                           "tensor element %zu is not finite", i);
+    memcpy(s->input, in->tensor, n * sizeof(float));
+    return COVIDCAM_OK;
+}
+
+static covidcam_status decode(covidcam_session *s, const cc_input *in, cc_image *img)
+{
+    covidcam_status rc;
+    if (in->kind == CC_IN_FILE) {
+        if (!in->path)
+            return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "path must not be NULL");
+        return cc_png_read_gray_file(in->path, img, &s->err);
+    }
+    if (!in->png)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "PNG buffer must not be NULL");
+    rc = cc_png_decode_gray(in->png, in->len, img, &s->err);
+    return rc;
+}
+
+covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image)
+{
+    const covidcam_model *m = s->m;
+    cc_image img = {0};
+    covidcam_status rc;
+    if (in->kind == CC_IN_TENSOR)
+        return set_tensor(s, in);
+    if (in->kind == CC_IN_PIXELS) {
+        if ((rc = check_pixels(s, in)))
+            return rc;
+        cc_preprocess_gray(in->pixels, in->width, in->height, in->stride, m->input_size, m->in_ch,
+                           m->mean, m->std, s->tmp, s->input);
+        return COVIDCAM_OK;
+    }
+    if ((rc = decode(s, in, &img)))
+        return rc;
+    cc_preprocess_gray(img.pixels, img.width, img.height, (size_t)img.width, m->input_size,
+                       m->in_ch, m->mean, m->std, s->tmp, s->input);
+    if (image)
+        *image = img;
+    else
+        cc_image_free(&img);
+    return COVIDCAM_OK;
+}
+
+void cc_softmax(const float *logits, int n, float *probs)
+{
+    double mx = logits[0], sum = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > mx)
+            mx = logits[i];
+    for (int i = 0; i < n; i++)
+        sum += exp((double)logits[i] - mx);
+    for (int i = 0; i < n; i++)
+        probs[i] = (float)(exp((double)logits[i] - mx) / sum);
+}
