@@ -220,6 +220,124 @@ COVIDCAM_API covidcam_status covidcam_model_preprocess(const covidcam_model *mod
                                                        int height, size_t stride,
                                                        float *tensor, size_t tensor_len);
 
+/* ---------------------------------------------------------------- Grad-CAM */
+
+/* How activations A (C x h x w) of the target layer and the gradients
+ * g = d logit_c / dA (raw logit, not softmax) become a map, as in
+ * pytorch-grad-cam (docs/gradcam.md):
+ *   GRADCAM    alpha_k = mean_ij g_k;  cam = relu(sum_k alpha_k A_k)
+ *   GRADCAMPP  Grad-CAM++ weights (second/third powers of g)
+ *   LAYERCAM   cam = relu(sum_k relu(g_k) * A_k), elementwise */
+typedef enum covidcam_cam_method {
+    COVIDCAM_CAM_GRADCAM = 0,
+    COVIDCAM_CAM_GRADCAMPP = 1,
+    COVIDCAM_CAM_LAYERCAM = 2
+} covidcam_cam_method;
+
+typedef struct covidcam_gradcam_options {
+    size_t struct_size;         /* sizeof(covidcam_gradcam_options); set by _init */
+    covidcam_cam_method method; /* default COVIDCAM_CAM_GRADCAM */
+    const char *layer;          /* torchvision name: "layer4" (default when NULL or ""),
+                                   "layer4.1", "layer3", "layer2.0"...; "layerN" is the
+                                   last block of stage N. Only read during the call. */
+    int target_class;           /* class to explain; -1 (default) = the top class */
+} covidcam_gradcam_options;
+
+/* Fill `options` with the defaults. NULL is a no-op. */
+COVIDCAM_API void covidcam_gradcam_options_init(covidcam_gradcam_options *options);
+
+/* Classify one image and compute its class activation map. `options` may be
+ * NULL for the defaults. On success *out receives a new heatmap (free it with
+ * covidcam_heatmap_free) that also carries the probabilities and logits.
+ * The last residual block uses a closed form (the gradient through global
+ * average pooling and fc is constant over space); earlier blocks run oneDNN
+ * backward-data primitives through the network tail.
+ * Errors: as the classify functions, plus INVALID_ARGUMENT for an unknown layer
+ * (the message lists the valid names), a class index out of range or an
+ * unknown method. Call from the thread that owns the session. */
+COVIDCAM_API covidcam_status covidcam_gradcam_file(covidcam_session *session, const char *path,
+                                                   const covidcam_gradcam_options *options,
+                                                   covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_png(covidcam_session *session, const void *png,
+                                                  size_t len,
+                                                  const covidcam_gradcam_options *options,
+                                                  covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_pixels(covidcam_session *session,
+                                                     const uint8_t *pixels, int width, int height,
+                                                     size_t stride,
+                                                     const covidcam_gradcam_options *options,
+                                                     covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_tensor(covidcam_session *session,
+                                                     const float *tensor, int channels,
+                                                     int height, int width,
+                                                     const covidcam_gradcam_options *options,
+                                                     covidcam_heatmap **out);
+
+/* Free a heatmap. NULL is a no-op. */
+COVIDCAM_API void covidcam_heatmap_free(covidcam_heatmap *heatmap);
+
+/* The raw map relu(cam) at the target layer's resolution, not normalised:
+ * raw_height rows of raw_width floats, owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_raw_width(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_raw_height(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_raw(const covidcam_heatmap *heatmap);
+
+/* The map normalised to [0, 1] and resized to the model input (size x size),
+ * exactly as pytorch-grad-cam returns it. Owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_size(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_data(const covidcam_heatmap *heatmap);
+
+/* The class explained, its probability, the target layer's block name
+ * ("layer4.2" for "layer4" on a ResNet-50) and the method. */
+COVIDCAM_API int covidcam_heatmap_class(const covidcam_heatmap *heatmap);
+COVIDCAM_API float covidcam_heatmap_probability(const covidcam_heatmap *heatmap);
+COVIDCAM_API const char *covidcam_heatmap_layer(const covidcam_heatmap *heatmap);
+COVIDCAM_API covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *heatmap);
+
+/* The classification that came with the map: num_classes probabilities and
+ * logits, and the top class. Owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_num_classes(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_probabilities(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_logits(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_top_class(const covidcam_heatmap *heatmap);
+
+/* Size of the original image the map was computed from (the heatmap keeps a
+ * gray copy for overlays); 0 x 0 for tensor input. */
+COVIDCAM_API int covidcam_heatmap_image_width(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_image_height(const covidcam_heatmap *heatmap);
+
+/* The normalised map bilinearly resized to width x height, into the caller's
+ * `out` (width * height floats). INVALID_ARGUMENT on NULL or bad sizes. */
+COVIDCAM_API covidcam_status covidcam_heatmap_resize(const covidcam_heatmap *heatmap, int width,
+                                                     int height, float *out);
+
+/* The map at width x height through OpenCV's COLORMAP_JET, as RGB bytes into
+ * the caller's `rgb` (3 * width * height). */
+COVIDCAM_API covidcam_status covidcam_heatmap_colormap(const covidcam_heatmap *heatmap, int width,
+                                                       int height, uint8_t *rgb);
+
+/* pytorch-grad-cam's show_cam_on_image(img, map, use_rgb=True, image_weight):
+ * the jet map (resized to the image) blended with the gray image given as
+ * `height` rows of `width` bytes `stride` apart, image_weight in [0, 1] (0.5 in
+ * pytorch-grad-cam), into the caller's `rgb` (3 * width * height). */
+COVIDCAM_API covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *heatmap,
+                                                      const uint8_t *gray, int width, int height,
+                                                      size_t stride, float image_weight,
+                                                      uint8_t *rgb);
+
+/* Write the overlay on the heatmap's own copy of the original image, at the
+ * original size, as an RGB PNG at `path`. INVALID_ARGUMENT if the heatmap came
+ * from a tensor (no image; use covidcam_heatmap_overlay), IO on write errors. */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatmap *heatmap,
+                                                            const char *path, float image_weight,
+                                                            char *errbuf, size_t errbuf_size);
+
+/* Write the jet colormap alone as an RGB PNG at `path`, at the original image
+ * size (the model input size for tensor input). */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *heatmap,
+                                                             const char *path, char *errbuf,
+                                                             size_t errbuf_size);
+
 #ifdef __cplusplus
 }
 #endif
