@@ -26,6 +26,7 @@ void covidcam_model_free(covidcam_model *m)
     }
     free(m->blocks);
     free_conv(&m->fc);
+    free(m->fc_plain);
     for (int i = 0; m->classes && i < m->num_classes; i++)
         free(m->classes[i]);
     free(m->classes);

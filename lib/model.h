@@ -43,6 +43,7 @@ struct covidcam_model {
     cc_block_w *blocks;
     int num_blocks;
     cc_conv_w fc; /* geom.oc = classes, ic = features, k = 1 */
+    float *fc_plain; /* fc.weight as classes x features, for the Grad-CAM closed form */
 
     char **layer_names; /* blocks first, then stage aliases */
     int num_layers;

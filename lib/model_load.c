@@ -313,7 +313,7 @@ done:
 }
 
 static covidcam_status load_fc(const covidcam_model *m, const cc_safetensors *st, cc_conv_w *fc,
-                               cc_err *e)
+                               float **fc_plain, cc_err *e)
 {
     covidcam_status rc = COVIDCAM_OK;
     cc_dnn_md *plain = NULL;
@@ -330,6 +330,10 @@ static covidcam_status load_fc(const covidcam_model *m, const cc_safetensors *st
     }
     memcpy(fc->b, b, (size_t)fc->geom.oc * sizeof(float));
     rc = cc_dnn_reorder_now(m->eng, plain, w, fc->w_md, fc->w, e);
+    if (rc == COVIDCAM_OK) {
+        *fc_plain = w; /* kept for the Grad-CAM closed form */
+        w = NULL;
+    }
 done:
     cc_dnn_md_free(plain);
     free(w);
@@ -406,7 +410,7 @@ static covidcam_status load_weights(covidcam_model *m, const cc_safetensors *st,
             rc = fold_conv(m, st, &b->down, w, bn, e);
         }
     }
-    return rc ? rc : load_fc(m, st, &m->fc, e);
+    return rc ? rc : load_fc(m, st, &m->fc, &m->fc_plain, e);
 }
 
 static covidcam_status make_layer_names(covidcam_model *m, cc_err *e)

@@ -232,8 +232,6 @@ void cc_net_free(cc_net *n)
     cc_dnn_free(n->fc_w_bwd);
     cc_dnn_prim_free(n->gap_bwd);
     cc_dnn_free(n->grad_a);
-    cc_dnn_free(n->grad_b);
-    cc_dnn_free(n->grad_c);
     cc_dnn_free(n->d_logits);
     cc_dnn_free(n->d_pooled);
     cc_dnn_free(n->scratch);

@@ -64,7 +64,8 @@ typedef struct cc_net {
     cc_dnn_prim *fc_bwd;
     float *fc_w_bwd;
     cc_dnn_prim *gap_bwd;
-    float *grad_a, *grad_b, *grad_c; /* gradient buffers sized for the largest tensor */
+    float *grad_a;     /* five gradient buffers of grad_bytes each, one allocation */
+    size_t grad_bytes;
     float *d_logits, *d_pooled;
 } cc_net;
 

@@ -1,0 +1,23 @@
+/* The heatmap handle. */
+#ifndef COVIDCAM_HEATMAP_H
+#define COVIDCAM_HEATMAP_H
+
+#include "covidcam.h"
+#include "png_io.h"
+
+struct covidcam_heatmap {
+    int raw_w, raw_h;
+    float *raw; /* relu(cam) at layer resolution */
+    int size;
+    float *map; /* normalised, size x size */
+    int cls;
+    float prob;
+    char layer[24];
+    covidcam_cam_method method;
+    int num_classes;
+    float *probs, *logits;
+    int top;
+    cc_image image; /* gray copy of the original image; empty for tensors */
+};
+
+#endif
