@@ -1,0 +1,201 @@
+/* Internals shared by dnn_train.c (net, tensors, buffer planning) and
+ * dnn_train_layers.c (the layer kinds). Not for use outside lib/dnn_train*.c. */
+#ifndef COVIDCAM_DNN_TRAIN_IMPL_H
+#define COVIDCAM_DNN_TRAIN_IMPL_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "dnn_train.h"
+
+#define TD_MAX_ARGS 16
+
+/* Jump to `fail` with a BACKEND error when a oneDNN call fails; needs
+ * `covidcam_status st` and `cc_err *e` in scope. */
+#define TD_TRY(call, what)                                                                   \
+    do {                                                                                     \
+        dnnl_status_t td_s_ = (call);                                                        \
+        if (td_s_ != dnnl_success) {                                                         \
+            st = cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN %s failed: %s", what,              \
+                         td_status_str(td_s_));                                              \
+            goto fail;                                                                       \
+        }                                                                                    \
+    } while (0)
+
+#define TD_CHECK(expr)                                                                       \
+    do {                                                                                     \
+        st = (expr);                                                                         \
+        if (st)                                                                              \
+            goto fail;                                                                       \
+    } while (0)
+
+/* A primitive and its view of the shared user-managed scratchpad. */
+typedef struct tprim {
+    dnnl_primitive_t p;
+    dnnl_memory_desc_t smd;
+    size_t sbytes;
+    dnnl_memory_t scratch;
+} tprim;
+
+struct cc_tt {
+    int ndims;
+    dnnl_dims_t dims;
+    dnnl_memory_desc_t md;
+    int plain_f32;
+    void *data;
+    dnnl_memory_t mem;
+    void *diff; /* from the gradient pool, assigned at finalize */
+    dnnl_memory_t dmem;
+    int needs_diff;
+    int producer;      /* layer index; -1 for inputs */
+    int last_consumer; /* highest consuming layer index; -1 if none yet */
+};
+
+/* One input of a layer: the tensor, the layout the layer's primitives use for
+ * it (an adapted copy when that differs), and where its gradient goes.
+ * The first gradient contribution (backward runs in reverse, so from the
+ * highest-index consumer) overwrites t->diff; later ones are summed into it. */
+typedef struct tport {
+    cc_tt *t;
+    dnnl_memory_desc_t md;
+    int adapt;            /* md differs from t->md */
+    dnnl_memory_t mem;    /* adapted data (adapt) */
+    tprim to_layer;       /* reorder t -> md (adapt) */
+    int force_contrib;    /* the layer always hands its gradient over via contrib */
+    int direct;           /* the layer writes its gradient straight into t->diff */
+    dnnl_memory_t tmp;    /* shared temporary viewed with md (!direct) */
+    tprim contrib;        /* reorder md -> t->md, summing unless first (!direct) */
+} tport;
+
+typedef struct tlayer tlayer;
+
+typedef struct tlayer_ops {
+    covidcam_status (*fwd)(cc_tnet *net, tlayer *l, int training, cc_err *e);
+    covidcam_status (*bwd)(cc_tnet *net, tlayer *l, cc_err *e);
+    void (*free)(tlayer *l);
+} tlayer_ops;
+
+/* A weight tensor: caller's plain fp32 master copy, the copies in the layouts
+ * the forward and backward-data primitives want, and the gradient. */
+typedef struct tweights {
+    const float *user;
+    float *duser;
+    dnnl_memory_desc_t user_md;
+    dnnl_memory_t user_mem, duser_mem;
+    dnnl_memory_t fwd_mem; /* == user_mem when the layouts agree */
+    tprim fwd_reorder;
+    int fwd_own;
+    dnnl_memory_t bwd_mem; /* == fwd_mem when the layouts agree */
+    tprim bwd_reorder;
+    int bwd_own;
+    dnnl_memory_t dw_mem; /* == duser_mem when the layouts agree */
+    tprim dw_reorder;
+    int dw_own;
+    unsigned version;
+} tweights;
+
+struct tlayer {
+    const tlayer_ops *ops;
+    int index;
+    tport in[2];
+    int nin;
+    cc_tt *out;
+    tprim fwd, fwd_inf, bwd_d, bwd_w;
+    int has_bwd_d;
+    tweights w;
+    dnnl_memory_t bias_mem, dbias_mem;
+    /* batch norm */
+    cc_tbn_params bn;
+    int channels;
+    double reduce_n;
+    float *mean, *var;
+    dnnl_memory_t scale_mem, shift_mem, mean_mem, var_mem, rmean_mem, rvar_mem;
+    dnnl_memory_t dscale_mem, dshift_mem;
+    /* workspace (max pooling, BN with fused ReLU) */
+    dnnl_memory_t ws_mem;
+    int trained; /* a training forward ran since the last backward */
+};
+
+struct cc_tnet {
+    dnnl_engine_t eng;
+    dnnl_stream_t strm;
+    dnnl_primitive_attr_t attr, attr_sum;
+    cc_tprec prec;
+    dnnl_data_type_t dt;
+    int train;
+    int finalized;
+    cc_tt **tensors;
+    int nt, capt;
+    tlayer **layers;
+    int nl, capl;
+    tprim **prims;
+    int np, capp;
+    dnnl_memory_t *mems;
+    int nm, capm;
+    void **bufs;
+    int nb, capb;
+    size_t bytes;
+    size_t scratch_bytes, tmp_bytes;
+    void *scratch, *tmp;
+    unsigned version;
+};
+
+const char *td_status_str(dnnl_status_t s);
+
+/* Buffers and memory objects owned (and freed) by the net. */
+covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);
+covidcam_status td_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
+                       dnnl_memory_t *out, cc_err *e);
+/* Allocate a buffer for md and wrap it. */
+covidcam_status td_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
+                             cc_err *e);
+
+/* Create the primitive of pd into pr and register it for the scratchpad.
+ * Does not destroy pd. */
+covidcam_status td_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e);
+covidcam_status td_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
+                           const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e);
+covidcam_status td_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
+                       cc_err *e);
+covidcam_status td_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
+                               dnnl_memory_t dst, cc_err *e);
+
+/* Primitive descriptor from an op descriptor; attr NULL means the net's
+ * (user scratchpad). On failure *pd is NULL. */
+covidcam_status td_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
+                      const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
+                      const char *what, cc_err *e);
+const dnnl_memory_desc_t *td_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
+/* 1 when oneDNN picked a reference (slow) implementation. */
+int td_is_ref(const_dnnl_primitive_desc_t pd);
+
+dnnl_memory_desc_t td_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                             dnnl_format_tag_t tag);
+dnnl_format_tag_t td_plain_tag(int ndims);
+
+/* A new tensor produced by layer `producer` with layout md; data allocated. */
+covidcam_status td_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
+                          const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e);
+
+/* Make l->in[i] read t in layout md (adapting if needed). */
+covidcam_status td_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
+                        cc_err *e);
+covidcam_status td_port_fwd(cc_tnet *net, tport *p, cc_err *e);
+dnnl_memory_t td_port_src(const tport *p);
+/* Where the layer writes its gradient for p, then td_port_done() hands it over. */
+dnnl_memory_t td_port_diff(const tport *p);
+covidcam_status td_port_done(cc_tnet *net, tport *p, cc_err *e);
+/* Hand over a gradient held in src (layout p->md) explicitly. */
+covidcam_status td_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e);
+
+/* Register a new layer (index = position) and its ops. */
+covidcam_status td_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e);
+
+/* Weights: set up from the caller's array and the primitives' layouts. */
+covidcam_status td_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
+                           const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
+                           const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
+                           cc_err *e);
+covidcam_status td_weights_refresh(cc_tnet *net, tweights *w, cc_err *e);
+covidcam_status td_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e);
+
+#endif

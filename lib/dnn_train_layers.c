@@ -1,0 +1,637 @@
+/* The layer kinds of the training graph: each has a constructor that picks
+ * oneDNN primitives and layouts, a forward and a backward pass. */
+#include "dnn_train_impl.h"
+
+#include <string.h>
+
+static const dnnl_dims_t k_one = {1, 1};
+
+#define ARG(a, m) ((dnnl_exec_arg_t){(a), (m)})
+
+static covidcam_status check_in(cc_tnet *net, const cc_tt *in, int ndims, cc_err *e)
+{
+    if (!net || !in)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "missing net or input");
+    if (net->finalized)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "net already finalized");
+    if (ndims && in->ndims != ndims)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "layer needs a %dD input, got %dD", ndims,
+                       in->ndims);
+    return COVIDCAM_OK;
+}
+
+static dnnl_memory_desc_t md_any(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt)
+{
+    return td_md_tag(ndims, dims, dt, dnnl_format_tag_any);
+}
+
+/* ------------------------------------------------------------ convolution */
+
+static covidcam_status conv_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    (void)training;
+    covidcam_status st = td_weights_refresh(net, &l->w, e);
+    if (st)
+        return st;
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_WEIGHTS, l->w.fwd_mem), ARG(DNNL_ARG_DST, l->out->mem)};
+    return td_run(net, &l->fwd, 3, a, e);
+}
+
+static covidcam_status conv_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                           ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem)};
+    TD_CHECK(td_run(net, &l->bwd_w, 3, w, e));
+    TD_CHECK(td_weights_grad_done(net, &l->w, e));
+    if (!l->has_bwd_d)
+        return COVIDCAM_OK;
+    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
+                           ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
+    TD_CHECK(td_run(net, &l->bwd_d, 3, d, e));
+    TD_CHECK(td_port_done(net, &l->in[0], e));
+fail:
+    return st;
+}
+
+static const tlayer_ops conv_ops = {conv_fwd, conv_bwd, NULL};
+
+typedef struct conv_shape {
+    dnnl_dims_t src, wei, dst, strides, pad;
+} conv_shape;
+
+/* Forward pd: reuse the input's layout when a fast implementation takes it
+ * (no reorder between layers), else let oneDNN choose. */
+static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_shape *s,
+                                   dnnl_primitive_desc_t *pd, cc_err *e)
+{
+    dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_memory_desc_t any_src = md_any(4, s->src, net->dt);
+    dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dst = md_any(4, s->dst, net->dt);
+    dnnl_convolution_desc_t d;
+    if (in->md.data_type == net->dt &&
+        dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &in->md, &wei, NULL,
+                                           &dst, s->strides, s->pad, s->pad) == dnnl_success &&
+        td_pd(net, &d, NULL, NULL, pd, "convolution", e) == COVIDCAM_OK) {
+        if (!td_is_ref(*pd))
+            return COVIDCAM_OK;
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+    }
+    if (dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &any_src, &wei, NULL,
+                                           &dst, s->strides, s->pad, s->pad) != dnnl_success)
+        return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad convolution shapes");
+    return td_pd(net, &d, NULL, NULL, pd, "convolution", e);
+}
+
+static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s,
+                                    const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *bd,
+                                    dnnl_primitive_desc_t *bw, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_convolution_desc_t d;
+    dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dwei = md_any(4, s->wei, dnnl_f32);
+    const dnnl_memory_desc_t *dst = &l->out->md, *src = &l->in[0].md;
+    if (l->has_bwd_d) {
+        TD_TRY(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, src, &wei, dst,
+                                                        s->strides, s->pad, s->pad),
+               "convolution backward data");
+        TD_CHECK(td_pd(net, &d, NULL, fwd, bd, "convolution backward data", e));
+    }
+    TD_TRY(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, src, &dwei,
+                                                       NULL, dst, s->strides, s->pad, s->pad),
+           "convolution backward weights");
+    TD_CHECK(td_pd(net, &d, NULL, fwd, bw, "convolution backward weights", e));
+fail:
+    return st;
+}
+
+covidcam_status cc_tnet_conv(cc_tnet *net, cc_tt *in, int oc, int kernel, int stride, int pad,
+                             const float *w, float *dw, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 4, e);
+    if (st)
+        return st;
+    if (oc <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || !w || !out || (net->train && !dw))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad convolution arguments");
+    int64_t oh = (in->dims[2] + 2 * pad - kernel) / stride + 1;
+    int64_t ow = (in->dims[3] + 2 * pad - kernel) / stride + 1;
+    if (oh <= 0 || ow <= 0 || in->dims[2] + 2 * pad < kernel)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "convolution input %ldx%ld too small",
+                       (long)in->dims[2], (long)in->dims[3]);
+    conv_shape s = {{in->dims[0], in->dims[1], in->dims[2], in->dims[3]},
+                    {oc, in->dims[1], kernel, kernel},
+                    {in->dims[0], oc, oh, ow},
+                    {stride, stride},
+                    {pad, pad}};
+    dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &conv_ops, &l, e));
+    TD_CHECK(conv_fwd_pd(net, in, &s, &fwd, e));
+    TD_CHECK(td_port(net, l, 0, in, td_query(fwd, dnnl_query_src_md), e));
+    TD_CHECK(td_tensor(net, 4, s.dst, td_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
+    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    if (net->train) {
+        l->has_bwd_d = in->needs_diff;
+        TD_CHECK(conv_bwd_pds(net, l, &s, fwd, &bd, &bw, e));
+        if (bd)
+            TD_CHECK(td_prim(net, bd, &l->bwd_d, e));
+        TD_CHECK(td_prim(net, bw, &l->bwd_w, e));
+    }
+    TD_CHECK(td_weights(net, &l->w, 4, s.wei, w, dw, td_query(fwd, dnnl_query_weights_md),
+                        bd ? td_query(bd, dnnl_query_weights_md) : NULL,
+                        bw ? td_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_primitive_desc_destroy(bd);
+    dnnl_primitive_desc_destroy(bw);
+    return st;
+}
+
+/* ------------------------------------------------------------ batch norm */
+
+static void bn_update_running(tlayer *l)
+{
+    const cc_tbn_params *p = &l->bn;
+    double m = p->momentum;
+    /* PyTorch stores the unbiased variance in running_var. */
+    double unbias = l->reduce_n > 1 ? l->reduce_n / (l->reduce_n - 1) : 1.0;
+    for (int c = 0; c < l->channels; c++) {
+        p->running_mean[c] = (float)((1 - m) * p->running_mean[c] + m * l->mean[c]);
+        p->running_var[c] = (float)((1 - m) * p->running_var[c] + m * l->var[c] * unbias);
+    }
+}
+
+static covidcam_status bn_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_exec_arg_t a[8] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                            ARG(DNNL_ARG_DST, l->out->mem), ARG(DNNL_ARG_SCALE, l->scale_mem),
+                            ARG(DNNL_ARG_SHIFT, l->shift_mem)};
+    int n = 4;
+    if (!training) {
+        a[n++] = ARG(DNNL_ARG_MEAN, l->rmean_mem);
+        a[n++] = ARG(DNNL_ARG_VARIANCE, l->rvar_mem);
+        return td_run(net, &l->fwd_inf, n, a, e);
+    }
+    a[n++] = ARG(DNNL_ARG_MEAN, l->mean_mem);
+    a[n++] = ARG(DNNL_ARG_VARIANCE, l->var_mem);
+    if (l->ws_mem)
+        a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
+    TD_CHECK(td_run(net, &l->fwd, n, a, e));
+    TD_TRY(dnnl_stream_wait(net->strm), "stream wait");
+    bn_update_running(l);
+fail:
+    return st;
+}
+
+static covidcam_status bn_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    dnnl_exec_arg_t a[10] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                            ARG(DNNL_ARG_MEAN, l->mean_mem),
+                            ARG(DNNL_ARG_VARIANCE, l->var_mem),
+                            ARG(DNNL_ARG_SCALE, l->scale_mem),
+                            ARG(DNNL_ARG_SHIFT, l->shift_mem),
+                            ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                            ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0])),
+                            ARG(DNNL_ARG_DIFF_SCALE, l->dscale_mem),
+                            ARG(DNNL_ARG_DIFF_SHIFT, l->dshift_mem)};
+    int n = 9;
+    if (l->ws_mem)
+        a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
+    covidcam_status st = td_run(net, &l->bwd_d, n, a, e);
+    if (st)
+        return st;
+    return td_port_done(net, &l->in[0], e);
+}
+
+static const tlayer_ops bn_ops = {bn_fwd, bn_bwd, NULL};
+
+static covidcam_status bn_param_mems(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    covidcam_status st;
+    const cc_tbn_params *p = &l->bn;
+    dnnl_dims_t c = {l->channels};
+    dnnl_memory_desc_t md = td_md_tag(1, c, dnnl_f32, dnnl_a);
+    /* oneDNN only reads scale/shift/running stats through these handles. */
+    TD_CHECK(td_mem(net, &md, (void *)p->scale, &l->scale_mem, e));
+    TD_CHECK(td_mem(net, &md, (void *)p->shift, &l->shift_mem, e));
+    TD_CHECK(td_mem(net, &md, p->running_mean, &l->rmean_mem, e));
+    TD_CHECK(td_mem(net, &md, p->running_var, &l->rvar_mem, e));
+    if (!net->train)
+        return COVIDCAM_OK;
+    TD_CHECK(td_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->mean, e));
+    TD_CHECK(td_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->var, e));
+    TD_CHECK(td_mem(net, &md, l->mean, &l->mean_mem, e));
+    TD_CHECK(td_mem(net, &md, l->var, &l->var_mem, e));
+    TD_CHECK(td_mem(net, &md, p->dscale, &l->dscale_mem, e));
+    TD_CHECK(td_mem(net, &md, p->dshift, &l->dshift_mem, e));
+fail:
+    return st;
+}
+
+covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_params *p,
+                           cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 0, e);
+    if (st)
+        return st;
+    if (!p || !p->scale || !p->shift || !p->running_mean || !p->running_var || !out ||
+        (net->train && (!p->dscale || !p->dshift)) || !(p->eps > 0))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad batch norm arguments");
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0u);
+    dnnl_primitive_desc_t inf = NULL, tr = NULL, bwd = NULL;
+    dnnl_batch_normalization_desc_t d;
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &bn_ops, &l, e));
+    l->bn = *p;
+    l->channels = (int)in->dims[1];
+    l->reduce_n = (double)in->dims[0] * (in->ndims == 4 ? (double)(in->dims[2] * in->dims[3]) : 1);
+    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
+    TD_CHECK(td_tensor(net, in->ndims, in->dims, &in->md, l->index, &l->out, e));
+    TD_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &in->md, p->eps,
+                                                      flags | dnnl_use_global_stats),
+           "batch norm");
+    TD_CHECK(td_pd(net, &d, NULL, NULL, &inf, "batch norm", e));
+    TD_CHECK(td_prim(net, inf, &l->fwd_inf, e));
+    TD_CHECK(bn_param_mems(net, l, e));
+    if (net->train) {
+        TD_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &in->md,
+                                                          p->eps, flags),
+               "batch norm");
+        TD_CHECK(td_pd(net, &d, NULL, NULL, &tr, "batch norm training", e));
+        TD_CHECK(td_prim(net, tr, &l->fwd, e));
+        TD_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
+                                                           p->eps, flags),
+               "batch norm backward");
+        TD_CHECK(td_pd(net, &d, NULL, tr, &bwd, "batch norm backward", e));
+        TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+        if (relu)
+            TD_CHECK(td_mem_alloc(net, td_query(tr, dnnl_query_workspace_md), &l->ws_mem, e));
+    }
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(inf);
+    dnnl_primitive_desc_destroy(tr);
+    dnnl_primitive_desc_destroy(bwd);
+    return st;
+}
+
+/* ------------------------------------------------------------ ReLU */
+
+static covidcam_status relu_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    (void)training;
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_DST, l->out->mem)};
+    return td_run(net, &l->fwd, 2, a, e);
+}
+
+/* ReLU backward from its output: used by the ReLU layer and by add+ReLU. */
+static covidcam_status relu_bwd_run(cc_tnet *net, tlayer *l, dnnl_memory_t diff_src, cc_err *e)
+{
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_DST, l->out->mem), ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                           ARG(DNNL_ARG_DIFF_SRC, diff_src)};
+    return td_run(net, &l->bwd_d, 3, a, e);
+}
+
+static covidcam_status relu_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    covidcam_status st = relu_bwd_run(net, l, td_port_diff(&l->in[0]), e);
+    if (st)
+        return st;
+    return td_port_done(net, &l->in[0], e);
+}
+
+static const tlayer_ops relu_ops = {relu_fwd, relu_bwd, NULL};
+
+/* Backward pd of a ReLU on md (the hint is a forward ReLU on md). */
+static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_desc_t *md,
+                                     cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
+    dnnl_eltwise_desc_t d;
+    TD_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
+                                          dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f),
+           "relu");
+    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "relu", e));
+    TD_TRY(dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f, 0.f),
+           "relu backward");
+    TD_CHECK(td_pd(net, &d, NULL, fwd, &bwd, "relu backward", e));
+    TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_primitive_desc_destroy(bwd);
+    return st;
+}
+
+covidcam_status cc_tnet_relu(cc_tnet *net, cc_tt *in, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 0, e);
+    if (st)
+        return st;
+    if (!out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad relu arguments");
+    dnnl_primitive_desc_t fwd = NULL;
+    dnnl_eltwise_desc_t d;
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &relu_ops, &l, e));
+    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
+    TD_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
+                                          dnnl_eltwise_relu_use_dst_for_bwd, &in->md, 0.f, 0.f),
+           "relu");
+    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "relu", e));
+    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    TD_CHECK(td_tensor(net, in->ndims, in->dims, td_query(fwd, dnnl_query_dst_md), l->index,
+                       &l->out, e));
+    if (net->train)
+        TD_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    return st;
+}
+
+/* ------------------------------------------------------------ pooling */
+
+static covidcam_status pool_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    (void)training;
+    dnnl_exec_arg_t a[3] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                            ARG(DNNL_ARG_DST, l->out->mem)};
+    int n = 2;
+    if (l->ws_mem)
+        a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
+    return td_run(net, &l->fwd, n, a, e);
+}
+
+static covidcam_status pool_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    dnnl_exec_arg_t a[3] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                            ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
+    int n = 2;
+    if (l->ws_mem)
+        a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
+    covidcam_status st = td_run(net, &l->bwd_d, n, a, e);
+    if (st)
+        return st;
+    return td_port_done(net, &l->in[0], e);
+}
+
+static const tlayer_ops pool_ops = {pool_fwd, pool_bwd, NULL};
+
+static covidcam_status pool_make(cc_tnet *net, cc_tt *in, dnnl_alg_kind_t alg,
+                                 const dnnl_dims_t kernel, const dnnl_dims_t strides,
+                                 const dnnl_dims_t pad, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_dims_t od = {in->dims[0], in->dims[1], (in->dims[2] + 2 * pad[0] - kernel[0]) / strides[0] + 1,
+                      (in->dims[3] + 2 * pad[1] - kernel[1]) / strides[1] + 1};
+    if (od[2] <= 0 || od[3] <= 0 || pad[0] >= kernel[0] || pad[1] >= kernel[1])
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad pooling shapes");
+    dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_memory_desc_t dst = md_any(4, od, in->md.data_type);
+    dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
+    dnnl_pooling_desc_t d;
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &pool_ops, &l, e));
+    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
+    TD_TRY(dnnl_pooling_forward_desc_init(&d, prop, alg, &in->md, &dst, strides, kernel, pad, pad),
+           "pooling");
+    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "pooling", e));
+    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    TD_CHECK(td_tensor(net, 4, od, td_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
+    const dnnl_memory_desc_t *ws = td_query(fwd, dnnl_query_workspace_md);
+    if (ws && dnnl_memory_desc_get_size(ws))
+        TD_CHECK(td_mem_alloc(net, ws, &l->ws_mem, e));
+    if (net->train) {
+        TD_TRY(dnnl_pooling_backward_desc_init(&d, alg, &in->md, &l->out->md, strides, kernel, pad,
+                                               pad),
+               "pooling backward");
+        TD_CHECK(td_pd(net, &d, NULL, fwd, &bwd, "pooling backward", e));
+        TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+    }
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_primitive_desc_destroy(bwd);
+    return st;
+}
+
+covidcam_status cc_tnet_maxpool(cc_tnet *net, cc_tt *in, int kernel, int stride, int pad,
+                                cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 4, e);
+    if (st)
+        return st;
+    if (kernel <= 0 || stride <= 0 || pad < 0 || !out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad max pooling arguments");
+    dnnl_dims_t k = {kernel, kernel}, s = {stride, stride}, p = {pad, pad};
+    return pool_make(net, in, dnnl_pooling_max, k, s, p, out, e);
+}
+
+covidcam_status cc_tnet_avgpool_global(cc_tnet *net, cc_tt *in, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 4, e);
+    if (st)
+        return st;
+    if (!out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad average pooling arguments");
+    dnnl_dims_t k = {in->dims[2], in->dims[3]}, p = {0, 0};
+    return pool_make(net, in, dnnl_pooling_avg_exclude_padding, k, k_one, p, out, e);
+}
+
+/* ------------------------------------------------------------ inner product */
+
+static covidcam_status fc_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    (void)training;
+    covidcam_status st = td_weights_refresh(net, &l->w, e);
+    if (st)
+        return st;
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_WEIGHTS, l->w.fwd_mem), ARG(DNNL_ARG_BIAS, l->bias_mem),
+                           ARG(DNNL_ARG_DST, l->out->mem)};
+    return td_run(net, &l->fwd, 4, a, e);
+}
+
+static covidcam_status fc_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                           ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem),
+                           ARG(DNNL_ARG_DIFF_BIAS, l->dbias_mem)};
+    TD_CHECK(td_run(net, &l->bwd_w, 4, w, e));
+    TD_CHECK(td_weights_grad_done(net, &l->w, e));
+    if (!l->has_bwd_d)
+        return COVIDCAM_OK;
+    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
+                           ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
+    TD_CHECK(td_run(net, &l->bwd_d, 3, d, e));
+    TD_CHECK(td_port_done(net, &l->in[0], e));
+fail:
+    return st;
+}
+
+static const tlayer_ops fc_ops = {fc_fwd, fc_bwd, NULL};
+
+/* Source layout: the input's own when it is fp32 (a 1x1 spatial blocked
+ * layout is fine for an inner product), else fp32 chosen by oneDNN. The fc is
+ * tiny, so it always runs in fp32 and its logits are plain fp32. */
+static covidcam_status fc_pds(cc_tnet *net, tlayer *l, const cc_tt *in, int k,
+                              dnnl_primitive_desc_t *fwd, dnnl_primitive_desc_t *bd,
+                              dnnl_primitive_desc_t *bw, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    int nd = in->ndims;
+    dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
+    dnnl_memory_desc_t src = in->md.data_type == dnnl_f32 ? in->md : md_any(nd, in->dims, dnnl_f32);
+    dnnl_memory_desc_t wei = md_any(nd, wd, dnnl_f32), bias = td_md_tag(1, bdims, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t dst = td_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
+    dnnl_inner_product_desc_t d;
+    TD_TRY(dnnl_inner_product_forward_desc_init(&d, prop, &src, &wei, &bias, &dst), "inner product");
+    TD_CHECK(td_pd(net, &d, NULL, NULL, fwd, "inner product", e));
+    if (!net->train)
+        return COVIDCAM_OK;
+    src = *td_query(*fwd, dnnl_query_src_md);
+    if (l->has_bwd_d) {
+        TD_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst), "inner product");
+        TD_CHECK(td_pd(net, &d, NULL, *fwd, bd, "inner product backward data", e));
+    }
+    TD_TRY(dnnl_inner_product_backward_weights_desc_init(&d, &src, &wei, &bias, &dst),
+           "inner product");
+    TD_CHECK(td_pd(net, &d, NULL, *fwd, bw, "inner product backward weights", e));
+fail:
+    return st;
+}
+
+covidcam_status cc_tnet_fc(cc_tnet *net, cc_tt *in, int k, const float *w, const float *b,
+                           float *dw, float *db, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, in, 0, e);
+    if (st)
+        return st;
+    if (k <= 0 || !w || !b || !out || (net->train && (!dw || !db)) ||
+        !(in->ndims == 2 || (in->dims[2] == 1 && in->dims[3] == 1)))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad inner product arguments");
+    dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
+    dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
+    dnnl_memory_desc_t bmd = td_md_tag(1, bdims, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t dmd = td_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &fc_ops, &l, e));
+    l->has_bwd_d = net->train && in->needs_diff;
+    TD_CHECK(fc_pds(net, l, in, k, &fwd, &bd, &bw, e));
+    TD_CHECK(td_port(net, l, 0, in, td_query(fwd, dnnl_query_src_md), e));
+    TD_CHECK(td_tensor(net, 2, dd, &dmd, l->index, &l->out, e));
+    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    if (bd)
+        TD_CHECK(td_prim(net, bd, &l->bwd_d, e));
+    if (bw)
+        TD_CHECK(td_prim(net, bw, &l->bwd_w, e));
+    TD_CHECK(td_weights(net, &l->w, in->ndims, wd, w, dw, td_query(fwd, dnnl_query_weights_md),
+                        bd ? td_query(bd, dnnl_query_weights_md) : NULL,
+                        bw ? td_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+    /* oneDNN only reads the bias through this handle. */
+    TD_CHECK(td_mem(net, &bmd, (void *)b, &l->bias_mem, e));
+    if (net->train)
+        TD_CHECK(td_mem(net, &bmd, db, &l->dbias_mem, e));
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_primitive_desc_destroy(bd);
+    dnnl_primitive_desc_destroy(bw);
+    return st;
+}
+
+/* ------------------------------------------------------------ residual add */
+
+static covidcam_status add_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
+{
+    (void)training;
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC_0, td_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_SRC_1, td_port_src(&l->in[1])),
+                           ARG(DNNL_ARG_DST, l->out->mem)};
+    return td_run(net, &l->fwd, 3, a, e);
+}
+
+/* Both inputs receive the same gradient g: ReLU'(out) * dout, or dout. */
+static covidcam_status add_bwd(cc_tnet *net, tlayer *l, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    if (!l->bwd_d.p) {
+        TD_CHECK(td_port_contrib(net, &l->in[0], l->out->dmem, e));
+        return td_port_contrib(net, &l->in[1], l->out->dmem, e);
+    }
+    dnnl_memory_t g = td_port_diff(&l->in[0]);
+    TD_CHECK(relu_bwd_run(net, l, g, e));
+    TD_CHECK(td_port_done(net, &l->in[0], e));
+    TD_CHECK(td_port_contrib(net, &l->in[1], g, e));
+fail:
+    return st;
+}
+
+static const tlayer_ops add_ops = {add_fwd, add_bwd, NULL};
+
+static covidcam_status add_attr(int relu, dnnl_primitive_attr_t *attr, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    dnnl_post_ops_t po = NULL;
+    TD_TRY(dnnl_primitive_attr_create(attr), "attributes");
+    TD_TRY(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "attributes");
+    if (relu) {
+        TD_TRY(dnnl_post_ops_create(&po), "post-ops");
+        TD_TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "post-ops");
+        TD_TRY(dnnl_primitive_attr_set_post_ops(*attr, po), "post-ops");
+    }
+fail:
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+static int same_dims(const cc_tt *a, const cc_tt *b)
+{
+    if (a->ndims != b->ndims)
+        return 0;
+    for (int i = 0; i < a->ndims; i++)
+        if (a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
+covidcam_status cc_tnet_add(cc_tnet *net, cc_tt *a, cc_tt *b, int relu, cc_tt **out, cc_err *e)
+{
+    covidcam_status st = check_in(net, a, 0, e);
+    if (st)
+        return st;
+    if (!b || a == b || !same_dims(a, b) || !out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "residual add needs two distinct "
+                                                         "inputs of equal dims");
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t fwd = NULL;
+    dnnl_binary_desc_t d;
+    tlayer *l = NULL;
+    TD_CHECK(td_layer(net, &add_ops, &l, e));
+    TD_CHECK(td_port(net, l, 0, a, &a->md, e));
+    TD_CHECK(td_port(net, l, 1, b, &a->md, e));
+    l->in[0].force_contrib = !relu;
+    l->in[1].force_contrib = 1;
+    TD_CHECK(add_attr(relu, &attr, e));
+    TD_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &a->md, &a->md, &a->md), "binary add");
+    TD_CHECK(td_pd(net, &d, attr, NULL, &fwd, "residual add", e));
+    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    TD_CHECK(td_tensor(net, a->ndims, a->dims, &a->md, l->index, &l->out, e));
+    if (net->train && relu)
+        TD_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+    *out = l->out;
+fail:
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
