@@ -10,7 +10,8 @@
  * F.interpolate(mode="bilinear", align_corners=False, antialias=False):
  *   sx = (x + 0.5) * sw / dw - 0.5, clamped below at 0; x0 = floor(sx),
  *   x1 = min(x0 + 1, sw - 1), weights (1 - fx, fx); same for y.
- * Output is not rounded (float in [0, 255]). dw == sw and dh == sh is the identity. */
+ * Output is not rounded (float in [0, 255]). dw == sw and dh == sh is the identity.
+ * Allocates nothing, so it cannot fail. */
 void cc_resize_u8_to_f32(const uint8_t *src, int sw, int sh, size_t stride, float *dst, int dw,
                          int dh);
 
@@ -18,8 +19,10 @@ void cc_resize_u8_to_f32(const uint8_t *src, int sw, int sh, size_t stride, floa
 void cc_resize_f32(const float *src, int sw, int sh, float *dst, int dw, int dh);
 
 /* Resize gray pixels to size x size, then write `channels` planes of
- * (x - mean[c]) / std[c] to `out` (channels * size * size floats). Gray input is
- * replicated to every channel. `tmp` is size*size floats of scratch. */
+ * (x - mean[c]) / std[c] to `out` (channels * size * size floats), with x the
+ * resized value in 0..255 and mean/std in the same pixel units (as in the model
+ * metadata). Gray input is replicated to every channel. `tmp` is size*size
+ * floats of scratch. Allocates nothing. */
 void cc_preprocess_gray(const uint8_t *px, int w, int h, size_t stride, int size, int channels,
                         const float *mean, const float *std, float *tmp, float *out);
 
