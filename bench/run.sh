@@ -1,0 +1,58 @@
+#!/bin/bash
+# Benchmark covidcam against PyTorch on random-weight ResNet-18 and ResNet-50.
+#
+#   bench/run.sh                  # build dir build-bench, 1 and 2 threads
+#   BUILD=build-x RUNS=50 THREADS="2" ARCHS=resnet50 bench/run.sh
+#   NO_TORCH=1 bench/run.sh       # covidcam only
+#
+# The models (random weights are enough for speed) are written once under
+# $BUILD/bench-models by tools/covidcam_torch.py, which needs torch; so does the
+# PyTorch side. Every measurement is a separate process, so peak RSS is per model.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-5}
+THREADS=${THREADS:-"1 2"}
+ARCHS=${ARCHS:-"resnet18 resnet50"}
+SIZE=${SIZE:-224}
+GRADCAM=${GRADCAM:-"layer4,layer3"}
+PY=${PY:-/usr/bin/python3}
+NICE=(nice -n 10)
+
+cd "$ROOT"
+if [ ! -f "$BUILD/build.ninja" ]; then
+    meson setup "$BUILD" --buildtype=release -Dtests=false -Dtrainer=false >/dev/null
+fi
+"${NICE[@]}" ninja -C "$BUILD" -j2 bench/covidcam-bench >/dev/null
+
+models=$BUILD/bench-models
+results=$BUILD/bench-results
+mkdir -p "$models" "$results"
+: >"$results/covidcam.jsonl"
+: >"$results/torch.jsonl"
+
+for arch in $ARCHS; do
+    model=$models/${arch}_${SIZE}.safetensors
+    if [ ! -f "$model" ]; then
+        echo "creating $model (random weights)" >&2
+        "${NICE[@]}" "$PY" tools/covidcam_torch.py export-torchvision --arch "$arch" \
+            --classes COVID,Normal,ViralPneumonia --input-size "$SIZE" --input-channels 3 \
+            --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375 \
+            --description "random weights, benchmark only" "$model" >/dev/null
+    fi
+    for t in $THREADS; do
+        echo "covidcam $arch threads $t" >&2
+        "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$model" --threads "$t" \
+            --runs "$RUNS" --warmup "$WARMUP" --gradcam "$GRADCAM" --json \
+            >>"$results/covidcam.jsonl"
+        if [ -z "${NO_TORCH:-}" ]; then
+            echo "pytorch  $arch threads $t" >&2
+            "${NICE[@]}" "$PY" bench/torch_reference.py --threads "$t" --runs "$RUNS" \
+                --warmup "$WARMUP" --json "$model" >>"$results/torch.jsonl"
+        fi
+    done
+done
+
+python3 bench/report.py "$results/covidcam.jsonl" "$results/torch.jsonl"

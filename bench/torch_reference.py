@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""PyTorch reference latency for covidcam models (the comparison for covidcam-bench).
+
+Loads each covidcam safetensors model into PyTorch (tools/covidcam_torch.py) and
+times single-image fp32 inference the fast way PyTorch offers on CPU:
+channels_last weights and input, torch.no_grad(), eval mode. Each model runs in
+its own subprocess so that its peak RSS (resource.getrusage ru_maxrss, which
+includes the ~torch import) is the model's alone.
+
+    /usr/bin/python3 bench/torch_reference.py [--threads N] [--runs N] [--warmup N]
+                                              [--json] MODEL...
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def percentile(sorted_ms, q):
+    """Linear interpolation between order statistics (numpy's default), as in bench/stats.c."""
+    pos = q * (len(sorted_ms) - 1)
+    lo = int(pos)
+    if lo + 1 >= len(sorted_ms):
+        return sorted_ms[-1]
+    return sorted_ms[lo] + (pos - lo) * (sorted_ms[lo + 1] - sorted_ms[lo])
+
+
+def measure(path, threads, runs, warmup):
+    import torch
+
+    sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+    from covidcam_torch import load_covidcam
+
+    torch.set_num_threads(threads)
+    rss_import = rss_mb()
+    model, meta = load_covidcam(path)
+    model = model.float().eval().to(memory_format=torch.channels_last)
+    size, channels = int(meta["input_size"]), int(meta["input_channels"])
+    x = torch.randn(1, channels, size, size).to(memory_format=torch.channels_last)
+    samples = []
+    with torch.no_grad():
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            model(x)
+            dt = (time.perf_counter() - t0) * 1e3
+            if i >= warmup:
+                samples.append(dt)
+    samples.sort()
+    return {
+        "model": path,
+        "arch": meta["arch"],
+        "input_size": size,
+        "input_channels": channels,
+        "threads": threads,
+        "runs": runs,
+        "warmup": warmup,
+        "torch": torch.__version__,
+        "classify": {
+            "median": round(percentile(samples, 0.5), 3),
+            "p10": round(percentile(samples, 0.1), 3),
+            "p90": round(percentile(samples, 0.9), 3),
+            "min": round(samples[0], 3),
+        },
+        "rss_import_mb": round(rss_import, 3),
+        "rss_mb": round(rss_mb(), 3),
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="one JSON object per model and line")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("models", nargs="+")
+    a = p.parse_args()
+    if a.threads < 1 or a.runs < 1 or a.warmup < 0:
+        p.error("--threads and --runs must be >= 1, --warmup >= 0")
+    if a.child:
+        print(json.dumps(measure(a.models[0], a.threads, a.runs, a.warmup)))
+        return 0
+    status = 0
+    for path in a.models:
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(a.threads),
+               "--runs", str(a.runs), "--warmup", str(a.warmup), path]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            print(f"torch_reference: {path}: failed ({r.returncode})", file=sys.stderr)
+            status = 1
+            continue
+        res = json.loads(r.stdout)
+        if a.json:
+            print(json.dumps(res), flush=True)
+        else:
+            c = res["classify"]
+            print(f"{res['arch']} {res['input_size']} threads {res['threads']}: median "
+                  f"{c['median']:.3f} ms  p10 {c['p10']:.3f}  p90 {c['p90']:.3f}  "
+                  f"peak RSS {res['rss_mb']:.1f} MB (after import {res['rss_import_mb']:.1f})",
+                  flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
