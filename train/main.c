@@ -1,0 +1,110 @@
+/* covidcam-train: train a ResNet chest X-ray classifier on oneDNN. */
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_bench.h"
+#include "tr_eval.h"
+#include "tr_session.h"
+#include "tr_util.h"
+
+/* Set by SIGINT/SIGTERM; the training loop checkpoints and returns. */
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    g_stop = 1;
+    /* A second Ctrl-C kills at once. */
+    signal(sig, SIG_DFL);
+}
+
+/* The command line as one string, for the model's training metadata. */
+static char *command_line(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 3;
+    char *s = malloc(n), *p = s;
+    for (int i = 0; s && i < argc; i++) {
+        int quote = strchr(argv[i], ' ') != NULL;
+        p += sprintf(p, "%s%s%s%s", i ? " " : "", quote ? "'" : "", argv[i], quote ? "'" : "");
+    }
+    return s;
+}
+
+static int train(tr_opts *o, const char *cmd)
+{
+    tr_session s;
+    tr_result res;
+    cc_err e = {{0}};
+    covidcam_status st = tr_session_open(&s, o, cmd, &g_stop, &e);
+    if (!st) {
+        char summary[4096];
+        tr_session_summary(&s, summary, sizeof summary);
+        printf("%s", summary);
+        fflush(stdout);
+        st = tr_train_run(&s, &res, &e);
+    }
+    const tr_split *test = st ? NULL : &s.split[TR_TEST];
+    int have_test = test && test->n > 0 && !res.interrupted && s.have_best;
+    char model[4096];
+    snprintf(model, sizeof model, "%s", s.out_model);
+    tr_split keep = {0};
+    if (have_test) {
+        keep = *test; /* the session's networks go before the test network comes */
+        memset(&s.split[TR_TEST], 0, sizeof keep);
+    }
+    tr_session_close(&s);
+    if (!st && have_test) {
+        double acc = 0;
+        printf("\nbest model on the test split:\n");
+        st = tr_test_model(o, model, NULL, &keep, &acc, &e);
+    }
+    tr_split_free(&keep);
+    if (st) {
+        fprintf(stderr, "covidcam-train: %s\n", e.msg);
+        return 1;
+    }
+    return res.interrupted ? 130 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    tr_opts o;
+    cc_err e = {{0}};
+    if (tr_opts_parse(&o, argc, argv, &e) != COVIDCAM_OK) {
+        fprintf(stderr, "covidcam-train: %s\n", e.msg);
+        return 2;
+    }
+    if (o.mode == TR_MODE_HELP) {
+        tr_opts_help(stdout, "covidcam-train");
+        return 0;
+    }
+    if (o.threads > 0)
+        omp_set_num_threads(o.threads);
+    if (o.mode == TR_MODE_BENCH) {
+        if (tr_bench(&o, &e) == COVIDCAM_OK)
+            return 0;
+        fprintf(stderr, "covidcam-train: %s\n", e.msg);
+        return 1;
+    }
+    if (o.mode == TR_MODE_TEST) {
+        char path[4096];
+        double acc;
+        if (!o.model_path)
+            tr_path(path, sizeof path, o.out_dir, "best.safetensors");
+        if (tr_test_model(&o, o.model_path ? o.model_path : path, o.test_dir, NULL, &acc, &e) ==
+            COVIDCAM_OK)
+            return 0;
+        fprintf(stderr, "covidcam-train: %s\n", e.msg);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    char *cmd = command_line(argc, argv);
+    int rc = train(&o, cmd ? cmd : "covidcam-train");
+    free(cmd);
+    return rc;
+}

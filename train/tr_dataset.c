@@ -1,0 +1,341 @@
+#include "tr_dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "tr_rng.h"
+
+/* A growable list of malloc'd strings. */
+typedef struct strv {
+    char **v;
+    int n, cap;
+} strv;
+
+static void strv_free(strv *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int strv_push(strv *s, const char *str)
+{
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 64;
+        char **v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n] = strdup(str);
+    return s->v[s->n] ? (s->n++, 0) : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static int is_png_name(const char *name)
+{
+    size_t l = strlen(name);
+    return name[0] != '.' && l > 4 && strcasecmp(name + l - 4, ".png") == 0;
+}
+
+/* Sorted entries of dir that are directories (want_dirs) or PNG files. */
+static covidcam_status list_dir(const char *dir, int want_dirs, strv *out, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    DIR *d = opendir(dir);
+    if (!d)
+        return cc_fail(e, COVIDCAM_ERR_IO, "cannot open folder %s: %s", dir, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || (!want_dirs && !is_png_name(de->d_name)))
+            continue;
+        char *full = join(dir, de->d_name);
+        struct stat sb;
+        int ok = full && stat(full, &sb) == 0 &&
+                 (want_dirs ? S_ISDIR(sb.st_mode) : S_ISREG(sb.st_mode));
+        free(full);
+        if (ok && strv_push(out, de->d_name)) {
+            st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+    }
+    closedir(d);
+    if (st) {
+        strv_free(out);
+        return st;
+    }
+    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    return COVIDCAM_OK;
+}
+
+covidcam_status tr_classes_list(const char *root, tr_classes *out, cc_err *e)
+{
+    strv dirs = {0};
+    covidcam_status st = list_dir(root, 1, &dirs, e);
+    if (st)
+        return st;
+    if (dirs.n < 2) {
+        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                     "%s has %d class folder%s; training needs at least two", root, dirs.n,
+                     dirs.n == 1 ? "" : "s");
+        strv_free(&dirs);
+        return st;
+    }
+    out->names = dirs.v;
+    out->n = dirs.n;
+    return COVIDCAM_OK;
+}
+
+void tr_classes_free(tr_classes *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++)
+        free(c->names[i]);
+    free(c->names);
+    memset(c, 0, sizeof *c);
+}
+
+void tr_split_free(tr_split *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++)
+        free(s->items[i].path);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+static covidcam_status split_push(tr_split *s, int *cap, char *path, int label, cc_err *e)
+{
+    if (s->n == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        tr_item *v = realloc(s->items, (size_t)nc * sizeof *v);
+        if (!v) {
+            free(path);
+            return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        s->items = v;
+        *cap = nc;
+    }
+    s->items[s->n].path = path;
+    s->items[s->n].label = label;
+    s->n++;
+    return COVIDCAM_OK;
+}
+
+/* The class folders of root must be exactly cls. */
+static covidcam_status same_classes(const char *root, const tr_classes *cls, cc_err *e)
+{
+    strv dirs = {0};
+    covidcam_status st = list_dir(root, 1, &dirs, e);
+    if (st)
+        return st;
+    int same = dirs.n == cls->n;
+    for (int i = 0; same && i < dirs.n; i++)
+        same = strcmp(dirs.v[i], cls->names[i]) == 0;
+    if (!same) {
+        char got[256] = "", want[256] = "";
+        for (int i = 0; i < dirs.n; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "", dirs.v[i]);
+        for (int i = 0; i < cls->n; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? "," : "",
+                     cls->names[i]);
+        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                     "%s has class folders [%s] but the model's classes are [%s]", root, got, want);
+    }
+    strv_free(&dirs);
+    return st;
+}
+
+covidcam_status tr_split_list(const char *root, const tr_classes *cls, int allow_empty,
+                              tr_split *out, cc_err *e)
+{
+    tr_split s = {0};
+    int cap = 0;
+    char *dir = NULL;
+    strv files = {0};
+    covidcam_status st = same_classes(root, cls, e);
+    if (st)
+        return st;
+    for (int c = 0; c < cls->n; c++) {
+        dir = join(root, cls->names[c]);
+        if (!dir) {
+            st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        st = list_dir(dir, 0, &files, e);
+        if (st)
+            goto fail;
+        if (files.n == 0 && !allow_empty) {
+            st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "class folder %s has no PNG images",
+                         dir);
+            goto fail;
+        }
+        for (int i = 0; i < files.n; i++) {
+            char *p = join(dir, files.v[i]);
+            if (!p) {
+                st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+                goto fail;
+            }
+            st = split_push(&s, &cap, p, c, e);
+            if (st)
+                goto fail;
+        }
+        strv_free(&files);
+        free(dir);
+        dir = NULL;
+    }
+    *out = s;
+    return COVIDCAM_OK;
+fail:
+    strv_free(&files);
+    free(dir);
+    tr_split_free(&s);
+    return st;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const tr_item *x = a, *y = b;
+    if (x->label != y->label)
+        return x->label < y->label ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* Per-class counts of a split by fractions: rounded, never more than n. */
+static void split_counts(int n, const double f[3], int cnt[3])
+{
+    cnt[0] = (int)floor(n * f[0] + 0.5);
+    cnt[1] = (int)floor(n * f[1] + 0.5);
+    if (cnt[0] > n)
+        cnt[0] = n;
+    if (cnt[0] + cnt[1] > n)
+        cnt[1] = n - cnt[0];
+    cnt[2] = n - cnt[0] - cnt[1];
+}
+
+covidcam_status tr_split_root(const char *root, const double f[3], uint64_t seed,
+                              tr_classes *cls, tr_split out[3], cc_err *e)
+{
+    tr_split all = {0};
+    tr_split parts[3] = {{0}};
+    int caps[3] = {0};
+    int *idx = NULL;
+    covidcam_status st = tr_classes_list(root, cls, e);
+    if (st)
+        return st;
+    st = tr_split_list(root, cls, 0, &all, e);
+    if (st)
+        goto fail;
+    idx = malloc((size_t)all.n * sizeof *idx);
+    if (!idx) {
+        st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    for (int c = 0, start = 0; c < cls->n; c++) {
+        int n = 0;
+        while (start + n < all.n && all.items[start + n].label == c)
+            n++;
+        for (int i = 0; i < n; i++)
+            idx[i] = start + i;
+        tr_rng r = tr_rng_make(seed, TR_RNG_SPLIT, (uint64_t)c, 0);
+        tr_rng_shuffle(&r, idx, n);
+        int cnt[3];
+        split_counts(n, f, cnt);
+        if (cnt[0] == 0) {
+            st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                         "class %s has %d images: too few for a %.2g training fraction",
+                         cls->names[c], n, f[0]);
+            goto fail;
+        }
+        for (int i = 0, part = 0, used = 0; i < n; i++) {
+            while (used == cnt[part]) {
+                part++;
+                used = 0;
+            }
+            /* Move the path into the part; `all` keeps a NULL. */
+            tr_item *it = &all.items[idx[i]];
+            st = split_push(&parts[part], &caps[part], it->path, c, e);
+            it->path = NULL;
+            if (st)
+                goto fail;
+            used++;
+        }
+        start += n;
+    }
+    /* Each part in file order (class, then name), like a listed tree. */
+    for (int p = 0; p < 3; p++) {
+        qsort(parts[p].items, (size_t)parts[p].n, sizeof *parts[p].items, cmp_item);
+        out[p] = parts[p];
+    }
+    free(idx);
+    tr_split_free(&all);
+    return COVIDCAM_OK;
+fail:
+    free(idx);
+    tr_split_free(&all);
+    for (int p = 0; p < 3; p++)
+        tr_split_free(&parts[p]);
+    tr_classes_free(cls);
+    return st;
+}
+
+void tr_split_limit(tr_split *s, int num_classes, int per_class)
+{
+    if (per_class <= 0)
+        return;
+    int *seen = calloc((size_t)num_classes, sizeof *seen);
+    if (!seen)
+        return;
+    int k = 0;
+    for (int i = 0; i < s->n; i++) {
+        int c = s->items[i].label;
+        if (seen[c]++ < per_class)
+            s->items[k++] = s->items[i];
+        else
+            free(s->items[i].path);
+    }
+    s->n = k;
+    free(seen);
+}
+
+void tr_split_remove(tr_split *s, const unsigned char *drop)
+{
+    int k = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (drop[i])
+            free(s->items[i].path);
+        else
+            s->items[k++] = s->items[i];
+    }
+    s->n = k;
+}
+
+void tr_split_counts(const tr_split *s, int num_classes, int *counts)
+{
+    memset(counts, 0, (size_t)num_classes * sizeof *counts);
+    for (int i = 0; i < s->n; i++)
+        counts[s->items[i].label]++;
+}

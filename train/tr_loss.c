@@ -1,0 +1,42 @@
+#include "tr_loss.h"
+
+#include <math.h>
+#include <string.h>
+
+tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k,
+                            double smoothing, float *grad, int *pred)
+{
+    tr_loss_out out = {0, 0, 0};
+    for (int i = 0; i < n; i++)
+        out.valid += labels[i] >= 0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * k;
+        int arg = 0;
+        for (int c = 1; c < k; c++)
+            if (z[c] > z[arg])
+                arg = c;
+        if (pred)
+            pred[i] = arg;
+        int y = labels[i];
+        if (y < 0) {
+            if (grad)
+                memset(grad + (size_t)i * k, 0, (size_t)k * sizeof *grad);
+            continue;
+        }
+        double zmax = z[arg], sum = 0;
+        for (int c = 0; c < k; c++)
+            sum += exp((double)z[c] - zmax);
+        double lse = zmax + log(sum);
+        double loss = 0;
+        for (int c = 0; c < k; c++) {
+            double q = smoothing / k + (c == y ? 1.0 - smoothing : 0.0);
+            double logp = (double)z[c] - lse;
+            loss -= q * logp;
+            if (grad)
+                grad[(size_t)i * k + c] = (float)((exp(logp) - q) / out.valid);
+        }
+        out.loss_sum += loss;
+        out.correct += arg == y;
+    }
+    return out;
+}

@@ -1,0 +1,18 @@
+/* Softmax cross-entropy with optional label smoothing (PyTorch semantics). */
+#ifndef TR_LOSS_H
+#define TR_LOSS_H
+
+typedef struct tr_loss_out {
+    double loss_sum; /* summed over valid samples */
+    int valid;       /* samples with a label >= 0 */
+    int correct;     /* valid samples whose argmax is the label */
+} tr_loss_out;
+
+/* logits: n x k. Samples with label < 0 are ignored. With `grad` non-NULL it
+ * receives d(mean loss)/d(logits) (zero rows for ignored samples). `pred`
+ * (may be NULL) receives each row's argmax. The target distribution is
+ * (1 - smoothing) * onehot + smoothing / k. */
+tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k,
+                            double smoothing, float *grad, int *pred);
+
+#endif

@@ -1,0 +1,24 @@
+/* SGD with momentum and weight decay (torch.optim.SGD semantics) and the
+ * warm-up + cosine learning-rate schedule. */
+#ifndef TR_OPTIM_H
+#define TR_OPTIM_H
+
+#include "tr_net.h"
+
+typedef struct tr_sgd {
+    double momentum;
+    double weight_decay;
+    int decay_all; /* also decay BN weights/biases and the fc bias */
+} tr_sgd;
+
+/* For every trainable tensor: d = g + wd * w (wd only on conv/fc weights
+ * unless decay_all), m = momentum * m + d, w -= lr * m. With m starting at
+ * zero the first step equals PyTorch's (which starts from m = d). */
+void tr_sgd_step(tr_params *p, const tr_sgd *o, double lr);
+
+/* Learning rate at iteration `it` (0-based) of `total`: linear warm-up from 0
+ * to base over `warmup` iterations (it / warmup), then cosine annealing from
+ * base to 0 over the rest: base * (1 + cos(pi * (it - warmup) / (total - warmup))) / 2. */
+double tr_lr_at(double base, long it, long warmup, long total);
+
+#endif

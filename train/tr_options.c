@@ -1,0 +1,392 @@
+#include "tr_options.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum opt_type { OT_STR, OT_INT, OT_LONG, OT_DBL, OT_FLAG } opt_type;
+
+/* lock: 1 = part of the run's configuration (stored in checkpoints),
+ * 2 = stored but may be changed on resume. */
+typedef struct opt_def {
+    const char *name;
+    opt_type type;
+    size_t off;
+    double lo, hi;
+    const char *arg, *help;
+    int lock;
+} opt_def;
+
+#define O(f) offsetof(tr_opts, f)
+
+static const opt_def k_opts[] = {
+    {"train", OT_STR, O(train_dir), 0, 0, "DIR", "training images, one folder per class", 1},
+    {"val", OT_STR, O(val_dir), 0, 0, "DIR", "validation images (same class folders)", 1},
+    {"test", OT_STR, O(test_dir), 0, 0, "DIR",
+     "test images: evaluated with the best model after training, or alone with --model", 0},
+    {"data", OT_STR, O(data_root), 0, 0, "ROOT", "one tree to split per class (instead of --train/--val)", 1},
+    {"split", OT_STR, O(split), 0, 0, "T,V,T", "train,val,test fractions of --data", 1},
+    {"out", OT_STR, O(out_dir), 0, 0, "DIR",
+     "output folder: best.safetensors, checkpoint.safetensors, metrics.csv, report.html", 0},
+    {"model", OT_STR, O(model_path), 0, 0, "FILE", "model to evaluate with --test (default OUT/best.safetensors)", 0},
+    {"subset", OT_INT, O(subset), 0, 1e9, "N", "use at most N images per class of each split (0 = all)", 1},
+    {"strict", OT_FLAG, O(strict), 0, 1, NULL, "stop at an unreadable image instead of skipping it", 0},
+    {"workers", OT_INT, O(workers), 1, 64, "N", "image decoding threads", 0},
+    {"arch", OT_STR, O(arch), 0, 0, "NAME", "resnet18|resnet34|resnet50|resnet101|resnet152|resnet", 1},
+    {"block", OT_STR, O(block), 0, 0, "KIND", "custom resnet: basic|bottleneck", 1},
+    {"layers", OT_STR, O(layers), 0, 0, "L,..", "custom resnet: blocks per stage, 1 to 4 stages", 1},
+    {"widths", OT_STR, O(widths), 0, 0, "W,..", "custom resnet: width of each stage", 1},
+    {"stem-width", OT_INT, O(stem_width), 1, 4096, "N", "custom resnet: conv1 output channels", 1},
+    {"input-size", OT_INT, O(input_size), 16, 1024, "N", "network input side in pixels", 1},
+    {"input-channels", OT_INT, O(input_channels), 1, 3, "1|3", "input channels (gray replicated)", 1},
+    {"bn-eps", OT_DBL, O(bn_eps), 1e-12, 1e-1, "X", "batch norm epsilon", 1},
+    {"description", OT_STR, O(description), 0, 0, "TEXT", "free text stored in the model", 0},
+    {"epochs", OT_INT, O(epochs), 1, 100000, "N", "training epochs", 2},
+    {"batch-size", OT_INT, O(batch), 1, 4096, "N", "images per iteration (incomplete last batch dropped)", 1},
+    {"lr", OT_DBL, O(lr), 1e-9, 10, "X", "base learning rate", 1},
+    {"momentum", OT_DBL, O(momentum), 0, 0.999, "X", "SGD momentum", 1},
+    {"weight-decay", OT_DBL, O(weight_decay), 0, 0.1, "X", "L2 weight decay (conv and fc weights)", 1},
+    {"decay-all", OT_FLAG, O(decay_all), 0, 1, NULL, "also decay BN weights/biases and the fc bias", 1},
+    {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
+    {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
+    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (bf16 where the CPU has AVX512-BF16/AMX)", 0},
+    {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
+    {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
+    {"no-augment", OT_FLAG, O(no_augment), 0, 1, NULL, "disable all augmentation", 1},
+    {"aug-scale", OT_DBL, O(aug_scale), 0, 0.5, "X", "random zoom in [1-X, 1+X]", 1},
+    {"aug-translate", OT_DBL, O(aug_translate), 0, 0.5, "X", "random shift up to X * size per axis", 1},
+    {"aug-rotate", OT_DBL, O(aug_rotate), 0, 180, "DEG", "random rotation in [-DEG, DEG]", 1},
+    {"aug-brightness", OT_DBL, O(aug_brightness), 0, 1, "X", "brightness factor in [1-X, 1+X]", 1},
+    {"aug-contrast", OT_DBL, O(aug_contrast), 0, 1, "X", "contrast factor in [1-X, 1+X]", 1},
+    {"hflip", OT_FLAG, O(hflip), 0, 1, NULL, "random horizontal flips (off: laterality matters)", 1},
+    {"resume", OT_FLAG, O(resume), 0, 1, NULL, "continue from OUT/checkpoint.safetensors", 0},
+    {"benchmark", OT_FLAG, O(benchmark), 0, 1, NULL, "time training iterations on synthetic data", 0},
+    {"iterations", OT_INT, O(iterations), 1, 100000, "N", "timed iterations of --benchmark", 0},
+    {"log-interval", OT_DBL, O(log_interval), 0.1, 1e6, "SEC", "seconds between progress lines when stderr is not a terminal", 0},
+    {"help", OT_FLAG, O(help), 0, 1, NULL, "show this help", 0},
+};
+
+#define N_OPTS ((int)(sizeof k_opts / sizeof k_opts[0]))
+
+void tr_opts_defaults(tr_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->split = "0.7,0.2,0.1";
+    o->workers = 2;
+    o->arch = "resnet18";
+    o->input_size = 224;
+    o->input_channels = 3;
+    o->bn_eps = 1e-5;
+    o->epochs = 50;
+    o->batch = 50;
+    o->lr = 0.01;
+    o->momentum = 0.9;
+    o->weight_decay = 1e-4;
+    o->warmup_epochs = 5;
+    o->precision = "auto";
+    o->aug_scale = 0.10;
+    o->aug_translate = 0.05;
+    o->aug_rotate = 10;
+    o->aug_brightness = 0.10;
+    o->aug_contrast = 0.10;
+    o->iterations = 10;
+    o->log_interval = 30;
+}
+
+static void default_text(const tr_opts *d, const opt_def *od, char *buf, size_t n)
+{
+    const char *p = (const char *)d + od->off;
+    buf[0] = '\0';
+    switch (od->type) {
+    case OT_STR:
+        if (*(const char *const *)p)
+            snprintf(buf, n, "%s", *(const char *const *)p);
+        break;
+    case OT_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+    case OT_LONG: snprintf(buf, n, "%ld", *(const long *)p); break;
+    case OT_DBL: snprintf(buf, n, "%g", *(const double *)p); break;
+    case OT_FLAG: break;
+    }
+}
+
+void tr_opts_help(FILE *f, const char *prog)
+{
+    tr_opts d;
+    tr_opts_defaults(&d);
+    fprintf(f,
+            "Usage: %s --train DIR --val DIR --out DIR [options]\n"
+            "       %s --data ROOT [--split 0.7,0.2,0.1] --out DIR [options]\n"
+            "       %s --resume --out DIR\n"
+            "       %s --test DIR --model FILE\n"
+            "       %s --benchmark [--arch resnet50] [--precision bf16]\n\n"
+            "Train a ResNet chest X-ray classifier on oneDNN and save it as a covidcam model.\n\n"
+            "Options (default in brackets):\n",
+            prog, prog, prog, prog, prog);
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_def *od = &k_opts[i];
+        char left[64], def[64];
+        snprintf(left, sizeof left, "--%s%s%s", od->name, od->arg ? " " : "", od->arg ? od->arg : "");
+        default_text(&d, od, def, sizeof def);
+        if (strcmp(od->name, "model") == 0 || strcmp(od->name, "help") == 0)
+            def[0] = '\0';
+        fprintf(f, "  %-24s %s%s%s%s\n", left, od->help, def[0] ? " [" : "", def,
+                def[0] ? "]" : "");
+    }
+    fprintf(f, "\nCtrl-C saves a checkpoint; --resume continues it. See docs/training.md.\n");
+}
+
+static const opt_def *find_opt(const char *name, size_t len)
+{
+    for (int i = 0; i < N_OPTS; i++)
+        if (strlen(k_opts[i].name) == len && strncmp(k_opts[i].name, name, len) == 0)
+            return &k_opts[i];
+    return NULL;
+}
+
+int tr_opts_given(const tr_opts *o, const char *name)
+{
+    const opt_def *od = find_opt(name, strlen(name));
+    return od ? o->given[od - k_opts] : 0;
+}
+
+static covidcam_status set_value(tr_opts *o, const opt_def *od, const char *v, cc_err *e)
+{
+    char *p = (char *)o + od->off, *end = NULL;
+    errno = 0;
+    double x = 0;
+    switch (od->type) {
+    case OT_STR:
+        if (!*v)
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s needs a value", od->name);
+        *(const char **)p = v;
+        return COVIDCAM_OK;
+    case OT_FLAG: *(int *)p = 1; return COVIDCAM_OK;
+    case OT_INT:
+    case OT_LONG: x = (double)strtoll(v, &end, 10); break;
+    case OT_DBL: x = strtod(v, &end); break;
+    }
+    if (errno || end == v || *end || x != x)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s: '%s' is not a number", od->name, v);
+    if (x < od->lo || x > od->hi)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s %s is out of range [%g, %g]",
+                       od->name, v, od->lo, od->hi);
+    if (od->type == OT_INT)
+        *(int *)p = (int)x;
+    else if (od->type == OT_LONG)
+        *(long *)p = strtol(v, NULL, 10);
+    else
+        *(double *)p = x;
+    return COVIDCAM_OK;
+}
+
+int tr_parse_int_list(const char *s, int *v, int max)
+{
+    int n = 0;
+    if (*s == '[')
+        s++;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long x = strtol(s, &end, 10);
+        if (errno || end == s || x < 1 || x > 4096 || n == max)
+            return -1;
+        v[n++] = (int)x;
+        s = end;
+        if (*s == ',')
+            s++;
+        else if (*s == ']' && s[1] == '\0')
+            break;
+        else if (*s)
+            return -1;
+    }
+    return n;
+}
+
+static covidcam_status parse_split(tr_opts *o, cc_err *e)
+{
+    char *end;
+    const char *s = o->split;
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        o->split_f[i] = strtod(s, &end);
+        if (errno || end == s || o->split_f[i] < 0 || (i < 2 && *end != ',') || (i == 2 && *end))
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                           "--split '%s': expected three fractions like 0.7,0.2,0.1", o->split);
+        s = end + 1;
+    }
+    double sum = o->split_f[0] + o->split_f[1] + o->split_f[2];
+    if (sum < 0.999999 || sum > 1.000001 || o->split_f[0] <= 0 || o->split_f[1] <= 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--split '%s': fractions must sum to 1 with train and val above 0", o->split);
+    return COVIDCAM_OK;
+}
+
+static covidcam_status check_arch(const tr_opts *o, cc_err *e)
+{
+    int v[8];
+    int custom = strcmp(o->arch, "resnet") == 0;
+    if (!custom && (o->block || o->layers || o->widths || o->stem_width))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--block/--layers/--widths/--stem-width need --arch resnet");
+    if (!custom)
+        return COVIDCAM_OK;
+    if (!o->block || !o->layers || !o->widths || !o->stem_width)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--arch resnet needs --block, --layers, --widths and --stem-width");
+    if (strcmp(o->block, "basic") != 0 && strcmp(o->block, "bottleneck") != 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--block must be basic or bottleneck");
+    int nl = tr_parse_int_list(o->layers, v, 4), nw = tr_parse_int_list(o->widths, v, 4);
+    if (nl < 1 || nw != nl)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--layers and --widths need 1 to 4 positive numbers each, as many widths "
+                       "as stages");
+    return COVIDCAM_OK;
+}
+
+/* Which job the flags ask for, and whether they fit together. */
+static covidcam_status pick_mode(tr_opts *o, cc_err *e)
+{
+    int explicit = o->train_dir || o->val_dir;
+    if (o->help) {
+        o->mode = TR_MODE_HELP;
+        return COVIDCAM_OK;
+    }
+    if (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") && strcmp(o->precision, "auto"))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--precision must be fp32, bf16 or auto");
+    if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--warmup-epochs %d must be below --epochs %d", o->warmup_epochs, o->epochs);
+    covidcam_status st = check_arch(o, e);
+    if (st)
+        return st;
+    if (o->benchmark) {
+        o->mode = TR_MODE_BENCH;
+        return COVIDCAM_OK;
+    }
+    if (o->test_dir && !explicit && !o->data_root && !o->resume) {
+        if (!o->model_path && !o->out_dir)
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--test needs --model FILE (or --out DIR)");
+        o->mode = TR_MODE_TEST;
+        return COVIDCAM_OK;
+    }
+    o->mode = TR_MODE_TRAIN;
+    if (!o->out_dir)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "training needs --out DIR");
+    if (o->data_root && explicit)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "use either --data or --train/--val, not both");
+    if (o->data_root && o->test_dir)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--data already provides the test split; drop --test");
+    if (!o->resume && !o->data_root && !(o->train_dir && o->val_dir))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "training needs --train DIR and --val DIR, or --data ROOT");
+    if (o->data_root || tr_opts_given(o, "split"))
+        return parse_split(o, e);
+    return COVIDCAM_OK;
+}
+
+covidcam_status tr_opts_parse(tr_opts *o, int argc, char **argv, cc_err *e)
+{
+    tr_opts_defaults(o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0)
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "unexpected argument '%s'", a);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *od = find_opt(name, len);
+        if (!od)
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "unknown option '%s' (see --help)", a);
+        const char *v = eq ? eq + 1 : NULL;
+        if (od->type == OT_FLAG && v)
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s takes no value", od->name);
+        if (od->type != OT_FLAG && !v) {
+            if (i + 1 >= argc)
+                return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s needs a value", od->name);
+            v = argv[++i];
+        }
+        covidcam_status st = set_value(o, od, v ? v : "", e);
+        if (st)
+            return st;
+        o->given[od - k_opts] = 1;
+    }
+    return pick_mode(o, e);
+}
+
+json_t *tr_opts_config(const tr_opts *o)
+{
+    json_t *cfg = json_object();
+    for (int i = 0; cfg && i < N_OPTS; i++) {
+        const opt_def *od = &k_opts[i];
+        const char *p = (const char *)o + od->off;
+        json_t *v = NULL;
+        if (!od->lock)
+            continue;
+        switch (od->type) {
+        case OT_STR: v = *(const char *const *)p ? json_string(*(const char *const *)p) : json_null(); break;
+        case OT_INT:
+        case OT_FLAG: v = json_integer(*(const int *)p); break;
+        case OT_LONG: v = json_integer(*(const long *)p); break;
+        case OT_DBL: v = json_real(*(const double *)p); break;
+        }
+        json_object_set_new(cfg, od->name, v);
+    }
+    return cfg;
+}
+
+/* Whether the current value of od in o equals the JSON value v. */
+static int same_value(const tr_opts *o, const opt_def *od, json_t *v)
+{
+    const char *p = (const char *)o + od->off;
+    switch (od->type) {
+    case OT_STR: {
+        const char *a = *(const char *const *)p, *b = json_string_value(v);
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    }
+    case OT_INT:
+    case OT_FLAG: return json_is_integer(v) && json_integer_value(v) == *(const int *)p;
+    case OT_LONG: return json_is_integer(v) && json_integer_value(v) == *(const long *)p;
+    case OT_DBL: return json_is_number(v) && json_number_value(v) == *(const double *)p;
+    }
+    return 0;
+}
+
+static void take_value(tr_opts *o, const opt_def *od, json_t *v)
+{
+    char *p = (char *)o + od->off;
+    switch (od->type) {
+    case OT_STR: *(const char **)p = json_string_value(v); break;
+    case OT_INT:
+    case OT_FLAG: *(int *)p = (int)json_integer_value(v); break;
+    case OT_LONG: *(long *)p = (long)json_integer_value(v); break;
+    case OT_DBL: *(double *)p = json_number_value(v); break;
+    }
+}
+
+covidcam_status tr_opts_apply_config(tr_opts *o, json_t *cfg, cc_err *e)
+{
+    if (!json_is_object(cfg))
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "checkpoint state has no configuration");
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_def *od = &k_opts[i];
+        json_t *v = json_object_get(cfg, od->name);
+        if (!od->lock || !v)
+            continue;
+        if (!o->given[i]) {
+            take_value(o, od, v);
+            continue;
+        }
+        if (od->lock == 1 && !same_value(o, od, v))
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                           "--%s differs from the checkpoint's value; a resumed run keeps its "
+                           "configuration (only --epochs may change)",
+                           od->name);
+    }
+    if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--epochs %d must exceed the checkpoint's warm-up of %d epochs", o->epochs,
+                       o->warmup_epochs);
+    return o->data_root ? parse_split(o, e) : COVIDCAM_OK;
+}
+
+_Static_assert(N_OPTS <= (int)sizeof(((tr_opts *)0)->given), "tr_opts.given is too small");

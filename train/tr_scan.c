@@ -1,0 +1,148 @@
+#include "tr_scan.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "png_io.h"
+#include "preprocess.h"
+
+typedef struct scan_job {
+    const tr_split *s;
+    int size, want_stats;
+    pthread_mutex_t mu;
+    int next;
+    unsigned char *bad;
+    double *sum, *sumsq; /* per image, reduced in order afterwards (deterministic) */
+} scan_job;
+
+static void scan_one(scan_job *j, int i, float *tmp)
+{
+    cc_image img = {0};
+    cc_err e;
+    if (cc_png_read_gray_file(j->s->items[i].path, &img, &e) != COVIDCAM_OK) {
+        j->bad[i] = 1;
+        return;
+    }
+    if (j->want_stats) {
+        cc_resize_u8_to_f32(img.pixels, img.width, img.height, (size_t)img.width, tmp, j->size,
+                            j->size);
+        double s = 0, q = 0;
+        for (size_t k = 0; k < (size_t)j->size * j->size; k++) {
+            s += tmp[k];
+            q += (double)tmp[k] * tmp[k];
+        }
+        j->sum[i] = s;
+        j->sumsq[i] = q;
+    }
+    cc_image_free(&img);
+}
+
+static void *scan_worker(void *arg)
+{
+    scan_job *j = arg;
+    float *tmp = malloc((size_t)j->size * j->size * sizeof *tmp);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int i = j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (i >= j->s->n)
+            break;
+        if (!tmp) {
+            j->bad[i] = 1;
+            continue;
+        }
+        scan_one(j, i, tmp);
+    }
+    free(tmp);
+    return NULL;
+}
+
+static void run_workers(scan_job *j, int workers)
+{
+    pthread_t th[64];
+    int n = 0;
+    if (workers > 64)
+        workers = 64;
+    for (int i = 1; i < workers; i++)
+        if (pthread_create(&th[n], NULL, scan_worker, j) == 0)
+            n++;
+    scan_worker(j);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+}
+
+/* Re-read the first bad image for its error message. */
+static covidcam_status first_bad_error(const scan_job *j, cc_err *e)
+{
+    for (int i = 0; i < j->s->n; i++) {
+        if (!j->bad[i])
+            continue;
+        cc_image img = {0};
+        covidcam_status st = cc_png_read_gray_file(j->s->items[i].path, &img, e);
+        cc_image_free(&img);
+        if (st)
+            return st;
+        return cc_fail(e, COVIDCAM_ERR_IO, "cannot read %s", j->s->items[i].path);
+    }
+    return COVIDCAM_OK;
+}
+
+covidcam_status tr_scan(const tr_split *s, int size, int want_stats, int workers, int strict,
+                        tr_scan_result *out, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    scan_job j = {.s = s, .size = size, .want_stats = want_stats};
+    size_t n = s->n > 0 ? (size_t)s->n : 1;
+    j.bad = calloc(n, 1);
+    j.sum = calloc(n, sizeof *j.sum);
+    j.sumsq = calloc(n, sizeof *j.sumsq);
+    if (!j.bad || !j.sum || !j.sumsq) {
+        st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&j.mu, NULL);
+    run_workers(&j, workers > 0 ? workers : 1);
+    pthread_mutex_destroy(&j.mu);
+    memset(out, 0, sizeof *out);
+    double sum = 0, sumsq = 0, count = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (j.bad[i]) {
+            out->nbad++;
+            continue;
+        }
+        sum += j.sum[i];
+        sumsq += j.sumsq[i];
+        count += (double)size * size;
+    }
+    if (strict && out->nbad) {
+        st = first_bad_error(&j, e);
+        cc_err_prefix(e, "unreadable image (--strict)");
+        goto fail;
+    }
+    for (int i = 0; i < s->n; i++)
+        if (j.bad[i])
+            fprintf(stderr, "warning: skipping unreadable image %s\n", s->items[i].path);
+    if (want_stats && count > 0) {
+        out->mean = sum / count;
+        double var = sumsq / count - out->mean * out->mean;
+        out->std = sqrt(var > 0 ? var : 0);
+    }
+    out->bad = j.bad;
+    j.bad = NULL;
+fail:
+    free(j.bad);
+    free(j.sum);
+    free(j.sumsq);
+    return st;
+}
+
+void tr_scan_free(tr_scan_result *r)
+{
+    if (!r)
+        return;
+    free(r->bad);
+    r->bad = NULL;
+}

@@ -1,0 +1,373 @@
+#include "tr_session.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tr_scan.h"
+#include "tr_util.h"
+
+static const char *const k_split_names[3] = {"train", "val", "test"};
+
+static int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* "2,2,2,2" -> "[2,2,2,2]" for cc_arch_custom(). */
+static void bracketed(char *buf, size_t n, const char *list)
+{
+    snprintf(buf, n, list[0] == '[' ? "%s" : "[%s]", list);
+}
+
+covidcam_status tr_arch_from_opts(const tr_opts *o, cc_arch *a, cc_err *e)
+{
+    if (strcmp(o->arch, "resnet") != 0)
+        return cc_arch_from_name(o->arch, a, e);
+    char layers[128], widths[128], stem[32];
+    bracketed(layers, sizeof layers, o->layers);
+    bracketed(widths, sizeof widths, o->widths);
+    snprintf(stem, sizeof stem, "%d", o->stem_width);
+    covidcam_status st = cc_arch_custom(o->block, layers, widths, stem, a, e);
+    if (st)
+        cc_err_prefix(e, "--arch resnet");
+    return st;
+}
+
+static int same_classes(const tr_classes *a, const tr_classes *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->names[i], b->names[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* Class list and the three splits (test may be empty). */
+static covidcam_status list_splits(tr_session *s, tr_classes *cls, cc_err *e)
+{
+    const tr_opts *o = s->o;
+    covidcam_status st;
+    if (o->data_root)
+        return tr_split_root(o->data_root, o->split_f, (uint64_t)o->seed, cls, s->split, e);
+    if ((st = tr_classes_list(o->train_dir, cls, e)) ||
+        (st = tr_split_list(o->train_dir, cls, 0, &s->split[TR_TRAIN], e)) ||
+        (st = tr_split_list(o->val_dir, cls, 0, &s->split[TR_VAL], e)))
+        return st;
+    if (o->test_dir)
+        return tr_split_list(o->test_dir, cls, 1, &s->split[TR_TEST], e);
+    return COVIDCAM_OK;
+}
+
+/* Drop unreadable images (or stop with --strict); the training scan also
+ * yields the normalization statistics. */
+static covidcam_status scan_splits(tr_session *s, double *mean, double *sd, cc_err *e)
+{
+    const tr_opts *o = s->o;
+    int workers = o->workers > cpu_count() ? o->workers : cpu_count();
+    for (int k = 0; k < 3; k++) {
+        tr_scan_result r;
+        if (s->split[k].n == 0)
+            continue;
+        covidcam_status st = tr_scan(&s->split[k], o->input_size, k == TR_TRAIN && !o->resume,
+                                     workers, o->strict, &r, e);
+        if (st) {
+            cc_err_prefix(e, "%s split", k_split_names[k]);
+            return st;
+        }
+        if (k == TR_TRAIN) {
+            *mean = r.mean;
+            *sd = r.std;
+        }
+        tr_split_remove(&s->split[k], r.bad);
+        s->skipped += r.nbad;
+        tr_scan_free(&r);
+    }
+    return COVIDCAM_OK;
+}
+
+static covidcam_status setup_data(tr_session *s, cc_err *e)
+{
+    tr_opts *o = s->o;
+    tr_classes cls = {0};
+    double mean = 0, sd = 0;
+    covidcam_status st = list_splits(s, &cls, e);
+    if (st)
+        return st;
+    if (o->resume && !same_classes(&cls, &s->mi.classes)) {
+        tr_classes_free(&cls);
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "the class folders differ from the checkpoint's classes");
+    }
+    for (int k = 0; k < 3; k++)
+        tr_split_limit(&s->split[k], cls.n, o->subset);
+    if (!o->resume)
+        s->mi.classes = cls;
+    else
+        tr_classes_free(&cls);
+    if ((st = scan_splits(s, &mean, &sd, e)))
+        return st;
+    if (s->split[TR_TRAIN].n < o->batch)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "the training split has %d readable images, fewer than --batch-size %d",
+                       s->split[TR_TRAIN].n, o->batch);
+    if (s->split[TR_VAL].n == 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "the validation split has no images");
+    if (o->resume)
+        return COVIDCAM_OK;
+    if (!(sd > 0))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "the training images have no pixel variance; cannot normalize");
+    for (int c = 0; c < 3; c++) {
+        s->mi.mean[c] = (float)mean;
+        s->mi.std[c] = (float)sd;
+    }
+    return COVIDCAM_OK;
+}
+
+covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
+{
+    if (strcmp(p, "auto") == 0) {
+        *prec = cc_tdnn_has_fast_bf16() ? CC_TPREC_BF16 : CC_TPREC_FP32;
+        return COVIDCAM_OK;
+    }
+    *prec = strcmp(p, "bf16") == 0 ? CC_TPREC_BF16 : CC_TPREC_FP32;
+    if (*prec == CC_TPREC_BF16 && !cc_tdnn_has_bf16())
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "--precision bf16: oneDNN needs AVX-512 for bf16 and this CPU offers %s; "
+                       "use fp32",
+                       cc_tdnn_isa_name());
+    return COVIDCAM_OK;
+}
+
+static covidcam_status make_loaders(tr_session *s, cc_err *e)
+{
+    const tr_opts *o = s->o;
+    tr_loader_cfg c = {.split = &s->split[TR_TRAIN],
+                       .batch = o->batch,
+                       .size = s->mi.input_size,
+                       .channels = s->mi.in_channels,
+                       .mean = s->mi.mean,
+                       .std = s->mi.std,
+                       .shuffle = 1,
+                       .drop_last = 1,
+                       .seed = (uint64_t)o->seed,
+                       .workers = o->workers,
+                       .strict = o->strict};
+    tr_aug_defaults(&c.aug);
+    c.aug.enabled = !o->no_augment;
+    c.aug.scale = o->aug_scale;
+    c.aug.translate = o->aug_translate;
+    c.aug.rotate = o->aug_rotate;
+    c.aug.brightness = o->aug_brightness;
+    c.aug.contrast = o->aug_contrast;
+    c.aug.hflip = o->hflip;
+    covidcam_status st = tr_loader_create(&c, &s->train_ld, e);
+    if (st)
+        return st;
+    c.split = &s->split[TR_VAL];
+    c.shuffle = 0;
+    c.drop_last = 0;
+    c.aug.enabled = 0;
+    return tr_loader_create(&c, &s->val_ld, e);
+}
+
+static covidcam_status setup_model(tr_session *s, cc_err *e)
+{
+    const tr_opts *o = s->o;
+    covidcam_status st;
+    if (!o->resume) {
+        if ((st = tr_arch_from_opts(o, &s->arch, e)) ||
+            (st = tr_params_create(&s->arch, o->input_channels, s->mi.classes.n, &s->p, e)))
+            return st;
+        tr_params_init(&s->p, (uint64_t)o->seed);
+        s->mi.input_size = o->input_size;
+        s->mi.in_channels = o->input_channels;
+        s->mi.bn_eps = o->bn_eps;
+        if (o->description && !(s->mi.description = strdup(o->description)))
+            return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if ((st = tr_pick_precision(o->precision, &s->prec, e)) ||
+        (st = tr_net_build(&s->net, &s->p, o->batch, s->mi.input_size, s->prec, 1,
+                           (float)s->mi.bn_eps, e)))
+        return st;
+    return make_loaders(s, e);
+}
+
+/* Position and extras of a checkpoint (its params are loaded separately). */
+static covidcam_status restore_position(tr_session *s, const tr_file *f, cc_err *e)
+{
+    json_t *st = s->state;
+    s->epoch = (int)json_integer_value(json_object_get(st, "epoch"));
+    s->batch = (int)json_integer_value(json_object_get(st, "batch"));
+    s->iter = (long)json_integer_value(json_object_get(st, "iteration"));
+    s->ep_loss = json_number_value(json_object_get(st, "epoch_loss_sum"));
+    s->ep_correct = (long)json_integer_value(json_object_get(st, "epoch_correct"));
+    s->ep_seen = (long)json_integer_value(json_object_get(st, "epoch_seen"));
+    s->ep_train_seconds = json_number_value(json_object_get(st, "epoch_train_seconds"));
+    s->best_acc = json_number_value(json_object_get(st, "best_accuracy"));
+    s->best_epoch = (int)json_integer_value(json_object_get(st, "best_epoch"));
+    s->have_best = s->best_epoch > 0;
+    if (s->epoch < 0 || s->batch < 0 || s->iter < 0)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "checkpoint position is invalid");
+    return tr_file_history(f, &s->h, e);
+}
+
+static covidcam_status load_checkpoint(tr_session *s, cc_err *e)
+{
+    tr_file f;
+    covidcam_status st = tr_file_read(s->out_ckpt, &f, e);
+    if (st)
+        return st;
+    const char *fmt = cc_st_meta_get(&f.st, "format"), *state = cc_st_meta_get(&f.st, "state");
+    if (!fmt || strcmp(fmt, TR_CKPT_FORMAT) != 0 || !state ||
+        !(s->state = json_loads(state, 0, NULL))) {
+        st = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "%s is not a covidcam-train checkpoint",
+                     s->out_ckpt);
+        goto fail;
+    }
+    if ((st = tr_opts_apply_config(s->o, json_object_get(s->state, "config"), e)) ||
+        (st = tr_file_info(&f, &s->arch, &s->mi, e)) ||
+        (st = tr_file_params(&f, &s->arch, &s->mi, 1, &s->p, e)) ||
+        (st = restore_position(s, &f, e)))
+        goto fail;
+    if (tr_confusion_init(&s->best_conf, s->mi.classes.n) == 0)
+        tr_file_confusion(&f, &s->best_conf);
+fail:
+    if (st)
+        cc_err_prefix(e, "resume");
+    tr_file_free(&f);
+    return st;
+}
+
+covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
+                                const volatile sig_atomic_t *stop, cc_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    s->command = command;
+    s->stop = stop;
+    s->best_acc = -1;
+    tr_path(s->out_model, sizeof s->out_model, o->out_dir, "best.safetensors");
+    tr_path(s->out_ckpt, sizeof s->out_ckpt, o->out_dir, "checkpoint.safetensors");
+    tr_path(s->out_csv, sizeof s->out_csv, o->out_dir, "metrics.csv");
+    tr_path(s->out_html, sizeof s->out_html, o->out_dir, "report.html");
+    covidcam_status st;
+    if (o->resume && (st = load_checkpoint(s, e)))
+        return st;
+    if ((st = tr_mkdirs(o->out_dir, e)) || (st = setup_data(s, e)) || (st = setup_model(s, e)))
+        return st;
+    s->iters_per_epoch = tr_loader_batches(s->train_ld);
+    if (s->batch > s->iters_per_epoch)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "resume: the checkpoint is at batch %d but an epoch now has %d batches "
+                       "(did the training images change?)",
+                       s->batch, s->iters_per_epoch);
+    if (tr_confusion_init(&s->conf, s->mi.classes.n) ||
+        (!s->best_conf.m && tr_confusion_init(&s->best_conf, s->mi.classes.n)))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    tr_progress_init(&s->prog, o->log_interval);
+    return COVIDCAM_OK;
+}
+
+void tr_session_close(tr_session *s)
+{
+    if (!s)
+        return;
+    tr_loader_free(s->train_ld);
+    tr_loader_free(s->val_ld);
+    tr_net_free(&s->net);
+    tr_params_free(&s->p);
+    for (int k = 0; k < 3; k++)
+        tr_split_free(&s->split[k]);
+    tr_history_free(&s->h);
+    tr_confusion_free(&s->conf);
+    tr_confusion_free(&s->best_conf);
+    tr_model_info_free(&s->mi);
+    json_decref(s->state);
+    memset(s, 0, sizeof *s);
+}
+
+char *tr_session_state_json(const tr_session *s)
+{
+    json_t *j = json_pack("{s:o,s:i,s:i,s:I,s:f,s:I,s:I,s:f,s:f,s:i,s:I,s:s,s:i,s:s}", "config",
+                          tr_opts_config(s->o), "epoch", s->epoch, "batch", s->batch, "iteration",
+                          (json_int_t)s->iter, "epoch_loss_sum", s->ep_loss, "epoch_correct",
+                          (json_int_t)s->ep_correct, "epoch_seen", (json_int_t)s->ep_seen,
+                          "epoch_train_seconds", s->ep_train_seconds, "best_accuracy", s->best_acc,
+                          "best_epoch", s->best_epoch, "skipped_images", (json_int_t)s->skipped,
+                          "precision", s->prec == CC_TPREC_BF16 ? "bf16" : "fp32",
+                          "train_images", s->split[TR_TRAIN].n, "command", s->command);
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(j);
+    return txt;
+}
+
+static json_t *report_json(const tr_session *s, const tr_report *r)
+{
+    json_t *per = json_object();
+    for (int i = 0; per && i < r->k; i++)
+        json_object_set_new(per, s->mi.classes.names[i],
+                            json_pack("{s:f,s:f,s:f,s:I}", "precision", r->cls[i].precision,
+                                      "recall", r->cls[i].recall, "f1", r->cls[i].f1, "support",
+                                      (json_int_t)r->cls[i].support));
+    json_t *cm = json_array();
+    for (int i = 0; cm && i < s->conf.k; i++) {
+        json_t *row = json_array();
+        for (int j = 0; row && j < s->conf.k; j++)
+            json_array_append_new(row, json_integer(s->conf.m[i * s->conf.k + j]));
+        json_array_append_new(cm, row);
+    }
+    return json_pack("{s:o*,s:o*,s:f,s:f}", "per_class", per, "confusion", cm, "macro_f1",
+                     r->macro.f1, "weighted_f1", r->weighted.f1);
+}
+
+char *tr_session_training_json(const tr_session *s, const tr_report *val, double val_loss)
+{
+    double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
+    json_t *j = json_pack(
+        "{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:s,s:i,s:i,s:I,s:o*,s:o*}", "trainer",
+        "covidcam-train", "command", s->command, "epoch", s->epoch + 1, "epochs", s->o->epochs,
+        "val_accuracy", val->accuracy, "val_loss", val_loss, "train_loss", s->ep_loss / seen,
+        "train_accuracy", (double)s->ep_correct / seen, "precision",
+        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", "train_images", s->split[TR_TRAIN].n,
+        "val_images", s->split[TR_VAL].n, "skipped_images", (json_int_t)s->skipped, "metrics",
+        report_json(s, val), "config", tr_opts_config(s->o));
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(j);
+    return txt;
+}
+
+void tr_session_summary(const tr_session *s, char *buf, size_t n)
+{
+    const tr_opts *o = s->o;
+    size_t l = 0;
+    l += (size_t)snprintf(buf + l, n - l, "classes:");
+    for (int c = 0; c < s->mi.classes.n && l < n; c++) {
+        int cnt[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < s->split[k].n; i++)
+                cnt[k] += s->split[k].items[i].label == c;
+        l += (size_t)snprintf(buf + l, n - l, " %s (%d/%d/%d)", s->mi.classes.names[c], cnt[0],
+                              cnt[1], cnt[2]);
+    }
+    if (l >= n)
+        return;
+    l += (size_t)snprintf(
+        buf + l, n - l,
+        "  [train/val/test]\nimages: %d train, %d val, %d test, %ld unreadable skipped\n"
+        "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
+        "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
+        "momentum %g, weight decay %g%s, label smoothing %g, %s, %s, seed %ld\n",
+        s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
+        s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
+        s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
+        (size_t)s->p.total, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
+        o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
+        o->no_augment ? "no augmentation" : "augmented",
+        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->seed);
+}

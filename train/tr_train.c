@@ -1,0 +1,225 @@
+/* The epoch loop: train on the batches, validate, keep the best model, write
+ * the checkpoint, metrics.csv and report.html. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_eval.h"
+#include "tr_loss.h"
+#include "tr_optim.h"
+#include "tr_report.h"
+#include "tr_session.h"
+#include "tr_util.h"
+
+static covidcam_status save_checkpoint(tr_session *s, cc_err *e)
+{
+    char *state = tr_session_state_json(s);
+    if (!state)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    covidcam_status st = tr_save_checkpoint(s->out_ckpt, &s->p, &s->mi, state, &s->h,
+                                            s->have_best ? &s->best_conf : NULL, e);
+    free(state);
+    return st;
+}
+
+static covidcam_status write_reports(tr_session *s, cc_err *e)
+{
+    char title[128], summary[4096];
+    snprintf(title, sizeof title, "covidcam-train: %s, %d px", s->arch.name, s->mi.input_size);
+    tr_session_summary(s, summary, sizeof summary);
+    tr_report_info ri = {title, s->command, summary, s->mi.classes.names, &s->h,
+                         s->have_best ? &s->best_conf : NULL, s->best_epoch};
+    covidcam_status st = tr_history_write_csv(&s->h, s->out_csv, e);
+    return st ? st : tr_report_write_html(&ri, s->out_html, e);
+}
+
+/* One SGD iteration on batch b; returns the loss outputs. */
+static covidcam_status train_step(tr_session *s, const tr_batch *b, double lr, tr_loss_out *lo,
+                                  cc_err *e)
+{
+    tr_net *net = &s->net;
+    size_t floats = (size_t)net->batch * net->channels * net->size * net->size;
+    memcpy(cc_tt_host(net->input), b->x, floats * sizeof(float));
+    covidcam_status st = cc_tnet_forward(net->tn, 1, e);
+    if (st)
+        return st;
+    *lo = tr_softmax_xent(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
+                          s->o->label_smoothing, cc_tt_host_diff(net->logits), NULL);
+    if ((st = cc_tnet_backward(net->tn, e)))
+        return st;
+    tr_sgd o = {s->o->momentum, s->o->weight_decay, s->o->decay_all};
+    tr_sgd_step(&s->p, &o, lr);
+    cc_tnet_params_changed(net->tn);
+    return COVIDCAM_OK;
+}
+
+static void record_iteration(tr_session *s, double lr, const tr_loss_out *lo)
+{
+    double n = lo->valid > 0 ? lo->valid : 1;
+    float row[TH_IT_COLS] = {(float)(s->iter + 1), (float)(s->epoch + 1), (float)lr,
+                             (float)(lo->loss_sum / n), (float)(lo->correct / n)};
+    if (tr_history_add_iter(&s->h, row))
+        fprintf(stderr, "warning: out of memory for the metrics history\n");
+    s->ep_loss += lo->loss_sum;
+    s->ep_correct += lo->correct;
+    s->ep_seen += lo->valid;
+    s->iter++;
+    s->batch++;
+}
+
+static void show_progress(tr_session *s, double t0, int b0)
+{
+    double dt = tr_now() - t0, seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
+    int done = s->batch - b0;
+    double ips = dt > 0 ? done * s->o->batch / dt : 0;
+    double eta = done > 0 ? dt / done * (s->iters_per_epoch - s->batch) : -1;
+    tr_progress_update(&s->prog, s->epoch + 1, s->o->epochs, s->batch, s->iters_per_epoch,
+                       s->ep_loss / seen, s->ep_correct / seen, ips, eta);
+}
+
+/* Train the rest of the current epoch. Returns with s->batch ==
+ * iters_per_epoch, or earlier when stopped. */
+static covidcam_status train_epoch(tr_session *s, cc_err *e)
+{
+    const tr_opts *o = s->o;
+    long warmup = (long)o->warmup_epochs * s->iters_per_epoch;
+    long total = (long)o->epochs * s->iters_per_epoch;
+    covidcam_status st = tr_loader_start(s->train_ld, s->epoch, s->batch, e);
+    double t0 = tr_now(), prior = s->ep_train_seconds;
+    int b0 = s->batch;
+    while (!st && s->batch < s->iters_per_epoch && !*s->stop &&
+           !(o->stop_after && s->iter >= o->stop_after)) {
+        const tr_batch *b = NULL;
+        tr_loss_out lo;
+        double lr = tr_lr_at(o->lr, s->iter, warmup, total);
+        if ((st = tr_loader_next(s->train_ld, &b, e)))
+            break;
+        st = train_step(s, b, lr, &lo, e);
+        tr_loader_release(s->train_ld);
+        if (st)
+            break;
+        record_iteration(s, lr, &lo);
+        s->ep_train_seconds = prior + tr_now() - t0;
+        show_progress(s, t0, b0);
+    }
+    return st;
+}
+
+static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r, int best)
+{
+    double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
+    tr_progress_clear(&s->prog);
+    printf("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.3g | "
+           "%.0f s, %.1f img/s%s\n",
+           s->epoch + 1, s->o->epochs, s->ep_loss / seen, s->ep_correct / seen, v->loss,
+           v->accuracy, s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.0,
+           s->ep_train_seconds, s->ep_train_seconds > 0 ? seen / s->ep_train_seconds : 0.0,
+           best ? "  (best so far: saved)" : "");
+    tr_confusion_print(stdout, &s->conf, s->mi.classes.names);
+    putchar('\n');
+    tr_report_print(stdout, r, s->mi.classes.names);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static covidcam_status save_best(tr_session *s, const tr_report *r, double val_loss, cc_err *e)
+{
+    char *training = tr_session_training_json(s, r, val_loss);
+    if (!training)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    covidcam_status st = tr_save_model(s->out_model, &s->p, &s->mi, training, e);
+    free(training);
+    if (st)
+        return st;
+    memcpy(s->best_conf.m, s->conf.m, (size_t)s->conf.k * s->conf.k * sizeof *s->conf.m);
+    s->best_acc = r->accuracy;
+    s->best_epoch = s->epoch + 1;
+    s->have_best = 1;
+    return COVIDCAM_OK;
+}
+
+/* Validation, reports and saving at the end of an epoch. Returns 1 in
+ * *stopped when interrupted during validation (nothing saved but the
+ * checkpoint, which then repeats the validation on resume). */
+static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc_err *e)
+{
+    tr_eval_out v;
+    tr_report r;
+    double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
+    tr_progress_note(&s->prog, "validating...");
+    covidcam_status st = tr_evaluate(&s->net, s->val_ld, s->o->label_smoothing, &s->conf, s->stop,
+                                     &v, e);
+    if (st)
+        return st;
+    if (v.stopped) {
+        *stopped = 1;
+        return COVIDCAM_OK;
+    }
+    if (tr_report_make(&s->conf, &r))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    int best = r.accuracy > s->best_acc;
+    if (best)
+        st = save_best(s, &r, v.loss, e);
+    float row[TH_EP_COLS] = {
+        (float)(s->epoch + 1), s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.f,
+        (float)(s->ep_loss / seen), (float)(s->ep_correct / seen), (float)v.loss,
+        (float)v.accuracy, (float)s->ep_train_seconds,
+        (float)(s->ep_train_seconds > 0 ? seen / s->ep_train_seconds : 0)};
+    if (!st && tr_history_add_epoch(&s->h, row))
+        st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st)
+        print_epoch(s, &v, &r, best);
+    res->last_train_acc = s->ep_correct / seen;
+    res->last_val_acc = v.accuracy;
+    res->last_val_loss = v.loss;
+    tr_report_free(&r);
+    return st;
+}
+
+static void next_epoch(tr_session *s)
+{
+    s->epoch++;
+    s->batch = 0;
+    s->ep_loss = 0;
+    s->ep_correct = s->ep_seen = 0;
+    s->ep_train_seconds = 0;
+}
+
+static covidcam_status interrupted(tr_session *s, tr_result *res, cc_err *e)
+{
+    tr_progress_clear(&s->prog);
+    covidcam_status st = save_checkpoint(s, e);
+    if (st)
+        return st;
+    fprintf(stderr, "interrupted at epoch %d batch %d: checkpoint saved to %s; continue with "
+                    "--resume --out %s\n",
+            s->epoch + 1, s->batch, s->out_ckpt, s->o->out_dir);
+    res->interrupted = 1;
+    return COVIDCAM_OK;
+}
+
+covidcam_status tr_train_run(tr_session *s, tr_result *res, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    memset(res, 0, sizeof *res);
+    res->test_acc = -1;
+    while (s->epoch < s->o->epochs) {
+        int stopped = 0;
+        if ((st = train_epoch(s, e)))
+            return st;
+        if (s->batch < s->iters_per_epoch)
+            return interrupted(s, res, e);
+        if ((st = end_epoch(s, res, &stopped, e)))
+            return st;
+        if (stopped)
+            return interrupted(s, res, e);
+        next_epoch(s);
+        if ((st = save_checkpoint(s, e)) || (st = write_reports(s, e)))
+            return st;
+        res->epochs_done = s->epoch;
+    }
+    res->best_val_acc = s->best_acc;
+    res->best_epoch = s->best_epoch;
+    res->skipped = s->skipped + tr_loader_failures(s->train_ld) + tr_loader_failures(s->val_ld);
+    return st;
+}
