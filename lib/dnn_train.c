@@ -240,13 +240,14 @@ void cc_tnet_free(cc_tnet *net)
 {
     if (!net)
         return;
+    /* Primitives first: their records live inside the layers. */
+    for (int i = 0; i < net->np; i++)
+        dnnl_primitive_destroy(net->prims[i]->p);
     for (int i = 0; i < net->nl; i++) {
         if (net->layers[i]->ops->free)
             net->layers[i]->ops->free(net->layers[i]);
         free(net->layers[i]);
     }
-    for (int i = 0; i < net->np; i++)
-        dnnl_primitive_destroy(net->prims[i]->p);
     for (int i = 0; i < net->nm; i++)
         dnnl_memory_destroy(net->mems[i]);
     for (int i = 0; i < net->nb; i++)
