@@ -3,24 +3,23 @@
 
     report.py OURS.jsonl TORCH.jsonl
 
-Rows are matched on (arch, input_size, threads). Standard library only.
+Rows are matched on (arch, input_size, threads); PyTorch results per mode
+(channels_last, mkldnn). Standard library only.
 """
 
 import json
 import sys
 
-LATENCY_TARGET = 0.6  # covidcam / PyTorch, from the performance issue
+LATENCY_TARGET = 0.6  # covidcam / PyTorch median, from the performance issue
 RSS_TARGET_MB = 300.0
+MODES = ("channels_last", "mkldnn")
 
 
 def read(path):
-    rows = {}
+    rows = []
     try:
         with open(path) as f:
-            for line in f:
-                if line.strip():
-                    r = json.loads(line)
-                    rows[(r["arch"], r["input_size"], r["threads"])] = r
+            rows = [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
         pass
     return rows
@@ -31,25 +30,33 @@ def fmt(x, spec=".1f"):
 
 
 def main():
-    ours, torch = read(sys.argv[1]), read(sys.argv[2])
-    head = (f"{'model':<10}{'size':>5}{'thr':>4} | {'covidcam ms':>12}{'p10':>8}{'p90':>8}"
-            f" | {'torch ms':>9}{'p10':>8}{'p90':>8} | {'ratio':>6} | {'RSS MB':>7}{'torch':>7}"
-            f" | Grad-CAM ms (x classify)")
+    ours = read(sys.argv[1])
+    torch = {(r["arch"], r["input_size"], r["threads"], r.get("mode", "channels_last")): r
+             for r in read(sys.argv[2])}
+    head = (f"{'model':<9}{'size':>5}{'thr':>4} | {'covidcam':>9}{'p10':>7}{'p90':>7}"
+            f" | {'torch CL':>9}{'mkldnn':>8} | {'ratio CL':>8}{'mkldnn':>8}"
+            f" | {'RSS covidcam':>12}{'CL':>6}{'mkldnn':>7} | Grad-CAM ms (x classify)")
+    print("latency: median ms over the runs after warm-up (covidcam also p10/p90); "
+          "RSS: peak MB per process")
     print(head)
     print("-" * len(head))
-    for key in sorted(ours, key=lambda k: (k[0], k[1], k[2])):
-        o, t = ours[key], torch.get(key)
-        oc, tc = o["classify"], t["classify"] if t else None
-        ratio = oc["median"] / tc["median"] if tc else None
+    for o in sorted(ours, key=lambda r: (r["arch"], r["input_size"], r["threads"])):
+        key = (o["arch"], o["input_size"], o["threads"])
+        oc = o["classify"]
+        t = {m: torch.get(key + (m,)) for m in MODES}
+        tmed = {m: t[m]["classify"]["median"] if t[m] else None for m in MODES}
+        ratio = {m: oc["median"] / tmed[m] if tmed[m] else None for m in MODES}
+        rss = {m: t[m]["rss_mb"] if t[m] else None for m in MODES}
         cams = "  ".join(f"{name} {g['median']:.1f} ({g['ratio']:.2f}x)"
                          for name, g in o.get("gradcam", {}).items())
-        print(f"{key[0]:<10}{key[1]:>5}{key[2]:>4} | {oc['median']:>12.1f}{oc['p10']:>8.1f}"
-              f"{oc['p90']:>8.1f} | {fmt(tc and tc['median']):>9}{fmt(tc and tc['p10']):>8}"
-              f"{fmt(tc and tc['p90']):>8} | {fmt(ratio, '.2f'):>6} | {o['rss_mb']:>7.0f}"
-              f"{fmt(t and t['rss_mb'], '.0f'):>7} | {cams}")
-    print(f"\ntargets: ratio <= {LATENCY_TARGET} (covidcam / PyTorch median), "
-          f"covidcam peak RSS <= {RSS_TARGET_MB:.0f} MB. "
-          "PyTorch RSS includes importing torch.")
+        print(f"{key[0]:<9}{key[1]:>5}{key[2]:>4} | {oc['median']:>9.1f}{oc['p10']:>7.1f}"
+              f"{oc['p90']:>7.1f} | {fmt(tmed['channels_last']):>9}{fmt(tmed['mkldnn']):>8}"
+              f" | {fmt(ratio['channels_last'], '.2f'):>8}{fmt(ratio['mkldnn'], '.2f'):>8}"
+              f" | {o['rss_mb']:>12.0f}{fmt(rss['channels_last'], '.0f'):>6}"
+              f"{fmt(rss['mkldnn'], '.0f'):>7} | {cams}")
+    print(f"\ntargets: ratio <= {LATENCY_TARGET} (covidcam / PyTorch median), covidcam peak "
+          f"RSS <= {RSS_TARGET_MB:.0f} MB. PyTorch RSS includes importing torch "
+          "(see rss_import_mb in the JSON).")
     return 0
 
 

@@ -2,12 +2,22 @@
 """PyTorch reference latency for covidcam models (the comparison for covidcam-bench).
 
 Loads each covidcam safetensors model into PyTorch (tools/covidcam_torch.py) and
-times single-image fp32 inference the fast way PyTorch offers on CPU:
-channels_last weights and input, torch.no_grad(), eval mode. Each model runs in
-its own subprocess so that its peak RSS (resource.getrusage ru_maxrss, which
-includes the ~torch import) is the model's alone.
+times single-image fp32 inference in eval mode under torch.no_grad(), in one or
+both of two modes:
+
+  channels_last  weights and input in torch.channels_last, the usual fast eager
+                 setting. With Debian's PyTorch 1.13 (reference BLAS, no MKL),
+                 convolutions oneDNN does not take (1x1 stride-1 ones at batch 1
+                 with one thread) fall back to a slow BLAS path.
+  mkldnn         torch.utils.mkldnn.to_mkldnn(model) on an mkldnn input tensor:
+                 every convolution runs in oneDNN with pre-reordered weights,
+                 PyTorch's fastest CPU fp32 path here.
+
+Each (model, mode) runs in its own subprocess so that its peak RSS
+(resource.getrusage ru_maxrss, which includes importing torch) is its own.
 
     /usr/bin/python3 bench/torch_reference.py [--threads N] [--runs N] [--warmup N]
+                                              [--mode channels_last|mkldnn|both]
                                               [--json] MODEL...
 """
 
@@ -35,7 +45,22 @@ def percentile(sorted_ms, q):
     return sorted_ms[lo] + (pos - lo) * (sorted_ms[lo + 1] - sorted_ms[lo])
 
 
-def measure(path, threads, runs, warmup):
+def prepare(model, x, mode):
+    """The model call to time, on input x, in the given mode."""
+    import torch
+
+    if mode == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+        xc = x.to(memory_format=torch.channels_last)
+        return lambda: model(xc)
+    from torch.utils import mkldnn
+
+    model = mkldnn.to_mkldnn(model)
+    # The input conversion and the dense logits are part of a real call.
+    return lambda: model(x.to_mkldnn()).to_dense()
+
+
+def measure(path, mode, threads, runs, warmup):
     import torch
 
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -44,20 +69,21 @@ def measure(path, threads, runs, warmup):
     torch.set_num_threads(threads)
     rss_import = rss_mb()
     model, meta = load_covidcam(path)
-    model = model.float().eval().to(memory_format=torch.channels_last)
     size, channels = int(meta["input_size"]), int(meta["input_channels"])
-    x = torch.randn(1, channels, size, size).to(memory_format=torch.channels_last)
+    x = torch.randn(1, channels, size, size)
     samples = []
     with torch.no_grad():
+        call = prepare(model.float().eval(), x, mode)
         for i in range(warmup + runs):
             t0 = time.perf_counter()
-            model(x)
+            call()
             dt = (time.perf_counter() - t0) * 1e3
             if i >= warmup:
                 samples.append(dt)
     samples.sort()
     return {
         "model": path,
+        "mode": mode,
         "arch": meta["arch"],
         "input_size": size,
         "input_channels": channels,
@@ -81,34 +107,40 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--json", action="store_true", help="one JSON object per model and line")
+    p.add_argument("--mode", choices=("channels_last", "mkldnn", "both"), default="both")
+    p.add_argument("--json", action="store_true", help="one JSON object per model/mode and line")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("models", nargs="+")
     a = p.parse_args()
     if a.threads < 1 or a.runs < 1 or a.warmup < 0:
         p.error("--threads and --runs must be >= 1, --warmup >= 0")
+    modes = ["channels_last", "mkldnn"] if a.mode == "both" else [a.mode]
     if a.child:
-        print(json.dumps(measure(a.models[0], a.threads, a.runs, a.warmup)))
+        print(json.dumps(measure(a.models[0], modes[0], a.threads, a.runs, a.warmup)))
         return 0
     status = 0
     for path in a.models:
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(a.threads),
-               "--runs", str(a.runs), "--warmup", str(a.warmup), path]
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            print(f"torch_reference: {path}: failed ({r.returncode})", file=sys.stderr)
-            status = 1
-            continue
-        res = json.loads(r.stdout)
-        if a.json:
-            print(json.dumps(res), flush=True)
-        else:
-            c = res["classify"]
-            print(f"{res['arch']} {res['input_size']} threads {res['threads']}: median "
-                  f"{c['median']:.3f} ms  p10 {c['p10']:.3f}  p90 {c['p90']:.3f}  "
-                  f"peak RSS {res['rss_mb']:.1f} MB (after import {res['rss_import_mb']:.1f})",
-                  flush=True)
+        for mode in modes:
+            status |= run_child(a, path, mode)
     return status
+
+
+def run_child(a, path, mode):
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--mode", mode, "--threads",
+           str(a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup), path]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        print(f"torch_reference: {path} ({mode}): failed ({r.returncode})", file=sys.stderr)
+        return 1
+    res = json.loads(r.stdout)
+    if a.json:
+        print(json.dumps(res), flush=True)
+        return 0
+    c = res["classify"]
+    print(f"{res['arch']} {res['input_size']} {mode} threads {res['threads']}: median "
+          f"{c['median']:.3f} ms  p10 {c['p10']:.3f}  p90 {c['p90']:.3f}  peak RSS "
+          f"{res['rss_mb']:.1f} MB (after import {res['rss_import_mb']:.1f})", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

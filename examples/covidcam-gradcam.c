@@ -243,7 +243,8 @@ static void list_layers(const covidcam_model *m)
         puts(covidcam_model_layer_name(m, i));
 }
 
-/* Batch mode: refuse two images that would write the same files. */
+/* Batch mode: refuse two images that would write the same files (a usage
+ * error, found before any work is done). */
 static int check_unique_names(int n, char **files)
 {
     char a[PATH_MAX], b[PATH_MAX];
@@ -395,7 +396,9 @@ static int run(covidcam_session *s, const args *a, const covidcam_gradcam_option
     static char paths[3 * PATH_MAX];
     outputs o = {a->overlay, a->heatmap, a->npy};
     int failed = 0;
-    if (a->out_dir && (check_unique_names(n, files) || make_dir(a->out_dir)))
+    if (a->out_dir && check_unique_names(n, files))
+        return 2;
+    if (a->out_dir && make_dir(a->out_dir))
         return 1;
     for (int i = 0; i < n; i++) {
         if (a->out_dir && batch_outputs(a, files[i], paths, &o)) {
