@@ -257,6 +257,8 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--warmup-epochs %d must be below --epochs %d", o->warmup_epochs, o->epochs);
+    if (o->input_channels == 2)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--input-channels must be 1 or 3");
     covidcam_status st = check_arch(o, e);
     if (st)
         return st;

@@ -1,0 +1,310 @@
+/* Trainer building blocks against hand computations: loss, learning-rate
+ * schedule, SGD update, metrics, the safetensors writer, options. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "safetensors.h"
+#include "safetensors_write.h"
+#include "tr_history.h"
+#include "tr_loss.h"
+#include "tr_metrics.h"
+#include "tr_optim.h"
+#include "tr_options.h"
+
+#define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
+static void test_softmax_xent(void **state)
+{
+    (void)state;
+    /* Row 0: logits (1, 2, 3), label 2; row 1 ignored; row 2: (0, 0, 0), label 0. */
+    float z[9] = {1, 2, 3, 5, 5, 5, 0, 0, 0}, g[9];
+    int y[3] = {2, -1, 0}, pred[3];
+    tr_loss_out o = tr_softmax_xent(z, y, 3, 3, 0.0, g, pred);
+    double lse = log(exp(1.0) + exp(2.0) + exp(3.0));
+    double l0 = lse - 3, l2 = log(3.0);
+    assert_int_equal(o.valid, 2);
+    assert_int_equal(o.correct, 2); /* row 2 ties: the argmax is the first class, its label */
+    NEAR(o.loss_sum, l0 + l2, 1e-9);
+    assert_int_equal(pred[0], 2);
+    /* d(mean loss)/dz = (softmax - onehot) / valid */
+    NEAR(g[0], exp(1.0 - lse) / 2, 1e-7);
+    NEAR(g[2], (exp(3.0 - lse) - 1) / 2, 1e-7);
+    NEAR(g[3], 0, 0);
+    NEAR(g[6], (1.0 / 3 - 1) / 2, 1e-7);
+    /* Label smoothing 0.3 over 3 classes: target (0.1, 0.1, 0.8) for label 2. */
+    o = tr_softmax_xent(z, y, 1, 3, 0.3, g, NULL);
+    double want = -(0.1 * (1 - lse) + 0.1 * (2 - lse) + 0.8 * (3 - lse));
+    NEAR(o.loss_sum, want, 1e-9);
+    NEAR(g[1], exp(2.0 - lse) - 0.1, 1e-7);
+}
+
+/* The gradient of the smoothed loss matches central differences. */
+static void test_softmax_xent_fd(void **state)
+{
+    (void)state;
+    float z[8] = {0.3f, -1.2f, 2.0f, 0.5f, 1.1f, 0.0f, -0.7f, 0.2f}, g[8], tmp[8];
+    int y[2] = {1, 3};
+    tr_softmax_xent(z, y, 2, 4, 0.1, g, NULL);
+    for (int i = 0; i < 8; i++) {
+        memcpy(tmp, z, sizeof z);
+        tmp[i] += 1e-3f;
+        double lp = tr_softmax_xent(tmp, y, 2, 4, 0.1, NULL, NULL).loss_sum / 2;
+        tmp[i] -= 2e-3f;
+        double lm = tr_softmax_xent(tmp, y, 2, 4, 0.1, NULL, NULL).loss_sum / 2;
+        NEAR(g[i], (lp - lm) / 2e-3, 2e-4);
+    }
+}
+
+static void test_lr_schedule(void **state)
+{
+    (void)state;
+    /* 10 iterations of warm-up, 100 in all, base 0.4. */
+    NEAR(tr_lr_at(0.4, 0, 10, 100), 0.0, 0);
+    NEAR(tr_lr_at(0.4, 5, 10, 100), 0.2, 1e-12);
+    NEAR(tr_lr_at(0.4, 10, 10, 100), 0.4, 1e-12);
+    NEAR(tr_lr_at(0.4, 55, 10, 100), 0.2, 1e-12);              /* half way down the cosine */
+    NEAR(tr_lr_at(0.4, 40, 10, 100), 0.4 * 0.5 * (1 + cos(M_PI / 3)), 1e-12);
+    NEAR(tr_lr_at(0.4, 99, 10, 100), 0.4 * 0.5 * (1 + cos(M_PI * 89 / 90)), 1e-12);
+    NEAR(tr_lr_at(0.4, 0, 0, 100), 0.4, 1e-12); /* no warm-up */
+}
+
+static void test_sgd(void **state)
+{
+    (void)state;
+    cc_arch a;
+    cc_err e;
+    tr_params p;
+    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
+    assert_int_equal(tr_params_create(&a, 1, 2, &p, &e), COVIDCAM_OK);
+    tr_param *cw = tr_params_find(&p, "conv1.weight"), *bw = tr_params_find(&p, "bn1.weight");
+    tr_param *rm = tr_params_find(&p, "bn1.running_mean");
+    assert_non_null(cw);
+    p.w[cw->off] = 2.0f;
+    p.g[cw->off] = 0.5f;
+    p.w[bw->off] = 1.0f;
+    p.g[bw->off] = 0.25f;
+    p.w[rm->off] = 3.0f;
+    p.g[rm->off] = 7.0f; /* a running statistic: never updated by SGD */
+    tr_sgd o = {0.9, 0.01, 0};
+    tr_sgd_step(&p, &o, 0.1);
+    /* conv: d = 0.5 + 0.01*2 = 0.52; m = 0.52; w = 2 - 0.052 */
+    NEAR(p.m[cw->off], 0.52, 1e-7);
+    NEAR(p.w[cw->off], 1.948, 1e-6);
+    /* BN weight: no decay by default */
+    NEAR(p.w[bw->off], 1.0 - 0.025, 1e-7);
+    NEAR(p.w[rm->off], 3.0, 0);
+    tr_sgd_step(&p, &o, 0.1);
+    /* m = 0.9*0.52 + 0.5 + 0.01*1.948 = 0.98748; w = 1.948 - 0.098748 */
+    NEAR(p.m[cw->off], 0.98748, 1e-6);
+    NEAR(p.w[cw->off], 1.849252, 1e-6);
+    o.decay_all = 1;
+    float before = p.w[bw->off], mom = p.m[bw->off];
+    tr_sgd_step(&p, &o, 0.1);
+    NEAR(p.m[bw->off], 0.9 * mom + 0.25 + 0.01 * before, 1e-6);
+    tr_params_free(&p);
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    tr_confusion c;
+    tr_report r;
+    assert_int_equal(tr_confusion_init(&c, 3), 0);
+    /* true 0: 5 right, 1 as class 1; true 1: 3 right, 2 as class 2; true 2: none. */
+    for (int i = 0; i < 5; i++)
+        tr_confusion_add(&c, 0, 0);
+    tr_confusion_add(&c, 0, 1);
+    for (int i = 0; i < 3; i++)
+        tr_confusion_add(&c, 1, 1);
+    tr_confusion_add(&c, 1, 2);
+    tr_confusion_add(&c, 1, 2);
+    tr_confusion_add(&c, -1, 0); /* ignored */
+    assert_int_equal(tr_report_make(&c, &r), 0);
+    assert_int_equal(r.total, 11);
+    NEAR(r.accuracy, 8.0 / 11, 1e-12);
+    NEAR(r.cls[0].precision, 1.0, 1e-12);
+    NEAR(r.cls[0].recall, 5.0 / 6, 1e-12);
+    NEAR(r.cls[0].f1, 2 * (5.0 / 6) / (1 + 5.0 / 6), 1e-12);
+    NEAR(r.cls[1].precision, 3.0 / 4, 1e-12);
+    NEAR(r.cls[1].recall, 3.0 / 5, 1e-12);
+    NEAR(r.cls[2].precision, 0.0, 0); /* predicted twice, never right */
+    NEAR(r.cls[2].recall, 0.0, 0);    /* no support: zero_division = 0 */
+    assert_int_equal(r.cls[2].support, 0);
+    NEAR(r.macro.recall, (5.0 / 6 + 3.0 / 5) / 3, 1e-12);
+    NEAR(r.weighted.precision, (6 * 1.0 + 5 * 0.75) / 11, 1e-12);
+    char *names[3] = {"COVID", "Normal", "ViralPneumonia"};
+    char buf[4096];
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    tr_report_print(f, &r, names);
+    fclose(f);
+    assert_non_null(strstr(buf, "ViralPneumonia     0.0000     0.0000     0.0000          0"));
+    assert_non_null(strstr(buf, "accuracy                           0.7273         11"));
+    tr_report_free(&r);
+    tr_confusion_free(&c);
+}
+
+static void test_safetensors_writer(void **state)
+{
+    (void)state;
+    cc_stw *w;
+    cc_err e;
+    float a[6] = {1, -2, 3.5f, 4, 5, 6}, b[1] = {7};
+    int64_t sa[2] = {2, 3}, sb[1] = {1};
+    assert_int_equal(cc_stw_create(&w, &e), COVIDCAM_OK);
+    assert_int_equal(cc_stw_add_f32(w, "a", 2, sa, a, &e), COVIDCAM_OK);
+    assert_int_equal(cc_stw_add_f32(w, "b.x", 1, sb, b, &e), COVIDCAM_OK);
+    assert_int_equal(cc_stw_add_f32(w, "a", 1, sb, b, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(cc_stw_add_meta(w, "format", "covidcam", &e), COVIDCAM_OK);
+    assert_int_equal(cc_stw_add_meta(w, "k", "x\"y", &e), COVIDCAM_OK);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(cc_stw_encode(w, &buf, &len, &e), COVIDCAM_OK);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++)
+        hl |= (uint64_t)buf[i] << (8 * i);
+    assert_int_equal(hl % 8, 0);
+    assert_int_equal(len, 8 + hl + 7 * sizeof(float));
+    cc_safetensors st;
+    assert_int_equal(cc_st_parse(buf, len, &st, &e), COVIDCAM_OK);
+    const cc_st_tensor *t = cc_st_find(&st, "a");
+    assert_non_null(t);
+    assert_int_equal(t->ndim, 2);
+    assert_int_equal(t->shape[1], 3);
+    float out[6];
+    cc_st_to_f32(t, out);
+    assert_memory_equal(out, a, sizeof a);
+    assert_string_equal(cc_st_meta_get(&st, "k"), "x\"y");
+    cc_st_free(&st);
+    free(buf);
+    cc_stw_free(w);
+}
+
+static covidcam_status parse(tr_opts *o, const char *line, cc_err *e)
+{
+    char copy[1024], *argv[64];
+    int argc = 0;
+    snprintf(copy, sizeof copy, "prog %s", line);
+    for (char *t = strtok(copy, " "); t && argc < 64; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    return tr_opts_parse(o, argc, argv, e);
+}
+
+static void test_options(void **state)
+{
+    (void)state;
+    tr_opts o;
+    cc_err e;
+    assert_int_equal(parse(&o, "--train a --val b --out c", &e), COVIDCAM_OK);
+    assert_int_equal(o.mode, TR_MODE_TRAIN);
+    assert_int_equal(o.batch, 50);
+    assert_int_equal(o.epochs, 50);
+    NEAR(o.lr, 0.01, 0);
+    assert_int_equal(o.warmup_epochs, 5);
+    assert_int_equal(parse(&o, "--data r --split 0.8,0.1,0.1 --out c --lr=0.1", &e), COVIDCAM_OK);
+    NEAR(o.split_f[0], 0.8, 1e-12);
+    NEAR(o.lr, 0.1, 0);
+    assert_int_equal(parse(&o, "--test t --model m", &e), COVIDCAM_OK);
+    assert_int_equal(o.mode, TR_MODE_TEST);
+    assert_int_equal(parse(&o, "--benchmark --arch resnet50", &e), COVIDCAM_OK);
+    assert_int_equal(o.mode, TR_MODE_BENCH);
+    /* errors name the flag */
+    static const char *bad[] = {
+        "--train a --val b --out c --lr -1",       "--train a --val b --out c --epochs 0",
+        "--train a --val b --out c --batch-size x", "--train a --val b --out c --bogus",
+        "--train a --out c",                        "--train a --val b",
+        "--data r --split 0.5,0.2,0.1 --out c",     "--data r --split 0.9,0,0.1 --out c",
+        "--train a --val b --out c --precision fp16", "--train a --val b --out c --input-channels 2",
+        "--train a --val b --out c --warmup-epochs 50", "--train a --val b --out c --arch resnet",
+        "--train a --val b --out c --layers 2,2",   "--data r --train a --val b --out c",
+        "--train a --val b --out c --arch resnet --block basic --layers 1,1 --widths 8 --stem-width 8",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e.msg[0] = '\0';
+        if (parse(&o, bad[i], &e) != COVIDCAM_ERR_INVALID_ARGUMENT)
+            fail_msg("accepted: %s", bad[i]);
+        assert_true(strlen(e.msg) > 0);
+    }
+    assert_int_equal(parse(&o, "--train a --val b --out c --lr 20", &e),
+                     COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "--lr"));
+}
+
+static void test_options_resume_config(void **state)
+{
+    (void)state;
+    tr_opts o, r;
+    cc_err e;
+    assert_int_equal(parse(&o, "--train a --val b --out c --lr 0.02 --epochs 10", &e), 0);
+    json_t *cfg = tr_opts_config(&o);
+    assert_non_null(cfg);
+    /* Resume takes the stored configuration... */
+    assert_int_equal(parse(&r, "--resume --out c", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_OK);
+    NEAR(r.lr, 0.02, 0);
+    assert_int_equal(r.epochs, 10);
+    assert_string_equal(r.train_dir, "a");
+    /* ...may extend the epochs... */
+    assert_int_equal(parse(&r, "--resume --out c --epochs 20", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_OK);
+    assert_int_equal(r.epochs, 20);
+    /* ...but refuses a changed learning rate. */
+    assert_int_equal(parse(&r, "--resume --out c --lr 0.05", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "--lr"));
+    json_decref(cfg);
+}
+
+static void test_history_csv(void **state)
+{
+    (void)state;
+    tr_history h = {0};
+    cc_err e;
+    float i1[TH_IT_COLS] = {1, 1, 0, 1.5f, 0.25f}, i2[TH_IT_COLS] = {2, 1, 0.01f, 1.0f, 0.5f};
+    float i3[TH_IT_COLS] = {3, 2, 0.02f, 0.5f, 0.75f};
+    float ep[TH_EP_COLS] = {1, 0.01f, 1.25f, 0.375f, 0.9f, 0.6f, 12.5f, 8};
+    assert_int_equal(tr_history_add_iter(&h, i1), 0);
+    assert_int_equal(tr_history_add_iter(&h, i2), 0);
+    assert_int_equal(tr_history_add_epoch(&h, ep), 0);
+    assert_int_equal(tr_history_add_iter(&h, i3), 0);
+    char path[] = "/tmp/cc_train_csv_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tr_history_write_csv(&h, path, &e), COVIDCAM_OK);
+    char buf[2048] = {0};
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    remove(path);
+    assert_true(n > 0);
+    const char *want = "kind,epoch,iteration,lr,loss,accuracy,val_loss,val_accuracy,seconds,"
+                       "images_per_s\n"
+                       "iter,1,1,0,1.5,0.25,,,,\n"
+                       "iter,1,2,0.0099999998,1,0.5,,,,\n"
+                       "epoch,1,2,0.0099999998,1.25,0.375,0.9,0.6,12.5,8.00\n"
+                       "iter,2,3,0.02,0.5,0.75,,,,\n";
+    assert_string_equal(buf, want);
+    tr_history_free(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax_xent),    cmocka_unit_test(test_softmax_xent_fd),
+        cmocka_unit_test(test_lr_schedule),     cmocka_unit_test(test_sgd),
+        cmocka_unit_test(test_metrics),         cmocka_unit_test(test_safetensors_writer),
+        cmocka_unit_test(test_options),         cmocka_unit_test(test_options_resume_config),
+        cmocka_unit_test(test_history_csv),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
