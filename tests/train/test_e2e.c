@@ -1,0 +1,240 @@
+/* End-to-end runs of the trainer on small generated image trees: a tiny model
+ * overfits a tiny set; an interrupted and resumed run ends with the same
+ * weights as an uninterrupted one; the saved model loads in the library and
+ * gives the validation accuracy the trainer reported. */
+#include <jansson.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "covidcam.h"
+#include "test_util.h"
+#include "train_util.h"
+#include "tr_dataset.h"
+#include "tr_eval.h"
+#include "tr_io.h"
+#include "tr_session.h"
+
+#define OK(call)                                                                             \
+    do {                                                                                     \
+        covidcam_status ok_s_ = (call);                                                      \
+        if (ok_s_ != COVIDCAM_OK)                                                            \
+            fail_msg("%s -> %d: %s", #call, (int)ok_s_, e.msg);                              \
+    } while (0)
+
+static const char *g_data; /* train/ and val/ trees shared by the tests */
+static const volatile sig_atomic_t g_never = 0;
+
+static int setup(void **state)
+{
+    (void)state;
+    g_data = tt_tempdir();
+    char train[4096], val[4096];
+    snprintf(train, sizeof train, "%s/train", g_data);
+    snprintf(val, sizeof val, "%s/val", g_data);
+    static const char *cls[3] = {"A", "B", "C"};
+    for (int c = 0; c < 3; c++) {
+        tt_write_class(train, cls[c], c, 12, 28, 100 + (uint64_t)c);
+        tt_write_class(val, cls[c], c, 4, 28, 200 + (uint64_t)c);
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tt_rmtree(g_data);
+    return 0;
+}
+
+/* Parse a command line (space separated, %s = the data folder, %o = out). */
+static void opts(tr_opts *o, const char *out, const char *fmt)
+{
+    static char buf[4096];
+    char *argv[64];
+    int argc = 0;
+    cc_err e;
+    size_t l = 0;
+    for (const char *p = fmt; *p && l < sizeof buf - 1; p++) {
+        if (p[0] == '%' && (p[1] == 's' || p[1] == 'o')) {
+            l += (size_t)snprintf(buf + l, sizeof buf - l, "%s", p[1] == 's' ? g_data : out);
+            p++;
+        } else {
+            buf[l++] = *p;
+        }
+    }
+    buf[l] = '\0';
+    argv[argc++] = "covidcam-train";
+    for (char *t = strtok(buf, " "); t && argc < 64; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    OK(tr_opts_parse(o, argc, argv, &e));
+}
+
+static const char *k_tiny = "--train %s/train --val %s/val --out %o --arch resnet --block basic "
+                            "--layers 1,1 --widths 8,16 --stem-width 8 --input-size 32 "
+                            "--input-channels 1 --batch-size 6 --lr 0.05 --warmup-epochs 1 "
+                            "--workers 2 --seed 3";
+
+static void run(tr_opts *o, tr_result *res)
+{
+    tr_session s;
+    cc_err e;
+    OK(tr_session_open(&s, o, "test", &g_never, &e));
+    OK(tr_train_run(&s, res, &e));
+    tr_session_close(&s);
+}
+
+static void test_overfit(void **state)
+{
+    (void)state;
+    const char *out = tt_tempdir();
+    char cmd[1024], model[4096], train[4096];
+    tr_opts o;
+    tr_result res;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 8 --no-augment", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    assert_int_equal(res.epochs_done, 8);
+    assert_false(res.interrupted);
+    assert_true(res.last_train_acc == 1.0);
+    /* The best model classifies every training image correctly too. */
+    double acc = 0;
+    snprintf(model, sizeof model, "%s/best.safetensors", out);
+    snprintf(train, sizeof train, "%s/train", g_data);
+    OK(tr_test_model(&o, model, train, NULL, &acc, &e));
+    assert_true(acc == 1.0);
+    tt_rmtree(out);
+}
+
+/* Every tensor of two files, exactly equal. */
+static void same_tensors(const char *a, const char *b)
+{
+    tr_file fa, fb;
+    cc_err e;
+    OK(tr_file_read(a, &fa, &e));
+    OK(tr_file_read(b, &fb, &e));
+    assert_int_equal(fa.st.num_tensors, fb.st.num_tensors);
+    for (size_t i = 0; i < fa.st.num_tensors; i++) {
+        const cc_st_tensor *x = &fa.st.tensors[i], *y = cc_st_find(&fb.st, x->name);
+        assert_non_null(y);
+        assert_int_equal(x->nbytes, y->nbytes);
+        if (strncmp(x->name, "history.", 8) == 0)
+            continue; /* wall-clock columns differ */
+        if (memcmp(x->data, y->data, x->nbytes) != 0)
+            fail_msg("%s differs between the runs", x->name);
+    }
+    tr_file_free(&fa);
+    tr_file_free(&fb);
+}
+
+static void test_resume(void **state)
+{
+    (void)state;
+    const char *straight = tt_tempdir(), *stopped = tt_tempdir();
+    char cmd[1024], a[4096], b[4096];
+    tr_opts o;
+    tr_result res;
+    snprintf(cmd, sizeof cmd, "%s --epochs 3", k_tiny);
+    opts(&o, straight, cmd);
+    run(&o, &res);
+    assert_false(res.interrupted);
+    /* 36 images / batch 6 = 6 iterations per epoch: stop in epoch 2... */
+    opts(&o, stopped, cmd);
+    o.stop_after = 8;
+    run(&o, &res);
+    assert_true(res.interrupted);
+    /* ...then resume with only --out: the configuration comes from the checkpoint. */
+    opts(&o, stopped, "--resume --out %o --workers 3");
+    run(&o, &res);
+    assert_false(res.interrupted);
+    assert_int_equal(res.epochs_done, 3);
+    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
+    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
+    same_tensors(a, b);
+    snprintf(a, sizeof a, "%s/best.safetensors", straight);
+    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
+    same_tensors(a, b);
+    /* The history has every iteration once: 3 epochs x 6. */
+    tr_file f;
+    tr_history h = {0};
+    cc_err e;
+    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
+    OK(tr_file_read(b, &f, &e));
+    OK(tr_file_history(&f, &h, &e));
+    assert_int_equal(h.nit, 18);
+    assert_int_equal(h.nep, 3);
+    for (long i = 0; i < h.nit; i++)
+        assert_true(h.it[i * TH_IT_COLS + TH_IT_ITER] == (float)(i + 1));
+    tr_history_free(&h);
+    tr_file_free(&f);
+    tt_rmtree(straight);
+    tt_rmtree(stopped);
+}
+
+/* The best model in the library: same validation accuracy as the trainer
+ * recorded in the model's training metadata. */
+static void test_library_load(void **state)
+{
+    (void)state;
+    const char *out = tt_tempdir();
+    char cmd[1024], model[4096], dir[4096];
+    tr_opts o;
+    tr_result res;
+    snprintf(cmd, sizeof cmd, "%s --epochs 4", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    snprintf(model, sizeof model, "%s/best.safetensors", out);
+    covidcam_model *m = NULL;
+    covidcam_session *s = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE];
+    if (covidcam_model_load(model, &m, err, sizeof err) != COVIDCAM_OK)
+        fail_msg("covidcam_model_load: %s", err);
+    assert_int_equal(covidcam_model_num_classes(m), 3);
+    assert_string_equal(covidcam_model_class_name(m, 2), "C");
+    assert_int_equal(covidcam_model_input_size(m), 32);
+    assert_int_equal(covidcam_session_create(m, NULL, &s, err, sizeof err), COVIDCAM_OK);
+    json_t *tj = json_loads(covidcam_model_metadata(m, "training"), 0, NULL);
+    assert_non_null(tj);
+    double want = json_number_value(json_object_get(tj, "val_accuracy"));
+    assert_int_equal(json_integer_value(json_object_get(tj, "epoch")), res.best_epoch);
+    json_decref(tj);
+    int right = 0, total = 0;
+    for (int c = 0; c < 3; c++) {
+        char *files[16];
+        snprintf(dir, sizeof dir, "%s/val/%s", g_data, covidcam_model_class_name(m, c));
+        int n = tu_list_pngs(dir, files, 16);
+        assert_int_equal(n, 4);
+        for (int i = 0; i < n; i++) {
+            float p[3];
+            int top = -1;
+            assert_int_equal(covidcam_classify_file(s, files[i], p, NULL, 3, &top), COVIDCAM_OK);
+            right += top == c;
+            total++;
+            free(files[i]);
+        }
+    }
+    assert_true(fabs((double)right / total - want) < 1e-9);
+    assert_true(fabs(want - res.best_val_acc) < 1e-9);
+    covidcam_session_free(s);
+    covidcam_model_free(m);
+    tt_rmtree(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_overfit),
+        cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_library_load),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
