@@ -1,0 +1,122 @@
+package main
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// JSON lines formatted exactly as the C example programs print them (jansson,
+// JSON_COMPACT | JSON_REAL_PRECISION(9), examples/cli_util.c), so the outputs
+// can be compared byte for byte.
+
+// f32 is a float32 printed in the shortest of %.6g ... %.9g reading back as it.
+type f32 float32
+
+// field keeps insertion order, as jansson does.
+type field struct {
+	key   string
+	value any
+}
+
+type object []field
+
+func shortestF32(f float32) float64 {
+	var v float64
+	for prec := 6; prec <= 9; prec++ {
+		v, _ = strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', prec, 64), 64)
+		if float32(v) == f {
+			break
+		}
+	}
+	return v
+}
+
+// jsonReal is jansson's jsonp_dtostr: "%.9g", ".0" when it looks like an
+// integer, no '+' and no leading zeros in the exponent.
+func jsonReal(x float64) string {
+	s := strconv.FormatFloat(x, 'g', 9, 64)
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	if i := strings.IndexByte(s, 'e'); i >= 0 {
+		exp := s[i+1:]
+		sign := ""
+		if exp[0] == '-' {
+			sign = "-"
+		}
+		digits := strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")
+		if digits == "" {
+			digits = "0"
+		}
+		s = s[:i+1] + sign + digits
+	}
+	return s
+}
+
+func jsonString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 {
+				b.WriteString(`\u00`)
+				b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r)+0x100, 16)[1:]))
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func dumps(v any) string {
+	switch x := v.(type) {
+	case object:
+		parts := make([]string, len(x))
+		for i, f := range x {
+			parts[i] = jsonString(f.key) + ":" + dumps(f.value)
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case []int:
+		parts := make([]string, len(x))
+		for i, n := range x {
+			parts[i] = strconv.Itoa(n)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case string:
+		return jsonString(x)
+	case f32:
+		return jsonReal(shortestF32(float32(x)))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "null"
+		}
+		return jsonReal(x)
+	}
+	panic("dumps: unsupported type")
+}
+
+func classMap(classes []string, values []float32) object {
+	o := make(object, len(classes))
+	for i, c := range classes {
+		o[i] = field{c, f32(values[i])}
+	}
+	return o
+}

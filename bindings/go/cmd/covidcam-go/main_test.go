@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The command must print exactly what the C example programs print on the
+// same inputs (apart from the measured "ms") and exit with the same status.
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+var (
+	root     = filepath.Join("..", "..", "..", "..")
+	fixtures = envOr("CC_FIXTURES", filepath.Join(root, "tests", "fixtures"))
+	shared   = envOr("CC_SHARED_DATA", filepath.Join(root, "..", "shared", "data", "cxr"))
+	msField  = regexp.MustCompile(`,"ms":[-+0-9.e]+`)
+)
+
+func fixture(name string) string { return filepath.Join(fixtures, name) }
+
+// cProgram finds a C example: $CC_EXAMPLE_<NAME>, else the build tree.
+func cProgram(t *testing.T, tool string) string {
+	if p := os.Getenv("CC_EXAMPLE_" + strings.ToUpper(tool)); p != "" {
+		return p
+	}
+	p := filepath.Join(envOr("CC_BUILD_ROOT", filepath.Join(root, "build")), "examples",
+		"covidcam-"+tool)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("covidcam-%s not built (set CC_EXAMPLE_%s or CC_BUILD_ROOT)", tool,
+			strings.ToUpper(tool))
+	}
+	return p
+}
+
+func xrays(perClass int) []string {
+	dirs, _ := filepath.Glob(filepath.Join(shared, "val", "*"))
+	sort.Strings(dirs)
+	var out []string
+	for _, d := range dirs {
+		files, _ := filepath.Glob(filepath.Join(d, "*.png"))
+		sort.Strings(files)
+		if len(files) > perClass {
+			files = files[:perClass]
+		}
+		out = append(out, files...)
+	}
+	return out
+}
+
+// compare runs both programs; "@" at the start of an argument becomes a
+// per-program directory. It returns the C exit status and stdout.
+func compare(t *testing.T, tool string, args ...string) (int, string) {
+	t.Helper()
+	exe := cProgram(t, tool)
+	cDir, goDir := t.TempDir(), t.TempDir()
+	subst := func(dir string) []string {
+		out := make([]string, len(args))
+		for i, a := range args {
+			out[i] = a
+			if strings.HasPrefix(a, "@") {
+				out[i] = dir + a[1:]
+			}
+		}
+		return out
+	}
+	cmd := exec.Command(exe, subst(cDir)...)
+	var cOut, cErr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &cOut, &cErr
+	cRC := 0
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		cRC = ee.ExitCode()
+	}
+	var goOut, goErr bytes.Buffer
+	goRC := run(append([]string{tool}, subst(goDir)...), &goOut, &goErr)
+	norm := func(s, dir string) string { return strings.ReplaceAll(msField.ReplaceAllString(s, ""), dir, "@") }
+	if goRC != cRC {
+		t.Errorf("%v: exit %d, C %d\nC stderr: %s\nGo stderr: %s", args, goRC, cRC, cErr.String(),
+			goErr.String())
+	}
+	if g, c := norm(goOut.String(), goDir), norm(cOut.String(), cDir); g != c {
+		t.Errorf("%v: stdout differs\nC:  %s\nGo: %s", args, c, g)
+	}
+	names, _ := filepath.Glob(filepath.Join(cDir, "*"))
+	for _, n := range names {
+		want, _ := os.ReadFile(n)
+		got, err := os.ReadFile(filepath.Join(goDir, filepath.Base(n)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%v: output %s differs (%v)", args, filepath.Base(n), err)
+		}
+	}
+	return cRC, cOut.String()
+}
+
+func TestClassifyMatchesC(t *testing.T) {
+	files := xrays(4)
+	if len(files) == 0 {
+		t.Log("no shared X-rays: fixtures only")
+	}
+	basic := fixture("basic.safetensors")
+	args := append([]string{"-m", basic, "-t", "1", "--json", fixture("sample_97x131.png")},
+		files...)
+	rc, out := compare(t, "classify", append(args, "/nonexistent.png", basic)...)
+	if rc != 1 || strings.Count(out, "\n") != len(files)+3 {
+		t.Errorf("C exit %d with %d lines", rc, strings.Count(out, "\n"))
+	}
+	compare(t, "classify", "-m", fixture("bottleneck.safetensors"), "-t", "1",
+		fixture("sample_97x131.png"), fixture("sample_64.png"))
+	compare(t, "classify", "-m", "/nonexistent.safetensors", fixture("sample_64.png"))
+}
+
+func TestGradCAMMatchesC(t *testing.T) {
+	basic, bottleneck := fixture("basic.safetensors"), fixture("bottleneck.safetensors")
+	sample := fixture("sample_97x131.png")
+	for _, method := range []string{"gradcam", "gradcam++", "layercam"} {
+		compare(t, "gradcam", "-m", bottleneck, "-t", "1", "-M", method, "-a", "0.25",
+			"-o", "@/o.png", "--heatmap", "@/h.png", "-c", "2", sample)
+		compare(t, "gradcam", "-m", basic, "-t", "1", "-j", "-M", method, "-l", "layer3",
+			"-o", "@/o.png", sample)
+	}
+	for _, f := range xrays(2) {
+		compare(t, "gradcam", "-m", basic, "-t", "1", "-j", "-c", "COVID", "-l", "layer2.0",
+			"-o", "@/o.png", f)
+	}
+	rc, _ := compare(t, "gradcam", "-m", basic, "-j", sample, fixture("sample_64.png"),
+		"/nonexistent.png")
+	if rc != 1 {
+		t.Errorf("C exit %d for a missing image", rc)
+	}
+	for _, bad := range [][]string{{"-l", "nope"}, {"-c", "7"}, {"-c", "Flu"}} {
+		if rc, _ := compare(t, "gradcam", append(append([]string{"-m", basic}, bad...),
+			sample)...); rc != 2 {
+			t.Errorf("%v: C exit %d", bad, rc)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	for _, args := range [][]string{{}, {"classify"}, {"classify", "-m", "x"},
+		{"gradcam", "-m", "x", "-M", "scorecam", "a.png"}, {"gradcam", "-m", "x", "-a", "2",
+			"a.png"}, {"gradcam", "-m", "x", "-o", "o.png", "a.png", "b.png"},
+		{"classify", "-t", "-1", "-m", "x", "a.png"}, {"frobnicate"}} {
+		if rc := run(args, &out, &errb); rc != 2 {
+			t.Errorf("%v: exit %d, want 2", args, rc)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module covidcam
+
+go 1.19

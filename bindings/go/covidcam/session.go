@@ -1,0 +1,172 @@
+package covidcam
+
+/*
+#include <stdlib.h>
+#include <covidcam.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Precision is a covidcam_precision.
+type Precision int
+
+const (
+	FP32 Precision = C.COVIDCAM_PRECISION_FP32
+	BF16 Precision = C.COVIDCAM_PRECISION_BF16 // reserved: ErrUnsupported for now
+	INT8 Precision = C.COVIDCAM_PRECISION_INT8 // reserved: ErrUnsupported for now
+)
+
+// SessionOptions configures NewSession; the zero value (or nil) gives the
+// defaults: all cores, FP32.
+type SessionOptions struct {
+	Threads   int // oneDNN threads; 0 = all cores
+	Precision Precision
+}
+
+// Session holds per-goroutine inference state for one Model.
+type Session struct {
+	mu    sync.Mutex
+	h     *C.covidcam_session
+	model *Model
+}
+
+// Result is one classification.
+type Result struct {
+	Top           int       // index of the most probable class
+	Label         string    // its name
+	Classes       []string  // class names in logit order
+	Probabilities []float32 // softmax of the logits
+	Logits        []float32 // raw fc outputs
+}
+
+// NewSession creates a session for m; opts may be nil. The model must stay
+// open until the session is closed.
+func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
+	var o C.covidcam_session_options
+	C.covidcam_session_options_init(&o)
+	if opts != nil {
+		o.num_threads = C.int(opts.Threads)
+		o.precision = C.covidcam_precision(opts.Precision)
+	}
+	mh, err := m.attach()
+	if err != nil {
+		return nil, err
+	}
+	eb := newErrbuf()
+	defer eb.free()
+	var h *C.covidcam_session
+	if st := C.covidcam_session_create(mh, &o, &h, eb.p, eb.size()); st != C.COVIDCAM_OK {
+		m.detach()
+		return nil, newError("NewSession", st, eb.String())
+	}
+	s := &Session{h: h, model: m}
+	runtime.SetFinalizer(s, (*Session).Close)
+	return s, nil
+}
+
+// Model returns the model the session was made for.
+func (s *Session) Model() *Model { return s.model }
+
+// Close frees the session; closing twice is a no-op. Session implements io.Closer.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return nil
+	}
+	C.covidcam_session_free(s.h)
+	s.h = nil
+	s.model.detach()
+	runtime.SetFinalizer(s, nil)
+	return nil
+}
+
+// call runs f with the session locked and turns a failure into an *Error
+// carrying the session's message.
+func (s *Session) call(op string, f func(h *C.covidcam_session) C.covidcam_status) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return errClosed(op, "session")
+	}
+	if st := f(s.h); st != C.COVIDCAM_OK {
+		return newError(op, st, C.GoString(C.covidcam_session_last_error(s.h)))
+	}
+	return nil
+}
+
+type classifyFunc func(h *C.covidcam_session, probs, logits *C.float, n C.size_t,
+	top *C.int) C.covidcam_status
+
+func (s *Session) classify(op string, f classifyFunc) (Result, error) {
+	n := s.model.NumClasses()
+	r := Result{Classes: s.model.Classes(), Probabilities: make([]float32, n),
+		Logits: make([]float32, n)}
+	var top C.int
+	err := s.call(op, func(h *C.covidcam_session) C.covidcam_status {
+		return f(h, cfloats(r.Probabilities), cfloats(r.Logits), C.size_t(n), &top)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	r.Top = int(top)
+	r.Label = r.Classes[r.Top]
+	return r, nil
+}
+
+// Classify classifies the PNG file at path.
+func (s *Session) Classify(path string) (Result, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	return s.classify("Classify", func(h *C.covidcam_session, p, l *C.float, n C.size_t,
+		top *C.int) C.covidcam_status {
+		return C.covidcam_classify_file(h, cpath, p, l, n, top)
+	})
+}
+
+// ClassifyPNG classifies a PNG held in memory.
+func (s *Session) ClassifyPNG(png []byte) (Result, error) {
+	return s.classify("ClassifyPNG", func(h *C.covidcam_session, p, l *C.float, n C.size_t,
+		top *C.int) C.covidcam_status {
+		return C.covidcam_classify_png(h, cbytes(png), C.size_t(len(png)), p, l, n, top)
+	})
+}
+
+// ClassifyPixels classifies 8-bit gray pixels: height rows of width bytes,
+// stride bytes apart.
+func (s *Session) ClassifyPixels(pixels []byte, width, height, stride int) (Result, error) {
+	if err := checkPixels("ClassifyPixels", pixels, width, height, stride); err != nil {
+		return Result{}, err
+	}
+	return s.classify("ClassifyPixels", func(h *C.covidcam_session, p, l *C.float,
+		n C.size_t, top *C.int) C.covidcam_status {
+		return C.covidcam_classify_pixels(h, (*C.uint8_t)(cbytes(pixels)), C.int(width),
+			C.int(height), C.size_t(stride), p, l, n, top)
+	})
+}
+
+// ClassifyTensor classifies a normalized planar tensor of channels x height x
+// width floats (the model's input channels and size).
+func (s *Session) ClassifyTensor(tensor []float32, channels, height, width int) (Result, error) {
+	if err := checkTensor("ClassifyTensor", tensor, channels, height, width); err != nil {
+		return Result{}, err
+	}
+	return s.classify("ClassifyTensor", func(h *C.covidcam_session, p, l *C.float,
+		n C.size_t, top *C.int) C.covidcam_status {
+		return C.covidcam_classify_tensor(h, cfloats(tensor), C.int(channels), C.int(height),
+			C.int(width), p, l, n, top)
+	})
+}
+
+func checkTensor(op string, tensor []float32, c, h, w int) error {
+	if c > 0 && h > 0 && w > 0 && len(tensor) < c*h*w {
+		return &Error{Op: op, Status: ErrInvalidArgument,
+			Message: "tensor slice too short for the dimensions"}
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+"""Finding libcovidcam and declaring the C signatures (ctypes).
+
+Every function of include/covidcam.h that the binding calls is declared here
+with its argtypes and restype, so that a pointer is never truncated to an int
+and a wrong argument fails in Python instead of in C.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import threading
+
+from .errors import LibraryNotFoundError
+
+ENV_VAR = "COVIDCAM_LIBRARY"
+# The major version this binding was written for (covidcam.h COVIDCAM_VERSION_MAJOR).
+ABI_MAJOR = 0
+ERRBUF_SIZE = 512  # COVIDCAM_ERRBUF_SIZE
+
+c_float_p = ctypes.POINTER(ctypes.c_float)
+c_uint8_p = ctypes.POINTER(ctypes.c_uint8)
+c_int_p = ctypes.POINTER(ctypes.c_int)
+status_t = ctypes.c_int
+# Opaque handles stay plain void pointers; the Python classes own them.
+model_p = ctypes.c_void_p
+session_p = ctypes.c_void_p
+heatmap_p = ctypes.c_void_p
+
+
+class SessionOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("num_threads", ctypes.c_int),
+                ("precision", ctypes.c_int)]
+
+
+class GradcamOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("method", ctypes.c_int),
+                ("layer", ctypes.c_char_p),
+                ("target_class", ctypes.c_int)]
+
+
+_P = ctypes.POINTER
+_void = None
+_size = ctypes.c_size_t
+_int = ctypes.c_int
+_str = ctypes.c_char_p
+_buf = ctypes.c_void_p
+
+# name -> (restype, argtypes)
+_SIGNATURES = {
+    "covidcam_version": (_str, []),
+    "covidcam_status_string": (_str, [status_t]),
+    # model
+    "covidcam_model_load": (status_t, [_str, _P(model_p), _str, _size]),
+    "covidcam_model_load_from_memory": (status_t, [_buf, _size, _P(model_p), _str, _size]),
+    "covidcam_model_free": (_void, [model_p]),
+    "covidcam_model_num_classes": (_int, [model_p]),
+    "covidcam_model_class_name": (_str, [model_p, _int]),
+    "covidcam_model_class_index": (_int, [model_p, _str]),
+    "covidcam_model_input_size": (_int, [model_p]),
+    "covidcam_model_input_channels": (_int, [model_p]),
+    "covidcam_model_arch": (_str, [model_p]),
+    "covidcam_model_metadata": (_str, [model_p, _str]),
+    "covidcam_model_num_layers": (_int, [model_p]),
+    "covidcam_model_layer_name": (_str, [model_p, _int]),
+    "covidcam_model_preprocess": (status_t, [model_p, _buf, _int, _int, _size, c_float_p,
+                                             _size]),
+    # session
+    "covidcam_session_options_init": (_void, [_P(SessionOptions)]),
+    "covidcam_session_create": (status_t, [model_p, _P(SessionOptions), _P(session_p), _str,
+                                           _size]),
+    "covidcam_session_free": (_void, [session_p]),
+    "covidcam_session_last_error": (_str, [session_p]),
+    "covidcam_session_model": (model_p, [session_p]),
+    # classify
+    "covidcam_classify_file": (status_t, [session_p, _str, c_float_p, c_float_p, _size,
+                                          c_int_p]),
+    "covidcam_classify_png": (status_t, [session_p, _buf, _size, c_float_p, c_float_p, _size,
+                                         c_int_p]),
+    "covidcam_classify_pixels": (status_t, [session_p, _buf, _int, _int, _size, c_float_p,
+                                            c_float_p, _size, c_int_p]),
+    "covidcam_classify_tensor": (status_t, [session_p, _buf, _int, _int, _int, c_float_p,
+                                            c_float_p, _size, c_int_p]),
+    # Grad-CAM
+    "covidcam_gradcam_options_init": (_void, [_P(GradcamOptions)]),
+    "covidcam_gradcam_file": (status_t, [session_p, _str, _P(GradcamOptions), _P(heatmap_p)]),
+    "covidcam_gradcam_png": (status_t, [session_p, _buf, _size, _P(GradcamOptions),
+                                        _P(heatmap_p)]),
+    "covidcam_gradcam_pixels": (status_t, [session_p, _buf, _int, _int, _size,
+                                           _P(GradcamOptions), _P(heatmap_p)]),
+    "covidcam_gradcam_tensor": (status_t, [session_p, _buf, _int, _int, _int,
+                                           _P(GradcamOptions), _P(heatmap_p)]),
+    # heatmap
+    "covidcam_heatmap_free": (_void, [heatmap_p]),
+    "covidcam_heatmap_raw_width": (_int, [heatmap_p]),
+    "covidcam_heatmap_raw_height": (_int, [heatmap_p]),
+    "covidcam_heatmap_raw": (c_float_p, [heatmap_p]),
+    "covidcam_heatmap_size": (_int, [heatmap_p]),
+    "covidcam_heatmap_data": (c_float_p, [heatmap_p]),
+    "covidcam_heatmap_class": (_int, [heatmap_p]),
+    "covidcam_heatmap_probability": (ctypes.c_float, [heatmap_p]),
+    "covidcam_heatmap_layer": (_str, [heatmap_p]),
+    "covidcam_heatmap_method": (_int, [heatmap_p]),
+    "covidcam_heatmap_num_classes": (_int, [heatmap_p]),
+    "covidcam_heatmap_probabilities": (c_float_p, [heatmap_p]),
+    "covidcam_heatmap_logits": (c_float_p, [heatmap_p]),
+    "covidcam_heatmap_top_class": (_int, [heatmap_p]),
+    "covidcam_heatmap_image_width": (_int, [heatmap_p]),
+    "covidcam_heatmap_image_height": (_int, [heatmap_p]),
+    "covidcam_heatmap_resize": (status_t, [heatmap_p, _int, _int, c_float_p]),
+    "covidcam_heatmap_colormap": (status_t, [heatmap_p, _int, _int, _buf]),
+    "covidcam_heatmap_overlay": (status_t, [heatmap_p, _buf, _int, _int, _size, ctypes.c_float,
+                                            _buf]),
+    "covidcam_heatmap_write_overlay": (status_t, [heatmap_p, _str, ctypes.c_float, _str, _size]),
+    "covidcam_heatmap_write_colormap": (status_t, [heatmap_p, _str, _str, _size]),
+}
+
+
+class _Missing:
+    """Stands in for a symbol the loaded library lacks, so that an older
+    library still serves the functions it has."""
+
+    def __init__(self, name, path):
+        self.name, self.path = name, path
+
+    def __call__(self, *args):
+        raise LibraryNotFoundError("%s does not export %s (library older than the binding?)"
+                                   % (self.path, self.name))
+
+
+class Library:
+    """The loaded shared library with every function declared."""
+
+    def __init__(self, cdll, path):
+        self.path = path
+        self.missing = []
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            try:
+                fn = getattr(cdll, name)
+            except AttributeError:
+                self.missing.append(name)
+                fn = _Missing(name, path)
+            else:
+                fn.restype = restype
+                fn.argtypes = argtypes
+            setattr(self, name[len("covidcam_"):], fn)
+        self.cdll = cdll
+
+
+def _package_root():
+    # bindings/python/covidcam/_lib.py -> the source root four levels up.
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "..", ".."))
+
+
+def candidates():
+    """(description, name or path) in search order."""
+    out = []
+    env = os.environ.get(ENV_VAR)
+    if env:
+        out.append(("$%s" % ENV_VAR, env))
+    build_root = os.environ.get("CC_BUILD_ROOT")
+    if build_root:
+        out.append(("$CC_BUILD_ROOT", os.path.join(build_root, "lib", "libcovidcam.so")))
+    out.append(("build tree", os.path.join(_package_root(), "build", "lib", "libcovidcam.so")))
+    # The dynamic loader honours LD_LIBRARY_PATH and ld.so.cache.
+    out.append(("system loader", "libcovidcam.so.%d" % ABI_MAJOR))
+    found = ctypes.util.find_library("covidcam")
+    if found and found != "libcovidcam.so.%d" % ABI_MAJOR:
+        out.append(("system loader", found))
+    return out
+
+
+def _load_one(where, name):
+    # An explicit path that does not exist is reported as such rather than
+    # through dlopen's less direct message.
+    if os.sep in name and not os.path.exists(name):
+        return None, "%s: %s: no such file" % (where, name)
+    try:
+        cdll = ctypes.CDLL(name)
+    except OSError as exc:
+        return None, "%s: %s" % (where, exc)
+    return cdll, None
+
+
+def load():
+    """Load the first library found; LibraryNotFoundError lists every place tried."""
+    tried = []
+    env_set = bool(os.environ.get(ENV_VAR))
+    for where, name in candidates():
+        cdll, why = _load_one(where, name)
+        if cdll is None:
+            tried.append(why)
+            # An explicit COVIDCAM_LIBRARY that fails must not silently fall
+            # back to some other copy of the library.
+            if env_set and where == "$" + ENV_VAR:
+                break
+            continue
+        lib = Library(cdll, name)
+        version = lib.version().decode()
+        major = int(version.split(".")[0])
+        if major != ABI_MAJOR:
+            tried.append("%s: %s: version %s, binding needs %d.x"
+                         % (where, name, version, ABI_MAJOR))
+            continue
+        return lib
+    raise LibraryNotFoundError("libcovidcam not found; looked in:\n  " + "\n  ".join(tried)
+                               + "\nSet %s to the path of libcovidcam.so." % ENV_VAR)
+
+
+_lock = threading.Lock()
+_lib = None
+
+
+def get():
+    """The process-wide Library, loaded on first use."""
+    global _lib
+    with _lock:
+        if _lib is None:
+            _lib = load()
+        return _lib

@@ -1,0 +1,241 @@
+"""covidcam.Heatmap: one Grad-CAM result, independent of its session."""
+
+import ctypes
+import enum
+import os
+
+from . import _buffers, _lib, _npy
+from .errors import InvalidArgumentError, error_for
+
+
+class Method(enum.IntEnum):
+    """covidcam_cam_method."""
+    GRADCAM = 0
+    GRADCAMPP = 1
+    LAYERCAM = 2
+
+    @classmethod
+    def parse(cls, value):
+        """A Method from itself, its int value or a name ("gradcam",
+        "gradcam++"/"gradcampp", "layercam", any case)."""
+        if isinstance(value, str):
+            key = value.strip().lower().replace("++", "pp").replace("-", "").replace("_", "")
+            for m in cls:
+                if m.name.lower() == key:
+                    return m
+            raise InvalidArgumentError("unknown method %r (gradcam, gradcam++, layercam)"
+                                       % value)
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidArgumentError("unknown method %r" % (value,)) from None
+
+    @property
+    def label(self):
+        return {0: "gradcam", 1: "gradcam++", 2: "layercam"}[int(self)]
+
+
+def _decode(raw):
+    return None if raw is None else raw.decode("utf-8", "replace")
+
+
+class Heatmap:
+    """A class activation map with the classification it came from.
+
+    Owns a covidcam_heatmap; use as a context manager or call close(). It may
+    outlive the session and model that produced it and move between threads."""
+
+    def __init__(self, handle, classes):
+        self._lib = _lib.get()
+        self._handle = handle
+        self._classes = tuple(classes)
+
+    # ------------------------------------------------------------ lifetime
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def close(self):
+        if self._handle is not None:
+            self._lib.heatmap_free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+    def _h(self):
+        if self._handle is None:
+            raise InvalidArgumentError("heatmap is closed")
+        return self._handle
+
+    def _raise(self, status, what):
+        raise error_for(status, what, _decode(self._lib.status_string(status)))
+
+    # ------------------------------------------------------------ metadata
+
+    @property
+    def size(self):
+        """Side of the square normalized map (the model input size)."""
+        return self._lib.heatmap_size(self._h())
+
+    @property
+    def raw_size(self):
+        """(width, height) of the raw map at the target layer."""
+        h = self._h()
+        return self._lib.heatmap_raw_width(h), self._lib.heatmap_raw_height(h)
+
+    @property
+    def image_size(self):
+        """(width, height) of the original image; (0, 0) for tensor input."""
+        h = self._h()
+        return self._lib.heatmap_image_width(h), self._lib.heatmap_image_height(h)
+
+    @property
+    def class_index(self):
+        """The class explained."""
+        return self._lib.heatmap_class(self._h())
+
+    @property
+    def class_name(self):
+        return self._classes[self.class_index]
+
+    @property
+    def probability(self):
+        """The probability of the class explained."""
+        return self._lib.heatmap_probability(self._h())
+
+    @property
+    def layer(self):
+        """The target block ("layer4.1" for "layer4" on a basic ResNet...)."""
+        return _decode(self._lib.heatmap_layer(self._h()))
+
+    @property
+    def method(self):
+        return Method(self._lib.heatmap_method(self._h()))
+
+    @property
+    def classes(self):
+        return self._classes
+
+    @property
+    def top(self):
+        """Index of the top class of the classification."""
+        return self._lib.heatmap_top_class(self._h())
+
+    @property
+    def probabilities(self):
+        h = self._h()
+        return self._lib.heatmap_probabilities(h)[:self._lib.heatmap_num_classes(h)]
+
+    @property
+    def logits(self):
+        h = self._h()
+        return self._lib.heatmap_logits(h)[:self._lib.heatmap_num_classes(h)]
+
+    def result(self):
+        """The classification as a covidcam.Result."""
+        from .session import Result
+        return Result(self._classes, self.probabilities, self.logits, self.top)
+
+    # ------------------------------------------------------------ maps
+
+    def data(self, numpy=False):
+        """The map normalized to [0, 1] at size x size: a list of rows, or a
+        float32 ndarray (size, size) when numpy is true."""
+        h = self._h()
+        s = self._lib.heatmap_size(h)
+        return _buffers.floats_out(self._lib.heatmap_data(h), s * s, (s, s), numpy)
+
+    def raw(self, numpy=False):
+        """relu(cam) at the target layer's resolution, not normalized: a list
+        of rows or a float32 ndarray (raw_height, raw_width)."""
+        h = self._h()
+        w, hh = self._lib.heatmap_raw_width(h), self._lib.heatmap_raw_height(h)
+        return _buffers.floats_out(self._lib.heatmap_raw(h), w * hh, (hh, w), numpy)
+
+    def resize(self, width, height, numpy=False):
+        """The normalized map bilinearly resized to width x height."""
+        h = self._h()
+        n = max(int(width), 0) * max(int(height), 0)
+        out = (ctypes.c_float * n)()
+        st = self._lib.heatmap_resize(h, int(width), int(height), out)
+        if st:
+            self._raise(st, "cannot resize the heatmap to %sx%s" % (width, height))
+        return _buffers.floats_out(out, n, (int(height), int(width)), numpy)
+
+    def _default_size(self, width, height):
+        if width is not None and height is not None:
+            return int(width), int(height)
+        w, hh = self.image_size
+        if not w:
+            w = hh = self.size
+        return w, hh
+
+    def _rgb_out(self, buf, width, height, numpy):
+        if numpy:
+            if not _buffers.have_numpy():
+                raise InvalidArgumentError("numpy is not available")
+            return _buffers.np.frombuffer(buf, dtype=_buffers.np.uint8).reshape(height, width, 3)
+        return buf.raw
+
+    def colormap(self, width=None, height=None, numpy=False):
+        """The map through the jet colormap as RGB bytes (3*width*height) or
+        a uint8 ndarray (height, width, 3); default size: the image's."""
+        width, height = self._default_size(width, height)
+        buf = ctypes.create_string_buffer(3 * max(width, 0) * max(height, 0))
+        st = self._lib.heatmap_colormap(self._h(), width, height, buf)
+        if st:
+            self._raise(st, "cannot colormap the heatmap at %dx%d" % (width, height))
+        return self._rgb_out(buf, width, height, numpy)
+
+    def overlay(self, gray, width=None, height=None, stride=None, alpha=0.5, numpy=None):
+        """The jet map blended over gray pixels (2-D uint8 ndarray or a buffer
+        with width/height/stride), `alpha` being the map's weight (the image's
+        is 1 - alpha). RGB bytes, or an ndarray when numpy (default: when gray is one)."""
+        ptr, w, hh, st_, keep = _buffers.pixels_pointer(gray, width, height, stride)
+        buf = ctypes.create_string_buffer(3 * max(w, 0) * max(hh, 0))
+        st = self._lib.heatmap_overlay(self._h(), ptr, w, hh, st_, 1.0 - float(alpha), buf)
+        del keep
+        if st:
+            self._raise(st, "cannot overlay the heatmap on %dx%d pixels (alpha %s)"
+                        % (w, hh, alpha))
+        if numpy is None:
+            numpy = _buffers.is_ndarray(gray)
+        return self._rgb_out(buf, w, hh, numpy)
+
+    def save_overlay(self, path, alpha=0.5):
+        """Write the map blended over the original image as an RGB PNG;
+        `alpha` is the map's weight (pytorch-grad-cam image_weight = 1 - alpha)."""
+        err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+        st = self._lib.heatmap_write_overlay(self._h(), os.fsencode(path), 1.0 - float(alpha),
+                                             err, len(err))
+        if st:
+            self._raise(st, _decode(err.value))
+
+    def save_colormap(self, path):
+        """Write the jet colormap alone as an RGB PNG at the image size."""
+        err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+        st = self._lib.heatmap_write_colormap(self._h(), os.fsencode(path), err, len(err))
+        if st:
+            self._raise(st, _decode(err.value))
+
+    def save_npy(self, path):
+        """Write the normalized map (size x size float32) as a NumPy .npy file."""
+        h = self._h()
+        s = self._lib.heatmap_size(h)
+        _npy.write_f32(path, s, s, self._lib.heatmap_data(h)[:s * s])
+
+    def __repr__(self):
+        if self._handle is None:
+            return "<covidcam.Heatmap closed>"
+        return "<covidcam.Heatmap %s %s %s p=%.4f %dx%d>" % (
+            self.method.label, self.layer, self.class_name, self.probability, self.size,
+            self.size)

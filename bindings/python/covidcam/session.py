@@ -1,0 +1,255 @@
+"""covidcam.Session (per-thread inference state) and covidcam.Result."""
+
+import ctypes
+import enum
+import os
+import threading
+
+from . import _buffers, _lib
+from .errors import InvalidArgumentError, error_for
+from .heatmap import Heatmap, Method
+from .model import Model, check_errbuf, decode
+
+
+class Precision(enum.IntEnum):
+    """covidcam_precision."""
+    FP32 = 0
+    BF16 = 1
+    INT8 = 2
+
+
+class Result:
+    """One classification: `top` (index), `label` (its class name),
+    `probabilities` and `logits` (lists in class order), `classes`."""
+
+    __slots__ = ("classes", "probabilities", "logits", "top")
+
+    def __init__(self, classes, probabilities, logits, top):
+        self.classes = classes
+        self.probabilities = probabilities
+        self.logits = logits
+        self.top = top
+
+    @property
+    def label(self):
+        return self.classes[self.top]
+
+    @property
+    def probability(self):
+        return self.probabilities[self.top]
+
+    def as_dict(self):
+        """{"top": label, "probabilities": {class: p}, "logits": {class: z}}."""
+        return {"top": self.label,
+                "probabilities": dict(zip(self.classes, self.probabilities)),
+                "logits": dict(zip(self.classes, self.logits))}
+
+    def __repr__(self):
+        return "<covidcam.Result %s p=%.4f>" % (self.label, self.probability)
+
+
+def _is_path(source):
+    return isinstance(source, (str, os.PathLike))
+
+
+class Session:
+    """Inference state for one Model, used by one thread at a time.
+
+    Different sessions of one model may run in parallel threads (the library
+    releases the GIL during calls). Calls on one session are serialized by a
+    lock, so sharing a session between threads is safe but not parallel."""
+
+    def __init__(self, model, threads=0, precision=Precision.FP32):
+        if not isinstance(model, Model):
+            raise InvalidArgumentError("Session needs a covidcam.Model, got %s"
+                                       % type(model).__name__)
+        self._lib = _lib.get()
+        self._handle = None
+        self._model = model
+        self._threads = int(threads)
+        self._lock = threading.Lock()
+        opts = _lib.SessionOptions()
+        self._lib.session_options_init(ctypes.byref(opts))
+        opts.num_threads = self._threads
+        opts.precision = int(_parse_precision(precision))
+        err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+        out = _lib.session_p()
+        mh = model._attach()
+        try:
+            st = self._lib.session_create(mh, ctypes.byref(opts), ctypes.byref(out), err,
+                                          len(err))
+            check_errbuf(self._lib, st, err)
+        except BaseException:
+            model._detach()
+            raise
+        self._handle = out.value
+        n = model.num_classes
+        self._probs = (ctypes.c_float * n)()
+        self._logits = (ctypes.c_float * n)()
+        self._top = ctypes.c_int()
+
+    # ------------------------------------------------------------ lifetime
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def threads(self):
+        """The thread count asked for (0 = all cores)."""
+        return self._threads
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def close(self):
+        with self._lock:
+            if self._handle is None:
+                return
+            self._lib.session_free(self._handle)
+            self._handle = None
+            self._model._detach()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+    def _h(self):
+        if self._handle is None:
+            raise InvalidArgumentError("session is closed")
+        return self._handle
+
+    @property
+    def last_error(self):
+        return decode(self._lib.session_last_error(self._h()))
+
+    def _raise(self, status):
+        raise error_for(status, decode(self._lib.session_last_error(self._handle)),
+                        decode(self._lib.status_string(status)))
+
+    # ------------------------------------------------------------ classify
+
+    def _classify(self, fn, *args):
+        n = self._model.num_classes
+        with self._lock:
+            st = fn(self._h(), *args, self._probs, self._logits, n, ctypes.byref(self._top))
+            if st:
+                self._raise(st)
+            return Result(self._model.classes, self._probs[:n], self._logits[:n],
+                          self._top.value)
+
+    def classify_file(self, path):
+        """Classify a PNG file."""
+        return self._classify(self._lib.classify_file, os.fsencode(path))
+
+    def classify_png(self, data):
+        """Classify PNG bytes (bytes, bytearray, memoryview, uint8 ndarray)."""
+        ptr, n, keep = _buffers.bytes_pointer(data)
+        return self._classify(self._lib.classify_png, ptr, n)
+
+    def classify_pixels(self, pixels, width=None, height=None, stride=None):
+        """Classify 8-bit gray pixels: a 2-D uint8 ndarray, or a buffer of
+        `height` rows of `width` bytes `stride` (default width) apart."""
+        ptr, w, h, st, keep = _buffers.pixels_pointer(pixels, width, height, stride)
+        return self._classify(self._lib.classify_pixels, ptr, w, h, st)
+
+    def classify_tensor(self, tensor, channels=None, height=None, width=None):
+        """Classify a normalized planar float32 tensor C x S x S: an ndarray, or
+        a flat buffer/sequence (dimensions default to the model's input)."""
+        c, h, w = self._default_dims(channels, height, width)
+        ptr, c, h, w, keep = _buffers.tensor_pointer(tensor, c, h, w)
+        return self._classify(self._lib.classify_tensor, ptr, c, h, w)
+
+    def classify(self, source):
+        """Classify a path, PNG bytes, a 2-D uint8 ndarray (pixels) or a
+        float ndarray (tensor)."""
+        if _is_path(source):
+            return self.classify_file(source)
+        if _buffers.is_ndarray(source) and source.dtype.kind == "f":
+            return self.classify_tensor(source)
+        if _buffers.is_ndarray(source) and source.ndim == 2:
+            return self.classify_pixels(source)
+        return self.classify_png(source)
+
+    def _default_dims(self, channels, height, width):
+        m = self._model
+        return (m.input_channels if channels is None else channels,
+                m.input_size if height is None else height,
+                m.input_size if width is None else width)
+
+    # ------------------------------------------------------------ Grad-CAM
+
+    def _options(self, method, layer, target):
+        opts = _lib.GradcamOptions()
+        self._lib.gradcam_options_init(ctypes.byref(opts))
+        opts.method = int(Method.parse(method))
+        if layer is not None:
+            opts.layer = layer.encode()
+        if target is not None:
+            opts.target_class = (self._model.class_index(target) if isinstance(target, str)
+                                 else int(target))
+        return opts
+
+    def _gradcam(self, fn, args, method, layer, target):
+        opts = self._options(method, layer, target)
+        out = _lib.heatmap_p()
+        with self._lock:
+            st = fn(self._h(), *args, ctypes.byref(opts), ctypes.byref(out))
+            if st:
+                self._raise(st)
+        return Heatmap(out.value, self._model.classes)
+
+    def gradcam_file(self, path, method="gradcam", layer=None, target=None):
+        """Grad-CAM of a PNG file. `method`: "gradcam", "gradcam++", "layercam"
+        (or a Method); `layer`: "layer4" (default), "layer3.1"...; `target`:
+        class index or name to explain (default: the top class)."""
+        return self._gradcam(self._lib.gradcam_file, (os.fsencode(path),), method, layer, target)
+
+    def gradcam_png(self, data, method="gradcam", layer=None, target=None):
+        ptr, n, keep = _buffers.bytes_pointer(data)
+        return self._gradcam(self._lib.gradcam_png, (ptr, n), method, layer, target)
+
+    def gradcam_pixels(self, pixels, width=None, height=None, stride=None, method="gradcam",
+                       layer=None, target=None):
+        ptr, w, h, st, keep = _buffers.pixels_pointer(pixels, width, height, stride)
+        return self._gradcam(self._lib.gradcam_pixels, (ptr, w, h, st), method, layer, target)
+
+    def gradcam_tensor(self, tensor, channels=None, height=None, width=None, method="gradcam",
+                       layer=None, target=None):
+        c, h, w = self._default_dims(channels, height, width)
+        ptr, c, h, w, keep = _buffers.tensor_pointer(tensor, c, h, w)
+        return self._gradcam(self._lib.gradcam_tensor, (ptr, c, h, w), method, layer, target)
+
+    def gradcam(self, source, method="gradcam", layer=None, target=None):
+        """Grad-CAM of a path, PNG bytes, pixels ndarray or tensor ndarray."""
+        kw = {"method": method, "layer": layer, "target": target}
+        if _is_path(source):
+            return self.gradcam_file(source, **kw)
+        if _buffers.is_ndarray(source) and source.dtype.kind == "f":
+            return self.gradcam_tensor(source, **kw)
+        if _buffers.is_ndarray(source) and source.ndim == 2:
+            return self.gradcam_pixels(source, **kw)
+        return self.gradcam_png(source, **kw)
+
+    def __repr__(self):
+        state = "closed" if self._handle is None else "threads=%d" % self._threads
+        return "<covidcam.Session %s>" % state
+
+
+def _parse_precision(p):
+    if isinstance(p, str):
+        try:
+            return Precision[p.upper()]
+        except KeyError:
+            raise InvalidArgumentError("unknown precision %r (fp32, bf16, int8)" % p) from None
+    try:
+        return Precision(p)
+    except ValueError:
+        raise InvalidArgumentError("unknown precision %r" % (p,)) from None

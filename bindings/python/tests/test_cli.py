@@ -1,0 +1,139 @@
+"""`python3 -m covidcam` against the C example programs on the same inputs:
+same stdout (apart from the measured "ms"), same exit status, same stderr
+apart from the program name, byte-identical output files."""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import support
+
+BASIC = support.fixture("basic.safetensors")
+BOTTLENECK = support.fixture("bottleneck.safetensors")
+SAMPLE = support.fixture("sample_97x131.png")
+SAMPLE64 = support.fixture("sample_64.png")
+PKG_DIR = os.path.normpath(os.path.join(support.HERE, ".."))
+
+
+def example(name):
+    """Path of a C example program: $CC_EXAMPLE_<NAME>, else the build tree."""
+    env = os.environ.get("CC_EXAMPLE_" + name.split("-")[1].upper())
+    if env:
+        return env
+    root = os.environ.get("CC_BUILD_ROOT") or os.path.join(support.SOURCE_ROOT, "build")
+    path = os.path.join(root, "examples", name)
+    return path if os.access(path, os.X_OK) else None
+
+
+def run(cmd):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PKG_DIR + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def no_ms(text):
+    return re.sub(r',"ms":[-+0-9.e]+', "", text)
+
+
+class CliTest(unittest.TestCase):
+    maxDiff = None
+
+    def compare(self, tool, args, stderr=True, dirs=()):
+        """Run the C program and `python3 -m covidcam <tool>` with args (where
+        the strings in `dirs` are replaced by a per-program directory)."""
+        exe = example("covidcam-" + tool)
+        if exe is None:
+            self.skipTest("covidcam-%s not built (set CC_EXAMPLE_%s or CC_BUILD_ROOT)"
+                          % (tool, tool.upper()))
+        with tempfile.TemporaryDirectory() as c_dir, tempfile.TemporaryDirectory() as py_dir:
+            def subst(d):
+                return [d + a[len("@"):] if a.startswith("@") else a for a in args]
+            c = run([exe] + subst(c_dir))
+            py = run([sys.executable, "-m", "covidcam", tool] + subst(py_dir))
+            prog = "covidcam-" + tool
+            norm = lambda s, d: no_ms(s).replace(prog, "covidcam " + tool).replace(d, "@")
+            self.assertEqual(py[0], c[0], "exit status; stderr:\n%s\n%s" % (c[2], py[2]))
+            self.assertEqual(norm(py[1], py_dir), norm(c[1], c_dir))
+            if stderr:
+                self.assertEqual(norm(py[2], py_dir), norm(c[2], c_dir))
+            files = []
+            for root, _, names in os.walk(c_dir):
+                for n in names:
+                    rel = os.path.relpath(os.path.join(root, n), c_dir)
+                    files.append(rel)
+                    self.assertEqual(support.read(os.path.join(py_dir, rel)),
+                                     support.read(os.path.join(c_dir, rel)), rel)
+            py_files = sorted(os.path.relpath(os.path.join(r, n), py_dir)
+                              for r, _, ns in os.walk(py_dir) for n in ns)
+            self.assertEqual(py_files, sorted(files))
+            return c, files
+
+    # ---------------------------------------------------------- classify
+
+    def test_classify_json_real_xrays(self):
+        files = support.need_xrays(4)
+        c, _ = self.compare("classify", ["-m", BASIC, "--json", "-t", "1", SAMPLE] + files
+                            + ["/nonexistent.png", BASIC])
+        self.assertEqual(c[0], 1)
+        self.assertEqual(c[1].count("\n"), len(files) + 3)
+
+    def test_classify_text(self):
+        c, _ = self.compare("classify", ["--threads=1", SAMPLE, SAMPLE64, "--model",
+                                         BOTTLENECK])
+        self.assertEqual(c[0], 0)
+        self.assertIn("  D ", c[1])
+
+    def test_classify_usage(self):
+        for args in ([], ["-m", BASIC], [SAMPLE], ["-m", BASIC, "-t", "x", SAMPLE],
+                     ["-m", BASIC, "-t", "2000", SAMPLE], ["--help"], ["-V"]):
+            self.compare("classify", args)
+        self.compare("classify", ["--bogus", SAMPLE], stderr=False)
+        self.compare("classify", ["-m", "/nonexistent.safetensors", SAMPLE])
+        self.compare("classify", ["-m", SAMPLE, SAMPLE])
+
+    # ---------------------------------------------------------- gradcam
+
+    def test_gradcam_batch_json_real_xrays(self):
+        files = support.need_xrays(2)
+        c, out = self.compare("gradcam", ["-m", BASIC, "-t", "1", "--json", "-M", "gradcam++",
+                                          "-l", "layer3", "-c", "COVID", "--out-dir", "@/out",
+                                          "--overlay", "--heatmap", "--npy", SAMPLE] + files)
+        self.assertEqual(c[0], 0)
+        self.assertEqual(len(out), 3 * (len(files) + 1))
+
+    def test_gradcam_single_text(self):
+        for method in ("gradcam", "gradcam++", "layercam"):
+            c, out = self.compare("gradcam", ["-m", BOTTLENECK, "-t", "1", "-M", method,
+                                              "-a", "0.25", "-o", "@/o.png",
+                                              "--heatmap", "@/h.png", "--npy", "@/m.npy",
+                                              "-c", "2", SAMPLE])
+            self.assertEqual((c[0], sorted(out)), (0, ["h.png", "m.npy", "o.png"]))
+
+    def test_gradcam_batch_default_overlay_and_layers(self):
+        c, out = self.compare("gradcam", ["-m", BASIC, "--out-dir", "@", "-l", "layer2.0",
+                                          SAMPLE, SAMPLE64])
+        self.assertEqual(sorted(out), ["sample_64.overlay.png", "sample_97x131.overlay.png"])
+        self.compare("gradcam", ["-m", BOTTLENECK, "--list-layers"])
+
+    def test_gradcam_errors(self):
+        for args in (["-m", BASIC, "-l", "nope", SAMPLE],
+                     ["-m", BASIC, "-c", "7", SAMPLE],
+                     ["-m", BASIC, "-c", "Flu", SAMPLE],
+                     ["-m", BASIC, "-M", "scorecam", SAMPLE],
+                     ["-m", BASIC, "-a", "1.5", SAMPLE],
+                     ["-m", BASIC, "-o", "@/o.png", SAMPLE, SAMPLE64],
+                     ["-m", BASIC, "--out-dir", "@", SAMPLE, support.fixture("png/../"
+                                                                            "sample_97x131.png")],
+                     ["-m", BASIC, "--out-dir", "@/" + "x" * 300 + "/y", SAMPLE],
+                     ["-m", BASIC, "--json", "/nonexistent.png", SAMPLE64],
+                     ["-m", BASIC],
+                     ["--help"], ["-V"]):
+            self.compare("gradcam", args)
+
+
+if __name__ == "__main__":
+    unittest.main()
