@@ -134,6 +134,22 @@ class CliTest(unittest.TestCase):
                      ["--help"], ["-V"]):
             self.compare("gradcam", args)
 
+    def test_entry_point(self):
+        rc, out, err = run([sys.executable, "-m", "covidcam", "version"])
+        self.assertEqual(rc, 0)
+        import covidcam
+        self.assertIn(covidcam.library_version(), out)
+        self.assertEqual(run([sys.executable, "-m", "covidcam"])[0], 2)
+        rc, _, err = run([sys.executable, "-m", "covidcam", "frobnicate"])
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown command 'frobnicate'", err)
+        env_rc = subprocess.run(
+            [sys.executable, "-m", "covidcam", "classify", "-m", BASIC, SAMPLE],
+            env=dict(os.environ, PYTHONPATH=PKG_DIR, COVIDCAM_LIBRARY="/nonexistent.so"),
+            capture_output=True, text=True)
+        self.assertEqual(env_rc.returncode, 1)
+        self.assertIn("/nonexistent.so: no such file", env_rc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

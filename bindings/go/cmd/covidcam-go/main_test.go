@@ -96,6 +96,12 @@ func compare(t *testing.T, tool string, args ...string) (int, string) {
 	if g, c := norm(goOut.String(), goDir), norm(cOut.String(), cDir); g != c {
 		t.Errorf("%v: stdout differs\nC:  %s\nGo: %s", args, c, g)
 	}
+	// Messages match too, apart from the program name; usage errors come
+	// from different option parsers.
+	cMsg := strings.ReplaceAll(norm(cErr.String(), cDir), "covidcam-"+tool, "covidcam-go "+tool)
+	if g := norm(goErr.String(), goDir); cRC != 2 && g != cMsg {
+		t.Errorf("%v: stderr differs\nC:  %s\nGo: %s", args, cMsg, g)
+	}
 	names, _ := filepath.Glob(filepath.Join(cDir, "*"))
 	for _, n := range names {
 		want, _ := os.ReadFile(n)
@@ -136,6 +142,9 @@ func TestGradCAMMatchesC(t *testing.T) {
 	for _, f := range xrays(2) {
 		compare(t, "gradcam", "-m", basic, "-t", "1", "-j", "-c", "COVID", "-l", "layer2.0",
 			"-o", "@/o.png", f)
+	}
+	if rc, _ := compare(t, "gradcam", "-m", basic, "-o", "/nonexistent/o.png", sample); rc != 1 {
+		t.Errorf("C exit %d for an unwritable overlay", rc)
 	}
 	rc, _ := compare(t, "gradcam", "-m", basic, "-j", sample, fixture("sample_64.png"),
 		"/nonexistent.png")

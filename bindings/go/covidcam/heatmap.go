@@ -1,0 +1,240 @@
+package covidcam
+
+/*
+#include <stdlib.h>
+#include <covidcam.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Heatmap is one Grad-CAM result with the classification it came from. It
+// owns C memory: Close it (io.Closer). Accessors return zero values once closed.
+type Heatmap struct {
+	mu      sync.RWMutex
+	h       *C.covidcam_heatmap
+	classes []string
+}
+
+// Close frees the heatmap; closing twice is a no-op.
+func (hm *Heatmap) Close() error {
+	hm.mu.Lock()
+	defer hm.mu.Unlock()
+	if hm.h != nil {
+		C.covidcam_heatmap_free(hm.h)
+		hm.h = nil
+		runtime.SetFinalizer(hm, nil)
+	}
+	return nil
+}
+
+func (hm *Heatmap) read(f func(h *C.covidcam_heatmap)) bool {
+	hm.mu.RLock()
+	defer hm.mu.RUnlock()
+	if hm.h == nil {
+		return false
+	}
+	f(hm.h)
+	return true
+}
+
+// Size returns the side of the square normalized map (the model input size).
+func (hm *Heatmap) Size() (n int) {
+	hm.read(func(h *C.covidcam_heatmap) { n = int(C.covidcam_heatmap_size(h)) })
+	return
+}
+
+// Data returns a copy of the map normalized to [0, 1], Size() x Size() row-major.
+func (hm *Heatmap) Data() (d []float32) {
+	hm.read(func(h *C.covidcam_heatmap) {
+		s := int(C.covidcam_heatmap_size(h))
+		d = goFloats(C.covidcam_heatmap_data(h), s*s)
+	})
+	return
+}
+
+// Raw returns a copy of relu(cam) at the target layer's resolution, not
+// normalized, with its width and height.
+func (hm *Heatmap) Raw() (d []float32, width, height int) {
+	hm.read(func(h *C.covidcam_heatmap) {
+		width = int(C.covidcam_heatmap_raw_width(h))
+		height = int(C.covidcam_heatmap_raw_height(h))
+		d = goFloats(C.covidcam_heatmap_raw(h), width*height)
+	})
+	return
+}
+
+// RawSize returns the width and height of the raw map (the target layer's
+// resolution).
+func (hm *Heatmap) RawSize() (width, height int) {
+	hm.read(func(h *C.covidcam_heatmap) {
+		width = int(C.covidcam_heatmap_raw_width(h))
+		height = int(C.covidcam_heatmap_raw_height(h))
+	})
+	return
+}
+
+// Class returns the index of the class explained.
+func (hm *Heatmap) Class() (c int) {
+	hm.read(func(h *C.covidcam_heatmap) { c = int(C.covidcam_heatmap_class(h)) })
+	return
+}
+
+// ClassName returns the name of the class explained ("" once closed).
+func (hm *Heatmap) ClassName() string {
+	c := -1
+	hm.read(func(h *C.covidcam_heatmap) { c = int(C.covidcam_heatmap_class(h)) })
+	if c < 0 || c >= len(hm.classes) {
+		return ""
+	}
+	return hm.classes[c]
+}
+
+// Probability returns the probability of the class explained.
+func (hm *Heatmap) Probability() (p float32) {
+	hm.read(func(h *C.covidcam_heatmap) { p = float32(C.covidcam_heatmap_probability(h)) })
+	return
+}
+
+// Layer returns the target block ("layer4.1" for "layer4" on a basic ResNet).
+func (hm *Heatmap) Layer() (s string) {
+	hm.read(func(h *C.covidcam_heatmap) { s = C.GoString(C.covidcam_heatmap_layer(h)) })
+	return
+}
+
+// Method returns the method that made the map.
+func (hm *Heatmap) Method() (m Method) {
+	hm.read(func(h *C.covidcam_heatmap) { m = Method(C.covidcam_heatmap_method(h)) })
+	return
+}
+
+// ImageSize returns the size of the original image; 0, 0 for tensor input.
+func (hm *Heatmap) ImageSize() (width, height int) {
+	hm.read(func(h *C.covidcam_heatmap) {
+		width = int(C.covidcam_heatmap_image_width(h))
+		height = int(C.covidcam_heatmap_image_height(h))
+	})
+	return
+}
+
+// Result returns the classification that came with the map.
+func (hm *Heatmap) Result() (r Result) {
+	hm.read(func(h *C.covidcam_heatmap) {
+		n := int(C.covidcam_heatmap_num_classes(h))
+		r = Result{Top: int(C.covidcam_heatmap_top_class(h)),
+			Classes:       append([]string(nil), hm.classes...),
+			Probabilities: goFloats(C.covidcam_heatmap_probabilities(h), n),
+			Logits:        goFloats(C.covidcam_heatmap_logits(h), n)}
+		r.Label = r.Classes[r.Top]
+	})
+	return
+}
+
+func (hm *Heatmap) status(op string, f func(h *C.covidcam_heatmap) C.covidcam_status,
+	msg string) error {
+	var st C.covidcam_status
+	if !hm.read(func(h *C.covidcam_heatmap) { st = f(h) }) {
+		return errClosed(op, "heatmap")
+	}
+	if st != C.COVIDCAM_OK {
+		return newError(op, st, msg)
+	}
+	return nil
+}
+
+// Resize returns the normalized map bilinearly resized to width x height.
+func (hm *Heatmap) Resize(width, height int) ([]float32, error) {
+	if width <= 0 || height <= 0 {
+		return nil, &Error{Op: "Resize", Status: ErrInvalidArgument,
+			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	}
+	out := make([]float32, width*height)
+	err := hm.status("Resize", func(h *C.covidcam_heatmap) C.covidcam_status {
+		return C.covidcam_heatmap_resize(h, C.int(width), C.int(height), cfloats(out))
+	}, fmt.Sprintf("cannot resize to %dx%d", width, height))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Colormap returns the map at width x height through the jet colormap as
+// RGB bytes (3 * width * height).
+func (hm *Heatmap) Colormap(width, height int) ([]byte, error) {
+	if width <= 0 || height <= 0 {
+		return nil, &Error{Op: "Colormap", Status: ErrInvalidArgument,
+			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	}
+	out := make([]byte, 3*width*height)
+	err := hm.status("Colormap", func(h *C.covidcam_heatmap) C.covidcam_status {
+		return C.covidcam_heatmap_colormap(h, C.int(width), C.int(height),
+			(*C.uint8_t)(cbytes(out)))
+	}, fmt.Sprintf("cannot colormap at %dx%d", width, height))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Overlay blends the jet map over gray pixels (height rows of width bytes,
+// stride apart) with the map's opacity alpha in [0, 1] (pytorch-grad-cam's
+// image_weight is 1 - alpha) and returns RGB bytes.
+func (hm *Heatmap) Overlay(gray []byte, width, height, stride int, alpha float32) ([]byte,
+	error) {
+	if err := checkPixels("Overlay", gray, width, height, stride); err != nil {
+		return nil, err
+	}
+	if width <= 0 || height <= 0 {
+		return nil, &Error{Op: "Overlay", Status: ErrInvalidArgument,
+			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	}
+	out := make([]byte, 3*width*height)
+	err := hm.status("Overlay", func(h *C.covidcam_heatmap) C.covidcam_status {
+		return C.covidcam_heatmap_overlay(h, (*C.uint8_t)(cbytes(gray)), C.int(width),
+			C.int(height), C.size_t(stride), C.float(1-alpha), (*C.uint8_t)(cbytes(out)))
+	}, fmt.Sprintf("cannot overlay on %dx%d pixels (stride %d, alpha %g)", width, height,
+		stride, alpha))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WriteOverlay writes the map blended over the original image (map opacity
+// alpha) as an RGB PNG at the image's size. ErrInvalidArgument for a
+// heatmap made from a tensor.
+func (hm *Heatmap) WriteOverlay(path string, alpha float32) error {
+	return hm.write("WriteOverlay", path, func(h *C.covidcam_heatmap, p *C.char,
+		eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_write_overlay(h, p, C.float(1-alpha), eb.p, eb.size())
+	})
+}
+
+// WriteColormap writes the jet colormap alone as an RGB PNG.
+func (hm *Heatmap) WriteColormap(path string) error {
+	return hm.write("WriteColormap", path, func(h *C.covidcam_heatmap, p *C.char,
+		eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_write_colormap(h, p, eb.p, eb.size())
+	})
+}
+
+func (hm *Heatmap) write(op, path string,
+	f func(h *C.covidcam_heatmap, p *C.char, eb errbuf) C.covidcam_status) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	eb := newErrbuf()
+	defer eb.free()
+	var st C.covidcam_status
+	if !hm.read(func(h *C.covidcam_heatmap) { st = f(h, cpath, eb) }) {
+		return errClosed(op, "heatmap")
+	}
+	if st != C.COVIDCAM_OK {
+		return newError(op, st, eb.String())
+	}
+	return nil
+}
