@@ -1,0 +1,34 @@
+/* Helpers shared by the API tests (cmocka assertions with readable failures). */
+#ifndef COVIDCAM_TEST_API_UTIL_H
+#define COVIDCAM_TEST_API_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "covidcam.h"
+
+/* A pointer no library call may produce: out-parameters are pre-set to it to
+ * check that failing calls leave them untouched. */
+extern char au_sentinel_byte;
+#define AU_SENTINEL ((void *)&au_sentinel_byte)
+
+/* Fail the test unless `msg` contains `needle` (both printed on failure). */
+void au_assert_contains(const char *msg, const char *needle);
+
+/* Fail unless `got` == `want`, printing both status names and `msg`. */
+void au_assert_status(covidcam_status got, covidcam_status want, const char *msg);
+
+/* Load tests/fixtures/<name>; fails the test on error. */
+covidcam_model *au_load(const char *name);
+
+/* A session with `threads` threads (0 = default); fails the test on error. */
+covidcam_session *au_session(const covidcam_model *m, int threads);
+
+/* Write `len` bytes to a new temporary file; returns its malloc'd path. */
+char *au_write_temp(const void *buf, size_t len);
+
+/* A new temporary file of `size` bytes without data blocks (sparse), for
+ * size-limit tests; returns its malloc'd path. */
+char *au_sparse_temp(uint64_t size);
+
+#endif
