@@ -62,8 +62,16 @@ typedef struct conv_shape {
     dnnl_dims_t src, wei, dst, strides, pad;
 } conv_shape;
 
-/* Forward pd: reuse the input's layout when a fast implementation takes it
- * (no reorder between layers), else let oneDNN choose. */
+static int is_plain(const cc_tt *t)
+{
+    dnnl_memory_desc_t plain = td_md_tag(t->ndims, t->dims, t->md.data_type, td_plain_tag(t->ndims));
+    return dnnl_memory_desc_equal(&plain, &t->md);
+}
+
+/* Forward pd: reuse the layout of an input another primitive produced when a
+ * fast implementation takes it (no reorder between layers); for a plain input
+ * (the image) let oneDNN choose, as a plain layout would pick gemm and carry
+ * plain layouts through the whole network. */
 static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_shape *s,
                                    dnnl_primitive_desc_t *pd, cc_err *e)
 {
@@ -71,7 +79,7 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
     dnnl_memory_desc_t any_src = md_any(4, s->src, net->dt);
     dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dst = md_any(4, s->dst, net->dt);
     dnnl_convolution_desc_t d;
-    if (in->md.data_type == net->dt &&
+    if (in->md.data_type == net->dt && !is_plain(in) &&
         dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &in->md, &wei, NULL,
                                            &dst, s->strides, s->pad, s->pad) == dnnl_success &&
         td_pd(net, &d, NULL, NULL, pd, "convolution", e) == COVIDCAM_OK) {

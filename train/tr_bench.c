@@ -1,6 +1,7 @@
 #include "tr_bench.h"
 
 #include <omp.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,6 +10,15 @@
 #include "tr_rng.h"
 #include "tr_session.h"
 #include "tr_util.h"
+
+/* CPU seconds used by the process (all threads). */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
 
 static covidcam_status step(tr_net *net, tr_params *p, const int *labels, const tr_opts *o,
                             cc_err *e)
@@ -58,18 +68,20 @@ covidcam_status tr_bench(const tr_opts *o, cc_err *e)
         goto fail;
     double t_first = tr_now() - t0;
     t0 = tr_now();
+    double c0 = cpu_seconds();
     for (int i = 0; i < o->iterations && !st; i++)
         st = step(&net, &p, labels, o, e);
-    double dt = tr_now() - t0;
+    double dt = tr_now() - t0, dc = cpu_seconds() - c0;
     if (!st)
         printf("benchmark: %s, %s, batch %d, %dx%dx%d, %d threads, oneDNN ISA %s\n"
                "  setup %.2f s, first iteration %.2f s, memory %.2f GB\n"
                "  %d iterations in %.2f s: %.3f s/iteration, %.2f images/s (training: forward, "
-               "backward, SGD update)\n",
+               "backward, SGD update)\n"
+               "  CPU time %.2f s: %.2f images per CPU-second\n",
                a.name, prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->batch, o->input_channels,
                o->input_size, o->input_size, omp_get_max_threads(), cc_tdnn_isa_name(), t_build,
                t_first, (double)cc_tnet_bytes(net.tn) / 1e9, o->iterations, dt,
-               dt / o->iterations, o->iterations * o->batch / dt);
+               dt / o->iterations, o->iterations * o->batch / dt, dc, o->iterations * o->batch / dc);
 fail:
     free(labels);
     tr_net_free(&net);
