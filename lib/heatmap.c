@@ -135,7 +135,7 @@ covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *h, const uint8_
                                          int width, int height, size_t stride, float image_weight,
                                          uint8_t *rgb)
 {
-    if (!h || !gray || !rgb || bad_size(width, height) || stride < (size_t)width ||
+    if (!h || !gray || !rgb || bad_size(width, height) || !cc_pixels_fit(width, height, stride) ||
         !(image_weight >= 0.0f && image_weight <= 1.0f))
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     size_t n = (size_t)width * (size_t)height;

@@ -123,7 +123,7 @@ covidcam_status covidcam_model_preprocess(const covidcam_model *m, const uint8_t
                                           int width, int height, size_t stride, float *tensor,
                                           size_t tensor_len)
 {
-    if (!m || !pixels || !tensor || width <= 0 || height <= 0 || stride < (size_t)width)
+    if (!m || !pixels || !tensor || !cc_pixels_fit(width, height, stride))
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     if ((unsigned)width > COVIDCAM_MAX_IMAGE_DIM || (unsigned)height > COVIDCAM_MAX_IMAGE_DIM ||
         (uint64_t)width * (uint64_t)height > COVIDCAM_MAX_IMAGE_PIXELS)

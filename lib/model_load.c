@@ -23,6 +23,8 @@ static const char *meta_req(const cc_safetensors *st, const char *key, cc_err *e
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
+    if (*s < '0' || *s > '9')
+        return -1; /* strtol would accept blanks and signs */
     long v = strtol(s, &end, 10);
     if (end == s || *end || v < lo || v > hi)
         return -1;
@@ -131,10 +133,12 @@ static covidcam_status parse_meta(covidcam_model *m, const cc_safetensors *st, c
     const char *s = meta_req(st, "input_size", e, &rc);
     if (!s)
         return rc;
-    if (parse_int(s, 8, COVIDCAM_MAX_INPUT_SIZE, &v))
+    if (parse_int(s, 8, 1L << 30, &v))
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "metadata: input_size must be an integer in [8, %u], not '%s'",
-                       COVIDCAM_MAX_INPUT_SIZE, s);
+                       "metadata: input_size must be an integer >= 8, not '%s'", s);
+    if (v > (long)COVIDCAM_MAX_INPUT_SIZE)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT, "metadata: input_size %ld exceeds the limit %u", v,
+                       COVIDCAM_MAX_INPUT_SIZE);
     m->input_size = (int)v;
     if (!(s = meta_req(st, "input_channels", e, &rc)))
         return rc;
@@ -177,9 +181,9 @@ static covidcam_status copy_meta(covidcam_model *m, const cc_safetensors *st, cc
 
 static int is_ignored(const char *name)
 {
-    const char *suffix = "num_batches_tracked";
+    const char *suffix = ".num_batches_tracked";
     size_t l = strlen(name), s = strlen(suffix);
-    return l >= s && strcmp(name + l - s, suffix) == 0;
+    return l > s && strcmp(name + l - s, suffix) == 0;
 }
 
 static void shape_str(char *buf, size_t len, int ndim, const int64_t *shape)
@@ -459,6 +463,11 @@ covidcam_status covidcam_model_load_from_memory(const void *buf, size_t len, cov
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "model buffer and out must not be NULL");
         goto done;
     }
+    if ((unsigned long long)len > COVIDCAM_MAX_MODEL_BYTES) {
+        rc = cc_fail(&e, COVIDCAM_ERR_LIMIT, "model of %zu bytes exceeds the limit of %llu", len,
+                     (unsigned long long)COVIDCAM_MAX_MODEL_BYTES);
+        goto done;
+    }
     if ((rc = cc_st_parse(buf, len, &st, &e)) == COVIDCAM_OK)
         rc = cc_model_from_safetensors(&st, out, &e);
     cc_st_free(&st);
@@ -484,9 +493,10 @@ covidcam_status covidcam_model_load(const char *path, covidcam_model **out, char
         rc = covidcam_model_load_from_memory(data, len, out, errbuf, errbuf_size);
         free(data);
         if (rc && errbuf && errbuf_size) {
+            /* The culprit comes first so a long path cannot push it out. */
             char tmp[COVIDCAM_ERRBUF_SIZE];
             snprintf(tmp, sizeof tmp, "%s", errbuf);
-            snprintf(errbuf, errbuf_size, "%s: %s", path, tmp);
+            snprintf(errbuf, errbuf_size, "%s (in %s)", tmp, path);
         }
         return rc;
     }

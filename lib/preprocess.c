@@ -101,3 +101,10 @@ void cc_preprocess_gray(const uint8_t *px, int w, int h, size_t stride, int size
             o[i] = (tmp[i] - m) / s;
     }
 }
+
+int cc_pixels_fit(int width, int height, size_t stride)
+{
+    if (width <= 0 || height <= 0 || stride < (size_t)width)
+        return 0;
+    return height == 1 || stride <= (SIZE_MAX - (size_t)width) / (size_t)(height - 1);
+}

@@ -26,4 +26,8 @@ void cc_resize_f32(const float *src, int sw, int sh, float *dst, int dw, int dh)
 void cc_preprocess_gray(const uint8_t *px, int w, int h, size_t stride, int size, int channels,
                         const float *mean, const float *std, float *tmp, float *out);
 
+/* 1 if width, height > 0, stride >= width and the last pixel's offset
+ * (height - 1) * stride + width fits in size_t. */
+int cc_pixels_fit(int width, int height, size_t stride);
+
 #endif

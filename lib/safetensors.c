@@ -170,8 +170,9 @@ static covidcam_status parse_header(json_t *root, const uint8_t *data, uint64_t 
                                     cc_safetensors *st, cc_err *e)
 {
     size_t n = json_object_size(root);
-    if (n > COVIDCAM_MAX_TENSORS + 1)
-        return cc_fail(e, COVIDCAM_ERR_LIMIT, "safetensors: %zu entries (limit %u tensors)", n,
+    size_t tensors = n - (json_object_get(root, "__metadata__") ? 1 : 0);
+    if (tensors > COVIDCAM_MAX_TENSORS)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT, "safetensors: %zu tensors (limit %u)", tensors,
                        COVIDCAM_MAX_TENSORS);
     st->tensors = calloc(n ? n : 1, sizeof *st->tensors);
     span *spans = calloc(n ? n : 1, sizeof *spans);

@@ -121,6 +121,10 @@ static covidcam_status check_pixels(covidcam_session *s, const cc_input *in)
         return cc_fail(&s->err, COVIDCAM_ERR_LIMIT,
                        "image %dx%d exceeds the limits (%u per side, %u pixels)", in->width,
                        in->height, COVIDCAM_MAX_IMAGE_DIM, COVIDCAM_MAX_IMAGE_PIXELS);
+    if (!cc_pixels_fit(in->width, in->height, in->stride))
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "stride %zu is too large: %d rows of it overflow the address space",
+                       in->stride, in->height);
     return COVIDCAM_OK;
 }
 
