@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "cli_util.h"
 #include "stats.h"
@@ -44,7 +45,9 @@ static void usage(FILE *f)
             "peak RSS is the model's): model load, session creation, classification of a\n"
             "ready tensor and of a %dx%d gray image (resize + normalisation included),\n"
             "Grad-CAM for each LAYER and its cost relative to one classification.\n"
-            "Latencies are median, p10 and p90 over --runs calls after --warmup calls.\n"
+            "Latencies are median, p10 and p90 over --runs calls after --warmup calls;\n"
+            "CPU is the median process CPU time per call (equal to the latency with one\n"
+            "thread on an idle machine, and unaffected by other processes).\n"
             "\n"
             "  -m, --model FILE       covidcam safetensors model\n"
             "  -t, --threads N        oneDNN threads (default 0 = all cores)\n"
@@ -152,22 +155,35 @@ static covidcam_status run_gradcam(job *j)
     return rc;
 }
 
-/* Warm up, then time `runs` calls into `ms`; -1 after reporting a failure. */
+/* Process CPU time in ms: with one thread it is the call's compute time even
+ * when other processes compete for the cores (wall time is not). */
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Warm up, then time `runs` calls (wall time into ms[0..runs), CPU time into
+ * ms[runs..2*runs)); -1 after reporting a failure. */
 static int time_job(job_fn fn, job *j, const args *a, double *ms, bench_stats *out)
 {
     for (int i = 0; i < a->warmup + a->runs; i++) {
-        double t0 = cli_now_ms();
+        double c0 = cpu_ms(), t0 = cli_now_ms();
         covidcam_status rc = fn(j);
-        double dt = cli_now_ms() - t0;
+        double dt = cli_now_ms() - t0, dc = cpu_ms() - c0;
         if (rc) {
             fprintf(stderr, "%s: %s: %s\n", prog, covidcam_status_string(rc),
                     covidcam_session_last_error(j->s));
             return -1;
         }
-        if (i >= a->warmup)
+        if (i >= a->warmup) {
             ms[i - a->warmup] = dt;
+            ms[a->runs + i - a->warmup] = dc;
+        }
     }
     *out = bench_summarise(ms, (size_t)a->runs);
+    out->cpu_median = bench_summarise(ms + a->runs, (size_t)a->runs).median;
     return 0;
 }
 
@@ -186,13 +202,15 @@ static void fill_inputs(float *tensor, size_t n, uint8_t *pixels)
 
 static json_t *json_stats(bench_stats s)
 {
-    return json_pack("{s:f, s:f, s:f, s:f}", "median", cli_round3(s.median), "p10",
-                     cli_round3(s.p10), "p90", cli_round3(s.p90), "min", cli_round3(s.min));
+    return json_pack("{s:f, s:f, s:f, s:f, s:f}", "median", cli_round3(s.median), "p10",
+                     cli_round3(s.p10), "p90", cli_round3(s.p90), "min", cli_round3(s.min),
+                     "cpu_median", cli_round3(s.cpu_median));
 }
 
 static void print_row(const char *what, bench_stats s)
 {
-    printf("%-28s median %9.3f ms   p10 %9.3f   p90 %9.3f\n", what, s.median, s.p10, s.p90);
+    printf("%-28s median %9.3f ms   p10 %9.3f   p90 %9.3f   CPU %9.3f\n", what, s.median, s.p10,
+           s.p90, s.cpu_median);
 }
 
 /* The measurements, printed as they come (table) or gathered into `out` (JSON). */
@@ -299,7 +317,7 @@ static int bench(const args *a)
     int c = covidcam_model_input_channels(m), n = covidcam_model_input_size(m);
     size_t len = (size_t)c * (size_t)n * (size_t)n;
     j.nc = (size_t)covidcam_model_num_classes(m);
-    ms = malloc((size_t)a->runs * sizeof *ms);
+    ms = malloc(2 * (size_t)a->runs * sizeof *ms);
     tensor = malloc(len * sizeof *tensor);
     pixels = malloc(PIXEL_SIDE * PIXEL_SIDE);
     j.probs = malloc(j.nc * sizeof *j.probs);

@@ -6,6 +6,7 @@
 
 typedef struct bench_stats {
     double median, p10, p90, min;
+    double cpu_median; /* filled by the caller when it measures CPU time */
 } bench_stats;
 
 /* Sort `x` (n > 0 values) in place and summarise it. Percentiles interpolate
