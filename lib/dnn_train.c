@@ -423,6 +423,40 @@ static covidcam_status port_finalize(cc_tnet *net, tlayer *l, tport *p, cc_err *
     return td_reorder(net, &p->md, &p->t->md, !fresh, &p->contrib, e);
 }
 
+/* ------------------------------------------------------------ adapters */
+
+covidcam_status td_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
+                            const dnnl_memory_desc_t *want, cc_err *e)
+{
+    a->on = !dnnl_memory_desc_equal(have, want);
+    if (!a->on)
+        return COVIDCAM_OK;
+    covidcam_status st = td_mem_alloc(net, want, &a->mem, e);
+    return st ? st : td_reorder(net, have, want, 0, &a->r, e);
+}
+
+covidcam_status td_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
+                             const dnnl_memory_desc_t *want, cc_err *e)
+{
+    a->on = !dnnl_memory_desc_equal(prim, want);
+    if (!a->on)
+        return COVIDCAM_OK;
+    covidcam_status st = td_mem_alloc(net, prim, &a->mem, e);
+    return st ? st : td_reorder(net, prim, want, 0, &a->r, e);
+}
+
+covidcam_status td_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
+                             cc_err *e)
+{
+    *use = a->on ? a->mem : m;
+    return a->on ? td_run_reorder(net, &a->r, m, a->mem, e) : COVIDCAM_OK;
+}
+
+covidcam_status td_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e)
+{
+    return a->on ? td_run_reorder(net, &a->r, a->mem, m, e) : COVIDCAM_OK;
+}
+
 /* ------------------------------------------------------------ weights */
 
 covidcam_status td_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,

@@ -66,6 +66,14 @@ typedef struct tport {
     tprim contrib;        /* reorder md -> t->md, summing unless first (!direct) */
 } tport;
 
+/* A layout conversion around one primitive argument, used when the only fast
+ * implementation wants another layout than the neighbouring layers use. */
+typedef struct tadapt {
+    int on;
+    dnnl_memory_t mem; /* the buffer in the primitive's layout */
+    tprim r;
+} tadapt;
+
 typedef struct tlayer tlayer;
 
 typedef struct tlayer_ops {
@@ -101,6 +109,8 @@ struct tlayer {
     cc_tt *out;
     tprim fwd, fwd_inf, bwd_d, bwd_w;
     int has_bwd_d;
+    /* layout conversions for backward primitives (usually off) */
+    tadapt bw_src, bw_ddst, bd_ddst, bd_dsrc;
     tweights w;
     dnnl_memory_t bias_mem, dbias_mem;
     /* batch norm */
@@ -186,6 +196,19 @@ dnnl_memory_t td_port_diff(const tport *p);
 covidcam_status td_port_done(cc_tnet *net, tport *p, cc_err *e);
 /* Hand over a gradient held in src (layout p->md) explicitly. */
 covidcam_status td_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e);
+
+/* An input the primitive reads in layout `want` while it is kept in `have`;
+ * or (out) an output the primitive writes in `prim` that is wanted in `want`.
+ * Either is off when the layouts agree. */
+covidcam_status td_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
+                            const dnnl_memory_desc_t *want, cc_err *e);
+covidcam_status td_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
+                             const dnnl_memory_desc_t *want, cc_err *e);
+/* The memory to give the primitive: for an input, converted from `m` first. */
+covidcam_status td_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
+                             cc_err *e);
+/* After the primitive wrote an adapted output: convert it into `m`. */
+covidcam_status td_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e);
 
 /* Register a new layer (index = position) and its ops. */
 covidcam_status td_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e);

@@ -41,16 +41,21 @@ static covidcam_status conv_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e
 static covidcam_status conv_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
-                           ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+    dnnl_memory_t src, ddst, dsrc;
+    TD_CHECK(td_adapt_src(net, &l->bw_src, td_port_src(&l->in[0]), &src, e));
+    TD_CHECK(td_adapt_src(net, &l->bw_ddst, l->out->dmem, &ddst, e));
+    dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, src), ARG(DNNL_ARG_DIFF_DST, ddst),
                            ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem)};
     TD_CHECK(td_run(net, &l->bwd_w, 3, w, e));
     TD_CHECK(td_weights_grad_done(net, &l->w, e));
     if (!l->has_bwd_d)
         return COVIDCAM_OK;
-    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
-                           ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
+    TD_CHECK(td_adapt_src(net, &l->bd_ddst, l->out->dmem, &ddst, e));
+    dsrc = l->bd_dsrc.on ? l->bd_dsrc.mem : td_port_diff(&l->in[0]);
+    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, ddst), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
+                           ARG(DNNL_ARG_DIFF_SRC, dsrc)};
     TD_CHECK(td_run(net, &l->bwd_d, 3, d, e));
+    TD_CHECK(td_adapt_done(net, &l->bd_dsrc, td_port_diff(&l->in[0]), e));
     TD_CHECK(td_port_done(net, &l->in[0], e));
 fail:
     return st;
@@ -94,24 +99,67 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
     return td_pd(net, &d, NULL, NULL, pd, "convolution", e);
 }
 
+/* A backward pd on the layouts the forward pass uses, unless that leaves only
+ * a reference implementation (oneDNN's jit kernels do not cover, e.g., one
+ * input channel or 2x2 maps): then on the layouts oneDNN prefers, converted
+ * at run time. `make` fills the op descriptor for the given layouts. */
+typedef dnnl_status_t (*conv_desc_fn)(dnnl_convolution_desc_t *d, const conv_shape *s,
+                                      const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
+                                      const dnnl_memory_desc_t *b);
+
+static dnnl_status_t desc_bwd_d(dnnl_convolution_desc_t *d, const conv_shape *s,
+                                const dnnl_memory_desc_t *dsrc, const dnnl_memory_desc_t *w,
+                                const dnnl_memory_desc_t *ddst)
+{
+    return dnnl_convolution_backward_data_desc_init(d, dnnl_convolution_direct, dsrc, w, ddst,
+                                                    s->strides, s->pad, s->pad);
+}
+
+static dnnl_status_t desc_bwd_w(dnnl_convolution_desc_t *d, const conv_shape *s,
+                                const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dw,
+                                const dnnl_memory_desc_t *ddst)
+{
+    return dnnl_convolution_backward_weights_desc_init(d, dnnl_convolution_direct, src, dw, NULL,
+                                                       ddst, s->strides, s->pad, s->pad);
+}
+
+static covidcam_status conv_bwd_pd(cc_tnet *net, const conv_shape *s, conv_desc_fn make,
+                                   const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
+                                   const dnnl_memory_desc_t *b, const_dnnl_primitive_desc_t fwd,
+                                   dnnl_primitive_desc_t *pd, const char *what, cc_err *e)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_memory_desc_t any_a = md_any(4, a->dims, a->data_type);
+    dnnl_memory_desc_t any_b = md_any(4, b->dims, b->data_type);
+    if (make(&d, s, a, w, b) == dnnl_success &&
+        td_pd(net, &d, NULL, fwd, pd, what, e) == COVIDCAM_OK) {
+        if (!td_is_ref(*pd))
+            return COVIDCAM_OK;
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+    }
+    if (make(&d, s, &any_a, w, &any_b) != dnnl_success)
+        return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad %s shapes", what);
+    return td_pd(net, &d, NULL, fwd, pd, what, e);
+}
+
 static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s,
                                     const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *bd,
                                     dnnl_primitive_desc_t *bw, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_convolution_desc_t d;
     dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dwei = md_any(4, s->wei, dnnl_f32);
     const dnnl_memory_desc_t *dst = &l->out->md, *src = &l->in[0].md;
     if (l->has_bwd_d) {
-        TD_TRY(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, src, &wei, dst,
-                                                        s->strides, s->pad, s->pad),
-               "convolution backward data");
-        TD_CHECK(td_pd(net, &d, NULL, fwd, bd, "convolution backward data", e));
+        TD_CHECK(conv_bwd_pd(net, s, desc_bwd_d, src, &wei, dst, fwd, bd,
+                             "convolution backward data", e));
+        TD_CHECK(td_adapt_in(net, &l->bd_ddst, dst, td_query(*bd, dnnl_query_diff_dst_md), e));
+        TD_CHECK(td_adapt_out(net, &l->bd_dsrc, td_query(*bd, dnnl_query_diff_src_md), src, e));
     }
-    TD_TRY(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, src, &dwei,
-                                                       NULL, dst, s->strides, s->pad, s->pad),
-           "convolution backward weights");
-    TD_CHECK(td_pd(net, &d, NULL, fwd, bw, "convolution backward weights", e));
+    TD_CHECK(conv_bwd_pd(net, s, desc_bwd_w, src, &dwei, dst, fwd, bw,
+                         "convolution backward weights", e));
+    TD_CHECK(td_adapt_in(net, &l->bw_src, src, td_query(*bw, dnnl_query_src_md), e));
+    TD_CHECK(td_adapt_in(net, &l->bw_ddst, dst, td_query(*bw, dnnl_query_diff_dst_md), e));
 fail:
     return st;
 }

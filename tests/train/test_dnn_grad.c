@@ -218,6 +218,31 @@ static void test_conv_blocked(void **state)
     gc_free(&g);
 }
 
+/* Shapes oneDNN's jit kernels do not cover in backward (one input channel;
+ * 2x2 maps under a 3x3 kernel), which take the converted-layout path. */
+static void test_conv_fallbacks(void **state)
+{
+    (void)state;
+    int dims[4] = {2, 1, 12, 12};
+    gc g = make(4, dims, 0);
+    float w1[8 * 49], dw1[8 * 49], w2[16 * 8], dw2[16 * 8], w3[16 * 16 * 9], dw3[16 * 16 * 9];
+    fill(w1, 8 * 49, -0.3, 0.3);
+    fill(w2, 16 * 8, -0.4, 0.4);
+    fill(w3, 16 * 16 * 9, -0.2, 0.2);
+    cc_err e;
+    cc_tt *x, *y;
+    OK(cc_tnet_conv(g.net, g.in, 8, 7, 2, 3, w1, dw1, &x, &e));   /* 6x6 */
+    OK(cc_tnet_conv(g.net, x, 16, 1, 3, 0, w2, dw2, &y, &e));     /* 2x2 */
+    OK(cc_tnet_conv(g.net, y, 16, 3, 1, 1, w3, dw3, &g.out, &e)); /* 2x2 */
+    gc_finish(&g);
+    check_input(&g, 1e-2, 2e-3);
+    gc_backward(&g);
+    check(&g, w1, dw1, 8 * 49, 1, 1e-2, 2e-3, "stem weight");
+    check(&g, w2, dw2, 16 * 8, 1, 1e-2, 2e-3, "1x1 weight");
+    check(&g, w3, dw3, 16 * 16 * 9, 1, 1e-2, 2e-3, "2x2-map weight");
+    gc_free(&g);
+}
+
 static void bn_case(int relu)
 {
     int dims[4] = {3, 8, 4, 4};
@@ -468,6 +493,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv),     cmocka_unit_test(test_conv_blocked),
+        cmocka_unit_test(test_conv_fallbacks),
         cmocka_unit_test(test_bn),       cmocka_unit_test(test_bn_relu),
         cmocka_unit_test(test_relu),     cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_avgpool),  cmocka_unit_test(test_fc),
