@@ -1,0 +1,102 @@
+#!/bin/sh
+# The robustness stages of CI (issue 7), run by .ci/run. Each stage has its own
+# build directory under $CI_ROBUST_DIR and prints its wall time; the script
+# exits non-zero if any stage fails (all stages run regardless).
+#
+#   tools/ci_robustness.sh [STAGE ...]
+#
+#   asan      the whole test suite built with -Db_sanitize=address,undefined,
+#             halt_on_error, leak detection on (suite 'bindings' excluded: the
+#             Python/Go runtimes are not ASan-instrumented; their C calls are
+#             the ones the C suites already make)
+#   valgrind  every compiled test program of a plain build under valgrind
+#             memcheck: no errors, no definite leaks
+#   tsan      tests/robust threads (8 threads sharing a model) built with
+#             -Db_sanitize=thread
+#   fuzz      tools/run_fuzzers.sh, $FUZZ_SECONDS (default 60) per harness
+#   abi       abidiff of the plain build's libcovidcam.so against
+#             abi/libcovidcam.abi (abi/README.md)
+#
+# Environment: CI_ROBUST_DIR (default <root>/build-ci-robust), FUZZ_SECONDS,
+# JOBS (compile and test parallelism, default 2).
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CI_ROBUST_DIR:-$root/build-ci-robust}
+jobs=${JOBS:-2}
+stages=${*:-asan valgrind tsan fuzz abi}
+mkdir -p "$dir"
+summary="$dir/summary.txt"
+: >"$summary"
+failed=0
+
+setup() { # name, meson options...
+    b="$dir/$1"
+    shift
+    [ -f "$b/build.ninja" ] || meson setup "$b" "$root" "$@" >"$b.setup.log" 2>&1 ||
+        { cat "$b.setup.log"; return 1; }
+    ninja -C "$b" -j"$jobs" >"$b.build.log" 2>&1 || { tail -50 "$b.build.log"; return 1; }
+}
+
+stage_asan() {
+    setup asan -Db_sanitize=address,undefined -Dbench=false || return 1
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1 \
+    UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1 \
+        meson test -C "$dir/asan" --no-rebuild --print-errorlogs --num-processes "$jobs" \
+        --no-suite bindings
+}
+
+# Tests whose command is a program of this build (not python3, not a script).
+compiled_tests() {
+    meson introspect --tests "$1" | python3 -c '
+import json, sys
+build = sys.argv[1]
+for t in json.load(sys.stdin):
+    if t["cmd"][0].startswith(build + "/") and "bindings" not in t["suite"][0]:
+        print(t["name"])' "$1"
+}
+
+stage_valgrind() {
+    setup plain -Dbench=false || return 1
+    tests=$(compiled_tests "$dir/plain")
+    # oneDNN's JIT code and OpenMP thread pools make "possibly lost" and
+    # "still reachable" blocks by design; definite leaks and every memory
+    # error fail. Valgrind has no AVX-512, so oneDNN runs its AVX2 kernels.
+    OMP_NUM_THREADS=2 CC_API_ITERS=1 CC_ROBUST_ITERS=1 \
+        meson test -C "$dir/plain" --no-rebuild --print-errorlogs --num-processes "$jobs" \
+        --timeout-multiplier 20 \
+        --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=no \
+--suppressions=$root/tests/robust/valgrind.supp" $tests
+}
+
+stage_tsan() {
+    b="$dir/tsan"
+    [ -f "$b/build.ninja" ] || meson setup "$b" "$root" -Db_sanitize=thread -Dexamples=false \
+        -Dtrainer=false -Dbench=false >"$b.setup.log" 2>&1 || { cat "$b.setup.log"; return 1; }
+    ninja -C "$b" -j"$jobs" tests/robust/test_threads >"$b.build.log" 2>&1 ||
+        { tail -50 "$b.build.log"; return 1; }
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+        meson test -C "$b" --no-rebuild --print-errorlogs threads
+}
+
+stage_fuzz() {
+    "$root/tools/run_fuzzers.sh" -k -t "${FUZZ_SECONDS:-60}" -b "$dir/fuzz"
+}
+
+stage_abi() {
+    setup plain -Dbench=false || return 1
+    "$root/abi/check.sh" "$dir/plain/lib/libcovidcam.so"
+}
+
+for s in $stages; do
+    echo "=== robustness: $s"
+    t0=$(date +%s)
+    if "stage_$s"; then r=ok; else r=FAILED; failed=1; fi
+    t=$(($(date +%s) - t0))
+    echo "=== robustness: $s $r (${t}s)"
+    printf '%-9s %-7s %5ss\n' "$s" "$r" "$t" >>"$summary"
+done
+echo "=== robustness summary"
+cat "$summary"
+exit $failed
