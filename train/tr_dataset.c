@@ -85,7 +85,8 @@ static covidcam_status list_dir(const char *dir, int want_dirs, strv *out, cc_er
         strv_free(out);
         return st;
     }
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1)
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return COVIDCAM_OK;
 }
 
@@ -287,7 +288,8 @@ covidcam_status tr_split_root(const char *root, const double f[3], uint64_t seed
     }
     /* Each part in file order (class, then name), like a listed tree. */
     for (int p = 0; p < 3; p++) {
-        qsort(parts[p].items, (size_t)parts[p].n, sizeof *parts[p].items, cmp_item);
+        if (parts[p].n > 1)
+            qsort(parts[p].items, (size_t)parts[p].n, sizeof *parts[p].items, cmp_item);
         out[p] = parts[p];
     }
     free(idx);

@@ -188,11 +188,15 @@ static void test_safetensors_writer(void **state)
     cc_stw_free(w);
 }
 
+/* tr_opts keeps pointers into argv: the strings live in a ring of buffers
+ * (enough for the options alive at once in these tests). */
 static covidcam_status parse(tr_opts *o, const char *line, cc_err *e)
 {
-    char copy[1024], *argv[64];
+    static char ring[8][1024];
+    static int slot;
+    char *copy = ring[slot++ & 7], *argv[64];
     int argc = 0;
-    snprintf(copy, sizeof copy, "prog %s", line);
+    snprintf(copy, sizeof ring[0], "prog %s", line);
     for (char *t = strtok(copy, " "); t && argc < 64; t = strtok(NULL, " "))
         argv[argc++] = t;
     return tr_opts_parse(o, argc, argv, e);
