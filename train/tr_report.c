@@ -20,6 +20,7 @@ typedef struct series {
     int stride;
     const char *color, *label;
     double width;
+    int dots; /* mark every point (few points: epochs) */
 } series;
 
 static void html_text(FILE *f, const char *s)
@@ -85,9 +86,11 @@ static double py(const box *b, double y)
     return CH - MB - (y - b->y0) / (b->y1 - b->y0) * (CH - MT - MB);
 }
 
-static void axes(FILE *f, const box *b, const char *xlabel)
+static void axes(FILE *f, const box *b, const char *xlabel, int integer_x)
 {
     double sy = nice_step(b->y1 - b->y0), sx = nice_step(b->x1 - b->x0);
+    if (integer_x && sx < 1)
+        sx = 1;
     fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", ML, MT,
             CW - ML - MR, CH - MT - MB);
     for (double y = b->y0; y <= b->y1 + sy * 1e-6; y += sy)
@@ -104,7 +107,19 @@ static void axes(FILE *f, const box *b, const char *xlabel)
     fputs("</text>\n", f);
 }
 
-static void chart(FILE *f, const char *title, const char *xlabel, const series *s, int ns)
+static void dots(FILE *f, const box *b, const series *s)
+{
+    for (long i = 0; s->dots && i < s->n; i++) {
+        double x = s->x[i * s->stride], y = s->y[i * s->stride];
+        if (isfinite(x) && isfinite(y))
+            fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px(b, x), py(b, y),
+                    s->color);
+    }
+}
+
+/* A line chart; iteration or epoch numbers on x (integer_x: epochs). */
+static void chart(FILE *f, const char *title, const char *xlabel, const series *s, int ns,
+                  int integer_x)
 {
     box b = data_box(s, ns);
     fprintf(f, "<figure><svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
@@ -112,7 +127,7 @@ static void chart(FILE *f, const char *title, const char *xlabel, const series *
     fprintf(f, "<text x='%d' y='18' font-size='14' font-weight='bold'>", ML);
     html_text(f, title);
     fputs("</text>\n", f);
-    axes(f, &b, xlabel);
+    axes(f, &b, xlabel, integer_x);
     for (int k = 0; k < ns; k++) {
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='%.1f' points='", s[k].color,
                 s[k].width);
@@ -122,6 +137,7 @@ static void chart(FILE *f, const char *title, const char *xlabel, const series *
                 fprintf(f, "%.1f,%.1f ", px(&b, x), py(&b, y));
         }
         fputs("'/>\n", f);
+        dots(f, &b, &s[k]);
         if (s[k].label) {
             fprintf(f, "<text x='%d' y='%d' font-size='12' fill='%s'>", CW - MR - 150,
                     MT + 16 + 16 * k, s[k].color);
@@ -153,15 +169,15 @@ static void iteration_charts(FILE *f, const tr_history *h)
     long n = h->nit;
     float *sl = smooth(it, n, TH_IT_COLS, TH_IT_LOSS), *sa = smooth(it, n, TH_IT_COLS, TH_IT_ACC);
     series loss[2] = {
-        {it + TH_IT_ITER, it + TH_IT_LOSS, n, TH_IT_COLS, "#9ecae1", "batch", 1},
-        {sl, sl ? sl + 1 : NULL, sl ? n : 0, 2, "#08519c", "smoothed", 2}};
+        {it + TH_IT_ITER, it + TH_IT_LOSS, n, TH_IT_COLS, "#9ecae1", "batch", 1, 0},
+        {sl, sl ? sl + 1 : NULL, sl ? n : 0, 2, "#08519c", "smoothed", 2, 0}};
     series acc[2] = {
-        {it + TH_IT_ITER, it + TH_IT_ACC, n, TH_IT_COLS, "#a1d99b", "batch", 1},
-        {sa, sa ? sa + 1 : NULL, sa ? n : 0, 2, "#006d2c", "smoothed", 2}};
-    series lr = {it + TH_IT_ITER, it + TH_IT_LR, n, TH_IT_COLS, "#d94801", NULL, 2};
-    chart(f, "Training loss", "iteration", loss, 2);
-    chart(f, "Training accuracy", "iteration", acc, 2);
-    chart(f, "Learning rate", "iteration", &lr, 1);
+        {it + TH_IT_ITER, it + TH_IT_ACC, n, TH_IT_COLS, "#a1d99b", "batch", 1, 0},
+        {sa, sa ? sa + 1 : NULL, sa ? n : 0, 2, "#006d2c", "smoothed", 2, 0}};
+    series lr = {it + TH_IT_ITER, it + TH_IT_LR, n, TH_IT_COLS, "#d94801", NULL, 2, 0};
+    chart(f, "Training loss", "iteration", loss, 2, 1);
+    chart(f, "Training accuracy", "iteration", acc, 2, 1);
+    chart(f, "Learning rate", "iteration", &lr, 1, 1);
     free(sl);
     free(sa);
 }
@@ -171,13 +187,13 @@ static void epoch_charts(FILE *f, const tr_history *h)
     const float *ep = h->ep;
     long n = h->nep;
     series loss[2] = {
-        {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_LOSS, n, TH_EP_COLS, "#6baed6", "train", 2},
-        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_LOSS, n, TH_EP_COLS, "#08306b", "validation", 2}};
+        {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_LOSS, n, TH_EP_COLS, "#6baed6", "train", 2, 1},
+        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_LOSS, n, TH_EP_COLS, "#08306b", "validation", 2, 1}};
     series acc[2] = {
-        {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_ACC, n, TH_EP_COLS, "#74c476", "train", 2},
-        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_ACC, n, TH_EP_COLS, "#00441b", "validation", 2}};
-    chart(f, "Loss per epoch", "epoch", loss, 2);
-    chart(f, "Accuracy per epoch", "epoch", acc, 2);
+        {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_ACC, n, TH_EP_COLS, "#74c476", "train", 2, 1},
+        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_ACC, n, TH_EP_COLS, "#00441b", "validation", 2, 1}};
+    chart(f, "Loss per epoch", "epoch", loss, 2, 1);
+    chart(f, "Accuracy per epoch", "epoch", acc, 2, 1);
 }
 
 static void confusion_table(FILE *f, const tr_confusion *c, char *const *names)

@@ -345,7 +345,10 @@ char *tr_session_training_json(const tr_session *s, const tr_report *val, double
 void tr_session_summary(const tr_session *s, char *buf, size_t n)
 {
     const tr_opts *o = s->o;
-    size_t l = 0;
+    size_t l = 0, params = 0;
+    for (int i = 0; i < s->p.n; i++)
+        if (tr_kind_trainable(s->p.p[i].kind))
+            params += s->p.p[i].numel;
     l += (size_t)snprintf(buf + l, n - l, "classes:");
     for (int c = 0; c < s->mi.classes.n && l < n; c++) {
         int cnt[3] = {0, 0, 0};
@@ -366,7 +369,7 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
         s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
-        (size_t)s->p.total, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
+        params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
         o->no_augment ? "no augmentation" : "augmented",
         s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->seed);
