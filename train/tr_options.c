@@ -128,7 +128,9 @@ void tr_opts_help(FILE *f, const char *prog)
         char left[64], def[64];
         snprintf(left, sizeof left, "--%s%s%s", od->name, od->arg ? " " : "", od->arg ? od->arg : "");
         default_text(&d, od, def, sizeof def);
-        if (strcmp(od->name, "model") == 0 || strcmp(od->name, "help") == 0)
+        /* No meaningful default: the model path derives from --out, a custom
+         * stem width must be given. */
+        if (strcmp(od->name, "model") == 0 || strcmp(od->name, "stem-width") == 0)
             def[0] = '\0';
         fprintf(f, "  %-24s %s%s%s%s\n", left, od->help, def[0] ? " [" : "", def,
                 def[0] ? "]" : "");
@@ -254,7 +256,8 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     }
     if (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") && strcmp(o->precision, "auto"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--precision must be fp32, bf16 or auto");
-    if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
+    /* A resumed run checks this once the checkpoint's values are in. */
+    if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--warmup-epochs %d must be below --epochs %d", o->warmup_epochs, o->epochs);
     if (o->input_channels == 2)

@@ -203,6 +203,9 @@ covidcam_status tr_train_run(tr_session *s, tr_result *res, cc_err *e)
     covidcam_status st = COVIDCAM_OK;
     memset(res, 0, sizeof *res);
     res->test_acc = -1;
+    if (s->epoch >= s->o->epochs)
+        fprintf(stderr, "training already complete (%d epochs); --epochs N extends it\n",
+                s->epoch);
     while (s->epoch < s->o->epochs) {
         int stopped = 0;
         if ((st = train_epoch(s, e)))
