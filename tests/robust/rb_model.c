@@ -68,12 +68,12 @@ static void meta_json(sbuf *h, const rb_model_spec *s)
 /* Header length field + JSON padded with spaces to a multiple of 8 + data. */
 static uint8_t *assemble(sbuf *h, int pad, const uint8_t *data, size_t data_len, size_t *len)
 {
-    for (int i = 0; i < pad; i++)
-        sb_printf(h, " ");
-    while (h->len % 8)
-        sb_printf(h, " ");
+    size_t spaces = (size_t)pad + (8 - ((size_t)pad + h->len) % 8) % 8;
+    sb_reserve(h, spaces);
     if (!h->ok)
         return NULL;
+    memset(h->p + h->len, ' ', spaces);
+    h->len += spaces;
     uint8_t *out = malloc(8 + h->len + data_len);
     if (!out)
         return NULL;
