@@ -88,7 +88,7 @@ static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst
         if ((rc = cc_net_reserve_scratch(n, c->bwd, e)))
             return rc;
     }
-    const float *w;
+    const float *w = NULL;
     if ((rc = bwd_weights(n, c->fwd, c->w, c->bwd, &c->w_bwd, &w, e)))
         return rc;
     cc_dnn_bind b[3] = {{CC_ARG_DIFF_DST, (void *)diff_dst},
@@ -174,7 +174,7 @@ static covidcam_status head_bwd(cc_net *n, int cls, float *d_last, cc_err *e)
             (rc = cc_net_reserve_scratch(n, n->gap_bwd, e)))
             return rc;
     }
-    const float *w;
+    const float *w = NULL;
     if ((rc = bwd_weights(n, n->fc, n->fc_weights, n->fc_bwd, &n->fc_w_bwd, &w, e)))
         return rc;
     memset(n->d_logits, 0, (size_t)n->m->num_classes * sizeof(float));
