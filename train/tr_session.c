@@ -1,5 +1,6 @@
 #include "tr_session.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,21 @@ fail:
     return st;
 }
 
+/* The data folders as absolute paths, so that the checkpoint (which records
+ * them) can be resumed from another working directory. */
+static void absolute_data_paths(tr_session *s)
+{
+    tr_opts *o = s->o;
+    const char **dirs[4] = {&o->train_dir, &o->val_dir, &o->test_dir, &o->data_root};
+    char abs[PATH_MAX];
+    for (int k = 0; k < 4; k++) {
+        if (!*dirs[k] || !realpath(*dirs[k], abs))
+            continue;
+        snprintf(s->data_paths[k], sizeof s->data_paths[k], "%s", abs);
+        *dirs[k] = s->data_paths[k];
+    }
+}
+
 covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
                                 const volatile sig_atomic_t *stop, cc_err *e)
 {
@@ -257,8 +273,10 @@ covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
     tr_path(s->out_csv, sizeof s->out_csv, o->out_dir, "metrics.csv");
     tr_path(s->out_html, sizeof s->out_html, o->out_dir, "report.html");
     covidcam_status st;
+    absolute_data_paths(s); /* as given, to compare with the checkpoint's */
     if (o->resume && (st = load_checkpoint(s, e)))
         return st;
+    absolute_data_paths(s); /* as restored */
     if ((st = tr_mkdirs(o->out_dir, e)) || (st = setup_data(s, e)) || (st = setup_model(s, e)))
         return st;
     s->iters_per_epoch = tr_loader_batches(s->train_ld);
