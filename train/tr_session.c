@@ -97,8 +97,10 @@ static covidcam_status setup_data(tr_session *s, cc_err *e)
     tr_classes cls = {0};
     double mean = 0, sd = 0;
     covidcam_status st = list_splits(s, &cls, e);
-    if (st)
+    if (st) {
+        tr_classes_free(&cls);
         return st;
+    }
     if (o->resume && !same_classes(&cls, &s->mi.classes)) {
         tr_classes_free(&cls);
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
