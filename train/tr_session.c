@@ -194,8 +194,7 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
         if (o->description && !(s->mi.description = strdup(o->description)))
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    if ((st = tr_pick_precision(o->precision, &s->prec, e)) ||
-        (st = tr_net_build(&s->net, &s->p, o->batch, s->mi.input_size, s->prec, 1,
+    if ((st = tr_net_build(&s->net, &s->p, o->batch, s->mi.input_size, s->prec, 1,
                            (float)s->mi.bn_eps, e)))
         return st;
     return make_loaders(s, e);
@@ -275,6 +274,9 @@ covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
     tr_path(s->out_csv, sizeof s->out_csv, o->out_dir, "metrics.csv");
     tr_path(s->out_html, sizeof s->out_html, o->out_dir, "report.html");
     covidcam_status st;
+    /* Refuse an impossible precision before the (long) scan of the images. */
+    if ((st = tr_pick_precision(o->precision, &s->prec, e)))
+        return st;
     absolute_data_paths(s); /* as given, to compare with the checkpoint's */
     if (o->resume && (st = load_checkpoint(s, e)))
         return st;
