@@ -60,6 +60,7 @@ extern "C" {
 #define COVIDCAM_MAX_TENSORS 4096u               /* tensors in a model file */
 #define COVIDCAM_MAX_INPUT_SIZE 1024u            /* model input_size */
 #define COVIDCAM_MAX_MODEL_BYTES (4ull << 30)    /* model file size */
+#define COVIDCAM_MAX_SESSION_BYTES (2ull << 30)  /* activations one session of a model needs */
 
 typedef enum covidcam_status {
     COVIDCAM_OK = 0,

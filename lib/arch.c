@@ -207,6 +207,23 @@ static int add_block(cc_tensor_spec *t, const cc_arch *a, int s, int b, int in_c
     return n;
 }
 
+long cc_arch_num_tensors(const cc_arch *a, int in_channels)
+{
+    (void)in_channels;
+    long n = 5 + 2; /* stem conv + bn, fc weight + bias */
+    int ch = a->stem_width, convs = a->block == CC_BLOCK_BOTTLENECK ? 3 : 2;
+    for (int s = 0; s < a->num_stages; s++) {
+        int out = cc_arch_stage_channels(a, s);
+        for (int b = 0; b < a->layers[s]; b++) {
+            n += 5L * convs;
+            if ((s > 0 && b == 0) || ch != out)
+                n += 5;
+            ch = out;
+        }
+    }
+    return n;
+}
+
 cc_tensor_spec *cc_arch_tensors(const cc_arch *a, int in_channels, int num_classes, int *n)
 {
     int blocks = 0;

@@ -42,6 +42,10 @@ covidcam_status cc_arch_from_name(const char *name, cc_arch *a, cc_err *e);
 covidcam_status cc_arch_custom(const char *block, const char *layers, const char *widths,
                                const char *stem_width, cc_arch *a, cc_err *e);
 
+/* Number of tensors cc_arch_tensors() would list, computed without
+ * allocating (so oversized architectures can be refused first). */
+long cc_arch_num_tensors(const cc_arch *a, int in_channels);
+
 /* One tensor the model file must hold, with torchvision's name and shape. */
 typedef struct cc_tensor_spec {
     char name[96];

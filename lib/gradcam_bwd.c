@@ -76,6 +76,20 @@ static covidcam_status bwd_weights(cc_net *n, cc_dnn_prim *fwd, const float *w_f
     return COVIDCAM_OK;
 }
 
+/* Store a new primitive in the session only once the scratchpad can hold
+ * what it needs: a primitive kept after a failed reservation would later run
+ * with a scratchpad too small for it. */
+static covidcam_status keep(cc_net *n, cc_dnn_prim **slot, cc_dnn_prim *p, cc_err *e)
+{
+    covidcam_status rc = cc_net_reserve_scratch(n, p, e);
+    if (rc) {
+        cc_dnn_prim_free(p);
+        return rc;
+    }
+    *slot = p;
+    return COVIDCAM_OK;
+}
+
 static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst, float *diff_src,
                                 cc_err *e)
 {
@@ -83,9 +97,10 @@ static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst
     if (!c->bwd) {
         const cc_dnn_md *src = cc_dnn_prim_md(c->fwd, CC_ARG_SRC);
         const cc_dnn_md *dst = cc_dnn_prim_md(c->fwd, CC_ARG_DST);
-        if ((rc = cc_dnn_conv_bwd_data(n->m->eng, src, &c->cw->geom, dst, &c->bwd, e)))
+        cc_dnn_prim *p = NULL;
+        if ((rc = cc_dnn_conv_bwd_data(n->m->eng, src, &c->cw->geom, dst, &p, e)))
             return rc;
-        if ((rc = cc_net_reserve_scratch(n, c->bwd, e)))
+        if ((rc = keep(n, &c->bwd, p, e)))
             return rc;
     }
     const float *w = NULL;
@@ -102,9 +117,10 @@ static covidcam_status relu_bwd(cc_net *n, cc_dnn_prim **p, const cc_dnn_md *md,
 {
     covidcam_status rc;
     if (!*p) {
-        if ((rc = cc_dnn_relu_bwd(n->m->eng, md, p, e)))
+        cc_dnn_prim *fresh = NULL;
+        if ((rc = cc_dnn_relu_bwd(n->m->eng, md, &fresh, e)))
             return rc;
-        if ((rc = cc_net_reserve_scratch(n, *p, e)))
+        if ((rc = keep(n, p, fresh, e)))
             return rc;
     }
     cc_dnn_bind b[3] = {{CC_ARG_DST, (void *)dst},
@@ -118,9 +134,10 @@ static covidcam_status add(cc_net *n, cc_net_block *nb, const float *a, const fl
 {
     covidcam_status rc;
     if (!nb->add) {
-        if ((rc = cc_dnn_add(n->m->eng, nb->in_md, &nb->add, e)))
+        cc_dnn_prim *p = NULL;
+        if ((rc = cc_dnn_add(n->m->eng, nb->in_md, &p, e)))
             return rc;
-        if ((rc = cc_net_reserve_scratch(n, nb->add, e)))
+        if ((rc = keep(n, &nb->add, p, e)))
             return rc;
     }
     cc_dnn_bind bd[3] = {{CC_ARG_SRC, (void *)a}, {CC_ARG_SRC_1, (void *)b}, {CC_ARG_DST, dst}};
@@ -164,14 +181,15 @@ static covidcam_status head_bwd(cc_net *n, int cls, float *d_last, cc_err *e)
     covidcam_status rc;
     const cc_dnn_md *pooled = cc_dnn_prim_md(n->gap, CC_ARG_DST);
     const cc_dnn_md *last = cc_dnn_prim_md(n->gap, CC_ARG_SRC);
+    cc_dnn_prim *p = NULL;
     if (!n->fc_bwd) {
-        if ((rc = cc_dnn_fc_bwd_data(n->m->eng, pooled, n->m->num_classes, &n->fc_bwd, e)) ||
-            (rc = cc_net_reserve_scratch(n, n->fc_bwd, e)))
+        if ((rc = cc_dnn_fc_bwd_data(n->m->eng, pooled, n->m->num_classes, &p, e)) ||
+            (rc = keep(n, &n->fc_bwd, p, e)))
             return rc;
     }
     if (!n->gap_bwd) {
-        if ((rc = cc_dnn_gap_bwd(n->m->eng, last, pooled, &n->gap_bwd, e)) ||
-            (rc = cc_net_reserve_scratch(n, n->gap_bwd, e)))
+        if ((rc = cc_dnn_gap_bwd(n->m->eng, last, pooled, &p, e)) ||
+            (rc = keep(n, &n->gap_bwd, p, e)))
             return rc;
     }
     const float *w = NULL;

@@ -12,7 +12,7 @@ struct covidcam_heatmap {
     float *map; /* normalised, size x size */
     int cls;
     float prob;
-    char layer[24];
+    char layer[32];
     covidcam_cam_method method;
     int num_classes;
     float *probs, *logits;

@@ -19,7 +19,7 @@ typedef struct cc_conv_w {
 } cc_conv_w;
 
 typedef struct cc_block_w {
-    char name[24]; /* "layer2.0" */
+    char name[32]; /* "layer2.0" */
     int stage, index;
     int in_ch, out_ch, stride;
     int nconv;          /* 2 (basic) or 3 (bottleneck) */

@@ -225,6 +225,11 @@ static covidcam_status check_tensors(const covidcam_model *m, const cc_safetenso
                                      cc_err *e)
 {
     int n = 0;
+    long need = cc_arch_num_tensors(&m->arch, m->in_ch);
+    if (need > (long)COVIDCAM_MAX_TENSORS)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "arch %s needs %ld tensors, more than the limit of %u", m->arch.name, need,
+                       COVIDCAM_MAX_TENSORS);
     cc_tensor_spec *specs = cc_arch_tensors(&m->arch, m->in_ch, m->num_classes, &n);
     covidcam_status rc = COVIDCAM_OK;
     if (!specs)
@@ -356,6 +361,37 @@ static void set_conv(cc_conv_w *c, int ic, int oc, int k, int stride, int relu, 
     c->geom.sum = sum;
 }
 
+static int out_side(int in, int k, int stride, int pad)
+{
+    return (in + 2 * pad - k) / stride + 1;
+}
+
+/* Activation memory a session of this model will hold (every block output and
+ * inner activation, fp32), so that a small file cannot make every session
+ * allocate gigabytes. */
+static covidcam_status check_activation_memory(const covidcam_model *m, cc_err *e)
+{
+    const cc_arch *a = &m->arch;
+    int side = out_side(m->input_size, 7, 2, 3);
+    double floats = (double)a->stem_width * side * side;
+    side = out_side(side, 3, 2, 1);
+    floats += (double)a->stem_width * side * side;
+    for (int s = 0; s < a->num_stages; s++) {
+        if (s > 0)
+            side = out_side(side, 3, 2, 1);
+        double per = (double)side * side *
+                     (cc_arch_stage_channels(a, s) + 2.0 * a->widths[s]);
+        floats += per * a->layers[s];
+    }
+    double bytes = floats * sizeof(float);
+    if (bytes > (double)COVIDCAM_MAX_SESSION_BYTES)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "a session of this model would need %.0f MiB of activations, more than the "
+                       "limit of %llu MiB",
+                       bytes / 1048576.0, (unsigned long long)COVIDCAM_MAX_SESSION_BYTES >> 20);
+    return COVIDCAM_OK;
+}
+
 static covidcam_status set_geometry(covidcam_model *m, cc_err *e)
 {
     const cc_arch *a = &m->arch;
@@ -441,7 +477,8 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
     if (!m)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     covidcam_status rc;
-    if ((rc = parse_meta(m, st, e)) || (rc = check_tensors(m, st, e)) ||
+    if ((rc = parse_meta(m, st, e)) || (rc = check_activation_memory(m, e)) ||
+        (rc = check_tensors(m, st, e)) ||
         (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
         (rc = cc_net_plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
