@@ -155,39 +155,42 @@ covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *h, const uint8_
     return COVIDCAM_OK;
 }
 
+/* Render at w x ht (the overlay when `overlay`, else the colormap alone) and
+ * write an RGB PNG; the one place both writers allocate and report. */
+static covidcam_status write_rgb(const covidcam_heatmap *h, const char *path, int w, int ht,
+                                 int overlay, float image_weight, cc_err *e)
+{
+    uint8_t *rgb = malloc((size_t)w * (size_t)ht * 3);
+    if (!rgb)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %dx%d image", w, ht);
+    covidcam_status rc =
+        overlay ? covidcam_heatmap_overlay(h, h->image.pixels, w, ht, (size_t)w, image_weight, rgb)
+                : covidcam_heatmap_colormap(h, w, ht, rgb);
+    if (rc)
+        cc_fail(e, rc, "cannot render the %s: %s", overlay ? "overlay" : "colormap",
+                covidcam_status_string(rc));
+    else
+        rc = cc_png_write_file(path, rgb, w, ht, 3, e);
+    free(rgb);
+    return rc;
+}
+
 covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatmap *h, const char *path,
                                                float image_weight, char *errbuf,
                                                size_t errbuf_size)
 {
     cc_err e = {{0}};
     covidcam_status rc;
-    uint8_t *rgb = NULL;
-    if (!h || !path) {
+    if (!h || !path)
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap and path must not be NULL");
-        goto done;
-    }
-    if (!h->image.pixels) {
+    else if (!h->image.pixels)
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT,
                      "this heatmap came from a tensor and has no image; use "
                      "covidcam_heatmap_overlay() with your own pixels");
-        goto done;
-    }
-    if (!(image_weight >= 0.0f && image_weight <= 1.0f)) {
+    else if (!(image_weight >= 0.0f && image_weight <= 1.0f))
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "image_weight must be in [0, 1]");
-        goto done;
-    }
-    int w = h->image.width, ht = h->image.height;
-    if (!(rgb = malloc((size_t)w * (size_t)ht * 3))) {
-        rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the overlay");
-        goto done;
-    }
-    if ((rc = covidcam_heatmap_overlay(h, h->image.pixels, w, ht, (size_t)w, image_weight, rgb))) {
-        cc_fail(&e, rc, "cannot render the overlay: %s", covidcam_status_string(rc));
-        goto done;
-    }
-    rc = cc_png_write_file(path, rgb, w, ht, 3, &e);
-done:
-    free(rgb);
+    else
+        rc = write_rgb(h, path, h->image.width, h->image.height, 1, image_weight, &e);
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
 }
@@ -197,24 +200,12 @@ covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *h, const
 {
     cc_err e = {{0}};
     covidcam_status rc;
-    uint8_t *rgb = NULL;
-    if (!h || !path) {
+    if (!h || !path)
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap and path must not be NULL");
-        goto done;
-    }
-    int w = h->image.pixels ? h->image.width : h->size;
-    int ht = h->image.pixels ? h->image.height : h->size;
-    if (!(rgb = malloc((size_t)w * (size_t)ht * 3))) {
-        rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the colormap");
-        goto done;
-    }
-    if ((rc = covidcam_heatmap_colormap(h, w, ht, rgb))) {
-        cc_fail(&e, rc, "cannot render the colormap: %s", covidcam_status_string(rc));
-        goto done;
-    }
-    rc = cc_png_write_file(path, rgb, w, ht, 3, &e);
-done:
-    free(rgb);
+    else if (h->image.pixels)
+        rc = write_rgb(h, path, h->image.width, h->image.height, 0, 0.0f, &e);
+    else
+        rc = write_rgb(h, path, h->size, h->size, 0, 0.0f, &e);
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
 }
