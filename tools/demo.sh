@@ -1,6 +1,6 @@
 #!/bin/bash
 # The main job on a fresh Debian 12 machine, in one command (as root):
-#   sudo tools/demo.sh
+#   tools/demo.sh
 # installs the build dependencies, builds libcovidcam and its example programs,
 # classifies one validation X-ray and writes its Grad-CAM overlay to out/.
 #
