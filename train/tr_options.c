@@ -50,7 +50,7 @@ static const opt_def k_opts[] = {
     {"decay-all", OT_FLAG, O(decay_all), 0, 1, NULL, "also decay BN weights/biases and the fc bias", 1},
     {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
-    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (bf16 where the CPU has AVX512-BF16/AMX)", 0},
+    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = fp32 until bf16 is validated on AVX512-BF16/AMX hardware; bf16 is experimental)", 0},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
     {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
     {"no-augment", OT_FLAG, O(no_augment), 0, 1, NULL, "disable all augmentation", 1},

@@ -447,6 +447,10 @@ static void test_mini_bf16(void **state)
         assert_null(net);
         skip();
     }
+    /* The bf16 path has never run on bf16 hardware; validating it is an
+     * explicit step (docs/training.md), not something CI stumbles into. */
+    if (!getenv("CC_TEST_BF16"))
+        skip();
     static mini m32, m16;
     init_mini(&m32);
     m16 = m32;
