@@ -28,11 +28,6 @@ int cc_tdnn_has_bf16(void)
     return isa_has(dnnl_cpu_isa_avx512_core);
 }
 
-int cc_tdnn_has_fast_bf16(void)
-{
-    return isa_has(dnnl_cpu_isa_avx512_core_bf16);
-}
-
 const char *cc_tdnn_isa_name(void)
 {
     switch (dnnl_get_effective_cpu_isa()) {

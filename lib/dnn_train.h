@@ -30,9 +30,6 @@ typedef struct cc_tt cc_tt; /* an activation (data and gradient) owned by its ne
  * needs AVX-512 (emulated bf16 arithmetic without AVX512-BF16). */
 int cc_tdnn_has_bf16(void);
 
-/* 1 if oneDNN reports a CPU with native bf16 (AVX512-BF16 or AMX). */
-int cc_tdnn_has_fast_bf16(void);
-
 /* Short name of the instruction set oneDNN uses ("avx2", "avx512_core_amx"...). */
 const char *cc_tdnn_isa_name(void);
 
