@@ -5,6 +5,7 @@ import enum
 import os
 
 from . import _buffers, _lib, _npy
+from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
 
 
@@ -39,7 +40,7 @@ def _decode(raw):
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
-class Heatmap:
+class Heatmap(OwnedHandle):
     """A class activation map with the classification it came from.
 
     Owns a covidcam_heatmap; use as a context manager or call close(). It may
@@ -52,29 +53,12 @@ class Heatmap:
 
     # ------------------------------------------------------------ lifetime
 
-    @property
-    def closed(self):
-        return self._handle is None
+    _kind = "heatmap"
 
     def close(self):
         if self._handle is not None:
             self._lib.heatmap_free(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()
-
-    def _h(self):
-        if self._handle is None:
-            raise InvalidArgumentError("heatmap is closed")
-        return self._handle
 
     def _raise(self, status, what):
         raise error_for(status, what, _decode(self._lib.status_string(status)))

@@ -5,6 +5,7 @@ import os
 import threading
 
 from . import _buffers, _lib
+from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
 
 
@@ -18,7 +19,7 @@ def check_errbuf(lib, status, errbuf):
         raise error_for(status, decode(errbuf.value), decode(lib.status_string(status)))
 
 
-class Model:
+class Model(OwnedHandle):
     """A covidcam model loaded from a file path or from bytes.
 
     Use as a context manager or call close(); every Session of the model must
@@ -55,16 +56,12 @@ class Model:
 
     # ------------------------------------------------------------ lifetime
 
+    _kind = "model"
+
     @property
     def handle(self):
         """The covidcam_model pointer (int); InvalidArgumentError once closed."""
-        if self._handle is None:
-            raise InvalidArgumentError("model is closed")
-        return self._handle
-
-    @property
-    def closed(self):
-        return self._handle is None
+        return self._h()
 
     def close(self):
         """Free the model. Refused while sessions of it are open."""
@@ -76,12 +73,6 @@ class Model:
                                            % self._sessions)
             self._lib.model_free(self._handle)
             self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __del__(self):
         if getattr(self, "_handle", None) is None:

@@ -6,6 +6,7 @@ import os
 import threading
 
 from . import _buffers, _lib
+from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
 from .heatmap import Heatmap, Method
 from .model import Model, check_errbuf, decode
@@ -52,7 +53,7 @@ def _is_path(source):
     return isinstance(source, (str, os.PathLike))
 
 
-class Session:
+class Session(OwnedHandle):
     """Inference state for one Model, used by one thread at a time.
 
     Different sessions of one model may run in parallel threads (the library
@@ -99,9 +100,7 @@ class Session:
         """The thread count asked for (0 = all cores)."""
         return self._threads
 
-    @property
-    def closed(self):
-        return self._handle is None
+    _kind = "session"
 
     def close(self):
         with self._lock:
@@ -110,21 +109,6 @@ class Session:
             self._lib.session_free(self._handle)
             self._handle = None
             self._model._detach()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None) is not None:
-            self.close()
-
-    def _h(self):
-        if self._handle is None:
-            raise InvalidArgumentError("session is closed")
-        return self._handle
 
     @property
     def last_error(self):
