@@ -16,6 +16,7 @@ from .errors import LibraryNotFoundError
 MAIN_USAGE = """\
 Usage: python3 -m covidcam classify --model FILE [--json] [--threads N] IMAGE...
        python3 -m covidcam gradcam --model FILE [OPTIONS] IMAGE...
+       python3 -m covidcam convert IN -o OUT.safetensors --classes A,B ... (see --help)
        python3 -m covidcam version
 
 The example programs covidcam-classify and covidcam-gradcam on the Python
@@ -25,9 +26,14 @@ binding; `python3 -m covidcam COMMAND --help` describes each.
 
 
 
+def convert_main(argv):
+    from .convert.cli import main as convert
+    return convert(argv)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"classify": classify_main, "gradcam": gradcam_main}
+    commands = {"classify": classify_main, "gradcam": gradcam_main, "convert": convert_main}
     try:
         if not argv or argv[0] in ("-h", "--help"):
             (sys.stdout if argv else sys.stderr).write(MAIN_USAGE)
@@ -37,7 +43,7 @@ def main(argv=None):
                                                      _lib.get().path))
             return 0
         if argv[0] not in commands:
-            err("covidcam", "unknown command '%s' (classify, gradcam)" % argv[0])
+            err("covidcam", "unknown command '%s' (classify, gradcam, convert)" % argv[0])
             sys.stderr.write(MAIN_USAGE)
             return 2
         return commands[argv[0]](argv[1:])
