@@ -258,6 +258,9 @@ def main():
                     protocol=2 if name == "basic" else 4)
         model.float()
         if name == "basic":
+            # a training checkpoint of an nn.DataParallel model
+            torch.save({"epoch": 7, "state_dict": {"module." + k: v for k, v in sd.items()},
+                        "best_acc": 0.5}, os.path.join(out, "basic_ckpt.pth"))
             tv = whole_torchvision_model(spec, sd)
             torch.save(tv, os.path.join(out, "basic_model.pth"))
             export_onnx(model, spec["size"], spec["in_channels"],

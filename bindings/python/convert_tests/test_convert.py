@@ -8,6 +8,7 @@ notebook layout, by a separate numpy implementation of that network."""
 
 import contextlib
 import io
+import json
 import os
 import pickle
 import subprocess
@@ -37,6 +38,17 @@ except ImportError:
 TOL = 1e-4
 RGB = ["--mean", "120,127.5,135", "--std", "60,61,62"]
 GRAY = ["--mean", "129.5", "--std", "61.25"]
+
+
+def read_st(path):
+    """(metadata, {name: float32 ndarray}) of an F32 safetensors file."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    n = int.from_bytes(buf[:8], "little")
+    header = json.loads(buf[8:8 + n])
+    meta = header.pop("__metadata__")
+    return meta, {k: np.frombuffer(buf[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]],
+                                   "<f4").reshape(v["shape"]) for k, v in header.items()}
 
 
 def run(argv):
@@ -113,6 +125,11 @@ class FixtureTest(Base):
         self.convert_and_classify("bottleneck_sd.pth", "bottleneck", "X,Y", GRAY,
                                   "--input-size", "40")
 
+    def test_checkpoint_of_data_parallel_model(self):
+        out, _ = self.convert_and_classify("basic_ckpt.pth", "basic", "A,B,C", RGB,
+                                           "--input-size", "32")
+        self.assertIn("state dict under key 'state_dict', 'module.' prefix dropped", out)
+
     def test_whole_torchvision_model(self):
         out, meta = self.convert_and_classify("basic_model.pth", "basic", "A,B,C", RGB,
                                               "--input-size", "32")
@@ -146,6 +163,43 @@ class FixtureTest(Base):
         out, meta = self.convert_and_classify("bottleneck_folded.onnx", "bottleneck", "X,Y", GRAY)
         self.assertIn("batch norm folded", out)
         self.assertIsNone(meta["bn_eps"])
+        # the identity batch norm the loader folds: scale 1/sqrt(var + 1e-5) within 3e-8 of 1
+        _, t = read_st(self.out)
+        var = np.concatenate([v for k, v in t.items() if k.endswith("running_var")])
+        self.assertEqual(set(var.tolist()), {float(np.float32(1 - 1e-5))})
+        self.assertLess(np.abs(1 / np.sqrt(var.astype(np.float64) + 1e-5) - 1).max(), 3e-8)
+        for part, value in (("weight", 1.0), ("running_mean", 0.0)):
+            vals = np.concatenate([v for k, v in t.items() if k.endswith("." + part) and
+                                   (k.startswith("bn1.") or ".bn" in k or "downsample.1" in k)])
+            self.assertEqual(set(vals.tolist()), {value}, part)
+
+    @unittest.skipIf(onnx is None, "the onnx package is not installed (python3-onnx)")
+    def test_onnx_reducemean_matmul_head(self):
+        """paddle2onnx-style head: ReduceMean, Reshape, MatMul with [in, out] + Add."""
+        from onnx import helper, numpy_helper
+        m = onnx.load(os.path.join(FIX, "basic.onnx"))
+        g = m.graph
+        inits = {t.name: t for t in g.initializer}
+        nodes = list(g.node)
+        pool = next(n for n in nodes if n.op_type == "GlobalAveragePool")
+        flat = next(n for n in nodes if n.op_type == "Flatten")
+        gemm = next(n for n in nodes if n.op_type == "Gemm")
+        w = numpy_helper.to_array(inits[gemm.input[1]])
+        g.initializer.append(numpy_helper.from_array(np.ascontiguousarray(w.T), "fc_w_io"))
+        g.initializer.append(numpy_helper.from_array(np.array([-1, w.shape[1]], np.int64), "shp"))
+        new = [helper.make_node("ReduceMean", [pool.input[0]], ["pooled"], axes=[2, 3],
+                                keepdims=1, name="mean"),
+               helper.make_node("Reshape", ["pooled", "shp"], ["flat"], name="reshape"),
+               helper.make_node("MatMul", ["flat", "fc_w_io"], ["mm"], name="matmul"),
+               helper.make_node("Add", [gemm.input[2], "mm"], [gemm.output[0]], name="bias")]
+        del g.node[:]
+        g.node.extend([n for n in nodes if n not in (pool, flat, gemm)] + new)
+        path = self.write("head.onnx", m.SerializeToString())
+        rc, _, err = run([path, "-o", self.out, "--classes", "A,B,C"] + RGB)
+        self.assertEqual(rc, 0, err)
+        with covidcam.Model(self.out) as model, covidcam.Session(model, threads=1) as s:
+            logits = np.array(s.classify_tensor(self.expected["basic.input"]).logits)
+        self.assertLess(np.abs(logits - self.expected["basic.logits"]).max(), TOL)
 
 
 def _zip_pth(pickle_bytes, storages=()):
@@ -258,8 +312,54 @@ class HostileTest(Base):
         self.refused(self.write("trunc.onnx", m.SerializeToString()[:500]))
 
 
+def notebook_resnet50(rng, classes=4):
+    """Notebook-layout arrays of a full ResNet-50 (3 channels), small random values."""
+    p = {}
+
+    def conv_bn(prefix, oc, ic, k):
+        p[prefix + ".0.weight"] = rng.standard_normal((oc, ic, k, k), np.float32) * 0.01
+        p[prefix + ".1.weight"] = np.ones(oc, np.float32)
+        p[prefix + ".1.bias"] = np.zeros(oc, np.float32)
+        p[prefix + ".1._mean"] = np.zeros(oc, np.float32)
+        p[prefix + ".1._variance"] = np.ones(oc, np.float32)
+
+    conv_bn("conv", 64, 3, 7)
+    cin, n = 64, 0
+    for count, w in zip([3, 4, 6, 3], [64, 128, 256, 512]):
+        for i in range(count):
+            for c, (oc, ic, k) in enumerate(((w, cin, 1), (w, w, 3), (4 * w, w, 1))):
+                conv_bn("block.%d.conv%d" % (n, c + 1), oc, ic, k)
+            if i == 0:
+                conv_bn("block.%d.shortcut" % n, 4 * w, cin, 1)
+            cin, n = 4 * w, n + 1
+    p["fc.weight"] = rng.standard_normal((2048, classes), np.float32)
+    p["fc.bias"] = rng.standard_normal(classes, np.float32)
+    p["StructuredToParameterName@@"] = {k: "param_%d" % i for i, k in enumerate(p)}
+    return p
+
+
 @unittest.skipIf(np is None, "numpy is not installed for this Python (the converter needs it)")
 class OptionsTest(Base):
+    def test_documented_notebook_resnet50_command(self):
+        """The command docs/model-format.md gives for the notebook's 4-class ResNet-50."""
+        p = notebook_resnet50(np.random.default_rng(5))
+        path = self.write("resnet50.pdparams", pickle.dumps(p, protocol=4))
+        rc, out, err = run([path, "-o", self.out, "--classes",
+                            "COVID,Lung_Opacity,Normal,Viral_Pneumonia", "--input-size", "224",
+                            "--mean", "129.909", "--std", "59.018"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("arch        resnet50 (bottleneck blocks, layers [3, 4, 6, 3]", out)
+        meta, t = read_st(self.out)
+        self.assertEqual((meta["arch"], meta["input_size"], meta["input_channels"]),
+                         ("resnet50", "224", "3"))
+        self.assertEqual(json.loads(meta["mean"]), [129.909] * 3)
+        self.assertEqual(json.loads(meta["std"]), [59.018] * 3)
+        self.assertNotIn("layers", meta)
+        np.testing.assert_array_equal(t["fc.weight"], p["fc.weight"].T)
+        np.testing.assert_array_equal(t["layer3.5.conv2.weight"], p["block.12.conv2.0.weight"])
+        np.testing.assert_array_equal(t["layer4.0.downsample.1.running_var"],
+                                      p["block.13.shortcut.1._variance"])
+
     def test_messages_say_what_the_file_holds(self):
         sd = os.path.join(FIX, "bottleneck_sd.pth")
         err = self.refused(sd, *GRAY, rc=2)
@@ -278,6 +378,16 @@ class OptionsTest(Base):
         self.refused(sd, "--classes", "A,B", "--mean", "1", "--std", "0", want=["positive"])
         self.refused(sd, "--classes", "A,B", "--layers", "1,1", *GRAY, rc=2,
                      want=["notebook-layout"])
+        self.refused(sd, "--classes", "A,\udcff", *GRAY, want=["class 1 \\udcff is not valid UTF-8"])
+        fifo = os.path.join(self.tmp.name, "fifo")
+        os.mkfifo(fifo)
+        for path in (self.tmp.name, fifo):  # a read would block on the FIFO
+            self.refused(path, "--classes", "A,B", *GRAY, rc=2, want=["is not a regular file"])
+        self.refused(os.path.join(self.tmp.name, "nope.pth"), "--classes", "A,B", *GRAY, rc=2,
+                     want=["cannot read", "No such file"])
+        code, _, err = run([sd, "-o", sd, "--classes", "A,B"] + GRAY)
+        self.assertEqual(code, 2)
+        self.assertIn("is the input file", err)
 
     def test_module_cli(self):
         env = dict(os.environ, PYTHONPATH=os.path.normpath(os.path.join(HERE, "..")))

@@ -4,6 +4,7 @@ file, load that with libcovidcam and print a summary."""
 
 import argparse
 import os
+import stat
 import sys
 
 USAGE = """\
@@ -16,6 +17,7 @@ a PaddlePaddle .pdparams (paddle.vision or notebook layout) or an ONNX graph;
 the format is detected from the file's bytes.
 """
 
+MAX_INPUT_BYTES = 4 << 30  # COVIDCAM_MAX_MODEL_BYTES
 LEGACY_TORCH = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 
@@ -106,42 +108,68 @@ def _per_channel(vals, n, opt, arch):
     return vals * n if len(vals) == 1 else vals
 
 
+def shown(path):
+    """A path as printable text, whatever bytes its name has."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_input(path):
+    """The file's bytes; a FIFO or device is refused before any read can block."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError("cannot read %s: %s" % (shown(path), exc.strerror or exc)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UsageError("%s is not a regular file" % shown(path))
+    with os.fdopen(fd, "rb") as f:
+        if st.st_size > MAX_INPUT_BYTES:
+            raise UsageError("%s has %d bytes, more than the %d a covidcam model may have"
+                             % (shown(path), st.st_size, MAX_INPUT_BYTES))
+        try:
+            return f.read()
+        except OSError as exc:
+            raise UsageError("cannot read %s: %s" % (shown(path), exc.strerror or exc)) from None
+
+
 def convert(args):
     """Write args.output; returns (tensors, meta, arch, source description)."""
     from . import resnet_map, st_writer
-    try:
-        with open(args.input, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise UsageError("cannot read %s: %s" % (args.input, exc.strerror or exc)) from None
+    data = _read_input(args.input)
+    name = shown(args.input)
+    if os.path.exists(args.output) and os.path.samefile(args.input, args.output):
+        raise UsageError("-o %s is the input file; write the covidcam file elsewhere"
+                         % shown(args.output))
     layers = _ints(args.layers, "layers") if args.layers else None
-    sd, what, eps, size = read_model(data, args.input, layers)
-    arch = resnet_map.infer(sd, args.input)
-    tensors = resnet_map.check(sd, arch, args.input)
+    sd, what, eps, size = read_model(data, name, layers)
+    arch = resnet_map.infer(sd, name)
+    tensors = resnet_map.check(sd, arch, name)
     if args.classes is None:
         raise UsageError("--classes is required: %s holds a %s, so give %d class names in "
-                         "logit order" % (args.input, arch.describe(), arch.classes))
+                         "logit order" % (name, arch.describe(), arch.classes))
     classes = [c.strip() for c in args.classes.split(",")]
     if len(classes) != arch.classes:
         raise UsageError("--classes has %d names, but %s holds a %s (fc.weight %s)"
-                         % (len(classes), args.input, arch.describe(), list(tensors["fc.weight"].shape)))
+                         % (len(classes), name, arch.describe(), list(tensors["fc.weight"].shape)))
     if args.input_channels is not None and args.input_channels != arch.in_channels:
         raise UsageError("--input-channels %d, but the stem convolution of %s takes %d"
-                         % (args.input_channels, args.input, arch.in_channels))
+                         % (args.input_channels, name, arch.in_channels))
     if arch.in_channels not in (1, 3):
         raise UsageError("%s's stem convolution takes %d input channels; covidcam takes 1 or 3"
-                         % (args.input, arch.in_channels))
+                         % (name, arch.in_channels))
     n = arch.in_channels
     mean = _per_channel(_floats(args.mean, "mean") if args.mean else None, n, "mean", arch)
     std = _per_channel(_floats(args.std, "std") if args.std else None, n, "std", arch)
     if args.bn_eps is not None:
-        if eps is not None and abs(args.bn_eps - eps) > 1e-12 * eps:
-            raise UsageError("--bn-eps %g, but the ONNX graph's batch norms use %g"
-                             % (args.bn_eps, eps))
+        if what.startswith("ONNX"):
+            raise UsageError("--bn-eps does not apply to ONNX: the graph's batch norms carry "
+                             "their epsilon (%s here)" % (eps if eps is not None else
+                                                          "none: all folded"))
         eps = args.bn_eps
     meta = st_writer.metadata(arch, classes, args.input_size or size or 224, n, mean, std,
                               bn_eps=eps, description=args.description,
-                              source="%s (%s)" % (os.path.basename(args.input), what))
+                              source="%s (%s)" % (os.path.basename(name), what))
     st_writer.write(args.output, tensors, meta)
     return tensors, meta, arch, what
 
@@ -151,8 +179,8 @@ def _summary(args, tensors, meta, arch, what):
     from . import resnet_map
     with Model(args.output) as m:
         lines = [
-            "%s: %s" % (args.input, what),
-            "wrote %s" % args.output,
+            "%s: %s" % (shown(args.input), what),
+            "wrote %s" % shown(args.output),
             "  arch        %s" % arch.describe(),
             "  library     %s, input %dx%dx%d" % (m.arch, m.input_channels, m.input_size,
                                                   m.input_size),
@@ -188,7 +216,7 @@ def main(argv=None):
         _summary(args, tensors, meta, arch, what)
     except LibraryNotFoundError as exc:
         sys.stderr.write("covidcam convert: wrote %s but could not check it with libcovidcam: "
-                         "%s\n" % (args.output, exc))
+                         "%s\n" % (shown(args.output), exc))
         return 1
     except Error as exc:
         os.unlink(args.output)

@@ -49,6 +49,11 @@ class Matcher:
         self.onnx = onnx
         self.what = what
         g = model.graph
+        for t in g.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                raise ConvertError("%s keeps initializer '%s' in an external data file; save "
+                                   "the model as one file (onnx.save(model, path, "
+                                   "save_as_external_data=False))" % (what, t.name))
         self.consts = {t.name: self.nh.to_array(t) for t in g.initializer}
         self.alias = {}
         self.nodes = []

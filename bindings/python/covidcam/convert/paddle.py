@@ -28,7 +28,7 @@ def read_arrays(data, path):
     for k, v in obj.items():
         if k == NAME_TABLE:
             continue
-        if isinstance(v, unpickle.NDArrayState):
+        if isinstance(v, unpickle.NDArrayState) and v.array is not None:
             out[str(k)] = v.array
         elif isinstance(k, str) and k.endswith("@@"):
             continue  # other bookkeeping entries paddle may add

@@ -51,7 +51,9 @@ def infer(sd, what):
                            "(tensors: %s ...)" % (what, sample))
     fc = _shape(sd, "fc.weight")
     if fc is None or len(fc) != 2:
-        raise ConvertError("%s has no 2-d 'fc.weight' (the classifier)" % what)
+        head = [k for k in sorted(sd) if k.startswith("fc.")]
+        raise ConvertError("%s has no 2-d 'fc.weight' (the classifier, one nn.Linear)%s"
+                           % (what, "; it has %s instead" % ", ".join(head[:4]) if head else ""))
     block = "bottleneck" if "layer1.0.conv3.weight" in sd else "basic"
     layers, widths = [], []
     while "layer%d.0.conv1.weight" % (len(layers) + 1) in sd:

@@ -17,6 +17,16 @@ def _json(v):
     return json.dumps(v, separators=(",", ":"))
 
 
+def _text(value, what):
+    """value if it is valid UTF-8 text (argv may carry undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConvertError("%s %s is not valid UTF-8 text"
+                           % (what, value.encode("utf-8", "backslashreplace").decode())) from None
+    return value
+
+
 def metadata(arch, classes, input_size, input_channels, mean, std, bn_eps=None,
              description=None, source=None):
     """The __metadata__ dict for `arch` (resnet_map.Arch); ConvertError for values
@@ -24,6 +34,7 @@ def metadata(arch, classes, input_size, input_channels, mean, std, bn_eps=None,
     if not 2 <= len(classes) <= 1000:
         raise ConvertError("--classes needs 2 to 1000 names, got %d" % len(classes))
     for i, c in enumerate(classes):
+        _text(c, "class %d" % i)
         if not c or len(c.encode("utf-8")) > MAX_CLASS_NAME_BYTES:
             raise ConvertError("class %d (%r) must be a non-empty name of at most %d bytes"
                                % (i, c, MAX_CLASS_NAME_BYTES))
@@ -53,7 +64,7 @@ def metadata(arch, classes, input_size, input_channels, mean, std, bn_eps=None,
             raise ConvertError("batch-norm epsilon %r is outside (0, 1)" % bn_eps)
         meta["bn_eps"] = repr(float(bn_eps))
     if description:
-        meta["description"] = description
+        meta["description"] = _text(description, "--description")
     if source:
         meta["converted_from"] = source
     return meta

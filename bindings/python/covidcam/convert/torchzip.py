@@ -10,7 +10,7 @@ import numpy as np
 from . import unpickle
 from .errors import ConvertError
 
-MAX_STORAGE_BYTES = 4 << 30
+MAX_STORAGE_BYTES = 4 << 30  # COVIDCAM_MAX_MODEL_BYTES: no convertible model has more
 
 
 def _find_prefix(zf):
@@ -44,8 +44,12 @@ def _collect(obj, prefix, out):
         skip = st.get("_non_persistent_buffers_set") or set()
         for group in ("_parameters", "_buffers"):
             for k, v in (st.get(group) or {}).items():
-                if v is not None and k not in skip:
-                    out[prefix + k] = v
+                if v is None or k in skip:
+                    continue
+                if not isinstance(v, unpickle.Tensor):
+                    raise ConvertError("%s '%s' of the pickled model is a %s, not a tensor"
+                                       % (group[1:-1], prefix + k, type(v).__name__))
+                out[prefix + k] = v
         for k, v in (st.get("_modules") or {}).items():
             if v is not None:
                 _collect(v, prefix + k + ".", out)
@@ -88,7 +92,16 @@ def read(data, path):
             raise ConvertError("%s was saved on a %s-endian machine; only little-endian "
                                "files are read" % (path, order.decode("ascii", "replace")))
         pkl = _read(zf, prefix + "data.pkl")
-        obj = unpickle.load(pkl, storages=lambda key: _read(zf, prefix + "data/" + key),
-                            modules=True, what=path)
+        cache = {}  # tensors sharing a storage name it once each
+
+        def storage(key):
+            if key not in cache:
+                cache[key] = _read(zf, prefix + "data/" + key)
+            return cache[key]
+
+        obj = unpickle.load(pkl, storages=storage, modules=True, what=path)
     sd, kind = state_dict_from(obj, path)
+    if sd and all(k.startswith("module.") for k in sd):  # saved from nn.DataParallel
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+        kind += ", 'module.' prefix dropped"
     return {k: v.array for k, v in sd.items()}, "PyTorch %s" % kind

@@ -215,6 +215,7 @@ ALLOWED = {
     ("torch._utils", "_rebuild_tensor_v2"): rebuild_tensor,
     ("torch._utils", "_rebuild_tensor"): rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): rebuild_parameter,
     ("numpy", "ndarray"): NDArrayType,
     ("numpy", "dtype"): DType,
 }
