@@ -235,6 +235,15 @@ class HostileTest(Base):
             data = b"\x80\x02c%s\n%s\n)R." % (mod.encode(), name.encode())
             self.refused(self.write("g.pdparams", data), want=["'%s.%s'" % (mod, name)])
 
+    def test_stand_ins_cannot_be_rewritten(self):
+        from covidcam.convert import unpickle
+        # BUILD on the numpy.dtype stand-in class, then on a function
+        for data in (b"\x80\x02cnumpy\ndtype\n}X\x05\x00\x00\x00numpyK\x01sb.",
+                     b"\x80\x02ccopyreg\n_reconstructor\n}X\x01\x00\x00\x00aK\x01sb."):
+            self.refused(self.write("b.pdparams", data), want=["sets the state of"])
+        self.assertTrue(callable(unpickle.DType.numpy))
+        self.assertFalse(hasattr(unpickle.reconstructor, "a"))
+
     def test_user_model_class_explains_state_dict(self):
         data = b"\x80\x02c__main__\nMyNet\n)\x81}b."
         self.refused(self.write("m.pth", _zip_pth(data)),
@@ -295,6 +304,20 @@ class HostileTest(Base):
         self.refused(os.path.join(SOURCE_ROOT, "tests", "fixtures", "basic.safetensors"),
                      want=["already a safetensors file"])
         self.refused(self.write("l.pdparams", pickle.dumps([1, 2])), want=["not a dict"])
+
+    @unittest.skipIf(onnx is None, "the onnx package is not installed (python3-onnx)")
+    def test_onnx_wrong_geometry_names_the_node(self):
+        for op, index, attr, value, want in (
+                ("MaxPool", 0, "kernel_shape", [2, 2], "max-pool must be 3x3 stride 2 pad 1"),
+                ("Conv", 0, "strides", [1, 1], "as the stem convolution it should be 7x7 stride 2"),
+                ("Conv", 1, "group", 2, "grouped convolution")):
+            m = onnx.load(os.path.join(FIX, "basic.onnx"))
+            node = [n for n in m.graph.node if n.op_type == op][index]
+            for a in [a for a in node.attribute if a.name == attr]:
+                node.attribute.remove(a)
+            node.attribute.append(onnx.helper.make_attribute(attr, value))
+            self.refused(self.write("g.onnx", m.SerializeToString()),
+                         want=["node '%s' (%s)" % (node.name, op), want])
 
     @unittest.skipIf(onnx is None, "the onnx package is not installed (python3-onnx)")
     def test_onnx_unsupported_op_names_the_node(self):

@@ -196,7 +196,8 @@ def _summary(args, tensors, meta, arch, what):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
-        import numpy  # noqa: F401
+        import numpy
+        del numpy  # imported only to say early, and clearly, that it is missing
     except ImportError:
         sys.stderr.write("covidcam convert: needs numpy for this Python (%s); Debian: apt-get "
                          "install python3-numpy\n" % sys.executable)

@@ -221,7 +221,7 @@ class Matcher:
         return units + rest, add, end
 
     def head(self, x, after):
-        pool = self.used_next_pool(x, after)
+        pool = self.global_pool(x, after)
         x, after = self.out(pool), _label(pool)
         users = [n for n in self.consumers.get(x, []) if id(n) not in self.used]
         if len(users) == 1 and users[0].op_type in ("Flatten", "Reshape", "Squeeze"):
@@ -260,7 +260,7 @@ class Matcher:
             raise ConvertError("%s: the fc output is not a graph output" % self.what)
         return w, b.reshape(-1)
 
-    def used_next_pool(self, x, after):
+    def global_pool(self, x, after):
         node = self.next_node(x, ("GlobalAveragePool", "ReduceMean"), after)
         if node.op_type == "ReduceMean":
             a = _attrs(node, self.onnx)
@@ -302,16 +302,9 @@ def _bn_tensors(unit, eps, what):
     return [gamma, beta, mean - bias, var]
 
 
-def read(data, path):
-    """({torchvision name: array}, description, bn_eps, input_size or None)."""
-    onnx, _ = _import_onnx()
-    try:
-        model = onnx.load_from_string(data)
-    except Exception as exc:  # protobuf raises its own DecodeError type
-        raise ConvertError("%s is not a readable ONNX model (%s)" % (path, exc)) from None
-    m = Matcher(model, path)
-    x = m.input.name
-    stem, sgeom, x = m.conv(m.next_node(x, ("Conv",), "the graph input"))
+def _walk(m):
+    """(stem Unit, [(main [(Unit, geom)], shortcut [(Unit, geom)])], fc weight, fc bias)."""
+    stem, sgeom, x = m.conv(m.next_node(m.input.name, ("Conv",), "the graph input"))
     _check_geom(m, stem, sgeom, (7, 2, 3), "the stem convolution")
     relu = m.next_node(x, ("Relu",), _label(stem.node))
     pool = m.next_node(m.out(relu), ("MaxPool",), _label(relu))
@@ -325,41 +318,40 @@ def read(data, path):
         main, down, x, after = m.block(x, after)
         blocks.append((main, down))
     if not blocks:
-        raise ConvertError("%s: no residual block after the stem" % path)
+        raise ConvertError("%s: no residual block after the stem" % m.what)
     fc_w, fc_b = m.head(x, after)
     left = [n for n in m.nodes if id(n) not in m.used]
     if left:
         m._fail(left[0], "it is not on the ResNet path from the input to the fc output")
-
     kinds = {len(main) for main, _ in blocks}
     if kinds not in ({2}, {3}):
-        blk = next(b for b in blocks if len(b[0]) not in (2, 3)) if kinds - {2, 3} else blocks[-1]
-        m._fail(blk[0][0][0].node, "blocks must all have 2 (basic) or all 3 (bottleneck) "
+        odd = [b for b in blocks if len(b[0]) not in (2, 3)] or \
+            [b for b in blocks if len(b[0]) != len(blocks[0][0])]
+        m._fail(odd[0][0][0][0].node, "blocks must all have 2 (basic) or all 3 (bottleneck) "
                 "convolutions on the main path")
-    bottleneck = kinds == {3}
-    sconv = 1 if bottleneck else 0
-    eps_all = [u.bn[1] for main, down in blocks for u, _ in main + down if u.bn] + \
-              ([stem.bn[1]] if stem.bn else [])
-    eps = eps_all[0] if eps_all else DEFAULT_EPS
+    return stem, blocks, fc_w, fc_b
+
+
+def _to_state_dict(m, stem, blocks, eps):
+    """torchvision names for the walked graph, checking each block's geometry."""
+    bottleneck = len(blocks[0][0]) == 3
     sd = collections.OrderedDict()
 
     def put(conv, bn, unit):
         sd[conv + ".weight"] = unit.weight
         for name, v in zip(("weight", "bias", "running_mean", "running_var"),
-                           _bn_tensors(unit, eps, path)):
+                           _bn_tensors(unit, eps, m.what)):
             sd["%s.%s" % (bn, name)] = v
 
     put("conv1", "bn1", stem)
     stage, index = 0, -1
     for b, (main, down) in enumerate(blocks):
-        stride = main[sconv][1][1]
-        if b > 0 and stride == 2:
-            stage, index = stage + 1, 0
-        else:
-            index += 1
+        unit, geom = main[1 if bottleneck else 0]  # the convolution that strides
+        stride = geom[1]
         if stride not in (1, 2) or (stride == 2 and b == 0):
-            m._fail(main[sconv][0].node, "stride %d where covidcam's block %d strides by %d"
-                    % (stride, b, 1))
+            m._fail(unit.node, "stride %d in block %d; covidcam blocks stride by 1, or by 2 in "
+                    "the first block of every stage but the first" % (stride, b))
+        stage, index = (stage + 1, 0) if stride == 2 else (stage, index + 1)
         want = [(1, 1, 0), (3, stride, 1), (1, 1, 0)] if bottleneck else [(3, stride, 1), (3, 1, 1)]
         for c, ((unit, geom), w) in enumerate(zip(main, want)):
             _check_geom(m, unit, geom, w, "conv%d of block %d" % (c + 1, b))
@@ -369,13 +361,27 @@ def read(data, path):
         if down:
             _check_geom(m, down[0][0], down[0][1], (1, stride, 0), "the shortcut of block %d" % b)
             put(p + "downsample.0", p + "downsample.1", down[0][0])
-    sd["fc.weight"] = fc_w
-    sd["fc.bias"] = fc_b
+    return sd
+
+
+def read(data, path):
+    """({torchvision name: array}, description, bn_eps or None, input size or None)."""
+    onnx, _ = _import_onnx()
+    try:
+        model = onnx.load_from_string(data)
+    except Exception as exc:  # protobuf raises its own DecodeError type
+        raise ConvertError("%s is not a readable ONNX model (%s)" % (path, exc)) from None
+    m = Matcher(model, path)
+    stem, blocks, fc_w, fc_b = _walk(m)
+    units = [stem] + [u for main, down in blocks for u, _ in main + down]
+    eps_all = [u.bn[1] for u in units if u.bn]
+    eps = eps_all[0] if eps_all else DEFAULT_EPS
+    sd = _to_state_dict(m, stem, blocks, eps)
+    sd["fc.weight"], sd["fc.bias"] = fc_w, fc_b
     dims = [d.dim_value if d.HasField("dim_value") else None
             for d in m.input.type.tensor_type.shape.dim]
     size = dims[2] if len(dims) == 4 and dims[2] and dims[2] == dims[3] else None
-    folded = sum(1 for main, down in blocks for u, _ in main + down if u.bn is None) + \
-        (stem.bn is None)
+    folded = sum(1 for u in units if u.bn is None)
     kind = "ONNX graph (%d blocks%s)" % (len(blocks), ", %d convolutions with batch norm folded "
                                          "into their bias" % folded if folded else "")
     return sd, kind, (eps if eps_all else None), size

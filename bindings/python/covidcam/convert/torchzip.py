@@ -2,10 +2,8 @@
 read without torch: the pickle goes through the restricted unpickler and the
 tensor storages come from the zip entries it names."""
 
-import zipfile
 import io
-
-import numpy as np
+import zipfile
 
 from . import unpickle
 from .errors import ConvertError

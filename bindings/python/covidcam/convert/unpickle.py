@@ -4,7 +4,9 @@
 names: a `__reduce__` can run `os.system`. This reader resolves every global a
 file asks for against an explicit table of data-only stand-ins written here;
 no module is imported and nothing from the file is called. A file naming any
-other global is refused with ConvertError naming it.
+other global is refused with ConvertError naming it. It is the pure-Python
+unpickler with BUILD (set an object's state) limited to the stand-in
+instances, so a file cannot rewrite a stand-in class or function either.
 
 Whole pickled torch modules (torchvision ResNet, nn.Conv2d, ...) are read as
 inert records (ModuleRecord): their classes are never imported, only the
@@ -204,6 +206,9 @@ def codecs_encode(text, encoding="utf-8"):
     return text.encode("latin-1")
 
 
+# The only objects whose state a file may set (BUILD).
+BUILD_TARGETS = (NDArrayState, DType, ModuleRecord, collections.OrderedDict)
+
 ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
@@ -222,25 +227,37 @@ ALLOWED = {
 for _m in ("numpy.core.multiarray", "numpy._core.multiarray"):
     ALLOWED[(_m, "_reconstruct")] = NDArrayState
     ALLOWED[(_m, "scalar")] = scalar
-for _name in STORAGE_DTYPES:
-    ALLOWED[("torch", _name)] = StorageType(_name)
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """find_class answers only from ALLOWED (and, with modules=True, inert
-    ModuleRecord classes for torch.nn / torchvision module classes)."""
+class RestrictedUnpickler(pickle._Unpickler):
+    """find_class answers only from ALLOWED and torch storage types (and, with
+    modules=True, inert ModuleRecord classes for torch.nn / torchvision module
+    classes); BUILD only on BUILD_TARGETS instances."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, data, storages=None, modules=False, what="the file"):
-        super().__init__(io.BytesIO(data))
+        super().__init__(io.BytesIO(data), encoding="latin1")
         self._storages = storages
         self._modules = modules
         self._what = what
         self._records = {}
 
+    def _load_build(self):
+        inst = self.stack[-2] if len(self.stack) > 1 else None
+        if not isinstance(inst, BUILD_TARGETS):
+            raise ConvertError("%s sets the state of %s, which a tensor file never does"
+                               % (self._what, getattr(inst, "__name__", type(inst).__name__)))
+        pickle._Unpickler.load_build(self)
+
+    dispatch[pickle.BUILD[0]] = _load_build
+
     def find_class(self, module, name):
         key = (module, name)
         if key in ALLOWED:
             return ALLOWED[key]
+        if module == "torch" and name in STORAGE_DTYPES:
+            return StorageType(name)  # fresh: nothing a file does to it outlives the load
         qual = "%s.%s" % (module, name)
         if self._modules and module.startswith(MODULE_PREFIXES):
             return self._records.setdefault(qual, _record_class(qual))
