@@ -412,6 +412,21 @@ class OptionsTest(Base):
         self.assertEqual(code, 2)
         self.assertIn("is the input file", err)
 
+    def test_file_the_library_refuses_is_removed(self):
+        """420 basic blocks of width 1: valid tensors, but more than the loader's
+        4096-tensor limit, so libcovidcam refuses the written file."""
+        one = lambda *shape: np.full(shape, 0.5, np.float32)  # noqa: E731
+        p = {"conv.0.weight": one(1, 3, 7, 7), "fc.weight": one(1, 2), "fc.bias": one(2)}
+        for prefix in ["conv"] + ["block.%d.conv%d" % (n, c) for n in range(420) for c in (1, 2)]:
+            if prefix != "conv":
+                p[prefix + ".0.weight"] = one(1, 1, 3, 3)
+            for part in ("weight", "bias", "_mean", "_variance"):
+                p["%s.1.%s" % (prefix, part)] = one(1)
+        path = self.write("deep.pdparams", pickle.dumps(p))
+        err = self.refused(path, "--classes", "A,B", *RGB)
+        self.assertIn("libcovidcam refused the converted file, so it was removed", err)
+        self.assertIn("4096", err)  # the loader's tensor limit, named in its message
+
     def test_module_cli(self):
         env = dict(os.environ, PYTHONPATH=os.path.normpath(os.path.join(HERE, "..")))
         p = subprocess.run([sys.executable, "-m", "covidcam", "convert",

@@ -11,6 +11,7 @@ from .errors import ConvertError
 
 MAX_INPUT_SIZE = 1024
 MAX_CLASS_NAME_BYTES = 255
+MAX_HEADER_BYTES = 16 << 20  # COVIDCAM_MAX_HEADER_BYTES
 
 
 def _json(v):
@@ -81,6 +82,9 @@ def write(path, tensors, meta):
     header["__metadata__"] = meta
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
+    if len(text) > MAX_HEADER_BYTES:
+        raise ConvertError("the safetensors header would have %d bytes, more than the loader's "
+                           "limit of %d (a very long --description?)" % (len(text), MAX_HEADER_BYTES))
     tmp = "%s.tmp%d" % (path, os.getpid())
     try:
         with open(tmp, "wb") as f:
