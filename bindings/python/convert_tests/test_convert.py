@@ -130,6 +130,25 @@ class FixtureTest(Base):
                                            "--input-size", "32")
         self.assertIn("state dict under key 'state_dict', 'module.' prefix dropped", out)
 
+    def test_three_channel_model_as_gray(self):
+        """--input-channels 1 sums the stem kernels: on gray input (what the
+        library feeds a 3-channel model) it equals the 3-channel conversion."""
+        sd = os.path.join(FIX, "basic_sd.pth")
+        three = os.path.join(self.tmp.name, "three.safetensors")
+        base = [sd, "--classes", "A,B,C", "--mean", "120", "--std", "60", "--input-size", "32"]
+        self.assertEqual(run(base + ["-o", three])[0], 0)
+        rc, out, err = run(base + ["-o", self.out, "--input-channels", "1"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("input 1x32x32", out)
+        gray = self.expected["basic.input"][:1]
+        with covidcam.Model(three) as m3, covidcam.Session(m3, threads=1) as s3, \
+                covidcam.Model(self.out) as m1, covidcam.Session(m1, threads=1) as s1:
+            want = np.array(s3.classify_tensor(np.repeat(gray, 3, axis=0)).logits)
+            got = np.array(s1.classify_tensor(gray).logits)
+        self.assertLess(np.abs(got - want).max(), TOL, (got, want))
+        self.refused(sd, "--classes", "A,B,C", "--input-channels", "1", *RGB, rc=2,
+                     want=["one --mean and one --std"])
+
     def test_whole_torchvision_model(self):
         out, meta = self.convert_and_classify("basic_model.pth", "basic", "A,B,C", RGB,
                                               "--input-size", "32")
@@ -301,6 +320,8 @@ class HostileTest(Base):
 
     def test_not_a_model(self):
         self.refused(self.write("r.bin", b"\x13\x37" * 50), want=["unknown file format"])
+        self.refused(self.write("old.pth", cli.LEGACY_TORCH + b"\x00" * 20),
+                     want=["legacy (pre-1.6)", "state_dict()"])
         self.refused(os.path.join(SOURCE_ROOT, "tests", "fixtures", "basic.safetensors"),
                      want=["already a safetensors file"])
         self.refused(self.write("l.pdparams", pickle.dumps([1, 2])), want=["not a dict"])

@@ -33,7 +33,8 @@ def _parser():
     p.add_argument("--input-size", type=int, help="network input side in pixels "
                    "(default: the ONNX input's, else 224)")
     p.add_argument("--input-channels", type=int, choices=(1, 3),
-                   help="default: the stem convolution's input channels")
+                   help="default: the stem convolution's input channels; 1 for a 3-channel "
+                   "model sums its stem kernels (exact: the library feeds gray to all three)")
     p.add_argument("--mean", help="per-channel mean in 0-255 pixel units (one value or one "
                    "per channel)")
     p.add_argument("--std", help="per-channel std in 0-255 pixel units")
@@ -133,6 +134,20 @@ def _read_input(path):
             raise UsageError("cannot read %s: %s" % (shown(path), exc.strerror or exc)) from None
 
 
+def _to_gray(tensors, arch, mean, std):
+    """A 3-channel model as the 1-channel one it is on gray input: the library
+    replicates gray to every channel, so with one mean and std for all three
+    the stem's kernels sum over their input channels exactly."""
+    if len(set(mean)) != 1 or len(set(std)) != 1:
+        raise UsageError("--input-channels 1 folds the 3 input channels into one, which is exact "
+                         "only with one --mean and one --std for all channels (got %s / %s)"
+                         % (mean, std))
+    tensors = dict(tensors)
+    tensors["conv1.weight"] = tensors["conv1.weight"].astype("<f8").sum(
+        axis=1, keepdims=True).astype("<f4")
+    return tensors, arch._replace(in_channels=1), mean[:1], std[:1]
+
+
 def convert(args):
     """Write args.output; returns (tensors, meta, arch, source description)."""
     from . import resnet_map, st_writer
@@ -152,22 +167,25 @@ def convert(args):
     if len(classes) != arch.classes:
         raise UsageError("--classes has %d names, but %s holds a %s (fc.weight %s)"
                          % (len(classes), name, arch.describe(), list(tensors["fc.weight"].shape)))
-    if args.input_channels is not None and args.input_channels != arch.in_channels:
-        raise UsageError("--input-channels %d, but the stem convolution of %s takes %d"
-                         % (args.input_channels, name, arch.in_channels))
     if arch.in_channels not in (1, 3):
         raise UsageError("%s's stem convolution takes %d input channels; covidcam takes 1 or 3"
                          % (name, arch.in_channels))
     n = arch.in_channels
     mean = _per_channel(_floats(args.mean, "mean") if args.mean else None, n, "mean", arch)
     std = _per_channel(_floats(args.std, "std") if args.std else None, n, "std", arch)
+    if args.input_channels is not None and args.input_channels != n:
+        if (args.input_channels, n) != (1, 3):
+            raise UsageError("--input-channels %d, but the stem convolution of %s takes %d"
+                             % (args.input_channels, name, n))
+        tensors, arch, mean, std = _to_gray(tensors, arch, mean, std)
     if args.bn_eps is not None:
         if what.startswith("ONNX"):
             raise UsageError("--bn-eps does not apply to ONNX: the graph's batch norms carry "
                              "their epsilon (%s here)" % (eps if eps is not None else
                                                           "none: all folded"))
         eps = args.bn_eps
-    meta = st_writer.metadata(arch, classes, args.input_size or size or 224, n, mean, std,
+    meta = st_writer.metadata(arch, classes, args.input_size or size or 224, arch.in_channels,
+                              mean, std,
                               bn_eps=eps, description=args.description,
                               source="%s (%s)" % (os.path.basename(name), what))
     st_writer.write(args.output, tensors, meta)
