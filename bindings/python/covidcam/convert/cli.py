@@ -102,10 +102,11 @@ def read_model(data, path, layers):
 
 def _per_channel(vals, n, opt, arch):
     if vals is None:
+        example = ("--mean 123.675,116.28,103.53 --std 58.395,57.12,57.375 for ImageNet "
+                   "statistics" if n == 3 else "--mean 129.5 --std 64")
         raise UsageError("--%s is required: the normalisation the model was trained with is "
-                         "not stored in the file (this %s takes %d input channel%s, e.g. "
-                         "--mean 123.675,116.28,103.53 --std 58.395,57.12,57.375 for "
-                         "ImageNet statistics)" % (opt, arch.describe(), n, "" if n == 1 else "s"))
+                         "not stored in the file (this %s takes %d input channel%s; e.g. %s)"
+                         % (opt, arch.describe(), n, "" if n == 1 else "s", example))
     return vals * n if len(vals) == 1 else vals
 
 
