@@ -20,6 +20,10 @@ typedef struct request {
     body_kind kind;
     bytes raw;           /* BODY_RAW */
     multipart mp;        /* BODY_MULTIPART */
+    /* An error found mid-upload: MHD takes a response only before the body or
+     * after all of it, so the rest is read and dropped, then this is sent. */
+    unsigned pending;
+    char pending_msg[160];
 } request;
 
 #endif

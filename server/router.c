@@ -155,31 +155,35 @@ static enum MHD_Result begin(request *rq, struct MHD_Connection *c, const char *
     return answer_get(rq, c);
 }
 
-static enum MHD_Result too_large(request *rq, struct MHD_Connection *c)
+/* Remember an error found mid-upload and stop keeping the body. */
+static enum MHD_Result defer(request *rq, unsigned status, const char *msg)
 {
-    size_t max = rq->srv->opt->max_body;
-    return respond_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, respond_reason(413),
-                         "the body exceeds the limit of %zu bytes (--max-body-mb %zu)", max,
-                         max >> 20);
+    rq->pending = status;
+    snprintf(rq->pending_msg, sizeof rq->pending_msg, "%s", msg);
+    multipart_free(&rq->mp);
+    bytes_free(&rq->raw);
+    return MHD_YES;
 }
 
-static enum MHD_Result feed(request *rq, struct MHD_Connection *c, const char *data, size_t n)
+static enum MHD_Result feed(request *rq, const char *data, size_t n)
 {
-    if (rq->kind == BODY_RAW) {
-        int rc = bytes_append(&rq->raw, data, n);
-        if (rc == -2)
-            return too_large(rq, c);
-        return rc ? respond_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory",
-                                  "no memory for the body")
-                  : MHD_YES;
+    int rc;
+    if (rq->kind == BODY_RAW)
+        rc = bytes_append(&rq->raw, data, n);
+    else if (multipart_feed(&rq->mp, data, n))
+        rc = rq->mp.error ? rq->mp.error : -3; /* -3: malformed */
+    else
+        rc = 0;
+    char msg[160];
+    switch (rc) {
+    case 0: return MHD_YES;
+    case -2:
+        snprintf(msg, sizeof msg, "the body exceeds the limit of %zu bytes (--max-body-mb %zu)",
+                 rq->srv->opt->max_body, rq->srv->opt->max_body >> 20);
+        return defer(rq, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    case -3: return defer(rq, MHD_HTTP_BAD_REQUEST, "malformed multipart/form-data body");
+    default: return defer(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "no memory for the body");
     }
-    if (!multipart_feed(&rq->mp, data, n))
-        return MHD_YES;
-    if (rq->mp.error == -2)
-        return too_large(rq, c);
-    return respond_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad request",
-                         rq->mp.error ? "no memory for the multipart body"
-                                      : "malformed multipart/form-data body");
 }
 
 /* The whole body has arrived. */
@@ -218,16 +222,16 @@ enum MHD_Result router_access(void *cls, struct MHD_Connection *c, const char *u
         *con_cls = rq;
         return begin(rq, c, method);
     }
-    if (rq->status) {
-        /* Answered already (an error mid-upload): drop the rest of the body. */
-        *upload_size = 0;
-        return MHD_YES;
-    }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        return feed(rq, c, upload, n);
+        return rq->status || rq->pending ? MHD_YES : feed(rq, upload, n);
     }
+    if (rq->status)
+        return MHD_YES;
+    if (rq->pending)
+        return respond_error(rq, c, rq->pending, respond_reason(rq->pending), "%s",
+                             rq->pending_msg);
     return finish(rq, c);
 }
 
