@@ -36,9 +36,22 @@ async function loadModel() {
     m.media_types.filter((t) => t.startsWith("image/")).join(", ");
 }
 
-function query() {
-  const q = new URLSearchParams({ alpha: "1", layer: $("layer").value, method: $("method").value });
-  if ($("explain-class").value) q.set("class", $("explain-class").value);
+// The selectors' state; a gallery entry keeps the one it was made with.
+function currentParams() {
+  return { layer: $("layer").value, method: $("method").value, cls: $("explain-class").value };
+}
+
+function restoreParams(p) {
+  $("layer").value = p.layer;
+  $("method").value = p.method;
+  $("explain-class").value = p.cls;
+}
+
+// alpha=1: the server sends the heatmap alone at the image's size, and the
+// page blends it over the X-ray with the opacity slider.
+function query(p) {
+  const q = new URLSearchParams({ alpha: "1", layer: p.layer, method: p.method });
+  if (p.cls) q.set("class", p.cls);
   return q.toString();
 }
 
@@ -93,7 +106,13 @@ function addToGallery(entry) {
     const cap = document.createElement("div");
     cap.textContent = `${e.result.top} · ${e.name}`;
     li.append(img, cap);
-    li.addEventListener("click", () => { state.file = e.file; state.xrayUrl = e.xrayUrl; show(e); });
+    li.addEventListener("click", () => {
+      state.file = e.file;
+      state.xrayUrl = e.xrayUrl;
+      restoreParams(e.params);
+      setStatus("");
+      show(e);
+    });
     list.appendChild(li);
   }
 }
@@ -102,9 +121,10 @@ async function analyse(isNewFile) {
   if (!state.file) return;
   setStatus("Analysing " + state.file.name + " ...");
   const t0 = performance.now();
+  const params = currentParams();
   let r, body;
   try {
-    r = await fetch("v1/gradcam?" + query(), {
+    r = await fetch("v1/gradcam?" + query(params), {
       method: "POST",
       headers: { "Content-Type": state.file.type || "application/octet-stream" },
       body: state.file,
@@ -118,12 +138,15 @@ async function analyse(isNewFile) {
     setStatus(`${state.file.name}: ${body.error} (${r.status} ${body.status})`, true);
     return;
   }
-  const entry = { name: state.file.name, file: state.file, xrayUrl: state.xrayUrl, result: body,
+  const entry = { name: state.file.name, file: state.file, xrayUrl: state.xrayUrl, result: body, params,
                   overlaySrc: "data:image/png;base64," + body.overlay_png,
                   roundTrip: performance.now() - t0 };
   show(entry);
   if (isNewFile) addToGallery(entry);
-  else if (state.gallery.length && state.gallery[0].file === state.file) state.gallery[0] = entry;
+  else {
+    const same = state.gallery.find((e) => e.file === state.file);
+    if (same) Object.assign(same, entry); // keep its thumbnail, update its result
+  }
   setStatus("");
 }
 
