@@ -81,8 +81,8 @@ class Server:
         def run():
             for line in stream:
                 self.log.append(line)
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
+        self._log_thread = threading.Thread(target=run, daemon=True)
+        self._log_thread.start()
 
     def _readline(self, deadline):
         box = []
@@ -93,14 +93,16 @@ class Server:
 
     def stop(self):
         """SIGTERM, wait, SIGKILL if needed; returns the exit status."""
-        if not self.proc or self.proc.returncode is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_thread.join(10)  # the whole stderr, for failure messages
         return self.proc.returncode
 
     def alive(self):

@@ -140,7 +140,7 @@ class Shutdown(unittest.TestCase):
             self.assertEqual(r[0], 200)
             self.assertEqual(sl.without(json.loads(r[2]), "ms"), sl.without(want, "ms"))
             srv.proc.wait(60)
-            self.assertEqual(srv.proc.returncode, 0, "".join(srv.log))
+            self.assertEqual(srv.stop(), 0, "".join(srv.log))
             self.assertIn("POST /v1/classify 200", "".join(srv.log))
 
 
