@@ -58,6 +58,12 @@ static enum MHD_Result error_v(request *rq, struct MHD_Connection *c, unsigned s
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     json_t *o = json_pack("{s:s, s:s}", "error", msg, "status", what);
+    if (!o) {
+        /* Only invalid UTF-8 from the request (a parameter, a type) makes
+         * this fail: answer with those bytes replaced. */
+        respond_ascii(msg);
+        o = json_pack("{s:s, s:s}", "error", msg, "status", what);
+    }
     char *s = result_json_dump(o);
     size_t n = s ? strlen(s) : 0;
     char *line = s ? realloc(s, n + 2) : NULL;
@@ -94,6 +100,13 @@ enum MHD_Result respond_method(request *rq, struct MHD_Connection *c, const char
 {
     return method_error(rq, c, allow, "%s is not allowed on %s (allowed: %s)", rq->method,
                         rq->path, allow);
+}
+
+void respond_ascii(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80 || (unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
 }
 
 const char *respond_reason(unsigned status)

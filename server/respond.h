@@ -22,6 +22,10 @@ enum MHD_Result respond_error(request *rq, struct MHD_Connection *c, unsigned st
                               const char *what, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Replace every byte of `s` that is not printable ASCII with '?' (for logs,
+ * and for JSON when the bytes are not valid UTF-8). */
+void respond_ascii(char *s);
+
 /* The HTTP reason phrase of `status` in lower case ("not found"). */
 const char *respond_reason(unsigned status);
 

@@ -53,6 +53,10 @@ static request *request_new(server *srv, const char *url, const char *method)
     rq->t0 = server_now_ms();
     snprintf(rq->method, sizeof rq->method, "%s", method);
     snprintf(rq->path, sizeof rq->path, "%s", url);
+    /* The path arrives unescaped; keep control bytes out of the log. No route
+     * has other bytes, so matching is unaffected. */
+    respond_ascii(rq->method);
+    respond_ascii(rq->path);
     pthread_mutex_lock(&srv->lock);
     srv->in_flight++;
     pthread_mutex_unlock(&srv->lock);
@@ -199,6 +203,10 @@ static enum MHD_Result finish(request *rq, struct MHD_Connection *c)
             return respond_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad request",
                                  "the multipart/form-data body has no 'file' field");
         img = &rq->mp.file;
+        json_t *name = json_string(rq->mp.filename);
+        if (!name) /* not UTF-8: the JSON gets the name with '?' for those bytes */
+            respond_ascii(rq->mp.filename);
+        json_decref(name);
         if (rq->mp.filename[0])
             file = rq->mp.filename;
     }

@@ -87,6 +87,26 @@ class BadInput(unittest.TestCase):
             status, _, r = self.post(body, ctype)
             self.assertEqual(status, 400, (body[:60], r))
 
+    def test_non_utf8_and_control_bytes(self):
+        # A file name that is not UTF-8 is answered with '?' for those bytes.
+        b = b"Bnd"
+        body = (b'--Bnd\r\nContent-Disposition: form-data; name="file"; filename="x\xff\xfe.png"'
+                b"\r\nContent-Type: image/png\r\n\r\n" + self.png + b"\r\n--Bnd--\r\n")
+        status, _, r = self.post(body, "multipart/form-data; boundary=Bnd")
+        self.assertEqual(status, 200, r)
+        self.assertEqual(r["file"], "x??.png")
+        self.assertEqual(sl.without(r, "file", "ms"), sl.without(self.want, "file", "ms"))
+        # Bad bytes in a parameter or the path still get a JSON error.
+        status, _, r = self.srv.json("POST", "/v1/gradcam?layer=%FF%0Alayer4", self.png,
+                                     {"Content-Type": "image/png"})
+        self.assertEqual(status, 400)
+        self.assertIn("unknown layer", r["error"])
+        status, _, r = self.srv.json("GET", "/%FF%0A%1B[31mred")
+        self.assertEqual(status, 404)
+        self.assertIn("no such resource", r["error"])
+        status, _, r = self.post(self.png, "image/\xe9t\xe9".encode("latin-1").decode("latin-1"))
+        self.assertEqual(status, 415)
+
     def test_slow_client_times_out(self):
         # Half a request line, then silence: closed after --timeout-s 2.
         with self.srv.connect() as s:
