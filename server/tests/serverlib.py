@@ -103,6 +103,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log_thread.join(10)  # the whole stderr, for failure messages
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if not stream.closed and not self._log_thread.is_alive():
+                stream.close()
         return self.proc.returncode
 
     def alive(self):
