@@ -210,9 +210,12 @@ static enum MHD_Result finish(request *rq, struct MHD_Connection *c)
         if (rq->mp.filename[0])
             file = rq->mp.filename;
     }
-    if (!img->len)
+    if (!img->len) {
+        char list[256];
+        infer_media_list(list, sizeof list);
         return respond_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad request",
-                             "empty body: send an image (%s)", "image/png");
+                             "empty body: send an image (%s)", list);
+    }
     if (rq->route == ROUTE_CLASSIFY)
         return api_classify(rq, c, img->data, img->len, file);
     return api_gradcam(rq, c, img->data, img->len, file);
