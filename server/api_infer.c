@@ -16,7 +16,9 @@
 typedef struct outcome {
     covidcam_status rc;
     char msg[COVIDCAM_ERRBUF_SIZE];
-    double ms; /* wall time of the library call, as the CLI programs report it */
+    double submitted, started; /* ms: handed to the pool, taken by a worker */
+    double ms;        /* wall time of the library call, as the CLI programs report it */
+    double render_ms; /* the overlay PNG */
 } outcome;
 
 typedef struct classify_job {
@@ -49,7 +51,7 @@ static void fail(outcome *o, covidcam_status rc, const char *msg)
 static void run_classify(covidcam_session *s, void *arg)
 {
     classify_job *j = arg;
-    double t0 = server_now_ms();
+    double t0 = j->out.started = server_now_ms();
     covidcam_status rc = infer_classify(s, j->img, j->n, j->probs, j->logits, j->capacity, &j->top);
     j->out.ms = server_now_ms() - t0;
     if (rc)
@@ -59,7 +61,7 @@ static void run_classify(covidcam_session *s, void *arg)
 static void run_gradcam(covidcam_session *s, void *arg)
 {
     gradcam_job *j = arg;
-    double t0 = server_now_ms();
+    double t0 = j->out.started = server_now_ms();
     covidcam_status rc = infer_gradcam(s, j->img, j->n, &j->params->opt, &j->heatmap);
     j->out.ms = server_now_ms() - t0;
     if (rc) {
@@ -67,23 +69,40 @@ static void run_gradcam(covidcam_session *s, void *arg)
         return;
     }
     /* The overlay is rendered here too, so the pool bounds all heavy work. */
+    t0 = server_now_ms();
     j->out.rc = overlay_png(j->heatmap, (float)(1.0 - j->params->alpha), &j->png, &j->png_len,
                             j->out.msg, sizeof j->out.msg);
+    j->out.render_ms = server_now_ms() - t0;
 }
 
 /* Run a job on the pool; on saturation or failure queue the error and return 1. */
-static int dispatch(request *rq, struct MHD_Connection *c, pool_job *job, const outcome *o,
+/* Server-Timing: where the time went (waiting for a worker, the library call,
+ * the overlay PNG), so clients and benchmarks can tell them from HTTP costs. */
+static void set_timing(request *rq, const outcome *o)
+{
+    int n = snprintf(rq->timing, sizeof rq->timing, "queue;dur=%.3f, model;dur=%.3f",
+                     o->started - o->submitted, o->ms);
+    if (o->render_ms > 0 && n > 0 && (size_t)n < sizeof rq->timing)
+        snprintf(rq->timing + n, sizeof rq->timing - (size_t)n, ", overlay;dur=%.3f",
+                 o->render_ms);
+}
+
+static int dispatch(request *rq, struct MHD_Connection *c, pool_job *job, outcome *o,
                     enum MHD_Result *ret)
 {
+    o->submitted = server_now_ms();
     if (pool_run(rq->srv->pool, job)) {
         *ret = respond_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
                              "all %d workers are busy and %d requests are queued; retry later",
                              rq->srv->opt->workers, rq->srv->opt->queue);
         return 1;
     }
+    set_timing(rq, o);
     if (o->rc) {
         *ret = respond_error(rq, c, respond_status_for(o->rc), covidcam_status_string(o->rc),
-                             "%s%s", o->rc == COVIDCAM_ERR_BAD_FORMAT ? "the body is not a supported image: " : "",
+                             "%s%s",
+                             o->rc == COVIDCAM_ERR_BAD_FORMAT ? "the body is not a supported image: "
+                                                              : "",
                              o->msg);
         return 1;
     }

@@ -24,6 +24,7 @@ typedef struct request {
      * after all of it, so the rest is read and dropped, then this is sent. */
     unsigned pending;
     char pending_msg[160];
+    char timing[128];    /* Server-Timing header of the answer, "" for none */
 } request;
 
 #endif

@@ -24,6 +24,8 @@ static enum MHD_Result queue(request *rq, struct MHD_Connection *c, unsigned sta
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (rq->timing[0])
+        MHD_add_response_header(r, "Server-Timing", rq->timing);
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     enum MHD_Result ok = MHD_queue_response(c, status, r);

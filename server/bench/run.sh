@@ -53,7 +53,11 @@ echo "covidcam-server $(sed -n 's/.*model \([^ ]*\).*/\1/p' "$log"), image $(bas
 echo "$WORKERS worker(s) x $THREADS thread(s), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "in-process (median of $RUNS calls): classify ${inproc_classify} ms, gradcam ${inproc_gradcam} ms"
 echo
-printf '%-9s %5s %9s %9s %9s %8s\n' route conc req/s p50_ms p99_ms errors
+# mean_ms is wrk's mean latency; queue, model and overlay are the server's own
+# means (Server-Timing); http = mean_ms - queue - model - overlay is what HTTP,
+# JSON and base64 add.
+printf '%-9s %5s %8s %7s %7s %8s %7s %7s %8s %6s %6s\n' route conc req/s p50_ms p99_ms \
+    mean_ms queue model overlay http errors
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.1f", v}'; }
 for route in classify gradcam; do
     for c in $CONC; do
@@ -63,6 +67,9 @@ for route in classify gradcam; do
         p50=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)
         p99=$(awk '$1 == "99%" {print $2}' <<<"$out" | to_ms)
         errs=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-        printf '%-9s %5s %9s %9s %9s %8s\n' "$route" "$c" "$rps" "$p50" "$p99" "${errs:-0}"
+        read -r mean queue model overlay < <(awk '/^SERVER_TIMING/ {print $2, $3, $4, $5}' <<<"$out")
+        http=$(awk -v a="$mean" -v b="$queue" -v c="$model" -v d="$overlay" 'BEGIN {printf "%.1f", a - b - c - d}')
+        printf '%-9s %5s %8s %7s %7s %8.1f %7.1f %7.1f %8.1f %6s %6s\n' "$route" "$c" "$rps" "$p50" \
+            "$p99" "$mean" "$queue" "$model" "$overlay" "$http" "${errs:-0}"
     done
 done

@@ -153,6 +153,17 @@ class Api(unittest.TestCase):
                     self.assertEqual((status, hdrs["Content-Type"]), (200, "image/png"))
                     self.assertEqual(raw, png)
 
+    def test_server_timing(self):
+        png = sl.read(sl.SAMPLE)
+        for route, parts in (("/v1/classify", ["queue", "model"]),
+                             ("/v1/gradcam", ["queue", "model", "overlay"])):
+            status, hdrs, data = self.srv.request("POST", route, png, {"Content-Type": "image/png"})
+            self.assertEqual(status, 200)
+            timing = dict(p.strip().split(";dur=") for p in hdrs["Server-Timing"].split(","))
+            self.assertEqual(list(timing), parts)
+            self.assertTrue(all(float(v) >= 0 for v in timing.values()))
+            self.assertAlmostEqual(float(timing["model"]), json.loads(data)["ms"], delta=0.0015)
+
     def test_gradcam_fields(self):
         status, _, got = self.srv.gradcam(sl.read(sl.SAMPLE), "?layer=layer4&class=COVID")
         self.assertEqual(status, 200, got)
