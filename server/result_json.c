@@ -1,0 +1,47 @@
+#include "result_json.h"
+
+#include <stdlib.h>
+
+#include "cli_util.h"
+
+const char *result_method_name(covidcam_cam_method m)
+{
+    switch (m) {
+    case COVIDCAM_CAM_GRADCAM: return "gradcam";
+    case COVIDCAM_CAM_GRADCAMPP: return "gradcam++";
+    case COVIDCAM_CAM_LAYERCAM: return "layercam";
+    }
+    return "unknown";
+}
+
+json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
+                             const float *logits, int top, double ms)
+{
+    return json_pack("{s:s, s:s, s:o, s:o, s:f}", "file", file, "top",
+                     covidcam_model_class_name(m, top), "probabilities",
+                     cli_json_class_map(m, probs), "logits", cli_json_class_map(m, logits), "ms",
+                     ms);
+}
+
+json_t *result_json_gradcam(const covidcam_model *m, const char *file,
+                            const covidcam_heatmap *h, double ms)
+{
+    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:f}", "file", file, "top",
+                     covidcam_model_class_name(m, covidcam_heatmap_top_class(h)),
+                     "probabilities", cli_json_class_map(m, covidcam_heatmap_probabilities(h)),
+                     "class", covidcam_model_class_name(m, covidcam_heatmap_class(h)),
+                     "probability", cli_json_float(covidcam_heatmap_probability(h)), "method",
+                     result_method_name(covidcam_heatmap_method(h)), "layer",
+                     covidcam_heatmap_layer(h), "raw_size", covidcam_heatmap_raw_height(h),
+                     covidcam_heatmap_raw_width(h), "ms", ms);
+}
+
+char *result_json_dump(json_t *obj)
+{
+    if (!obj)
+        return NULL;
+    /* Precision 9 prints cli_json_float() values in their shortest form. */
+    char *s = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    json_decref(obj);
+    return s;
+}

@@ -1,0 +1,251 @@
+"""Every route and every error code of covidcam-server, and its answers
+against covidcam-classify --json and covidcam-gradcam --json on the same
+images."""
+import base64
+import json
+import os
+import tempfile
+import unittest
+import uuid
+
+import serverlib as sl
+
+CLASSIFY = os.environ.get("CC_CLASSIFY", "")
+GRADCAM = os.environ.get("CC_GRADCAM", "")
+
+
+def multipart(fields, boundary=None):
+    """A multipart/form-data body: fields is [(name, filename or None, bytes)]."""
+    b = boundary or uuid.uuid4().hex
+    out = b""
+    for name, filename, data in fields:
+        disp = 'form-data; name="%s"' % name + ('; filename="%s"' % filename if filename else "")
+        out += ("--%s\r\nContent-Disposition: %s\r\nContent-Type: image/png\r\n\r\n"
+                % (b, disp)).encode() + data + b"\r\n"
+    out += ("--%s--\r\n" % b).encode()
+    return out, "multipart/form-data; boundary=" + b
+
+
+class Api(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = sl.Server("--workers", "2", "--threads-per-worker", "1", "--max-body-mb", "1")
+        cls.srv.__enter__()
+        cls.images = [p for _, p in sl.real_images(per_class=2)] or [sl.SAMPLE]
+        if sl.SAMPLE not in cls.images:
+            cls.images.append(sl.SAMPLE)
+
+    @classmethod
+    def tearDownClass(cls):
+        status = cls.srv.stop()
+        if status != 0:
+            raise AssertionError("server exited with %s; stderr:\n%s" % (status, "".join(cls.srv.log)))
+
+    def assertError(self, status, hdrs, body, code, *words):
+        self.assertEqual(status, code, body)
+        self.assertIn("application/json", hdrs["Content-Type"])
+        self.assertEqual(sorted(body), ["error", "status"], body)
+        self.assertTrue(body["error"] and body["status"])
+        for w in words:
+            self.assertIn(w, body["error"])
+
+    # ------------------------------------------------------------ routes
+    def test_healthz(self):
+        status, _, body = self.srv.json("GET", "/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+
+    def test_model(self):
+        status, _, m = self.srv.json("GET", "/v1/model")
+        self.assertEqual(status, 200)
+        self.assertEqual(m["classes"], ["COVID", "Normal", "ViralPneumonia"])
+        self.assertEqual((m["input_size"], m["input_channels"]), (160, 1))
+        self.assertEqual(m["arch"], "resnet")
+        self.assertEqual(m["precision"], "fp32")
+        self.assertIn("image/png", m["media_types"])
+        self.assertEqual(json.loads(m["metadata"]["classes"]), m["classes"])
+        if GRADCAM:
+            import subprocess
+            out = subprocess.run([GRADCAM, "--model", sl.MODEL, "--list-layers"], check=True,
+                                 capture_output=True, text=True, timeout=60).stdout
+            self.assertEqual(m["layers"], out.split())
+
+    def test_page(self):
+        status, hdrs, html = self.srv.request("GET", "/")
+        self.assertEqual(status, 200)
+        self.assertIn("text/html", hdrs["Content-Type"])
+        for needle in (b'id="file"', b'id="top-class"', b'id="overlay"', b'id="probs"',
+                       b"Not a medical device"):
+            self.assertIn(needle, html)
+        self.assertNotIn(b"http://", html.replace(b"http://www.w3.org", b""))
+        for path, kind in (("/app.js", "javascript"), ("/app.css", "css")):
+            status, hdrs, data = self.srv.request("GET", path)
+            self.assertEqual(status, 200)
+            self.assertIn(kind, hdrs["Content-Type"])
+            src = os.path.join(os.environ["CC_SOURCE_ROOT"], "server", "web", path[1:])
+            self.assertEqual(data, sl.read(src))
+
+    def test_metrics(self):
+        self.srv.request("GET", "/healthz")
+        self.srv.request("GET", "/no/such/thing")
+        status, hdrs, text = self.srv.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn("text/plain", hdrs["Content-Type"])
+        text = text.decode()
+        self.assertRegex(text, r'covidcam_http_requests_total\{route="healthz",code="200"\} [1-9]')
+        self.assertRegex(text, r'covidcam_http_requests_total\{route="other",code="404"\} [1-9]')
+        self.assertIn('covidcam_http_request_duration_seconds_bucket{route="healthz",le="+Inf"}', text)
+        self.assertIn("covidcam_queue_depth 0", text)
+        self.assertIn("covidcam_workers_busy 0", text)
+        self.assertIn("covidcam_workers 2", text)
+        # Each histogram is cumulative and ends at its count.
+        for route in ("healthz", "other"):
+            counts = [int(l.rsplit(" ", 1)[1]) for l in text.splitlines()
+                      if l.startswith('covidcam_http_request_duration_seconds_bucket{route="%s"' % route)]
+            self.assertEqual(counts, sorted(counts))
+            total = [l for l in text.splitlines()
+                     if l.startswith('covidcam_http_request_duration_seconds_count{route="%s"}' % route)]
+            self.assertEqual(int(total[0].rsplit(" ", 1)[1]), counts[-1])
+
+    # ------------------------------------------------------------ results
+    @unittest.skipUnless(CLASSIFY, "covidcam-classify not built (-Dexamples=false)")
+    def test_classify_equals_cli(self):
+        expected = sl.cli_json(CLASSIFY, *self.images)
+        for path, want in zip(self.images, expected):
+            img = sl.read(path)
+            status, hdrs, got = self.srv.classify(img)
+            self.assertEqual(status, 200, got)
+            self.assertEqual(list(got), list(want))  # same fields, same order
+            self.assertEqual(sl.without(got, "file", "ms"), sl.without(want, "file", "ms"), path)
+            self.assertEqual(got["file"], "-")
+            self.assertGreater(got["ms"], 0)
+            # The same as multipart/form-data, named after the upload.
+            body, ctype = multipart([("note", None, b"ignored"),
+                                     ("file", os.path.basename(path), img)])
+            status, _, got = self.srv.json("POST", "/v1/classify", body, {"Content-Type": ctype})
+            self.assertEqual(status, 200, got)
+            self.assertEqual(got["file"], os.path.basename(path))
+            self.assertEqual(sl.without(got, "file", "ms"), sl.without(want, "file", "ms"))
+
+    @unittest.skipUnless(GRADCAM, "covidcam-gradcam not built (-Dexamples=false)")
+    def test_gradcam_equals_cli(self):
+        cases = [("", []), ("?layer=layer3&class=Normal&method=gradcam%2B%2B&alpha=0.3",
+                            ["--layer", "layer3", "--class", "Normal", "--method", "gradcam++",
+                             "--alpha", "0.3"]),
+                 ("?layer=layer2.0&class=2&method=layercam&alpha=1",
+                  ["--layer", "layer2.0", "--class", "2", "--method", "layercam", "--alpha", "1"])]
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in self.images[:3]:
+                img = sl.read(path)
+                for query, args in cases:
+                    out = os.path.join(tmp, "overlay.png")
+                    want = sl.cli_json(GRADCAM, *args, "-o", out, path)[0]
+                    status, _, got = self.srv.gradcam(img, query)
+                    self.assertEqual(status, 200, got)
+                    png = base64.b64decode(got["overlay_png"], validate=True)
+                    self.assertEqual(png, sl.read(out), (path, query))
+                    self.assertEqual(sl.without(got, "file", "ms", "alpha", "overlay_png"),
+                                     sl.without(want, "file", "ms", "outputs"), (path, query))
+                    self.assertEqual(got["alpha"], float(args[-1]) if args else 0.5)
+                    # Accept: image/png answers the same PNG itself.
+                    status, hdrs, raw = self.srv.request(
+                        "POST", "/v1/gradcam" + query, img,
+                        {"Content-Type": "image/png", "Accept": "image/png"})
+                    self.assertEqual((status, hdrs["Content-Type"]), (200, "image/png"))
+                    self.assertEqual(raw, png)
+
+    def test_server_timing(self):
+        png = sl.read(sl.SAMPLE)
+        for route, parts in (("/v1/classify", ["queue", "model"]),
+                             ("/v1/gradcam", ["queue", "model", "overlay"])):
+            status, hdrs, data = self.srv.request("POST", route, png, {"Content-Type": "image/png"})
+            self.assertEqual(status, 200)
+            timing = dict(p.strip().split(";dur=") for p in hdrs["Server-Timing"].split(","))
+            self.assertEqual(list(timing), parts)
+            self.assertTrue(all(float(v) >= 0 for v in timing.values()))
+            self.assertAlmostEqual(float(timing["model"]), json.loads(data)["ms"], delta=0.0015)
+
+    def test_gradcam_fields(self):
+        status, _, got = self.srv.gradcam(sl.read(sl.SAMPLE), "?layer=layer4&class=COVID")
+        self.assertEqual(status, 200, got)
+        self.assertEqual((got["class"], got["layer"], got["method"]), ("COVID", "layer4.1", "gradcam"))
+        self.assertEqual(got["raw_size"], [5, 5])  # 160 / 32
+        self.assertEqual(got["probability"], got["probabilities"]["COVID"])
+        png = base64.b64decode(got["overlay_png"])
+        self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        self.assertEqual((width, height), (97, 131))  # the upload's own size
+
+    # ------------------------------------------------------------ errors
+    def test_404(self):
+        self.assertError(*self.srv.json("GET", "/v2/model"), 404, "/v2/model")
+
+    def test_405(self):
+        status, hdrs, body = self.srv.json("GET", "/v1/classify")
+        self.assertError(status, hdrs, body, 405, "GET", "POST")
+        self.assertEqual(hdrs["Allow"], "POST")
+        status, hdrs, body = self.srv.json("POST", "/v1/model", b"x")
+        self.assertError(status, hdrs, body, 405)
+        self.assertEqual(hdrs["Allow"], "GET, HEAD")
+
+    def test_415(self):
+        for ctype in ("text/plain", "application/x-www-form-urlencoded", "image/x-unknown"):
+            r = self.srv.json("POST", "/v1/classify", sl.read(sl.SAMPLE), {"Content-Type": ctype})
+            self.assertError(*r, 415, ctype, "image/png")
+
+    def test_400_body(self):
+        png = sl.read(sl.SAMPLE)
+        cases = [(b"", "empty body"), (png[:100], "PNG"), (os.urandom(5000), "not a PNG"),
+                 (b"GIF89a" + bytes(100), "not a PNG")]
+        for route in ("/v1/classify", "/v1/gradcam"):
+            for body, word in cases:
+                self.assertError(*self.srv.json("POST", route, body, {"Content-Type": "image/png"}),
+                                 400, word)
+
+    def test_400_multipart(self):
+        png = sl.read(sl.SAMPLE)
+        body, ctype = multipart([("image", "x.png", png)])
+        self.assertError(*self.srv.json("POST", "/v1/classify", body, {"Content-Type": ctype}),
+                         400, "'file'")
+        self.assertError(*self.srv.json("POST", "/v1/classify", body,
+                                        {"Content-Type": "multipart/form-data"}), 400, "boundary")
+
+    def test_400_params(self):
+        png = sl.read(sl.SAMPLE)
+        cases = [("?layer=layer9", "layer9", "layer4.1"), ("?class=Flu", "Flu", "ViralPneumonia"),
+                 ("?class=3", "'3'", "[0, 2]"), ("?method=saliency", "saliency", "layercam"),
+                 ("?alpha=1.5", "1.5", "[0, 1]"), ("?alpha=nan", "nan", "[0, 1]"),
+                 ("?colour=red", "colour", "alpha")]
+        for query, *words in cases:
+            self.assertError(*self.srv.gradcam(png, query), 400, *words)
+        self.assertError(*self.srv.classify(png, "?layer=layer4"), 400, "layer")
+
+    def test_413_content_length(self):
+        # Refused from the headers, before any of the body is read.
+        with self.srv.connect() as s:
+            r = sl.raw_exchange(s, sl.post_head("/v1/classify", (1 << 20) + 1))
+        self.assertEqual(r[0], 413)
+        self.assertIn("limit", json.loads(r[2])["error"])
+
+    def test_413_chunked(self):
+        # No Content-Length: once past the limit the rest is read but not kept.
+        with self.srv.connect() as s:
+            s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                      b"Transfer-Encoding: chunked\r\n\r\n")
+            chunk = b"%x\r\n" % 65536 + bytes(65536) + b"\r\n"
+            try:
+                for _ in range(17):
+                    s.sendall(chunk)
+                s.sendall(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            r = sl.read_response(s)
+        self.assertIsNotNone(r, "connection closed without an answer")
+        self.assertEqual(r[0], 413)
+
+    def test_head(self):
+        status, hdrs, body = self.srv.request("HEAD", "/healthz")
+        self.assertEqual((status, body), (200, b""))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
