@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "safetensors.h" /* CC_MAX_NDIM */
 
 #define CC_MAX_STAGES 4
-#define CC_MAX_NDIM 4
 
 typedef enum cc_block_kind { CC_BLOCK_BASIC = 0, CC_BLOCK_BOTTLENECK = 1 } cc_block_kind;
 
