@@ -268,33 +268,29 @@ static covidcam_status set_geometry(covidcam_model *m, cc_err *e)
     m->num_blocks = nb;
     set_conv(&m->stem, m->in_ch, a->stem_width, 7, 2, 1, 0);
     m->stem.geom.pad = 3;
-    int ch = a->stem_width, i = 0, bottleneck = a->block == CC_BLOCK_BOTTLENECK;
+    int i = 0;
     for (int s = 0; s < a->num_stages; s++) {
         for (int k = 0; k < a->layers[s]; k++, i++) {
             cc_block_w *b = &m->blocks[i];
-            int w = a->widths[s], out = cc_arch_stage_channels(a, s);
+            cc_block_geom g;
+            cc_arch_block(a, s, k, &g);
             snprintf(b->name, sizeof b->name, "layer%d.%d", s + 1, k);
             b->stage = s;
             b->index = k;
-            b->in_ch = ch;
-            b->out_ch = out;
-            b->stride = (s > 0 && k == 0) ? 2 : 1;
-            b->nconv = bottleneck ? 3 : 2;
-            if (bottleneck) {
-                set_conv(&b->conv[0], ch, w, 1, 1, 1, 0);
-                set_conv(&b->conv[1], w, w, 3, b->stride, 1, 0);
-                set_conv(&b->conv[2], w, out, 1, 1, 1, 1);
-            } else {
-                set_conv(&b->conv[0], ch, w, 3, b->stride, 1, 0);
-                set_conv(&b->conv[1], w, out, 3, 1, 1, 1);
-            }
-            b->has_down = b->stride != 1 || ch != out;
+            b->in_ch = g.in_ch;
+            b->out_ch = g.out_ch;
+            b->stride = g.stride;
+            b->nconv = g.nconv;
+            /* ReLU after every conv; the last one adds the shortcut first */
+            for (int c = 0; c < g.nconv; c++)
+                set_conv(&b->conv[c], cc_block_conv_in(&g, c), cc_block_conv_out(&g, c), g.k[c],
+                         cc_block_conv_stride(&g, c), 1, c == g.nconv - 1);
+            b->has_down = g.has_down;
             if (b->has_down)
-                set_conv(&b->down, ch, out, 1, b->stride, 0, 0);
-            ch = out;
+                set_conv(&b->down, g.in_ch, g.out_ch, 1, g.stride, 0, 0);
         }
     }
-    set_conv(&m->fc, ch, m->num_classes, 1, 1, 0, 0);
+    set_conv(&m->fc, cc_arch_features(a), m->num_classes, 1, 1, 0, 0);
     return COVIDCAM_OK;
 }
 
