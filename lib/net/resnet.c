@@ -214,6 +214,7 @@ void cc_net_free(cc_net *n)
         cc_dnn_prim_free(b->relu_bwd_inner[0]);
         cc_dnn_prim_free(b->relu_bwd_inner[1]);
         cc_dnn_prim_free(b->add);
+        cc_dnn_prim_free(b->out_to_plain);
     }
     free(n->blocks);
     free_conv(&n->stem);

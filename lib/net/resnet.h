@@ -32,6 +32,7 @@ typedef struct cc_net_block {
     cc_dnn_prim *relu_bwd_out;
     cc_dnn_prim *relu_bwd_inner[2];
     cc_dnn_prim *add;
+    cc_dnn_prim *out_to_plain; /* output layout -> plain NCHW (Grad-CAM maps) */
 } cc_net_block;
 
 typedef struct cc_net {
