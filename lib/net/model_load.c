@@ -294,6 +294,32 @@ static covidcam_status set_geometry(covidcam_model *m, cc_err *e)
     return COVIDCAM_OK;
 }
 
+/* Plan the weight layouts (a step of its own, lib/net/resnet.c) and hand the
+ * result to the model, which owns it from here on; sessions only read it. */
+static covidcam_status plan_layouts(covidcam_model *m, cc_err *e)
+{
+    cc_layout_plan plan;
+    covidcam_status rc = cc_net_plan_layouts(m, &plan, e);
+    if (rc)
+        return rc;
+    m->stem.w_md = plan.stem;
+    m->fc.w_md = plan.fc;
+    plan.stem = plan.fc = NULL;
+    for (int i = 0; i < m->num_blocks; i++) {
+        cc_block_w *b = &m->blocks[i];
+        for (int c = 0; c < b->nconv; c++) {
+            b->conv[c].w_md = plan.blocks[i][c];
+            plan.blocks[i][c] = NULL;
+        }
+        if (b->has_down) {
+            b->down.w_md = plan.blocks[i][3];
+            plan.blocks[i][3] = NULL;
+        }
+    }
+    cc_layout_plan_free(&plan);
+    return COVIDCAM_OK;
+}
+
 static covidcam_status load_weights(covidcam_model *m, const cc_safetensors *st, cc_err *e)
 {
     covidcam_status rc = fold_conv(m, st, &m->stem, "conv1.weight", "bn1", e);
@@ -342,7 +368,7 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
         (rc = check_tensors(m, st, e)) ||
         (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
-        (rc = cc_net_plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
+        (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
         goto fail;
     *out = m;
     return COVIDCAM_OK;
