@@ -7,8 +7,9 @@
 # hidden function, a changed signature, a change in the layout of a type
 # declared in include/covidcam.h. Types only defined inside lib/ (the opaque
 # handles' contents) are private and ignored; added functions and enumerators
-# appended to an enum are compatible and pass (added functions are listed).
-# See abi/README.md.
+# appended to an enum are compatible and pass (added functions are listed), and
+# so are fields appended to the struct_size-versioned option structs
+# (abi/versioned-structs.supp). See abi/README.md.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 lib=${1:?usage: abi/check.sh path/to/libcovidcam.so}
@@ -16,7 +17,8 @@ baseline=${ABI_BASELINE:-$here/libcovidcam.abi}
 command -v abidiff >/dev/null || { echo "abi/check.sh: abidiff not found (apt-get install abigail-tools)" >&2; exit 2; }
 
 diff_abi() { # extra abidiff options...
-    abidiff --headers-dir2 "$here/../include" --drop-private-types "$@" "$baseline" "$lib"
+    abidiff --headers-dir2 "$here/../include" --drop-private-types \
+        --suppressions "$here/versioned-structs.supp" "$@" "$baseline" "$lib"
 }
 
 # abidiff's exit status is a bit mask: 1 error, 2 usage, 4 ABI change,

@@ -144,14 +144,48 @@ typedef enum covidcam_precision {
     COVIDCAM_PRECISION_INT8 = 2  /* reserved: returns UNSUPPORTED for now */
 } covidcam_precision;
 
+/* Option structs (this one and covidcam_gradcam_options) grow by fields
+ * appended at the end, so programs built against older or newer headers keep
+ * working (abi/README.md):
+ *   - struct_size is the size of the caller's struct. covidcam_*_options_init()
+ *     (an inline function of this header) sets it to the sizeof this header
+ *     gives, zeroes the whole struct and fills in the defaults.
+ *   - The library reads only the fields inside struct_size; fields it has but
+ *     the caller's older struct lacks take their defaults.
+ *   - Bytes past the fields the library knows (a newer program's struct) must
+ *     be zero, the default of every field added later; otherwise the call
+ *     fails with UNSUPPORTED naming the byte. A struct_size smaller than the
+ *     first release's struct is INVALID_ARGUMENT.
+ *   - Out-structs (filled by the library) follow the same rule: the library
+ *     writes only fields inside the caller's struct_size. */
 typedef struct covidcam_session_options {
-    size_t struct_size;           /* sizeof(covidcam_session_options); set by _init */
+    size_t struct_size;           /* sizeof the caller's struct; set by _init */
     int num_threads;              /* 0 = all cores (default) */
     covidcam_precision precision; /* default FP32 */
 } covidcam_session_options;
 
-/* Fill `options` with the defaults. NULL is a no-op. */
+/* The exported entry point, kept for programs built against 0.1 headers: it
+ * cannot know the caller's struct size, so it fills exactly the 0.1 struct
+ * (0.1's sizeof bytes) and sets struct_size to that size. New code calls the
+ * inline below; the macro makes covidcam_session_options_init(&o) do so.
+ * NULL is a no-op. */
 COVIDCAM_API void covidcam_session_options_init(covidcam_session_options *options);
+
+/* Fill `options` with the defaults, struct_size = sizeof(*options) as this
+ * header defines it. NULL is a no-op. */
+static inline void covidcam_session_options_init_inline(covidcam_session_options *options)
+{
+    unsigned char *p = (unsigned char *)options;
+    size_t i;
+    if (!options)
+        return;
+    for (i = 0; i < sizeof *options; i++)
+        p[i] = 0;
+    options->struct_size = sizeof *options;
+    options->num_threads = 0;
+    options->precision = COVIDCAM_PRECISION_FP32;
+}
+#define covidcam_session_options_init(options) covidcam_session_options_init_inline(options)
 
 /* Create a session for `model`. `options` may be NULL for the defaults.
  * The session builds its oneDNN primitives and buffers now, so the first
@@ -236,7 +270,8 @@ typedef enum covidcam_cam_method {
 } covidcam_cam_method;
 
 typedef struct covidcam_gradcam_options {
-    size_t struct_size;         /* sizeof(covidcam_gradcam_options); set by _init */
+    size_t struct_size;         /* sizeof the caller's struct; set by _init (see
+                                   covidcam_session_options for the rules) */
     covidcam_cam_method method; /* default COVIDCAM_CAM_GRADCAM */
     const char *layer;          /* torchvision name: "layer4" (default when NULL or ""),
                                    "layer4.1", "layer3", "layer2.0"...; "layerN" is the
@@ -244,8 +279,27 @@ typedef struct covidcam_gradcam_options {
     int target_class;           /* class to explain; -1 (default) = the top class */
 } covidcam_gradcam_options;
 
-/* Fill `options` with the defaults. NULL is a no-op. */
+/* The exported entry point for programs built against 0.1 headers: fills
+ * exactly the 0.1 struct and sets struct_size to its size. New code gets the
+ * inline below through the macro. NULL is a no-op. */
 COVIDCAM_API void covidcam_gradcam_options_init(covidcam_gradcam_options *options);
+
+/* Fill `options` with the defaults, struct_size = sizeof(*options) as this
+ * header defines it. NULL is a no-op. */
+static inline void covidcam_gradcam_options_init_inline(covidcam_gradcam_options *options)
+{
+    unsigned char *p = (unsigned char *)options;
+    size_t i;
+    if (!options)
+        return;
+    for (i = 0; i < sizeof *options; i++)
+        p[i] = 0;
+    options->struct_size = sizeof *options;
+    options->method = COVIDCAM_CAM_GRADCAM;
+    options->layer = NULL;
+    options->target_class = -1;
+}
+#define covidcam_gradcam_options_init(options) covidcam_gradcam_options_init_inline(options)
 
 /* Classify one image and compute its class activation map. `options` may be
  * NULL for the defaults. On success *out receives a new heatmap (free it with

@@ -7,7 +7,8 @@ reference writer and reader; the C loader must accept everything it writes.
 
 Importable (tools/ on sys.path):
     build_resnet, save_covidcam, covidcam_meta, load_safetensors, load_covidcam,
-    save_safetensors, model_from_meta, NAMED_ARCHS
+    save_safetensors, model_from_meta, NAMED_ARCHS (the metadata half, without
+    torch: covidcam_meta.py)
 
 CLI:
     covidcam_torch.py export-torchvision --arch resnet18 --classes A,B,C \
@@ -27,19 +28,10 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-FORMAT = "covidcam"
-FORMAT_VERSION = "1"
-
-# name -> (block, layers); all use widths [64,128,256,512] and stem 64.
-NAMED_ARCHS = {
-    "resnet18": ("basic", [2, 2, 2, 2]),
-    "resnet34": ("basic", [3, 4, 6, 3]),
-    "resnet50": ("bottleneck", [3, 4, 6, 3]),
-    "resnet101": ("bottleneck", [3, 4, 23, 3]),
-    "resnet152": ("bottleneck", [3, 8, 36, 3]),
-}
-STANDARD_WIDTHS = [64, 128, 256, 512]
-STANDARD_STEM = 64
+# Metadata rules, named archs and limits live in the torch-free covidcam_meta.
+from covidcam_meta import (FORMAT, FORMAT_VERSION, LIMITS, NAMED_ARCHS,  # noqa: F401
+                           STANDARD_STEM, STANDARD_WIDTHS, _json, arch_from_meta,
+                           check_class_names, covidcam_meta, resolve_arch)
 
 _BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
@@ -55,10 +47,6 @@ _DTYPES = {
     "U8": (torch.uint8, np.dtype("u1")),
 }
 _TORCH_TO_ST = {v[0]: k for k, v in _DTYPES.items()}
-
-
-def _json(value):
-    return json.dumps(value, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------- model
@@ -118,28 +106,6 @@ class CovidcamResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def resolve_arch(arch, block=None, layers=None, widths=None, stem_width=None):
-    """(block, layers, widths, stem_width) for a named or custom arch."""
-    if arch in NAMED_ARCHS:
-        nb, nl = NAMED_ARCHS[arch]
-        got = (block or nb, list(layers or nl), list(widths or STANDARD_WIDTHS),
-               int(stem_width or STANDARD_STEM))
-        if got != (nb, nl, STANDARD_WIDTHS, STANDARD_STEM):
-            raise ValueError("%s is fixed: block=%s layers=%s widths=%s stem=%d"
-                             % (arch, nb, nl, STANDARD_WIDTHS, STANDARD_STEM))
-        return got
-    if arch != "resnet":
-        raise ValueError("unknown arch %r" % arch)
-    if block not in _BLOCKS or layers is None or widths is None or stem_width is None:
-        raise ValueError("arch 'resnet' needs block (basic|bottleneck), layers, widths, stem_width")
-    layers, widths = [int(v) for v in layers], [int(v) for v in widths]
-    if not 1 <= len(layers) <= 4 or len(layers) != len(widths):
-        raise ValueError("layers and widths need the same length, 1 to 4 stages")
-    if min(layers + widths + [int(stem_width)]) < 1:
-        raise ValueError("layers, widths and stem_width must be positive")
-    return block, layers, widths, int(stem_width)
-
-
 def build_resnet(arch="resnet", block="basic", layers=None, widths=None, stem_width=64,
                  in_channels=3, num_classes=1000, bn_eps=1e-5):
     """A ResNet with torchvision's state_dict names. Named archs (resnet18..152)
@@ -152,56 +118,6 @@ def build_resnet(arch="resnet", block="basic", layers=None, widths=None, stem_wi
         raise ValueError("in_channels must be 1 or 3")
     return CovidcamResNet(_BLOCKS[block], layers, widths, stem_width, in_channels,
                           num_classes, bn_eps=float(bn_eps))
-
-
-# ------------------------------------------------------------------ metadata
-
-
-def covidcam_meta(arch, block=None, layers=None, widths=None, stem_width=None,
-                  input_size=224, input_channels=3, mean=None, std=None, classes=None,
-                  bn_eps=None, description=None, training=None):
-    """The __metadata__ dict (all values strings) for a covidcam model.
-
-    mean/std: one value per input channel, 0-255 pixel units. bn_eps may be a
-    number or a string (written verbatim, e.g. "1e-3"). training: a JSON-able
-    object or an already-encoded JSON string."""
-    if classes is None or len(classes) == 0:
-        raise ValueError("classes must be a non-empty list of names")
-    if len(set(classes)) != len(classes):
-        raise ValueError("class names must be unique")
-    input_channels = int(input_channels)
-    if input_channels not in (1, 3):
-        raise ValueError("input_channels must be 1 or 3")
-    if mean is None or std is None or len(mean) != input_channels or len(std) != input_channels:
-        raise ValueError("mean and std need one value per input channel")
-    if min(float(s) for s in std) <= 0:
-        raise ValueError("std values must be positive")
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": arch}
-    if arch == "resnet":
-        block, layers, widths, stem_width = resolve_arch(arch, block, layers, widths, stem_width)
-        meta.update(block=block, layers=_json(layers), widths=_json(widths),
-                    stem_width=str(stem_width))
-    else:
-        resolve_arch(arch, block, layers, widths, stem_width)
-    meta.update(input_size=str(int(input_size)), input_channels=str(input_channels),
-                mean=_json([float(v) for v in mean]), std=_json([float(v) for v in std]),
-                classes=_json([str(c) for c in classes]))
-    if bn_eps is not None:
-        meta["bn_eps"] = bn_eps if isinstance(bn_eps, str) else repr(float(bn_eps))
-    if description is not None:
-        meta["description"] = str(description)
-    if training is not None:
-        meta["training"] = training if isinstance(training, str) else _json(training)
-    return meta
-
-
-def arch_from_meta(meta):
-    """(block, layers, widths, stem_width) described by metadata."""
-    arch = meta["arch"]
-    if arch in NAMED_ARCHS:
-        return resolve_arch(arch)
-    return resolve_arch(arch, meta.get("block"), json.loads(meta["layers"]),
-                        json.loads(meta["widths"]), int(meta["stem_width"]))
 
 
 # --------------------------------------------------------------- safetensors

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_meta.h"
 #include "png_io.h"
 #include "safetensors_write.h"
 
@@ -196,83 +197,23 @@ void tr_file_free(tr_file *f)
     memset(f, 0, sizeof *f);
 }
 
-/* A JSON list of k numbers (k = 0: any length up to 3, returned). */
-static int parse_floats(const char *s, float *v, int k)
-{
-    json_t *j = s ? json_loads(s, 0, NULL) : NULL;
-    int n = json_is_array(j) ? (int)json_array_size(j) : -1;
-    if (n < 1 || n > 3 || (k && n != k))
-        n = -1;
-    for (int i = 0; i < n; i++) {
-        json_t *x = json_array_get(j, (size_t)i);
-        if (!json_is_number(x)) {
-            n = -1;
-            break;
-        }
-        v[i] = (float)json_number_value(x);
-    }
-    json_decref(j);
-    return n;
-}
-
-static covidcam_status parse_classes(const char *s, tr_classes *c, cc_err *e)
-{
-    json_t *j = s ? json_loads(s, 0, NULL) : NULL;
-    size_t n = json_is_array(j) ? json_array_size(j) : 0;
-    memset(c, 0, sizeof *c);
-    c->names = n ? calloc(n, sizeof *c->names) : NULL;
-    for (size_t i = 0; c->names && i < n; i++) {
-        const char *v = json_string_value(json_array_get(j, i));
-        c->names[i] = v ? strdup(v) : NULL;
-        if (!c->names[i])
-            break;
-        c->n++;
-    }
-    json_decref(j);
-    if (n < 2 || (size_t)c->n != n) {
-        tr_classes_free(c);
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata classes: expected a list of names");
-    }
-    return COVIDCAM_OK;
-}
-
-static covidcam_status parse_arch(const cc_safetensors *st, cc_arch *a, cc_err *e)
-{
-    const char *name = cc_st_meta_get(st, "arch");
-    if (!name)
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata arch missing");
-    if (strcmp(name, "resnet") != 0)
-        return cc_arch_from_name(name, a, e);
-    return cc_arch_custom(cc_st_meta_get(st, "block"), cc_st_meta_get(st, "layers"),
-                          cc_st_meta_get(st, "widths"), cc_st_meta_get(st, "stem_width"), a, e);
-}
-
+/* The metadata by the library's rules (lib/net/model_meta.c), as tr_model_info. */
 covidcam_status tr_file_info(const tr_file *f, cc_arch *a, tr_model_info *mi, cc_err *e)
 {
-    const cc_safetensors *st = &f->st;
+    cc_model_meta mm;
     memset(mi, 0, sizeof *mi);
-    covidcam_status s = parse_arch(st, a, e);
+    covidcam_status s = cc_model_meta_parse(&f->st, 1, &mm, e);
     if (s)
         return s;
-    const char *size = cc_st_meta_get(st, "input_size"), *ch = cc_st_meta_get(st, "input_channels");
-    const char *eps = cc_st_meta_get(st, "bn_eps"), *desc = cc_st_meta_get(st, "description");
-    mi->input_size = size ? atoi(size) : 0;
-    mi->in_channels = ch ? atoi(ch) : 0;
-    mi->bn_eps = eps ? strtod(eps, NULL) : 1e-5;
-    if (mi->input_size < 16 || mi->input_size > (int)COVIDCAM_MAX_INPUT_SIZE ||
-        (mi->in_channels != 1 && mi->in_channels != 3) || !(mi->bn_eps > 0))
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "metadata input_size, input_channels or bn_eps missing or out of range");
-    if (parse_floats(cc_st_meta_get(st, "mean"), mi->mean, mi->in_channels) < 0 ||
-        parse_floats(cc_st_meta_get(st, "std"), mi->std, mi->in_channels) < 0)
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata mean/std: one number per channel");
-    for (int c = 0; c < mi->in_channels; c++)
-        if (!(mi->std[c] > 0))
-            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata std must be positive");
-    s = parse_classes(cc_st_meta_get(st, "classes"), &mi->classes, e);
-    if (s)
-        return s;
-    if (desc && !(mi->description = strdup(desc))) {
+    *a = mm.arch;
+    mi->input_size = mm.input_size;
+    mi->in_channels = mm.in_ch;
+    memcpy(mi->mean, mm.mean, sizeof mi->mean);
+    memcpy(mi->std, mm.std, sizeof mi->std);
+    mi->bn_eps = mm.bn_eps;
+    mi->classes.names = mm.classes;
+    mi->classes.n = mm.num_classes;
+    if (mm.description && !(mi->description = strdup(mm.description))) {
         tr_model_info_free(mi);
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }

@@ -9,13 +9,14 @@
 #ifndef TR_IO_H
 #define TR_IO_H
 
+#include "model_meta.h"
 #include "safetensors.h"
 #include "tr_dataset.h"
 #include "tr_history.h"
 #include "tr_metrics.h"
 #include "tr_net.h"
 
-#define TR_CKPT_FORMAT "covidcam-checkpoint"
+#define TR_CKPT_FORMAT CC_META_CKPT_FORMAT
 
 /* What a model file says about its input and classes. */
 typedef struct tr_model_info {

@@ -186,30 +186,24 @@ static covidcam_status conv_bn(builder *b, cc_tt *x, const char *pre, int i, int
     return st ? st : bn(b, *y, bnn, relu, y);
 }
 
-static covidcam_status block(builder *b, cc_tt *x, int s, int i, int cin, cc_tt **out)
+static covidcam_status block(builder *b, cc_tt *x, int s, int i, cc_tt **out)
 {
-    const cc_arch *a = &b->p->arch;
-    int w = a->widths[s], cout = cc_arch_stage_channels(a, s);
-    int stride = s > 0 && i == 0 ? 2 : 1;
+    cc_block_geom g;
+    cc_arch_block(&b->p->arch, s, i, &g);
     char pre[32];
     snprintf(pre, sizeof pre, "layer%d.%d.", s + 1, i);
-    cc_tt *y = NULL, *sc = x;
+    cc_tt *y = x, *sc = x;
     covidcam_status st;
-    if (a->block == CC_BLOCK_BASIC) {
-        if ((st = conv_bn(b, x, pre, 1, w, 3, stride, 1, &y)) ||
-            (st = conv_bn(b, y, pre, 2, w, 3, 1, 0, &y)))
+    /* ReLU after every conv but the last, which comes after the residual add */
+    for (int c = 0; c < g.nconv; c++)
+        if ((st = conv_bn(b, y, pre, c + 1, cc_block_conv_out(&g, c), g.k[c],
+                          cc_block_conv_stride(&g, c), c < g.nconv - 1, &y)))
             return st;
-    } else {
-        if ((st = conv_bn(b, x, pre, 1, w, 1, 1, 1, &y)) ||
-            (st = conv_bn(b, y, pre, 2, w, 3, stride, 1, &y)) ||
-            (st = conv_bn(b, y, pre, 3, cout, 1, 1, 0, &y)))
-            return st;
-    }
-    if (i == 0 && (stride != 1 || cin != cout)) {
+    if (g.has_down) {
         char cn[64], bnn[64];
         snprintf(cn, sizeof cn, "%sdownsample.0.weight", pre);
         snprintf(bnn, sizeof bnn, "%sdownsample.1", pre);
-        if ((st = conv(b, x, cn, cout, 1, stride, 0, &sc)) || (st = bn(b, sc, bnn, 0, &sc)))
+        if ((st = conv(b, x, cn, g.out_ch, 1, g.stride, 0, &sc)) || (st = bn(b, sc, bnn, 0, &sc)))
             return st;
     }
     return cc_tnet_add(b->net->tn, y, sc, 1, out, b->e);
@@ -226,14 +220,10 @@ static covidcam_status build(builder *b)
         (st = conv(b, net->input, "conv1.weight", a->stem_width, 7, 2, 3, &x)) ||
         (st = bn(b, x, "bn1", 1, &x)) || (st = cc_tnet_maxpool(net->tn, x, 3, 2, 1, &x, b->e)))
         return st;
-    int cin = a->stem_width;
-    for (int s = 0; s < a->num_stages; s++) {
-        for (int i = 0; i < a->layers[s]; i++) {
-            if ((st = block(b, x, s, i, cin, &x)))
+    for (int s = 0; s < a->num_stages; s++)
+        for (int i = 0; i < a->layers[s]; i++)
+            if ((st = block(b, x, s, i, &x)))
                 return st;
-            cin = cc_arch_stage_channels(a, s);
-        }
-    }
     if ((st = cc_tnet_avgpool_global(net->tn, x, &x, b->e)))
         return st;
     return cc_tnet_fc(net->tn, x, net->classes, W(b, "fc.weight"), W(b, "fc.bias"),

@@ -557,7 +557,8 @@ static void test_bad_metadata_values(void **state)
         {"std", "[1, 2, 3]", COVIDCAM_ERR_BAD_FORMAT, "std", "1 number"},
         {"classes", "\"COVID\"", COVIDCAM_ERR_BAD_FORMAT, "classes", "list"},
         {"classes", "COVID,Normal,ViralPneumonia", COVIDCAM_ERR_BAD_FORMAT, "classes", "list"},
-        {"classes", "[\"A\",\"B\",\"A\"]", COVIDCAM_ERR_BAD_FORMAT, "'A'", "twice"},
+        {"classes", "[\"A\",\"B\",\"A\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[2]",
+         "repeats classes[0]"},
         {"classes", "[\"A\"]", COVIDCAM_ERR_BAD_FORMAT, "classes", "2 to"},
         {"classes", "[\"A\",3,\"C\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[1]", "string"},
         {"classes", "[\"A\",\"\",\"C\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[1]", "non-empty"},
@@ -571,6 +572,93 @@ static void test_bad_metadata_values(void **state)
         expect_fail_file(f, cases[i].want, cases[i].n1, cases[i].n2, NULL);
         ste_free(f);
     }
+}
+
+/* Metadata is validated as the float it is used as (docs/model-format.md,
+ * "Bounds"): values that pass in double but underflow to 0 or a denormal,
+ * overflow to Inf, or are absurd would make every image the same class. */
+static void test_metadata_float_bounds(void **state)
+{
+    (void)state;
+    static const bad_meta cases[] = {
+        {"std", "[1e-46]", COVIDCAM_ERR_BAD_FORMAT, "std[0]", "positive number"},
+        {"std", "[1e-40]", COVIDCAM_ERR_BAD_FORMAT, "std[0]", "(as float)"},
+        {"std", "[1e39]", COVIDCAM_ERR_BAD_FORMAT, "std[0] is 1e+39", "positive number"},
+        {"std", "[0.000999]", COVIDCAM_ERR_BAD_FORMAT, "std[0]", "0.001"},
+        {"std", "[10001]", COVIDCAM_ERR_BAD_FORMAT, "std[0]", "10000"},
+        {"mean", "[1e39]", COVIDCAM_ERR_BAD_FORMAT, "mean[0] is 1e+39", "finite number"},
+        {"mean", "[-10001]", COVIDCAM_ERR_BAD_FORMAT, "mean[0]", "-10000"},
+        {"bn_eps", "1e-46", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "1e-46"},
+        {"bn_eps", "1e-40", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "1e-40"},
+        {"bn_eps", "1e-11", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "1e-10"},
+        {"bn_eps", "1e39", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "1e39"},
+        {"bn_eps", "1.0", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "0.1"},
+        {"bn_eps", "nan", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "nan"},
+        {"bn_eps", "inf", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "inf"},
+        {"bn_eps", " 1e-5", COVIDCAM_ERR_BAD_FORMAT, "bn_eps", "1e-5"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ste_file *f = basic();
+        ste_meta(f, cases[i].key, cases[i].value);
+        print_message("  %s = %s\n", cases[i].key, cases[i].value);
+        expect_fail_file(f, cases[i].want, cases[i].n1, cases[i].n2, NULL);
+        ste_free(f);
+    }
+    /* the bounds themselves load */
+    static const char *const ok[][2] = {
+        {"std", "[0.001]"}, {"std", "[10000]"}, {"mean", "[-10000]"}, {"mean", "[10000]"},
+        {"bn_eps", "1e-10"}, {"bn_eps", "0.1"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        ste_file *f = basic();
+        ste_meta(f, ok[i][0], ok[i][1]);
+        print_message("  %s = %s loads\n", ok[i][0], ok[i][1]);
+        covidcam_model_free(expect_ok(f));
+        ste_free(f);
+    }
+}
+
+/* Class names reach text output: control characters (C0, DEL, C1) could forge
+ * lines or terminal escapes, so they are refused, naming the index; JSON
+ * errors say what is wrong rather than repeating the expected shape. */
+static void test_class_name_hardening(void **state)
+{
+    (void)state;
+    static const bad_meta cases[] = {
+        {"classes", "[\"A\",\"B\\nCOVID 0.99\",\"C\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[1]",
+         "control character at byte 1"},
+        {"classes", "[\"A\",\"B\",\"\\u001b[2J\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[2]",
+         "control character at byte 0"},
+        {"classes", "[\"A\\t\",\"B\",\"C\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[0]",
+         "control character"},
+        {"classes", "[\"A\",\"B\\u007f\",\"C\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[1]",
+         "control character"},
+        {"classes", "[\"A\",\"B\",\"C\\u009b\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[2]",
+         "control character at byte 1"},
+        {"classes", "[\"A\",\"B\",\"B\"]", COVIDCAM_ERR_BAD_FORMAT, "classes[2]",
+         "repeats classes[1]"},
+        {"classes", "[\"A\",\"B\",\"C", COVIDCAM_ERR_BAD_FORMAT, "not valid JSON",
+         "premature end of input"},
+        {"classes", "[\"A\",\"B\",\"\\u0000\"]", COVIDCAM_ERR_BAD_FORMAT, "not valid JSON",
+         "u0000"},
+        {"classes", "[\"A\",\"B\",\"\\ud800\"]", COVIDCAM_ERR_BAD_FORMAT, "not valid JSON",
+         "invalid Unicode"},
+        {"classes", "{\"A\": 1}", COVIDCAM_ERR_BAD_FORMAT, "classes", "not an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ste_file *f = basic();
+        ste_meta(f, cases[i].key, cases[i].value);
+        print_message("  %s = %s\n", cases[i].key, cases[i].value);
+        expect_fail_file(f, cases[i].want, cases[i].n1, cases[i].n2, NULL);
+        ste_free(f);
+    }
+    /* printable non-ASCII names stay accepted */
+    ste_file *f = basic();
+    ste_meta(f, "classes", "[\"COVID-19\",\"Normal \u00e9\",\"\u75c5\u6bd2\"]");
+    covidcam_model *m = expect_ok(f);
+    assert_string_equal(covidcam_model_class_name(m, 1), "Normal \xc3\xa9");
+    covidcam_model_free(m);
+    ste_free(f);
 }
 
 /* docs/model-format.md: "an input_size above 1024 (LIMIT)". The weights do
@@ -892,6 +980,8 @@ int main(void)
         cmocka_unit_test(test_missing_metadata),
         cmocka_unit_test(test_missing_metadata_keys),
         cmocka_unit_test(test_bad_metadata_values),
+        cmocka_unit_test(test_metadata_float_bounds),
+        cmocka_unit_test(test_class_name_hardening),
         cmocka_unit_test(test_input_size_limit),
         cmocka_unit_test(test_small_input_sizes_run),
         cmocka_unit_test(test_too_many_classes),

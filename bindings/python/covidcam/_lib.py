@@ -27,6 +27,9 @@ session_p = ctypes.c_void_p
 heatmap_p = ctypes.c_void_p
 
 
+# Mirrors of the versioned option structs of covidcam.h. Fields are only ever
+# appended; struct_size must be ctypes.sizeof of the mirror (init_options), so
+# a library newer or older than this mirror reads exactly the fields it has.
 class SessionOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("num_threads", ctypes.c_int),
@@ -38,6 +41,15 @@ class GradcamOptions(ctypes.Structure):
                 ("method", ctypes.c_int),
                 ("layer", ctypes.c_char_p),
                 ("target_class", ctypes.c_int)]
+
+
+def init_options(init, opts):
+    """Fill opts with the library's defaults through its exported _init (which
+    writes the 0.1 struct) and set struct_size to this mirror's size; fields a
+    later mirror adds keep ctypes' zero, their documented default."""
+    init(ctypes.byref(opts))
+    opts.struct_size = ctypes.sizeof(opts)
+    return opts
 
 
 _P = ctypes.POINTER

@@ -69,8 +69,7 @@ class Session(OwnedHandle):
         self._model = model
         self._threads = int(threads)
         self._lock = threading.Lock()
-        opts = _lib.SessionOptions()
-        self._lib.session_options_init(ctypes.byref(opts))
+        opts = _lib.init_options(self._lib.session_options_init, _lib.SessionOptions())
         opts.num_threads = self._threads
         opts.precision = int(_parse_precision(precision))
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
@@ -171,8 +170,7 @@ class Session(OwnedHandle):
     # ------------------------------------------------------------ Grad-CAM
 
     def _options(self, method, layer, target):
-        opts = _lib.GradcamOptions()
-        self._lib.gradcam_options_init(ctypes.byref(opts))
+        opts = _lib.init_options(self._lib.gradcam_options_init, _lib.GradcamOptions())
         opts.method = int(Method.parse(method))
         if layer is not None:
             opts.layer = layer.encode()

@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "safetensors.h" /* CC_MAX_NDIM */
 
 #define CC_MAX_STAGES 4
-#define CC_MAX_NDIM 4
 
 typedef enum cc_block_kind { CC_BLOCK_BASIC = 0, CC_BLOCK_BOTTLENECK = 1 } cc_block_kind;
 
@@ -33,6 +33,38 @@ int cc_arch_stage_channels(const cc_arch *a, int s);
 /* Channels fed to fc (the last stage's output). */
 int cc_arch_features(const cc_arch *a);
 
+/* One residual block, the only statement of torchvision's rule: the first block
+ * of every stage after the first has stride 2 (on the 3x3 conv: ResNet v1.5),
+ * and a block whose stride or channel count changes has a downsample branch
+ * (1x1 conv with the block's stride, then BN). conv i maps conv_in(g, i)
+ * channels to conv_out(g, i) with kernel k[i] and stride conv_stride(g, i). */
+typedef struct cc_block_geom {
+    int in_ch, width, out_ch;
+    int stride;
+    int has_down;
+    int nconv;        /* 2 (basic) or 3 (bottleneck) */
+    int k[3];         /* kernel side of each conv */
+    int stride_conv;  /* the conv that carries the stride */
+} cc_block_geom;
+
+/* The geometry of block b (0-based) of stage s. */
+void cc_arch_block(const cc_arch *a, int s, int b, cc_block_geom *g);
+
+static inline int cc_block_conv_in(const cc_block_geom *g, int i)
+{
+    return i == 0 ? g->in_ch : g->width;
+}
+
+static inline int cc_block_conv_out(const cc_block_geom *g, int i)
+{
+    return i == g->nconv - 1 ? g->out_ch : g->width;
+}
+
+static inline int cc_block_conv_stride(const cc_block_geom *g, int i)
+{
+    return i == g->stride_conv ? g->stride : 1;
+}
+
 /* Fill *a for "resnet18|34|50|101|152". COVIDCAM_ERR_UNSUPPORTED otherwise. */
 covidcam_status cc_arch_from_name(const char *name, cc_arch *a, cc_err *e);
 
@@ -41,6 +73,12 @@ covidcam_status cc_arch_from_name(const char *name, cc_arch *a, cc_err *e);
  * ("64"). Every count and width must be in [1, 4096]. BAD_FORMAT names the key. */
 covidcam_status cc_arch_custom(const char *block, const char *layers, const char *widths,
                                const char *stem_width, cc_arch *a, cc_err *e);
+
+/* Fill *a for a custom "resnet" from already parsed values: n stages (1 to
+ * CC_MAX_STAGES) of layers[s] blocks of width widths[s], every count and width
+ * in [1, 4096]. BAD_FORMAT names the offending value. */
+covidcam_status cc_arch_from_lists(cc_block_kind block, const int *layers, const int *widths,
+                                   int n, int stem_width, cc_arch *a, cc_err *e);
 
 /* Number of tensors cc_arch_tensors() would list, computed without
  * allocating (so oversized architectures can be refused first). */

@@ -22,6 +22,24 @@ int cc_arch_features(const cc_arch *a)
     return cc_arch_stage_channels(a, a->num_stages - 1);
 }
 
+void cc_arch_block(const cc_arch *a, int s, int b, cc_block_geom *g)
+{
+    int bottleneck = a->block == CC_BLOCK_BOTTLENECK;
+    memset(g, 0, sizeof *g);
+    g->in_ch = b > 0 ? cc_arch_stage_channels(a, s)
+               : s > 0 ? cc_arch_stage_channels(a, s - 1)
+                       : a->stem_width;
+    g->width = a->widths[s];
+    g->out_ch = cc_arch_stage_channels(a, s);
+    g->stride = (s > 0 && b == 0) ? 2 : 1;
+    g->has_down = g->stride != 1 || g->in_ch != g->out_ch;
+    g->nconv = bottleneck ? 3 : 2;
+    g->k[0] = bottleneck ? 1 : 3;
+    g->k[1] = 3;
+    g->k[2] = 1;
+    g->stride_conv = bottleneck ? 1 : 0;
+}
+
 static void set_standard(cc_arch *a, const char *name, cc_block_kind block, int l0, int l1, int l2,
                          int l3)
 {
@@ -116,6 +134,33 @@ static int parse_int_list(const char *s, int *vals, int max)
     return *s ? -1 : n;
 }
 
+covidcam_status cc_arch_from_lists(cc_block_kind block, const int *layers, const int *widths,
+                                   int n, int stem_width, cc_arch *a, cc_err *e)
+{
+    if (n < 1 || n > CC_MAX_STAGES)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "layers: %d stages; 1 to %d are supported", n,
+                       CC_MAX_STAGES);
+    for (int s = 0; s < n; s++)
+        if (layers[s] < 1 || layers[s] > CC_ARCH_MAX_COUNT || widths[s] < 1 ||
+            widths[s] > CC_ARCH_MAX_COUNT)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "stage %d has %d blocks of width %d; both must be in [1, %d]", s + 1,
+                           layers[s], widths[s], CC_ARCH_MAX_COUNT);
+    if (stem_width < 1 || stem_width > CC_ARCH_MAX_COUNT)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "stem_width %d is not in [1, %d]", stem_width,
+                       CC_ARCH_MAX_COUNT);
+    memset(a, 0, sizeof *a);
+    snprintf(a->name, sizeof a->name, "resnet");
+    a->block = block;
+    a->num_stages = n;
+    for (int s = 0; s < n; s++) {
+        a->layers[s] = layers[s];
+        a->widths[s] = widths[s];
+    }
+    a->stem_width = stem_width;
+    return COVIDCAM_OK;
+}
+
 covidcam_status cc_arch_custom(const char *block, const char *layers, const char *widths,
                                const char *stem_width, cc_arch *a, cc_err *e)
 {
@@ -183,26 +228,23 @@ static int add_bn(cc_tensor_spec *t, const char *prefix, int64_t c)
     return 4;
 }
 
-static int add_block(cc_tensor_spec *t, const cc_arch *a, int s, int b, int in_ch)
+static int add_block(cc_tensor_spec *t, const cc_arch *a, int s, int b)
 {
     char name[80], bn[64];
-    int w = a->widths[s], out = cc_arch_stage_channels(a, s), n = 0;
-    int stride = (s > 0 && b == 0) ? 2 : 1;
-    int convs = a->block == CC_BLOCK_BOTTLENECK ? 3 : 2;
-    for (int c = 1; c <= convs; c++) {
-        int ci = c == 1 ? in_ch : w;
-        int co = c == convs ? out : w;
-        int k = (a->block == CC_BLOCK_BOTTLENECK && c != 2) ? 1 : 3;
-        snprintf(name, sizeof name, "layer%d.%d.conv%d.weight", s + 1, b, c);
-        spec_conv(&t[n++], name, co, ci, k);
-        snprintf(bn, sizeof bn, "layer%d.%d.bn%d", s + 1, b, c);
-        n += add_bn(&t[n], bn, co);
+    cc_block_geom g;
+    int n = 0;
+    cc_arch_block(a, s, b, &g);
+    for (int c = 0; c < g.nconv; c++) {
+        snprintf(name, sizeof name, "layer%d.%d.conv%d.weight", s + 1, b, c + 1);
+        spec_conv(&t[n++], name, cc_block_conv_out(&g, c), cc_block_conv_in(&g, c), g.k[c]);
+        snprintf(bn, sizeof bn, "layer%d.%d.bn%d", s + 1, b, c + 1);
+        n += add_bn(&t[n], bn, cc_block_conv_out(&g, c));
     }
-    if (stride != 1 || in_ch != out) {
+    if (g.has_down) {
         snprintf(name, sizeof name, "layer%d.%d.downsample.0.weight", s + 1, b);
-        spec_conv(&t[n++], name, out, in_ch, 1);
+        spec_conv(&t[n++], name, g.out_ch, g.in_ch, 1);
         snprintf(bn, sizeof bn, "layer%d.%d.downsample.1", s + 1, b);
-        n += add_bn(&t[n], bn, out);
+        n += add_bn(&t[n], bn, g.out_ch);
     }
     return n;
 }
@@ -211,16 +253,12 @@ long cc_arch_num_tensors(const cc_arch *a, int in_channels)
 {
     (void)in_channels;
     long n = 5 + 2; /* stem conv + bn, fc weight + bias */
-    int ch = a->stem_width, convs = a->block == CC_BLOCK_BOTTLENECK ? 3 : 2;
-    for (int s = 0; s < a->num_stages; s++) {
-        int out = cc_arch_stage_channels(a, s);
+    cc_block_geom g;
+    for (int s = 0; s < a->num_stages; s++)
         for (int b = 0; b < a->layers[s]; b++) {
-            n += 5L * convs;
-            if ((s > 0 && b == 0) || ch != out)
-                n += 5;
-            ch = out;
+            cc_arch_block(a, s, b, &g);
+            n += 5L * g.nconv + (g.has_down ? 5 : 0);
         }
-    }
     return n;
 }
 
@@ -237,17 +275,13 @@ cc_tensor_spec *cc_arch_tensors(const cc_arch *a, int in_channels, int num_class
     int k = 0;
     spec_conv(&t[k++], "conv1.weight", a->stem_width, in_channels, 7);
     k += add_bn(&t[k], "bn1", a->stem_width);
-    int ch = a->stem_width;
-    for (int s = 0; s < a->num_stages; s++) {
-        for (int b = 0; b < a->layers[s]; b++) {
-            k += add_block(&t[k], a, s, b, ch);
-            ch = cc_arch_stage_channels(a, s);
-        }
-    }
+    for (int s = 0; s < a->num_stages; s++)
+        for (int b = 0; b < a->layers[s]; b++)
+            k += add_block(&t[k], a, s, b);
     snprintf(t[k].name, sizeof t[k].name, "fc.weight");
     t[k].ndim = 2;
     t[k].shape[0] = num_classes;
-    t[k].shape[1] = ch;
+    t[k].shape[1] = cc_arch_features(a);
     k++;
     spec1(&t[k++], "fc.bias", num_classes);
     *n = k;

@@ -1,21 +1,8 @@
 #include "dnn_train_impl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *td_status_str(dnnl_status_t s)
-{
-    switch (s) {
-    case dnnl_success: return "success";
-    case dnnl_out_of_memory: return "out of memory";
-    case dnnl_invalid_arguments: return "invalid arguments";
-    case dnnl_unimplemented: return "unimplemented (no implementation for these shapes/types)";
-    case dnnl_iterator_ends: return "iterator ends";
-    case dnnl_runtime_error: return "runtime error";
-    case dnnl_not_required: return "not required";
-    default: return "unknown error";
-    }
-}
 
 static int isa_has(dnnl_cpu_isa_t want)
 {
@@ -65,11 +52,9 @@ covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e)
         sz = 64;
     if (grow((void **)&net->bufs, &net->capb, net->nb, sizeof *net->bufs))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    void *p = aligned_alloc(64, sz);
+    void *p = cc_dnn_alloc(sz); /* zeroed: padding of blocked layouts starts clean */
     if (!p)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory (%zu bytes)", sz);
-    /* Zeroed so that padding of blocked layouts starts clean. */
-    memset(p, 0, sz);
     net->bufs[net->nb++] = p;
     net->bytes += sz;
     *out = p;
@@ -127,8 +112,9 @@ covidcam_status td_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_at
                                                  hint);
     if (s != dnnl_success) {
         *pd = NULL;
-        return cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN has no %s for these shapes: %s", what,
-                       td_status_str(s));
+        char name[96];
+        snprintf(name, sizeof name, "%s for these shapes", what);
+        return cc_dnn_fail(e, s, name);
     }
     return COVIDCAM_OK;
 }
@@ -246,7 +232,7 @@ void cc_tnet_free(cc_tnet *net)
     for (int i = 0; i < net->nm; i++)
         dnnl_memory_destroy(net->mems[i]);
     for (int i = 0; i < net->nb; i++)
-        free(net->bufs[i]);
+        cc_dnn_free(net->bufs[i]);
     for (int i = 0; i < net->nt; i++)
         free(net->tensors[i]);
     free(net->layers);

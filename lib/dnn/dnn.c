@@ -1,11 +1,9 @@
-/* The only file that talks to oneDNN (2.x C API). See dnn.h. */
-#include "dnn.h"
+/* The inference layer on the oneDNN core (2.x C API). See dnn.h. */
+#include "dnn_core.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <oneapi/dnnl/dnnl.h>
 
 struct cc_dnn_engine {
     dnnl_engine_t eng;
@@ -36,16 +34,6 @@ static const int arg_ids[CC_ARG_COUNT] = {
     [CC_ARG_SCRATCHPAD] = DNNL_ARG_SCRATCHPAD,
 };
 
-static covidcam_status dnnl_fail(cc_err *e, dnnl_status_t st, const char *what)
-{
-    if (st == dnnl_out_of_memory)
-        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "oneDNN: out of memory in %s", what);
-    if (st == dnnl_unimplemented)
-        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "oneDNN: %s is not implemented on this CPU",
-                       what);
-    return cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN: %s failed (status %d)", what, (int)st);
-}
-
 covidcam_status cc_dnn_engine_create(cc_dnn_engine **out, cc_err *e)
 {
     cc_dnn_engine *g = calloc(1, sizeof *g);
@@ -54,7 +42,7 @@ covidcam_status cc_dnn_engine_create(cc_dnn_engine **out, cc_err *e)
     dnnl_status_t st = dnnl_engine_create(&g->eng, dnnl_cpu, 0);
     if (st != dnnl_success) {
         free(g);
-        return dnnl_fail(e, st, "engine creation");
+        return cc_dnn_fail(e, st, "engine creation");
     }
     *out = g;
     return COVIDCAM_OK;
@@ -76,7 +64,7 @@ covidcam_status cc_dnn_stream_create(cc_dnn_engine *g, cc_dnn_stream **out, cc_e
     dnnl_status_t st = dnnl_stream_create(&s->stream, g->eng, dnnl_stream_default_flags);
     if (st != dnnl_success) {
         free(s);
-        return dnnl_fail(e, st, "stream creation");
+        return cc_dnn_fail(e, st, "stream creation");
     }
     *out = s;
     return COVIDCAM_OK;
@@ -226,7 +214,7 @@ fail:
         dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
     cc_dnn_prim_free(p);
-    return dnnl_fail(e, st, what);
+    return cc_dnn_fail(e, st, what);
 }
 
 static void conv_geometry(const cc_dnn_md *src, const cc_dnn_conv *c, dnnl_dims_t wd,
@@ -273,17 +261,17 @@ covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc
     dnnl_post_ops_t po = NULL;
     dnnl_status_t st = conv_desc(&cd, dnnl_forward_inference, src, c, dst, 1);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "convolution descriptor");
+        return cc_dnn_fail(e, st, "convolution descriptor");
     if (c->sum || c->relu) {
         if ((st = dnnl_post_ops_create(&po)) != dnnl_success)
-            return dnnl_fail(e, st, "post-ops");
+            return cc_dnn_fail(e, st, "post-ops");
         if (c->sum)
             st = dnnl_post_ops_append_sum(po, 1.0f);
         if (st == dnnl_success && c->relu)
             st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
         if (st != dnnl_success) {
             dnnl_post_ops_destroy(po);
-            return dnnl_fail(e, st, "post-ops");
+            return cc_dnn_fail(e, st, "post-ops");
         }
     }
     covidcam_status rc = make_prim(g, &cd, NULL, po, NULL, "convolution", out, e);
@@ -317,7 +305,7 @@ covidcam_status cc_dnn_conv_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, con
     if (st != dnnl_success) {
         if (hint)
             dnnl_primitive_desc_destroy(hint);
-        return dnnl_fail(e, st, "convolution backward-data descriptor");
+        return cc_dnn_fail(e, st, "convolution backward-data descriptor");
     }
     covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "convolution backward-data", out, e);
     dnnl_primitive_desc_destroy(hint);
@@ -350,7 +338,7 @@ covidcam_status cc_dnn_maxpool_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int k
     dnnl_status_t st =
         pool_desc(&pd, dnnl_forward_inference, dnnl_pooling_max, src, NULL, k, k, stride, pad);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "max pooling descriptor");
+        return cc_dnn_fail(e, st, "max pooling descriptor");
     return make_prim(g, &pd, NULL, NULL, NULL, "max pooling", out, e);
 }
 
@@ -362,7 +350,7 @@ covidcam_status cc_dnn_gap_fwd(cc_dnn_engine *g, const cc_dnn_md *src, cc_dnn_pr
     dnnl_status_t st = pool_desc(&pd, dnnl_forward_inference, dnnl_pooling_avg_exclude_padding,
                                  src, NULL, h, w, 1, 0);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "average pooling descriptor");
+        return cc_dnn_fail(e, st, "average pooling descriptor");
     return make_prim(g, &pd, NULL, NULL, NULL, "average pooling", out, e);
 }
 
@@ -383,7 +371,7 @@ covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc_
     if (st != dnnl_success) {
         if (hint)
             dnnl_primitive_desc_destroy(hint);
-        return dnnl_fail(e, st, "average pooling backward descriptor");
+        return cc_dnn_fail(e, st, "average pooling backward descriptor");
     }
     covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "average pooling backward", out, e);
     dnnl_primitive_desc_destroy(hint);
@@ -415,7 +403,7 @@ covidcam_status cc_dnn_fc_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int oc, cc
     dnnl_inner_product_desc_t d;
     dnnl_status_t st = fc_desc(&d, dnnl_forward_inference, src, oc, 1);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "inner product descriptor");
+        return cc_dnn_fail(e, st, "inner product descriptor");
     return make_prim(g, &d, NULL, NULL, NULL, "inner product", out, e);
 }
 
@@ -440,7 +428,7 @@ covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, int o
     if (st != dnnl_success) {
         if (hint)
             dnnl_primitive_desc_destroy(hint);
-        return dnnl_fail(e, st, "inner product backward-data descriptor");
+        return cc_dnn_fail(e, st, "inner product backward-data descriptor");
     }
     covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "inner product backward-data", out, e);
     dnnl_primitive_desc_destroy(hint);
@@ -463,7 +451,7 @@ covidcam_status cc_dnn_relu_bwd(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_pri
     if (st != dnnl_success) {
         if (hint)
             dnnl_primitive_desc_destroy(hint);
-        return dnnl_fail(e, st, "ReLU backward descriptor");
+        return cc_dnn_fail(e, st, "ReLU backward descriptor");
     }
     covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "ReLU backward", out, e);
     dnnl_primitive_desc_destroy(hint);
@@ -475,7 +463,7 @@ covidcam_status cc_dnn_add(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **o
     dnnl_binary_desc_t d;
     dnnl_status_t st = dnnl_binary_desc_init(&d, dnnl_binary_add, &m->md, &m->md, &m->md);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "binary add descriptor");
+        return cc_dnn_fail(e, st, "binary add descriptor");
     return make_prim(g, &d, NULL, NULL, NULL, "binary add", out, e);
 }
 
@@ -491,7 +479,7 @@ covidcam_status cc_dnn_reorder(cc_dnn_engine *g, const cc_dnn_md *src, const cc_
         st = dnnl_reorder_primitive_desc_create(&pd, &src->md, g->eng, &dst->md, g->eng, attr);
     dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "reorder descriptor");
+        return cc_dnn_fail(e, st, "reorder descriptor");
     return make_prim(g, NULL, pd, NULL, NULL, "reorder", out, e);
 }
 
@@ -517,7 +505,7 @@ covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind 
                 st = dnnl_memory_set_data_handle(p->mem[a], binds[i].ptr);
         }
         if (st != dnnl_success)
-            return dnnl_fail(e, st, "memory binding");
+            return cc_dnn_fail(e, st, "memory binding");
         args[i].arg = arg_ids[a];
         args[i].memory = p->mem[a];
     }
@@ -525,7 +513,7 @@ covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind 
     if (st == dnnl_success)
         st = dnnl_stream_wait(s->stream);
     if (st != dnnl_success)
-        return dnnl_fail(e, st, "execution");
+        return cc_dnn_fail(e, st, "execution");
     return COVIDCAM_OK;
 }
 

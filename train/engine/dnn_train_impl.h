@@ -1,22 +1,22 @@
 /* Internals shared by dnn_train.c (net, tensors, buffer planning) and
- * dnn_train_layers.c (the layer kinds). Not for use outside lib/dnn_train*.c. */
+ * dnn_train_layers.c (the layer kinds). Not for use outside train/engine/.
+ * Status mapping and allocation come from the oneDNN core (lib/dnn/dnn_core.h). */
 #ifndef COVIDCAM_DNN_TRAIN_IMPL_H
 #define COVIDCAM_DNN_TRAIN_IMPL_H
 
-#include <oneapi/dnnl/dnnl.h>
-
+#include "dnn_core.h"
 #include "dnn_train.h"
 
 #define TD_MAX_ARGS 16
 
-/* Jump to `fail` with a BACKEND error when a oneDNN call fails; needs
- * `covidcam_status st` and `cc_err *e` in scope. */
+/* Jump to `fail` with the core's status for a failed oneDNN call (BACKEND,
+ * OUT_OF_MEMORY or UNSUPPORTED); needs `covidcam_status st` and `cc_err *e`
+ * in scope. */
 #define TD_TRY(call, what)                                                                   \
     do {                                                                                     \
         dnnl_status_t td_s_ = (call);                                                        \
         if (td_s_ != dnnl_success) {                                                         \
-            st = cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN %s failed: %s", what,              \
-                         td_status_str(td_s_));                                              \
+            st = cc_dnn_fail(e, td_s_, what);                                                \
             goto fail;                                                                       \
         }                                                                                    \
     } while (0)
@@ -148,8 +148,6 @@ struct cc_tnet {
     void *scratch, *tmp;
     unsigned version;
 };
-
-const char *td_status_str(dnnl_status_t s);
 
 /* Buffers and memory objects owned (and freed) by the net. */
 covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);

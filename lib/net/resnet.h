@@ -32,6 +32,7 @@ typedef struct cc_net_block {
     cc_dnn_prim *relu_bwd_out;
     cc_dnn_prim *relu_bwd_inner[2];
     cc_dnn_prim *add;
+    cc_dnn_prim *out_to_plain; /* output layout -> plain NCHW (Grad-CAM maps) */
 } cc_net_block;
 
 typedef struct cc_net {
@@ -69,14 +70,27 @@ typedef struct cc_net {
     float *d_logits, *d_pooled;
 } cc_net;
 
-/* Create the primitives and buffers of model m. The model's weights must be
- * prepared (cc_net_plan_layouts at load). Call with the session's thread count set. */
+/* Create the primitives and buffers of model m, which is only read. Its
+ * weights must be prepared in the planned layouts (cc_conv_w.w_md, set at load
+ * from cc_net_plan_layouts). Call with the session's thread count set. */
 covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e);
 void cc_net_free(cc_net *n);
 
-/* At model load: create the forward primitives once to learn the weight
- * layouts oneDNN picks on this CPU, and store them in m (w_md of every conv). */
-covidcam_status cc_net_plan_layouts(covidcam_model *m, cc_err *e);
+/* The weight layouts oneDNN picks on this CPU for the forward primitives, one
+ * md per convolution, in the model's structure. */
+typedef struct cc_layout_plan {
+    cc_dnn_md *stem;
+    cc_dnn_md *fc;
+    cc_dnn_md *(*blocks)[4]; /* per block: conv[0..2], then the downsample */
+    int num_blocks;
+} cc_layout_plan;
+
+/* The load-time step that plans the layouts: creates the forward primitives
+ * once (m's geometry only; no weights are read) and returns their weight mds
+ * in *plan, which the caller owns (the loader moves them into the model it is
+ * building, which then owns them; cc_layout_plan_free frees what is left). */
+covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *plan, cc_err *e);
+void cc_layout_plan_free(cc_layout_plan *plan);
 
 /* Run the network on a plain NCHW tensor (in_ch x size x size). Blocks with
  * index > keep_from keep distinct output buffers so that every activation from

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* While planning layouts at load time there are no weights to bind yet; the
- * chosen weight md is recorded into the (still mutable) model instead. */
+/* While planning layouts at load time there are no weights to bind yet and no
+ * buffers are needed; the chosen weight mds are recorded into the plan. */
 typedef struct build_ctx {
     cc_net *n;
-    covidcam_model *plan; /* non-NULL only in planning mode */
+    cc_layout_plan *plan; /* non-NULL only in planning mode */
 } build_ctx;
 
 covidcam_status cc_net_reserve_scratch(cc_net *n, const cc_dnn_prim *p, cc_err *e)
@@ -43,13 +43,16 @@ static float *alloc_for(const cc_dnn_md *md, cc_err *e, covidcam_status *rc)
     return p;
 }
 
-static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, cc_conv_w *cw, cc_err *e)
+/* Planning: record the layout in *slot. A session: use the model's weights,
+ * or a private copy when this session's primitive chose another layout. */
+static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
+                                    cc_dnn_md **slot, cc_err *e)
 {
     const cc_dnn_md *wmd = cc_dnn_prim_md(c->fwd, CC_ARG_WEIGHTS);
     if (b->plan) {
-        cc_dnn_md_free(cw->w_md);
-        cw->w_md = cc_dnn_md_clone(wmd);
-        return cw->w_md ? COVIDCAM_OK : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        cc_dnn_md_free(*slot);
+        *slot = cc_dnn_md_clone(wmd);
+        return *slot ? COVIDCAM_OK : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
     if (cc_dnn_md_equal(wmd, cw->w_md)) {
         c->w = cw->w;
@@ -64,18 +67,17 @@ static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, cc_conv_w *cw,
     return cc_dnn_reorder_now(b->n->m->eng, cw->w_md, cw->w, wmd, c->w_private, e);
 }
 
-static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw_const,
-                                 const cc_dnn_md *src, const cc_dnn_md *dst, cc_err *e)
+static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
+                                 const cc_dnn_md *src, const cc_dnn_md *dst, cc_dnn_md **slot,
+                                 cc_err *e)
 {
-    /* Planning mode writes to the model; otherwise cw is only read. */
-    cc_conv_w *cw = (cc_conv_w *)cw_const;
     c->cw = cw;
     covidcam_status rc = cc_dnn_conv_fwd(b->n->m->eng, src, &cw->geom, dst, &c->fwd, e);
     if (rc)
         return rc;
     if ((rc = cc_net_reserve_scratch(b->n, c->fwd, e)))
         return rc;
-    return bind_weights(b, c, cw, e);
+    return bind_weights(b, c, cw, slot, e);
 }
 
 static const cc_dnn_md *dst_of(const cc_net_conv *c)
@@ -83,9 +85,11 @@ static const cc_dnn_md *dst_of(const cc_net_conv *c)
     return cc_dnn_prim_md(c->fwd, CC_ARG_DST);
 }
 
-static covidcam_status build_block(build_ctx *b, cc_net_block *nb, const cc_block_w *bw,
-                                   const cc_dnn_md *in_md, cc_err *e)
+static covidcam_status build_block(build_ctx *b, int index, const cc_dnn_md *in_md, cc_err *e)
 {
+    cc_net_block *nb = &b->n->blocks[index];
+    const cc_block_w *bw = &b->n->m->blocks[index];
+    cc_dnn_md **slots = b->plan ? b->plan->blocks[index] : NULL;
     covidcam_status rc = COVIDCAM_OK;
     const cc_dnn_md *src = in_md;
     nb->bw = bw;
@@ -94,13 +98,14 @@ static covidcam_status build_block(build_ctx *b, cc_net_block *nb, const cc_bloc
      * into it, so its dst md is fixed to the shortcut's md. */
     const cc_dnn_md *res_md = in_md;
     if (bw->has_down) {
-        if ((rc = make_conv(b, &nb->down, &bw->down, in_md, NULL, e)))
+        if ((rc = make_conv(b, &nb->down, &bw->down, in_md, NULL, slots ? &slots[3] : NULL, e)))
             return rc;
         res_md = dst_of(&nb->down);
     }
     for (int i = 0; i < bw->nconv; i++) {
         int last = i == bw->nconv - 1;
-        if ((rc = make_conv(b, &nb->conv[i], &bw->conv[i], src, last ? res_md : NULL, e)))
+        if ((rc = make_conv(b, &nb->conv[i], &bw->conv[i], src, last ? res_md : NULL,
+                            slots ? &slots[i] : NULL, e)))
             return rc;
         src = dst_of(&nb->conv[i]);
         if (!last && !b->plan && !(nb->inner[i] = alloc_for(src, e, &rc)))
@@ -124,7 +129,7 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
         cc_dnn_md_free(any);
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    rc = make_conv(b, &n->stem, &m->stem, any, NULL, e);
+    rc = make_conv(b, &n->stem, &m->stem, any, NULL, b->plan ? &b->plan->stem : NULL, e);
     cc_dnn_md_free(any);
     if (rc)
         return rc;
@@ -161,7 +166,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
     if (!n->blocks)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < m->num_blocks; i++) {
-        if ((rc = build_block(b, &n->blocks[i], &m->blocks[i], md, e)))
+        if ((rc = build_block(b, i, md, e)))
             return rc;
         md = n->blocks[i].out_md;
     }
@@ -179,7 +184,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
     /* fc goes through the same layout check as the convolutions */
     cc_net_conv fcw = {0};
     fcw.fwd = n->fc;
-    if ((rc = bind_weights(b, &fcw, (cc_conv_w *)&m->fc, e)))
+    if ((rc = bind_weights(b, &fcw, &m->fc, b->plan ? &b->plan->fc : NULL, e)))
         return rc;
     if (!b->plan) {
         n->fc_weights = fcw.w;
@@ -214,6 +219,7 @@ void cc_net_free(cc_net *n)
         cc_dnn_prim_free(b->relu_bwd_inner[0]);
         cc_dnn_prim_free(b->relu_bwd_inner[1]);
         cc_dnn_prim_free(b->add);
+        cc_dnn_prim_free(b->out_to_plain);
     }
     free(n->blocks);
     free_conv(&n->stem);
@@ -257,15 +263,37 @@ covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e)
     return COVIDCAM_OK;
 }
 
-covidcam_status cc_net_plan_layouts(covidcam_model *m, cc_err *e)
+void cc_layout_plan_free(cc_layout_plan *p)
 {
+    if (!p)
+        return;
+    cc_dnn_md_free(p->stem);
+    cc_dnn_md_free(p->fc);
+    for (int i = 0; p->blocks && i < p->num_blocks; i++)
+        for (int k = 0; k < 4; k++)
+            cc_dnn_md_free(p->blocks[i][k]);
+    free(p->blocks);
+    memset(p, 0, sizeof *p);
+}
+
+covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *plan, cc_err *e)
+{
+    memset(plan, 0, sizeof *plan);
     cc_net *n = calloc(1, sizeof *n);
-    if (!n)
+    plan->blocks = calloc((size_t)m->num_blocks, sizeof *plan->blocks);
+    if (!n || !plan->blocks) {
+        free(n);
+        free(plan->blocks);
+        plan->blocks = NULL;
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    plan->num_blocks = m->num_blocks;
     n->m = m;
-    build_ctx b = {n, m};
+    build_ctx b = {n, plan};
     covidcam_status rc = build(&b, e);
     cc_net_free(n);
+    if (rc)
+        cc_layout_plan_free(plan);
     return rc;
 }
 

@@ -4,26 +4,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "preprocess.h"
 
-void covidcam_session_options_init(covidcam_session_options *o)
+_Static_assert(offsetof(covidcam_session_options, num_threads) ==
+                       offsetof(cc_session_options_v0_1, num_threads) &&
+                   offsetof(covidcam_session_options, precision) ==
+                       offsetof(cc_session_options_v0_1, precision) &&
+                   sizeof(covidcam_session_options) >= sizeof(cc_session_options_v0_1),
+               "covidcam_session_options may only grow at the end");
+
+/* The ABI entry point of programs built against the 0.1 header: their struct
+ * is the 0.1 one, so exactly that much is written (parentheses: the header's
+ * macro of the same name is the inline for new code). */
+void(covidcam_session_options_init)(covidcam_session_options *o)
 {
     if (!o)
         return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
+    memset(o, 0, sizeof(cc_session_options_v0_1));
+    o->struct_size = sizeof(cc_session_options_v0_1);
     o->num_threads = 0;
     o->precision = COVIDCAM_PRECISION_FP32;
 }
 
+/* The caller's options as this library's struct, defaults where it has none. */
+static covidcam_status read_options(const covidcam_session_options *user,
+                                    covidcam_session_options *o, cc_err *e)
+{
+    covidcam_session_options_init(o);
+    if (!user)
+        return COVIDCAM_OK;
+    return cc_options_read(user, CC_FIELD_END(cc_session_options_v0_1, precision),
+                           CC_FIELD_END(covidcam_session_options, precision), o, "options", e);
+}
+
 static covidcam_status check_options(const covidcam_session_options *o, cc_err *e)
 {
-    if (!o)
-        return COVIDCAM_OK;
-    if (o->struct_size < sizeof *o)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "options.struct_size is %zu; call covidcam_session_options_init() first",
-                       o->struct_size);
     if (o->num_threads < 0 || o->num_threads > 1024)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "options.num_threads must be in [0, 1024], not %d", o->num_threads);
@@ -38,24 +54,25 @@ static covidcam_status check_options(const covidcam_session_options *o, cc_err *
 }
 
 covidcam_status covidcam_session_create(const covidcam_model *m,
-                                        const covidcam_session_options *o,
+                                        const covidcam_session_options *user,
                                         covidcam_session **out, char *errbuf, size_t errbuf_size)
 {
     cc_err e = {{0}};
     covidcam_status rc;
     covidcam_session *s = NULL;
+    covidcam_session_options opt, *o = &opt;
     if (!m || !out) {
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
         goto fail;
     }
-    if ((rc = check_options(o, &e)))
+    if ((rc = read_options(user, &opt, &e)) || (rc = check_options(o, &e)))
         goto fail;
     if (!(s = calloc(1, sizeof *s))) {
         rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
     s->m = m;
-    s->threads = o && o->num_threads > 0 ? o->num_threads : cc_dnn_max_threads();
+    s->threads = o->num_threads > 0 ? o->num_threads : cc_dnn_max_threads();
     size_t plane = (size_t)m->input_size * (size_t)m->input_size;
     s->input = cc_dnn_alloc(plane * (size_t)m->in_ch * sizeof(float));
     s->tmp = malloc(plane * sizeof(float));

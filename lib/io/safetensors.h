@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arch.h"
 #include "error.h"
+
+/* Most dimensions a tensor may have (more are kept as CC_DT_OTHER). */
+#define CC_MAX_NDIM 4
 
 typedef enum cc_dtype { CC_DT_F32 = 0, CC_DT_BF16 = 1, CC_DT_F16 = 2, CC_DT_OTHER = 3 } cc_dtype;
 

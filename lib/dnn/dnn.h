@@ -1,8 +1,9 @@
 /* The internal oneDNN layer for inference and Grad-CAM.
  *
- * Only dnn.c includes <oneapi/dnnl/dnnl.h>: oneDNN 3.x changed the C API
- * (operation descriptors gone, memory descriptors became handles), so a port
- * touches this file alone. Everything here is opaque to the rest of lib/.
+ * Only lib/dnn/ includes <oneapi/dnnl/dnnl.h> in the library (dnn.c on the
+ * shared core dnn_core.h): oneDNN 3.x changed the C API (operation descriptors
+ * gone, memory descriptors became handles), so a port of the library touches
+ * lib/dnn/ alone. Everything here is opaque to the rest of lib/.
  *
  * Threads: an engine may be shared by threads. Streams, primitives and their
  * bound memory belong to one session (one thread at a time). Primitives are

@@ -2,165 +2,30 @@
  * checks, batch-norm folding and the one-time reorder into oneDNN layouts. */
 #include "model.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_meta.h"
 #include "png_io.h"
 #include "resnet.h"
 
-static const char *meta_req(const cc_safetensors *st, const char *key, cc_err *e,
-                            covidcam_status *rc)
-{
-    const char *v = cc_st_meta_get(st, key);
-    if (!v)
-        *rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata: missing key '%s'", key);
-    return v;
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1; /* strtol would accept blanks and signs */
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static covidcam_status parse_floats(const char *key, const char *text, int n, float *out,
-                                    int positive, cc_err *e)
-{
-    json_error_t jerr;
-    json_t *a = json_loads(text, JSON_DECODE_ANY, &jerr);
-    covidcam_status rc = COVIDCAM_OK;
-    if (!json_is_array(a) || (int)json_array_size(a) != n) {
-        rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                     "metadata: %s must be a JSON list of %d numbers (one per input channel), "
-                     "not '%.64s'",
-                     key, n, text);
-        goto done;
-    }
-    for (int i = 0; i < n; i++) {
-        json_t *v = json_array_get(a, (size_t)i);
-        double d = json_number_value(v);
-        if (!json_is_number(v) || !isfinite(d) || (positive && d <= 0)) {
-            rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata: %s[%d] must be a finite%s number",
-                         key, i, positive ? " positive" : "");
-            goto done;
-        }
-        out[i] = (float)d;
-    }
-done:
-    json_decref(a);
-    return rc;
-}
-
-static covidcam_status parse_classes(covidcam_model *m, const char *text, cc_err *e)
-{
-    json_error_t jerr;
-    json_t *a = json_loads(text, JSON_DECODE_ANY, &jerr);
-    covidcam_status rc = COVIDCAM_OK;
-    size_t n = json_is_array(a) ? json_array_size(a) : 0;
-    if (n < 2 || n > COVIDCAM_MAX_CLASSES) {
-        rc = cc_fail(e, n > COVIDCAM_MAX_CLASSES ? COVIDCAM_ERR_LIMIT : COVIDCAM_ERR_BAD_FORMAT,
-                     "metadata: classes must be a JSON list of 2 to %u names", COVIDCAM_MAX_CLASSES);
-        goto done;
-    }
-    if (!(m->classes = calloc(n, sizeof *m->classes))) {
-        rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
-    m->num_classes = (int)n;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(a, i));
-        if (!s || !*s || strlen(s) > 255) {
-            rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                         "metadata: classes[%zu] must be a non-empty string of at most 255 bytes",
-                         i);
-            goto done;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(m->classes[j], s) == 0) {
-                rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata: class '%s' appears twice", s);
-                goto done;
-            }
-        if (!(m->classes[i] = strdup(s))) {
-            rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-            goto done;
-        }
-    }
-done:
-    json_decref(a);
-    return rc;
-}
-
-static covidcam_status parse_arch(covidcam_model *m, const cc_safetensors *st, cc_err *e)
-{
-    covidcam_status rc = COVIDCAM_OK;
-    const char *arch = meta_req(st, "arch", e, &rc);
-    if (!arch)
-        return rc;
-    if (strcmp(arch, "resnet") == 0)
-        return cc_arch_custom(cc_st_meta_get(st, "block"), cc_st_meta_get(st, "layers"),
-                              cc_st_meta_get(st, "widths"), cc_st_meta_get(st, "stem_width"),
-                              &m->arch, e);
-    return cc_arch_from_name(arch, &m->arch, e);
-}
-
+/* The validated metadata (lib/net/model_meta.c) moved into the model. */
 static covidcam_status parse_meta(covidcam_model *m, const cc_safetensors *st, cc_err *e)
 {
-    covidcam_status rc = COVIDCAM_OK;
-    const char *fmt = meta_req(st, "format", e, &rc);
-    if (!fmt)
+    cc_model_meta mm;
+    covidcam_status rc = cc_model_meta_parse(st, 0, &mm, e);
+    if (rc)
         return rc;
-    if (strcmp(fmt, "covidcam") != 0)
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata: format is '%s', not 'covidcam'",
-                       fmt);
-    const char *ver = meta_req(st, "format_version", e, &rc);
-    if (!ver)
-        return rc;
-    if (strcmp(ver, "1") != 0)
-        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                       "metadata: format_version '%s' is not supported (this library reads 1)", ver);
-    if ((rc = parse_arch(m, st, e)))
-        return rc;
-    long v;
-    const char *s = meta_req(st, "input_size", e, &rc);
-    if (!s)
-        return rc;
-    if (parse_int(s, 8, 1L << 30, &v))
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "metadata: input_size must be an integer >= 8, not '%s'", s);
-    if (v > (long)COVIDCAM_MAX_INPUT_SIZE)
-        return cc_fail(e, COVIDCAM_ERR_LIMIT, "metadata: input_size %ld exceeds the limit %u", v,
-                       COVIDCAM_MAX_INPUT_SIZE);
-    m->input_size = (int)v;
-    if (!(s = meta_req(st, "input_channels", e, &rc)))
-        return rc;
-    if (parse_int(s, 1, 3, &v) || v == 2)
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "metadata: input_channels must be 1 or 3, not '%s'",
-                       s);
-    m->in_ch = (int)v;
-    if (!(s = meta_req(st, "mean", e, &rc)) || (rc = parse_floats("mean", s, m->in_ch, m->mean, 0, e)))
-        return rc;
-    if (!(s = meta_req(st, "std", e, &rc)) || (rc = parse_floats("std", s, m->in_ch, m->std, 1, e)))
-        return rc;
-    if (!(s = meta_req(st, "classes", e, &rc)) || (rc = parse_classes(m, s, e)))
-        return rc;
-    m->bn_eps = 1e-5;
-    if ((s = cc_st_meta_get(st, "bn_eps"))) {
-        char *end;
-        double d = strtod(s, &end);
-        if (end == s || *end || !(d > 0 && d < 1))
-            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                           "metadata: bn_eps must be a number in (0, 1), not '%s'", s);
-        m->bn_eps = d;
-    }
+    m->arch = mm.arch;
+    m->input_size = mm.input_size;
+    m->in_ch = mm.in_ch;
+    memcpy(m->mean, mm.mean, sizeof m->mean);
+    memcpy(m->std, mm.std, sizeof m->std);
+    m->bn_eps = mm.bn_eps;
+    m->classes = mm.classes;
+    m->num_classes = mm.num_classes;
     return COVIDCAM_OK;
 }
 
@@ -403,33 +268,55 @@ static covidcam_status set_geometry(covidcam_model *m, cc_err *e)
     m->num_blocks = nb;
     set_conv(&m->stem, m->in_ch, a->stem_width, 7, 2, 1, 0);
     m->stem.geom.pad = 3;
-    int ch = a->stem_width, i = 0, bottleneck = a->block == CC_BLOCK_BOTTLENECK;
+    int i = 0;
     for (int s = 0; s < a->num_stages; s++) {
         for (int k = 0; k < a->layers[s]; k++, i++) {
             cc_block_w *b = &m->blocks[i];
-            int w = a->widths[s], out = cc_arch_stage_channels(a, s);
+            cc_block_geom g;
+            cc_arch_block(a, s, k, &g);
             snprintf(b->name, sizeof b->name, "layer%d.%d", s + 1, k);
             b->stage = s;
             b->index = k;
-            b->in_ch = ch;
-            b->out_ch = out;
-            b->stride = (s > 0 && k == 0) ? 2 : 1;
-            b->nconv = bottleneck ? 3 : 2;
-            if (bottleneck) {
-                set_conv(&b->conv[0], ch, w, 1, 1, 1, 0);
-                set_conv(&b->conv[1], w, w, 3, b->stride, 1, 0);
-                set_conv(&b->conv[2], w, out, 1, 1, 1, 1);
-            } else {
-                set_conv(&b->conv[0], ch, w, 3, b->stride, 1, 0);
-                set_conv(&b->conv[1], w, out, 3, 1, 1, 1);
-            }
-            b->has_down = b->stride != 1 || ch != out;
+            b->in_ch = g.in_ch;
+            b->out_ch = g.out_ch;
+            b->stride = g.stride;
+            b->nconv = g.nconv;
+            /* ReLU after every conv; the last one adds the shortcut first */
+            for (int c = 0; c < g.nconv; c++)
+                set_conv(&b->conv[c], cc_block_conv_in(&g, c), cc_block_conv_out(&g, c), g.k[c],
+                         cc_block_conv_stride(&g, c), 1, c == g.nconv - 1);
+            b->has_down = g.has_down;
             if (b->has_down)
-                set_conv(&b->down, ch, out, 1, b->stride, 0, 0);
-            ch = out;
+                set_conv(&b->down, g.in_ch, g.out_ch, 1, g.stride, 0, 0);
         }
     }
-    set_conv(&m->fc, ch, m->num_classes, 1, 1, 0, 0);
+    set_conv(&m->fc, cc_arch_features(a), m->num_classes, 1, 1, 0, 0);
+    return COVIDCAM_OK;
+}
+
+/* Plan the weight layouts (a step of its own, lib/net/resnet.c) and hand the
+ * result to the model, which owns it from here on; sessions only read it. */
+static covidcam_status plan_layouts(covidcam_model *m, cc_err *e)
+{
+    cc_layout_plan plan;
+    covidcam_status rc = cc_net_plan_layouts(m, &plan, e);
+    if (rc)
+        return rc;
+    m->stem.w_md = plan.stem;
+    m->fc.w_md = plan.fc;
+    plan.stem = plan.fc = NULL;
+    for (int i = 0; i < m->num_blocks; i++) {
+        cc_block_w *b = &m->blocks[i];
+        for (int c = 0; c < b->nconv; c++) {
+            b->conv[c].w_md = plan.blocks[i][c];
+            plan.blocks[i][c] = NULL;
+        }
+        if (b->has_down) {
+            b->down.w_md = plan.blocks[i][3];
+            plan.blocks[i][3] = NULL;
+        }
+    }
+    cc_layout_plan_free(&plan);
     return COVIDCAM_OK;
 }
 
@@ -481,7 +368,7 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
         (rc = check_tensors(m, st, e)) ||
         (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
-        (rc = cc_net_plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
+        (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
         goto fail;
     *out = m;
     return COVIDCAM_OK;

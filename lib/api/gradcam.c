@@ -7,18 +7,42 @@
 #include "gradcam.h"
 #include "gradcam_bwd.h"
 #include "heatmap.h"
+#include "options.h"
 #include "preprocess.h"
 #include "session.h"
 
-void covidcam_gradcam_options_init(covidcam_gradcam_options *o)
+_Static_assert(offsetof(covidcam_gradcam_options, method) ==
+                       offsetof(cc_gradcam_options_v0_1, method) &&
+                   offsetof(covidcam_gradcam_options, layer) ==
+                       offsetof(cc_gradcam_options_v0_1, layer) &&
+                   offsetof(covidcam_gradcam_options, target_class) ==
+                       offsetof(cc_gradcam_options_v0_1, target_class) &&
+                   sizeof(covidcam_gradcam_options) >= sizeof(cc_gradcam_options_v0_1),
+               "covidcam_gradcam_options may only grow at the end");
+
+/* The ABI entry point of programs built against the 0.1 header (see
+ * covidcam_session_options_init in session.c). */
+void(covidcam_gradcam_options_init)(covidcam_gradcam_options *o)
 {
     if (!o)
         return;
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
+    memset(o, 0, sizeof(cc_gradcam_options_v0_1));
+    o->struct_size = sizeof(cc_gradcam_options_v0_1);
     o->method = COVIDCAM_CAM_GRADCAM;
     o->layer = NULL;
     o->target_class = -1;
+}
+
+/* The caller's options as this library's struct, defaults where it has none. */
+static covidcam_status read_options(covidcam_session *s, const covidcam_gradcam_options *user,
+                                    covidcam_gradcam_options *o)
+{
+    covidcam_gradcam_options_init(o);
+    if (!user)
+        return COVIDCAM_OK;
+    return cc_options_read(user, CC_FIELD_END(cc_gradcam_options_v0_1, target_class),
+                           CC_FIELD_END(covidcam_gradcam_options, target_class), o,
+                           "gradcam options", &s->err);
 }
 
 /* Channel weights alpha_k for the methods that have them (pytorch-grad-cam's
@@ -122,18 +146,14 @@ static covidcam_status bad_layer(covidcam_session *s, const char *name)
 static covidcam_status check_options(covidcam_session *s, const covidcam_gradcam_options *o,
                                      int *target)
 {
-    if (o && o->struct_size < sizeof *o)
-        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "gradcam options.struct_size is %zu; call covidcam_gradcam_options_init()",
-                       o->struct_size);
-    if (o && (o->method < COVIDCAM_CAM_GRADCAM || o->method > COVIDCAM_CAM_LAYERCAM))
+    if ((o->method < COVIDCAM_CAM_GRADCAM || o->method > COVIDCAM_CAM_LAYERCAM))
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "unknown Grad-CAM method %d",
                        (int)o->method);
-    if (o && (o->target_class < -1 || o->target_class >= s->m->num_classes))
+    if ((o->target_class < -1 || o->target_class >= s->m->num_classes))
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "target class %d out of range (-1 for the top class, or 0..%d)",
                        o->target_class, s->m->num_classes - 1);
-    *target = cc_model_find_layer(s->m, o ? o->layer : NULL);
+    *target = cc_model_find_layer(s->m, o->layer);
     if (*target < 0)
         return bad_layer(s, o->layer);
     return COVIDCAM_OK;
@@ -245,7 +265,7 @@ fail:
 }
 
 covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
-                           const covidcam_gradcam_options *o, int force_general,
+                           const covidcam_gradcam_options *user, int force_general,
                            covidcam_heatmap **out)
 {
     covidcam_status rc = cc_session_begin(s);
@@ -254,9 +274,10 @@ covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
     if (!out)
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
     int target = -1;
-    if ((rc = check_options(s, o, &target)))
+    covidcam_gradcam_options o;
+    if ((rc = read_options(s, user, &o)) || (rc = check_options(s, &o, &target)))
         return rc;
-    return run(s, in, o, force_general, out, target);
+    return run(s, in, &o, force_general, out, target);
 }
 
 covidcam_status covidcam_gradcam_file(covidcam_session *s, const char *path,

@@ -206,30 +206,35 @@ static covidcam_status head_bwd(cc_net *n, int cls, float *d_last, cc_err *e)
     return cc_net_exec(n, n->gap_bwd, pb, 2, e);
 }
 
-static covidcam_status to_plain(cc_net *n, const cc_dnn_md *md, const float *src, float *dst,
+/* The block's output layout to plain NCHW; the reorder is created on first
+ * use and kept, like the other backward primitives. */
+static covidcam_status to_plain(cc_net *n, cc_net_block *nb, const float *src, float *dst,
                                 cc_err *e)
 {
-    long dims[4] = {1, cc_dnn_md_dim(md, 1), cc_dnn_md_dim(md, 2), cc_dnn_md_dim(md, 3)};
-    cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
-    cc_dnn_prim *p = NULL;
-    if (!plain)
-        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    covidcam_status rc = cc_dnn_reorder(n->m->eng, md, plain, &p, e);
-    if (rc == COVIDCAM_OK)
-        rc = cc_net_reserve_scratch(n, p, e);
-    if (rc == COVIDCAM_OK) {
-        cc_dnn_bind b[2] = {{CC_ARG_SRC, (void *)src}, {CC_ARG_DST, dst}};
-        rc = cc_net_exec(n, p, b, 2, e);
+    covidcam_status rc = COVIDCAM_OK;
+    if (!nb->out_to_plain) {
+        const cc_dnn_md *md = nb->out_md;
+        long dims[4] = {1, cc_dnn_md_dim(md, 1), cc_dnn_md_dim(md, 2), cc_dnn_md_dim(md, 3)};
+        cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
+        if (!plain)
+            return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        rc = cc_dnn_reorder(n->m->eng, md, plain, &nb->out_to_plain, e);
+        cc_dnn_md_free(plain);
+        if (rc == COVIDCAM_OK && (rc = cc_net_reserve_scratch(n, nb->out_to_plain, e))) {
+            cc_dnn_prim_free(nb->out_to_plain);
+            nb->out_to_plain = NULL;
+        }
+        if (rc)
+            return rc;
     }
-    cc_dnn_prim_free(p);
-    cc_dnn_md_free(plain);
-    return rc;
+    cc_dnn_bind b[2] = {{CC_ARG_SRC, (void *)src}, {CC_ARG_DST, dst}};
+    return cc_net_exec(n, nb->out_to_plain, b, 2, e);
 }
 
 covidcam_status cc_net_activation(cc_net *n, int target, float *act, cc_err *e)
 {
-    const cc_net_block *nb = &n->blocks[target];
-    return to_plain(n, nb->out_md, nb->out, act, e);
+    cc_net_block *nb = &n->blocks[target];
+    return to_plain(n, nb, nb->out, act, e);
 }
 
 covidcam_status cc_net_gradient(cc_net *n, int target, int cls, float *grad, cc_err *e)
@@ -243,5 +248,5 @@ covidcam_status cc_net_gradient(cc_net *n, int target, int cls, float *grad, cc_
     for (int j = n->num_blocks - 1; j > target; j--)
         if ((rc = block_bwd(n, &n->blocks[j], &g, e)))
             return rc;
-    return to_plain(n, n->blocks[target].out_md, g.g[G_OUT], grad, e);
+    return to_plain(n, &n->blocks[target], g.g[G_OUT], grad, e);
 }

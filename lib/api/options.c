@@ -1,0 +1,24 @@
+#include "options.h"
+
+#include <string.h>
+
+covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_end, void *out,
+                                const char *what, cc_err *e)
+{
+    size_t size;
+    memcpy(&size, user, sizeof size); /* struct_size is the first field of every option struct */
+    if (size < min_size)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "%s.struct_size is %zu, less than the %zu bytes of the smallest version; "
+                       "initialise the struct with its _init function",
+                       what, size, min_size);
+    const unsigned char *p = user;
+    for (size_t i = known_end; i < size; i++)
+        if (p[i])
+            return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                           "%s sets byte %zu of %zu, a field newer than this library (%s), which "
+                           "knows %zu bytes",
+                           what, i, size, covidcam_version(), known_end);
+    memcpy(out, user, size < known_end ? size : known_end);
+    return COVIDCAM_OK;
+}

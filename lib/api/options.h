@@ -1,0 +1,38 @@
+/* Reading the caller's versioned option structs (the rules are in
+ * include/covidcam.h above covidcam_session_options, and abi/README.md). */
+#ifndef COVIDCAM_OPTIONS_H
+#define COVIDCAM_OPTIONS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* The end of a field: the struct_size that covers it. */
+#define CC_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* The 0.1 structs, frozen forever: what the exported _init functions fill
+ * (an old program's struct is exactly this big) and the smallest struct_size
+ * the library accepts. */
+typedef struct cc_session_options_v0_1 {
+    size_t struct_size;
+    int num_threads;
+    covidcam_precision precision;
+} cc_session_options_v0_1;
+
+typedef struct cc_gradcam_options_v0_1 {
+    size_t struct_size;
+    covidcam_cam_method method;
+    const char *layer;
+    int target_class;
+} cc_gradcam_options_v0_1;
+
+/* Copy the caller's struct `user` (its struct_size is the first field) into
+ * `out`, which holds the library's defaults and whose fields end at `known_end`:
+ * only the bytes inside both struct_size and known_end are copied. Refuses a
+ * struct_size below `min_size` (INVALID_ARGUMENT) and non-zero bytes between
+ * known_end and struct_size, fields of a newer header this library does not
+ * know (UNSUPPORTED). `what` names the struct in messages. */
+covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_end, void *out,
+                                const char *what, cc_err *e);
+
+#endif

@@ -1,0 +1,47 @@
+/* The covidcam metadata of a model or checkpoint file (docs/model-format.md),
+ * parsed and validated once, by the rules the library and the trainer share.
+ * The numeric bounds below are also read by tools/covidcam_torch.py, so the
+ * writer refuses what the loader refuses: keep them plain #defines. */
+#ifndef COVIDCAM_MODEL_META_H
+#define COVIDCAM_MODEL_META_H
+
+#include "arch.h"
+#include "error.h"
+#include "safetensors.h"
+
+#define CC_META_FORMAT "covidcam"
+#define CC_META_CKPT_FORMAT "covidcam-checkpoint"
+
+#define CC_META_MIN_INPUT_SIZE 8
+#define CC_META_MIN_CLASSES 2
+#define CC_META_MAX_CLASS_NAME_BYTES 255
+/* mean and std are in 0-255 pixel units; bounds hold after conversion to
+ * float, the type preprocessing computes in. */
+#define CC_META_MAX_ABS_MEAN 1e4
+#define CC_META_MIN_STD 1e-3
+#define CC_META_MAX_STD 1e4
+#define CC_META_DEFAULT_BN_EPS 1e-5
+#define CC_META_MIN_BN_EPS 1e-10
+#define CC_META_MAX_BN_EPS 0.1
+
+typedef struct cc_model_meta {
+    cc_arch arch;
+    int input_size;
+    int in_ch;
+    float mean[3], std[3];
+    double bn_eps;      /* validated as a float; the library folds in double */
+    int num_classes;
+    char **classes;     /* num_classes owned strings */
+    const char *description; /* points into the safetensors metadata; may be NULL */
+} cc_model_meta;
+
+/* Parse and validate the metadata of `st`. `checkpoint` also accepts the
+ * trainer's checkpoint format. On success the caller owns m->classes (free
+ * with cc_model_meta_free); on failure *m holds nothing to free. Every error
+ * names the key (and the element or class index). */
+covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc_model_meta *m,
+                                    cc_err *e);
+
+void cc_model_meta_free(cc_model_meta *m);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * covidcam.h - classify chest X-rays and explain the decision with Grad-CAM.
+ *
+ * libcovidcam loads a ResNet stored as a covidcam safetensors file (see
+ * docs/model-format.md), classifies one radiograph at a time on oneDNN and
+ * computes Grad-CAM heatmaps for any residual block.
+ *
+ * Handles
+ *   covidcam_model    immutable weights and metadata. After covidcam_model_load*()
+ *                     returns, a model may be shared by any number of threads.
+ *   covidcam_session  per-thread state: oneDNN primitives, activation buffers,
+ *                     scratchpad. A session belongs to one model and must be used
+ *                     by one thread at a time (different sessions of the same model
+ *                     may run concurrently). Free every session before its model.
+ *   covidcam_heatmap  one Grad-CAM result; owns its arrays, independent of the
+ *                     session that made it (may outlive it and move between threads).
+ *
+ * Conventions
+ *   - Every fallible function returns a covidcam_status; COVIDCAM_OK is 0.
+ *   - On failure, out-parameters are left untouched.
+ *   - Functions that take a session record a message naming what was wrong,
+ *     readable with covidcam_session_last_error(). Functions without a session
+ *     accept an optional caller buffer `errbuf` (may be NULL) of `errbuf_size`
+ *     bytes; COVIDCAM_ERRBUF_SIZE bytes always suffice.
+ *   - The library keeps no global mutable state.
+ *   - Free functions accept NULL.
+ *   - Strings returned as `const char *` are owned by the handle they came from
+ *     and live as long as it, unless stated otherwise.
+ */
+#ifndef COVIDCAM_H
+#define COVIDCAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define COVIDCAM_API
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define COVIDCAM_API __attribute__((visibility("default")))
+#else
+#define COVIDCAM_API
+#endif
+
+#define COVIDCAM_VERSION_MAJOR 0
+#define COVIDCAM_VERSION_MINOR 1
+#define COVIDCAM_VERSION_PATCH 0
+
+/* Enough bytes for any message the library writes to an errbuf. */
+#define COVIDCAM_ERRBUF_SIZE 512
+
+/* Limits enforced on untrusted input (docs/security.md). */
+#define COVIDCAM_MAX_IMAGE_DIM 16384u            /* width or height of a PNG */
+#define COVIDCAM_MAX_IMAGE_PIXELS (64u << 20)    /* width * height of a PNG */
+#define COVIDCAM_MAX_CLASSES 1000u               /* rows of fc.weight */
+#define COVIDCAM_MAX_HEADER_BYTES (16u << 20)    /* safetensors JSON header */
+#define COVIDCAM_MAX_TENSORS 4096u               /* tensors in a model file */
+#define COVIDCAM_MAX_INPUT_SIZE 1024u            /* model input_size */
+#define COVIDCAM_MAX_MODEL_BYTES (4ull << 30)    /* model file size */
+#define COVIDCAM_MAX_SESSION_BYTES (2ull << 30)  /* activations one session of a model needs */
+
+typedef enum covidcam_status {
+    COVIDCAM_OK = 0,
+    COVIDCAM_ERR_INVALID_ARGUMENT = 1, /* NULL handle, bad size, unknown name... */
+    COVIDCAM_ERR_IO = 2,               /* a file could not be opened, read or written */
+    COVIDCAM_ERR_BAD_FORMAT = 3,       /* malformed PNG or model file */
+    COVIDCAM_ERR_UNSUPPORTED = 4,      /* well-formed but not supported (dtype, precision...) */
+    COVIDCAM_ERR_OUT_OF_MEMORY = 5,
+    COVIDCAM_ERR_BACKEND = 6,          /* oneDNN refused or failed */
+    COVIDCAM_ERR_LIMIT = 7             /* input exceeds a documented limit */
+} covidcam_status;
+
+typedef struct covidcam_model covidcam_model;
+typedef struct covidcam_session covidcam_session;
+typedef struct covidcam_heatmap covidcam_heatmap;
+
+/* ---------------------------------------------------------------- library */
+
+/* The library version as "MAJOR.MINOR.PATCH". Static string; never NULL. */
+COVIDCAM_API const char *covidcam_version(void);
+
+/* A short English description of `status`. Static string; never NULL
+ * (unknown values give "unknown status"). */
+COVIDCAM_API const char *covidcam_status_string(covidcam_status status);
+
+/* ---------------------------------------------------------------- model */
+
+/* Load a covidcam safetensors model from `path`. Validates the header, the
+ * metadata and every tensor (shape, dtype, finite values), folds batch norm into
+ * the convolutions and prepares the weights for oneDNN.
+ * On success *out receives a new model the caller frees with covidcam_model_free().
+ * Errors: INVALID_ARGUMENT (NULL path/out), IO, BAD_FORMAT (names the offending
+ * key or tensor in errbuf), UNSUPPORTED (dtype, arch), LIMIT, OUT_OF_MEMORY, BACKEND.
+ * Thread-safe: may be called from any thread. */
+COVIDCAM_API covidcam_status covidcam_model_load(const char *path, covidcam_model **out,
+                                                 char *errbuf, size_t errbuf_size);
+
+/* Same as covidcam_model_load(), from `len` bytes at `buf`. The buffer is only
+ * read during the call; the model keeps no pointer into it. */
+COVIDCAM_API covidcam_status covidcam_model_load_from_memory(const void *buf, size_t len,
+                                                             covidcam_model **out,
+                                                             char *errbuf, size_t errbuf_size);
+
+/* Free a model. NULL is a no-op. All its sessions must have been freed. */
+COVIDCAM_API void covidcam_model_free(covidcam_model *model);
+
+/* Number of classes (rows of fc.weight); 0 if model is NULL. */
+COVIDCAM_API int covidcam_model_num_classes(const covidcam_model *model);
+
+/* Name of class `index` (0-based, in logit order); NULL if out of range. */
+COVIDCAM_API const char *covidcam_model_class_name(const covidcam_model *model, int index);
+
+/* Index of the class called `name`, or -1 if there is none. */
+COVIDCAM_API int covidcam_model_class_index(const covidcam_model *model, const char *name);
+
+/* Side of the square network input in pixels (metadata input_size); 0 if NULL. */
+COVIDCAM_API int covidcam_model_input_size(const covidcam_model *model);
+
+/* Number of input channels (1 or 3); 0 if NULL. */
+COVIDCAM_API int covidcam_model_input_channels(const covidcam_model *model);
+
+/* Architecture: the metadata `arch` ("resnet50", or "resnet" for a custom one). */
+COVIDCAM_API const char *covidcam_model_arch(const covidcam_model *model);
+
+/* The raw string value of metadata key `key` (e.g. "description", "training"),
+ * or NULL if absent. */
+COVIDCAM_API const char *covidcam_model_metadata(const covidcam_model *model, const char *key);
+
+/* Number of Grad-CAM target layers ("layer1.0" ... "layer4.N", then "layer1" ...
+ * "layer4" as aliases of each stage's last block); 0 if NULL. */
+COVIDCAM_API int covidcam_model_num_layers(const covidcam_model *model);
+
+/* Name of target layer `index`, or NULL if out of range. */
+COVIDCAM_API const char *covidcam_model_layer_name(const covidcam_model *model, int index);
+
+/* ---------------------------------------------------------------- session */
+
+typedef enum covidcam_precision {
+    COVIDCAM_PRECISION_FP32 = 0, /* the only precision implemented so far */
+    COVIDCAM_PRECISION_BF16 = 1, /* reserved: returns UNSUPPORTED for now */
+    COVIDCAM_PRECISION_INT8 = 2  /* reserved: returns UNSUPPORTED for now */
+} covidcam_precision;
+
+typedef struct covidcam_session_options {
+    size_t struct_size;           /* sizeof(covidcam_session_options); set by _init */
+    int num_threads;              /* 0 = all cores (default) */
+    covidcam_precision precision; /* default FP32 */
+} covidcam_session_options;
+
+/* Fill `options` with the defaults. NULL is a no-op. */
+COVIDCAM_API void covidcam_session_options_init(covidcam_session_options *options);
+
+/* Create a session for `model`. `options` may be NULL for the defaults.
+ * The session builds its oneDNN primitives and buffers now, so the first
+ * classification is not slower than the rest. The model must outlive it.
+ * Errors: INVALID_ARGUMENT, UNSUPPORTED (precision), OUT_OF_MEMORY, BACKEND;
+ * the message goes to errbuf (may be NULL). */
+COVIDCAM_API covidcam_status covidcam_session_create(const covidcam_model *model,
+                                                     const covidcam_session_options *options,
+                                                     covidcam_session **out,
+                                                     char *errbuf, size_t errbuf_size);
+
+/* Free a session. NULL is a no-op. */
+COVIDCAM_API void covidcam_session_free(covidcam_session *session);
+
+/* The message of the last failed call on `session` ("" if none yet). Owned by
+ * the session; valid until its next call. "invalid session" if NULL. */
+COVIDCAM_API const char *covidcam_session_last_error(const covidcam_session *session);
+
+/* The model the session was made for. */
+COVIDCAM_API const covidcam_model *covidcam_session_model(const covidcam_session *session);
+
+/* ---------------------------------------------------------------- classify */
+
+/* Every classify function runs the network on one image and writes, for every
+ * class i in [0, num_classes):
+ *   probabilities[i]  softmax of the logits (may be NULL if not wanted)
+ *   logits[i]         raw fc outputs (may be NULL if not wanted)
+ * `capacity` is the length of each non-NULL array and must be >= the model's
+ * number of classes. *top_class (may be NULL) receives the argmax.
+ * Errors: INVALID_ARGUMENT (NULL session, capacity too small, bad dims), IO,
+ * BAD_FORMAT (not a PNG / corrupt PNG), LIMIT (image too large), BACKEND.
+ * Call from the thread that owns the session. */
+
+/* Classify a PNG file (any color type and bit depth; converted to gray). */
+COVIDCAM_API covidcam_status covidcam_classify_file(covidcam_session *session, const char *path,
+                                                    float *probabilities, float *logits,
+                                                    size_t capacity, int *top_class);
+
+/* Classify a PNG held in memory (`len` bytes at `png`). */
+COVIDCAM_API covidcam_status covidcam_classify_png(covidcam_session *session, const void *png,
+                                                   size_t len, float *probabilities,
+                                                   float *logits, size_t capacity,
+                                                   int *top_class);
+
+/* Classify 8-bit gray pixels: `height` rows of `width` bytes, rows `stride`
+ * bytes apart (stride >= width). Resized and normalized as a PNG would be. */
+COVIDCAM_API covidcam_status covidcam_classify_pixels(covidcam_session *session,
+                                                      const uint8_t *pixels, int width,
+                                                      int height, size_t stride,
+                                                      float *probabilities, float *logits,
+                                                      size_t capacity, int *top_class);
+
+/* Classify an already-normalized float tensor, planar C x H x W (channel-major),
+ * with C == input channels and H == W == input size. No preprocessing is done. */
+COVIDCAM_API covidcam_status covidcam_classify_tensor(covidcam_session *session,
+                                                      const float *tensor, int channels,
+                                                      int height, int width,
+                                                      float *probabilities, float *logits,
+                                                      size_t capacity, int *top_class);
+
+/* Preprocess gray pixels exactly as the classify functions do (docs/preprocessing.md):
+ * bilinear resize to input_size, then (x - mean[c]) / std[c] for each channel.
+ * Writes channels * input_size * input_size floats to `tensor` (capacity
+ * `tensor_len` floats). Thread-safe: needs only the model. */
+COVIDCAM_API covidcam_status covidcam_model_preprocess(const covidcam_model *model,
+                                                       const uint8_t *pixels, int width,
+                                                       int height, size_t stride,
+                                                       float *tensor, size_t tensor_len);
+
+/* ---------------------------------------------------------------- Grad-CAM */
+
+/* How activations A (C x h x w) of the target layer and the gradients
+ * g = d logit_c / dA (raw logit, not softmax) become a map, as in
+ * pytorch-grad-cam (docs/gradcam.md):
+ *   GRADCAM    alpha_k = mean_ij g_k;  cam = relu(sum_k alpha_k A_k)
+ *   GRADCAMPP  Grad-CAM++ weights (second/third powers of g)
+ *   LAYERCAM   cam = relu(sum_k relu(g_k) * A_k), elementwise */
+typedef enum covidcam_cam_method {
+    COVIDCAM_CAM_GRADCAM = 0,
+    COVIDCAM_CAM_GRADCAMPP = 1,
+    COVIDCAM_CAM_LAYERCAM = 2
+} covidcam_cam_method;
+
+typedef struct covidcam_gradcam_options {
+    size_t struct_size;         /* sizeof(covidcam_gradcam_options); set by _init */
+    covidcam_cam_method method; /* default COVIDCAM_CAM_GRADCAM */
+    const char *layer;          /* torchvision name: "layer4" (default when NULL or ""),
+                                   "layer4.1", "layer3", "layer2.0"...; "layerN" is the
+                                   last block of stage N. Only read during the call. */
+    int target_class;           /* class to explain; -1 (default) = the top class */
+} covidcam_gradcam_options;
+
+/* Fill `options` with the defaults. NULL is a no-op. */
+COVIDCAM_API void covidcam_gradcam_options_init(covidcam_gradcam_options *options);
+
+/* Classify one image and compute its class activation map. `options` may be
+ * NULL for the defaults. On success *out receives a new heatmap (free it with
+ * covidcam_heatmap_free) that also carries the probabilities and logits.
+ * The last residual block uses a closed form (the gradient through global
+ * average pooling and fc is constant over space); earlier blocks run oneDNN
+ * backward-data primitives through the network tail.
+ * Errors: as the classify functions, plus INVALID_ARGUMENT for an unknown layer
+ * (the message lists the valid names), a class index out of range or an
+ * unknown method. Call from the thread that owns the session. */
+COVIDCAM_API covidcam_status covidcam_gradcam_file(covidcam_session *session, const char *path,
+                                                   const covidcam_gradcam_options *options,
+                                                   covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_png(covidcam_session *session, const void *png,
+                                                  size_t len,
+                                                  const covidcam_gradcam_options *options,
+                                                  covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_pixels(covidcam_session *session,
+                                                     const uint8_t *pixels, int width, int height,
+                                                     size_t stride,
+                                                     const covidcam_gradcam_options *options,
+                                                     covidcam_heatmap **out);
+COVIDCAM_API covidcam_status covidcam_gradcam_tensor(covidcam_session *session,
+                                                     const float *tensor, int channels,
+                                                     int height, int width,
+                                                     const covidcam_gradcam_options *options,
+                                                     covidcam_heatmap **out);
+
+/* Free a heatmap. NULL is a no-op. */
+COVIDCAM_API void covidcam_heatmap_free(covidcam_heatmap *heatmap);
+
+/* The raw map relu(cam) at the target layer's resolution, not normalised:
+ * raw_height rows of raw_width floats, owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_raw_width(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_raw_height(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_raw(const covidcam_heatmap *heatmap);
+
+/* The map normalised to [0, 1] and resized to the model input (size x size),
+ * exactly as pytorch-grad-cam returns it. Owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_size(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_data(const covidcam_heatmap *heatmap);
+
+/* The class explained, its probability, the target layer's block name
+ * ("layer4.2" for "layer4" on a ResNet-50) and the method. */
+COVIDCAM_API int covidcam_heatmap_class(const covidcam_heatmap *heatmap);
+COVIDCAM_API float covidcam_heatmap_probability(const covidcam_heatmap *heatmap);
+COVIDCAM_API const char *covidcam_heatmap_layer(const covidcam_heatmap *heatmap);
+COVIDCAM_API covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *heatmap);
+
+/* The classification that came with the map: num_classes probabilities and
+ * logits, and the top class. Owned by the heatmap. */
+COVIDCAM_API int covidcam_heatmap_num_classes(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_probabilities(const covidcam_heatmap *heatmap);
+COVIDCAM_API const float *covidcam_heatmap_logits(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_top_class(const covidcam_heatmap *heatmap);
+
+/* Size of the original image the map was computed from (the heatmap keeps a
+ * gray copy for overlays); 0 x 0 for tensor input. */
+COVIDCAM_API int covidcam_heatmap_image_width(const covidcam_heatmap *heatmap);
+COVIDCAM_API int covidcam_heatmap_image_height(const covidcam_heatmap *heatmap);
+
+/* The normalised map bilinearly resized to width x height, into the caller's
+ * `out` (width * height floats). INVALID_ARGUMENT on NULL or bad sizes. */
+COVIDCAM_API covidcam_status covidcam_heatmap_resize(const covidcam_heatmap *heatmap, int width,
+                                                     int height, float *out);
+
+/* The map at width x height through OpenCV's COLORMAP_JET, as RGB bytes into
+ * the caller's `rgb` (3 * width * height). */
+COVIDCAM_API covidcam_status covidcam_heatmap_colormap(const covidcam_heatmap *heatmap, int width,
+                                                       int height, uint8_t *rgb);
+
+/* pytorch-grad-cam's show_cam_on_image(img, map, use_rgb=True, image_weight):
+ * the jet map (resized to the image) blended with the gray image given as
+ * `height` rows of `width` bytes `stride` apart, image_weight in [0, 1] (0.5 in
+ * pytorch-grad-cam), into the caller's `rgb` (3 * width * height). */
+COVIDCAM_API covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *heatmap,
+                                                      const uint8_t *gray, int width, int height,
+                                                      size_t stride, float image_weight,
+                                                      uint8_t *rgb);
+
+/* Write the overlay on the heatmap's own copy of the original image, at the
+ * original size, as an RGB PNG at `path`. INVALID_ARGUMENT if the heatmap came
+ * from a tensor (no image; use covidcam_heatmap_overlay), IO on write errors. */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatmap *heatmap,
+                                                            const char *path, float image_weight,
+                                                            char *errbuf, size_t errbuf_size);
+
+/* Write the jet colormap alone as an RGB PNG at `path`, at the original image
+ * size (the model input size for tensor input). */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *heatmap,
+                                                             const char *path, char *errbuf,
+                                                             size_t errbuf_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COVIDCAM_H */
