@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite.h"
 #include "gradcam.h"
 #include "gradcam_bwd.h"
 #include "heatmap.h"
 #include "preprocess.h"
 #include "session.h"
+#include "softmax.h"
 
 void covidcam_gradcam_options_init(covidcam_gradcam_options *o)
 {
@@ -208,8 +210,10 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     covidcam_heatmap *h = NULL;
     cc_image img = {0};
     covidcam_status rc = cc_session_set_input(s, in, &img);
+    if (rc == COVIDCAM_OK)
+        rc = cc_check_input(m, s->input, &s->err);
     if (rc)
-        return rc;
+        goto fail;
     const cc_dnn_md *md = s->net->blocks[target].out_md;
     h = heatmap_new(m->num_classes, (int)cc_dnn_md_dim(md, 2), (int)cc_dnn_md_dim(md, 3),
                     m->input_size);
@@ -222,10 +226,9 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     if (rc == COVIDCAM_OK) {
         const float *z = s->net->logits;
         memcpy(h->logits, z, (size_t)m->num_classes * sizeof *z);
-        cc_softmax(z, m->num_classes, h->probs);
-        for (int i = 1; i < m->num_classes; i++)
-            if (z[i] > z[h->top])
-                h->top = i;
+        rc = cc_classify_logits(z, m->num_classes, h->probs, &h->top, &s->err);
+    }
+    if (rc == COVIDCAM_OK) {
         h->cls = o && o->target_class >= 0 ? o->target_class : h->top;
         h->prob = h->probs[h->cls];
         h->method = o ? o->method : COVIDCAM_CAM_GRADCAM;
@@ -251,12 +254,13 @@ covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
     covidcam_status rc = cc_session_begin(s);
     if (rc)
         return rc;
-    if (!out)
-        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
     int target = -1;
-    if ((rc = check_options(s, o, &target)))
-        return rc;
-    return run(s, in, o, force_general, out, target);
+    if (!out)
+        rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
+    else if ((rc = check_options(s, o, &target)) == COVIDCAM_OK)
+        rc = run(s, in, o, force_general, out, target);
+    cc_session_end(s);
+    return rc;
 }
 
 covidcam_status covidcam_gradcam_file(covidcam_session *s, const char *path,
