@@ -7,6 +7,7 @@
 #include "finite.h"
 #include "gradcam.h"
 #include "gradcam_bwd.h"
+#include "gradcam_mem.h"
 #include "heatmap.h"
 #include "preprocess.h"
 #include "session.h"
@@ -190,8 +191,12 @@ static covidcam_status compute_maps(covidcam_session *s, int target, int cls,
         goto done;
     if (target == n->num_blocks - 1 && !force_general)
         last_block_gradient(s->m, cls, c, hw, g);
-    else if ((rc = cc_net_gradient(n, target, cls, g, &s->err)))
-        goto done;
+    else {
+        rc = cc_net_gradient(n, target, cls, g, &s->err);
+        cc_net_release_gradients(n);
+        if (rc)
+            goto done;
+    }
     cc_cam_raw(method, a, g, c, h->raw_h, h->raw_w, work, h->raw);
     if (cc_cam_normalise(h->raw, h->raw_h, h->raw_w, h->size, h->map))
         rc = cc_fail(&s->err, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM");
@@ -212,6 +217,8 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     covidcam_status rc = cc_session_set_input(s, in, &img);
     if (rc == COVIDCAM_OK)
         rc = cc_check_input(m, s->input, &s->err);
+    if (rc == COVIDCAM_OK)
+        rc = cc_gradcam_check_memory(s->net, target, force_general, &s->err);
     if (rc)
         goto fail;
     const cc_dnn_md *md = s->net->blocks[target].out_md;
