@@ -259,7 +259,9 @@ typedef struct covidcam_gradcam_options {
 COVIDCAM_API void covidcam_gradcam_options_init(covidcam_gradcam_options *options);
 
 /* Classify one image and compute its class activation map. `options` may be
- * NULL for the defaults. On success *out receives a new heatmap (free it with
+ * NULL for the defaults. The memory the backward pass needs is counted with
+ * the session's against COVIDCAM_MAX_SESSION_BYTES before it is allocated
+ * (LIMIT); its gradient buffers are released when the call returns. On success *out receives a new heatmap (free it with
  * covidcam_heatmap_free) that also carries the probabilities and logits.
  * The last residual block uses a closed form (the gradient through global
  * average pooling and fc is constant over space); earlier blocks run oneDNN

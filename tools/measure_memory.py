@@ -35,6 +35,12 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     a = p.parse_args()
     size = os.path.getsize(a.model) / 1048576.0
+    # Load the library and initialise oneDNN on a tiny model first, so the
+    # figures below are the model's and the session's alone.
+    warm = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures",
+                        "basic.safetensors")
+    with covidcam.Model(warm) as wm, covidcam.Session(wm, threads=a.threads):
+        pass
     p0, r0 = peak_mb(), rss_mb()
     m = covidcam.Model(a.model)
     p1, r1 = peak_mb(), rss_mb()
