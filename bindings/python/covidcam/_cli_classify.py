@@ -20,6 +20,8 @@ of every class.
                      ms is the wall time of the classify call (decode,
                      preprocessing, network). A failed image gives
                      {{"file":..., "status":..., "error":...}} instead.
+                     A name that is not UTF-8 is printed with U+FFFD for
+                     each bad byte, plus "file_bytes": its bytes in hex.
   -t, --threads N    oneDNN threads (default 0 = all cores)
   -h, --help         show this help
   -V, --version      show the library version
