@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cli_util.h"
+#include "json_escape.h"
 
 static const char *prog = "covidcam-classify";
 
@@ -29,6 +30,8 @@ static void usage(FILE *f)
             "                     ms is the wall time of the classify call (decode,\n"
             "                     preprocessing, network). A failed image gives\n"
             "                     {\"file\":..., \"status\":..., \"error\":...} instead.\n"
+            "                     A name that is not UTF-8 is printed with U+FFFD for\n"
+            "                     each bad byte, plus \"file_bytes\": its bytes in hex.\n"
             "  -t, --threads N    oneDNN threads (default 0 = all cores)\n"
             "  -h, --help         show this help\n"
             "  -V, --version      show the library version\n"
@@ -80,10 +83,16 @@ static void print_text(const covidcam_model *m, const char *file, const float *p
 static int print_json(const covidcam_model *m, const char *file, const float *probs,
                       const float *logits, int top, double ms)
 {
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:f}", "file", file, "top",
-                          covidcam_model_class_name(m, top), "probabilities",
-                          cli_json_class_map(m, probs), "logits", cli_json_class_map(m, logits),
-                          "ms", ms);
+    json_t *o = json_object();
+    json_t *rest = json_pack("{s:s, s:o, s:o, s:f}", "top", covidcam_model_class_name(m, top),
+                             "probabilities", cli_json_class_map(m, probs), "logits",
+                             cli_json_class_map(m, logits), "ms", ms);
+    if (!o || !rest || cli_json_set_file(o, "file", file) || json_object_update(o, rest)) {
+        json_decref(o);
+        json_decref(rest);
+        return -1;
+    }
+    json_decref(rest);
     return cli_print_json(o);
 }
 
@@ -91,8 +100,7 @@ static void report_error(int json, const char *file, covidcam_status rc, const c
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog, file, covidcam_status_string(rc), msg);
     if (json)
-        cli_print_json(json_pack("{s:s, s:s, s:s}", "file", file, "status",
-                                 covidcam_status_string(rc), "error", msg));
+        cli_print_error_json(file, covidcam_status_string(rc), msg);
 }
 
 /* 0 if the image was classified and printed, 1 otherwise. */
@@ -114,6 +122,7 @@ static int classify_one(covidcam_session *s, const char *file, int json, float *
         return 0;
     }
     if (print_json(m, file, probs, logits, top, ms)) {
+        cli_print_json_failure();
         fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
         return 1;
     }

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "cli_util.h"
+#include "json_escape.h"
+#include "name_set.h"
 #include "npy.h"
 
 static const char *prog = "covidcam-gradcam";
@@ -243,25 +245,39 @@ static void list_layers(const covidcam_model *m)
         puts(covidcam_model_layer_name(m, i));
 }
 
+/* The earlier of files[0..i) named `stem` (called once, on a clash). */
+static const char *first_with_stem(char **files, int i, const char *stem)
+{
+    char b[PATH_MAX];
+    for (int j = 0; j < i; j++)
+        if (!cli_stem(files[j], b, sizeof b) && !strcmp(b, stem))
+            return files[j];
+    return "another image";
+}
+
 /* Batch mode: refuse two images that would write the same files (a usage
- * error, found before any work is done). */
+ * error, found before any work is done), in linear time. */
 static int check_unique_names(int n, char **files)
 {
-    char a[PATH_MAX], b[PATH_MAX];
-    for (int i = 0; i < n; i++) {
+    char a[PATH_MAX];
+    name_set seen = {0};
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         if (cli_stem(files[i], a, sizeof a)) {
             fprintf(stderr, "%s: %s: cannot name outputs after this path\n", prog, files[i]);
-            return -1;
-        }
-        for (int j = 0; j < i; j++) {
-            if (!cli_stem(files[j], b, sizeof b) && !strcmp(a, b)) {
-                fprintf(stderr, "%s: %s and %s would both write %s.* in --out-dir\n", prog,
-                        files[j], files[i], a);
-                return -1;
-            }
+            rc = -1;
+        } else if ((rc = name_set_add(&seen, a)) == 0) {
+            fprintf(stderr, "%s: %s and %s would both write %s.* in --out-dir\n", prog,
+                    first_with_stem(files, i, a), files[i], a);
+            rc = -1;
+        } else if (rc < 0) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+        } else {
+            rc = 0;
         }
     }
-    return 0;
+    name_set_free(&seen);
+    return rc;
 }
 
 static int make_dir(const char *dir)
@@ -296,25 +312,29 @@ static int batch_outputs(const args *a, const char *file, char *buf, outputs *o)
     return 0;
 }
 
-/* Write the requested files; 0 or 1 after reporting the first failure. */
-static int write_outputs(const covidcam_heatmap *h, const outputs *o, double alpha)
+/* Write the requested files; 0, or 1 with the first failure in msg and st. */
+static int write_outputs(const covidcam_heatmap *h, const outputs *o, double alpha, char *msg,
+                         size_t size, covidcam_status *st)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
     covidcam_status rc;
     if (o->overlay &&
         (rc = covidcam_heatmap_write_overlay(h, o->overlay, (float)(1.0 - alpha), err,
                                              sizeof err))) {
-        fprintf(stderr, "%s: %s: %s: %s\n", prog, o->overlay, covidcam_status_string(rc), err);
+        snprintf(msg, size, "overlay %s: %s", o->overlay, err);
+        *st = rc;
         return 1;
     }
     if (o->heatmap &&
         (rc = covidcam_heatmap_write_colormap(h, o->heatmap, err, sizeof err))) {
-        fprintf(stderr, "%s: %s: %s: %s\n", prog, o->heatmap, covidcam_status_string(rc), err);
+        snprintf(msg, size, "heatmap %s: %s", o->heatmap, err);
+        *st = rc;
         return 1;
     }
     int s = covidcam_heatmap_size(h);
     if (o->npy && npy_write_f32(o->npy, covidcam_heatmap_data(h), s, s)) {
-        fprintf(stderr, "%s: %s: cannot write: %s\n", prog, o->npy, strerror(errno));
+        snprintf(msg, size, "npy %s: cannot write: %s", o->npy, strerror(errno));
+        *st = COVIDCAM_ERR_IO;
         return 1;
     }
     return 0;
@@ -341,12 +361,13 @@ static void print_text(const covidcam_model *m, const char *file, const covidcam
 static json_t *json_outputs(const outputs *o)
 {
     json_t *j = json_object();
-    if (o->overlay)
-        json_object_set_new(j, "overlay", json_string(o->overlay));
-    if (o->heatmap)
-        json_object_set_new(j, "heatmap", json_string(o->heatmap));
-    if (o->npy)
-        json_object_set_new(j, "npy", json_string(o->npy));
+    const char *key[3] = {"overlay", "heatmap", "npy"};
+    const char *path[3] = {o->overlay, o->heatmap, o->npy};
+    for (int k = 0; k < 3 && j; k++)
+        if (path[k] && cli_json_set_file(j, key[k], path[k])) {
+            json_decref(j);
+            j = NULL;
+        }
     return j;
 }
 
@@ -354,7 +375,7 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
                       const outputs *o, double ms)
 {
     json_t *j = json_pack(
-        "{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:o, s:f}", "file", file, "top",
+        "{s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:o, s:f}", "top",
         covidcam_model_class_name(m, covidcam_heatmap_top_class(h)), "probabilities",
         cli_json_class_map(m, covidcam_heatmap_probabilities(h)), "class",
         covidcam_model_class_name(m, covidcam_heatmap_class(h)), "probability",
@@ -362,10 +383,27 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
         method_names[covidcam_heatmap_method(h)], "layer", covidcam_heatmap_layer(h),
         "raw_size", covidcam_heatmap_raw_height(h), covidcam_heatmap_raw_width(h), "outputs",
         json_outputs(o), "ms", ms);
-    if (!cli_print_json(j))
+    json_t *line = json_object();
+    if (!j || !line || cli_json_set_file(line, "file", file) || json_object_update(line, j)) {
+        json_decref(j);
+        json_decref(line);
+        cli_print_json_failure();
+        fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
+        return 1;
+    }
+    json_decref(j);
+    if (!cli_print_json(line))
         return 0;
-    fprintf(stderr, "%s: %s: cannot format JSON (names must be UTF-8)\n", prog, file);
+    cli_print_json_failure();
     return 1;
+}
+
+/* A failed image: stderr, and with --json its error object on stdout. */
+static void report_error(const args *a, const char *file, covidcam_status rc, const char *msg)
+{
+    fprintf(stderr, "%s: %s: %s: %s\n", prog, file, covidcam_status_string(rc), msg);
+    if (a->json)
+        cli_print_error_json(file, covidcam_status_string(rc), msg);
 }
 
 /* Explain one image; 0 on success, 1 after reporting a failure. */
@@ -377,12 +415,14 @@ static int explain_one(covidcam_session *s, const args *a, const covidcam_gradca
     covidcam_status rc = covidcam_gradcam_file(s, file, go, &h);
     double ms = cli_round3(cli_now_ms() - t0);
     if (rc) {
-        fprintf(stderr, "%s: %s: %s: %s\n", prog, file, covidcam_status_string(rc),
-                covidcam_session_last_error(s));
+        report_error(a, file, rc, covidcam_session_last_error(s));
         return 1;
     }
-    int failed = write_outputs(h, o, a->alpha);
-    if (!failed && a->json)
+    char msg[2 * PATH_MAX];
+    int failed = write_outputs(h, o, a->alpha, msg, sizeof msg, &rc);
+    if (failed)
+        report_error(a, file, rc, msg);
+    else if (a->json)
         failed = print_json(covidcam_session_model(s), file, h, o, ms);
     else if (!failed)
         print_text(covidcam_session_model(s), file, h, o);
@@ -402,7 +442,7 @@ static int run(covidcam_session *s, const args *a, const covidcam_gradcam_option
         return 1;
     for (int i = 0; i < n; i++) {
         if (a->out_dir && batch_outputs(a, files[i], paths, &o)) {
-            fprintf(stderr, "%s: %s: output path too long\n", prog, files[i]);
+            report_error(a, files[i], COVIDCAM_ERR_INVALID_ARGUMENT, "output path too long");
             failed = 1;
             continue;
         }

@@ -64,7 +64,7 @@ void fz_check_classification(const float *probs, const float *logits, int nc, in
     fz_check(top >= 0 && top < nc, "top class in range");
     for (int i = 0; i < nc; i++) {
         fz_check(probs[i] >= 0 && probs[i] <= 1, "probability in [0, 1]");
-        fz_check(!isnan(logits[i]), "logit is a number");
+        fz_check(isfinite(logits[i]), "logit is finite (an overflow must be an error)");
         fz_check(logits[i] <= logits[top], "top class has the largest logit");
         sum += probs[i];
     }

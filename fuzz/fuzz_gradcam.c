@@ -84,10 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_u16(&r);
     covidcam_heatmap *h = NULL;
     covidcam_status st;
+    int height = 0;
     if (raw) {
         if (!width)
             width = (int)sqrt((double)r.n) + 1;
-        int height = r.n ? (int)(r.n / (size_t)width) : 0;
+        height = r.n ? (int)(r.n / (size_t)width) : 0;
         st = covidcam_gradcam_pixels(s, r.p, width, height, (size_t)width, &o, &h);
     } else {
         st = covidcam_gradcam_png(s, r.p, r.n, &o, &h);
@@ -103,6 +104,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_map(h, &o, nc);
+    if (raw)
+        fz_check(covidcam_heatmap_image_width(h) == width &&
+                     covidcam_heatmap_image_height(h) == height,
+                 "a pixel heatmap keeps its image");
     render(h, &sizes);
     covidcam_heatmap_free(h);
     return 0;

@@ -172,7 +172,7 @@ def encode(values, dtype):
 
 
 def model(rnd, block, layers, widths, stem, size, in_ch, classes, dtype="F32", extra_meta=None,
-          extra_tensors=()):
+          extra_tensors=(), override=None):
     tensors = arch_tensors(block, layers, widths, stem, in_ch, len(classes))
     meta = {"format": "covidcam", "format_version": "1", "arch": "resnet", "block": block,
             "layers": json.dumps(layers), "widths": json.dumps(widths), "stem_width": str(stem),
@@ -187,6 +187,8 @@ def model(rnd, block, layers, widths, stem, size, in_ch, classes, dtype="F32", e
             n *= d
         positive = name.endswith("running_var") or (".bn" in name or name.startswith("bn1")) and name.endswith("weight")
         vals = [(0.5 + rnd.random()) if positive else (rnd.random() - 0.5) for _ in range(n)]
+        if override:
+            vals = override(name, vals)
         blob = encode(vals, dtype)
         header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
         data += blob
@@ -196,6 +198,38 @@ def model(rnd, block, layers, widths, stem, size, in_ch, classes, dtype="F32", e
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text + data
+
+
+def with_entry(blob, name, entry):
+    """The model `blob` with one more header entry (no data), listed last."""
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    header[name] = entry
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + blob[8 + n:]
+
+
+def hostile_seeds(rnd):
+    """Models that pass the file checks but attack the numbers: logits that
+    overflow float, subnormal weights, mean/std that are not floats, and an
+    empty tensor at [0, 0] listed after the tensor starting there."""
+    huge_fc = (lambda name, v: [3e38] * len(v) if name == "fc.weight" else v)
+    subnormal = (lambda name, v: [1e-40 if x > 0 else -1e-40 for x in v]
+                 if name.endswith("conv1.weight") or ".conv" in name else v)
+    return {
+        "overflow_fc.safetensors": model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                                         override=huge_fc),
+        "subnormal_conv.safetensors": model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                                            override=subnormal),
+        "tiny_std.safetensors": model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                                      extra_meta={"std": "[1e-46]"}),
+        "huge_mean.safetensors": model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                                       extra_meta={"mean": "[1e39]"}),
+        "empty_tensor_at_0.safetensors": with_entry(
+            model(rnd, "basic", [1], [1], 1, 8, 1, ["p", "q"]), "bn1.num_batches_tracked",
+            {"dtype": "I64", "shape": [0], "data_offsets": [0, 0]}),
+    }
 
 
 def model_seeds(rnd):
@@ -244,8 +278,10 @@ def write(sub, seeds):
 
 def main():
     write("png_classify", png_seeds(random.Random(1)))
-    write("model_load", model_seeds(random.Random(2)))
     write("gradcam", gradcam_seeds(random.Random(3)))
+    seeds = model_seeds(random.Random(2))
+    seeds.update(hostile_seeds(random.Random(4)))
+    write("model_load", seeds)
 
 
 if __name__ == "__main__":

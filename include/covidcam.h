@@ -12,6 +12,11 @@
  *                     scratchpad. A session belongs to one model and must be used
  *                     by one thread at a time (different sessions of the same model
  *                     may run concurrently). Free every session before its model.
+ *                     A call on a session that is already in a call on another
+ *                     thread returns COVIDCAM_ERR_INVALID_ARGUMENT at once, without
+ *                     touching the session or its message (the running call owns
+ *                     them); that detection is a guard, not a lock: do not rely
+ *                     on it to share a session.
  *   covidcam_heatmap  one Grad-CAM result; owns its arrays, independent of the
  *                     session that made it (may outlive it and move between threads).
  *
@@ -215,8 +220,11 @@ COVIDCAM_API const covidcam_model *covidcam_session_model(const covidcam_session
  *   logits[i]         raw fc outputs (may be NULL if not wanted)
  * `capacity` is the length of each non-NULL array and must be >= the model's
  * number of classes. *top_class (may be NULL) receives the argmax.
- * Errors: INVALID_ARGUMENT (NULL session, capacity too small, bad dims), IO,
- * BAD_FORMAT (not a PNG / corrupt PNG), LIMIT (image too large), BACKEND.
+ * Errors: INVALID_ARGUMENT (NULL session, capacity too small, bad dims, a
+ * non-finite tensor element, the session busy in another thread), IO,
+ * BAD_FORMAT (not a PNG / corrupt PNG; the model's mean/std turn the image
+ * into non-finite network input; a logit overflows float, so no probability
+ * is meaningful), LIMIT (image too large), BACKEND.
  * Call from the thread that owns the session. */
 
 /* Classify a PNG file (any color type and bit depth; converted to gray). */
@@ -249,7 +257,10 @@ COVIDCAM_API covidcam_status covidcam_classify_tensor(covidcam_session *session,
 /* Preprocess gray pixels exactly as the classify functions do (docs/preprocessing.md):
  * bilinear resize to input_size, then (x - mean[c]) / std[c] for each channel.
  * Writes channels * input_size * input_size floats to `tensor` (capacity
- * `tensor_len` floats). Thread-safe: needs only the model. */
+ * `tensor_len` floats). Thread-safe: needs only the model.
+ * Errors: INVALID_ARGUMENT (NULL, bad geometry, tensor_len too small), LIMIT,
+ * OUT_OF_MEMORY, BAD_FORMAT (the model's mean/std give a non-finite value; the
+ * tensor is written all the same, for inspection). */
 COVIDCAM_API covidcam_status covidcam_model_preprocess(const covidcam_model *model,
                                                        const uint8_t *pixels, int width,
                                                        int height, size_t stride,
@@ -302,7 +313,9 @@ static inline void covidcam_gradcam_options_init_inline(covidcam_gradcam_options
 #define covidcam_gradcam_options_init(options) covidcam_gradcam_options_init_inline(options)
 
 /* Classify one image and compute its class activation map. `options` may be
- * NULL for the defaults. On success *out receives a new heatmap (free it with
+ * NULL for the defaults. The memory the backward pass needs is counted with
+ * the session's against COVIDCAM_MAX_SESSION_BYTES before it is allocated
+ * (LIMIT); its gradient buffers are released when the call returns. On success *out receives a new heatmap (free it with
  * covidcam_heatmap_free) that also carries the probabilities and logits.
  * The last residual block uses a closed form (the gradient through global
  * average pooling and fc is constant over space); earlier blocks run oneDNN

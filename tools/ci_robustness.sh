@@ -12,8 +12,8 @@
 #   valgrind  the compiled test programs of suites core, png and robust of a
 #             plain build under valgrind memcheck: no errors, no definite
 #             leaks (see stage_valgrind for what is left out and why)
-#   tsan      tests/robust threads (8 threads sharing a model) built with
-#             -Db_sanitize=thread
+#   tsan      tests/robust threads (8 threads sharing a model) and hostile (two
+#             threads hammering one session) built with -Db_sanitize=thread
 #   fuzz      tools/run_fuzzers.sh, $FUZZ_SECONDS (default 60) per harness
 #   abi       abidiff of the plain build's libcovidcam.so against
 #             abi/libcovidcam.abi (abi/README.md)
@@ -86,10 +86,10 @@ stage_tsan() {
     b="$dir/tsan"
     [ -f "$b/build.ninja" ] || meson setup "$b" "$root" -Db_sanitize=thread -Dexamples=false \
         -Dtrainer=false -Dbench=false >"$b.setup.log" 2>&1 || { cat "$b.setup.log"; return 1; }
-    ninja -C "$b" -j"$jobs" tests/robust/test_threads >"$b.build.log" 2>&1 ||
-        { tail -50 "$b.build.log"; return 1; }
+    ninja -C "$b" -j"$jobs" tests/robust/test_threads tests/robust/test_hostile \
+        >"$b.build.log" 2>&1 || { tail -50 "$b.build.log"; return 1; }
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-        meson test -C "$b" --no-rebuild --print-errorlogs threads
+        meson test -C "$b" --no-rebuild --print-errorlogs threads hostile
 }
 
 stage_fuzz() {

@@ -43,6 +43,13 @@ ninja -C "$build" -j2 >/dev/null
 
 # Larger inputs only slow the image harnesses down: 16 KiB of PNG already
 # describes images at the size limits.
+dict_of() {
+    case $1 in
+    model_load) echo "$root/fuzz/model_load.dict" ;;
+    *) echo "$root/fuzz/png.dict" ;;
+    esac
+}
+
 max_len() {
     case $1 in
     model_load) echo 65536 ;;
@@ -63,6 +70,7 @@ for h in $harnesses; do
     if ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1" \
        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" OMP_NUM_THREADS=1 \
        "$exe" -max_total_time="$secs" -max_len="$(max_len "$h")" -timeout=25 \
+           -dict="$(dict_of "$h")" \
            -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
            "$corpus" "$root/fuzz/corpus/$h" >"$log" 2>&1; then
         grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" |

@@ -1,5 +1,7 @@
 #include "safetensors_write.h"
 
+#include "tr_atomic.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -214,9 +216,19 @@ static int write_all(FILE *f, const cc_stw *w, const char *hdr, size_t hlen)
     for (size_t i = 0; i < w->n; i++)
         if (w->t[i].nbytes && fwrite(w->t[i].data, 1, w->t[i].nbytes, f) != w->t[i].nbytes)
             return -1;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        return -1;
     return 0;
+}
+
+typedef struct stw_job {
+    const cc_stw *w;
+    const char *hdr;
+    size_t hlen;
+} stw_job;
+
+static int write_job(FILE *f, void *arg)
+{
+    const stw_job *j = arg;
+    return write_all(f, j->w, j->hdr, j->hlen);
 }
 
 covidcam_status cc_stw_write_file(const cc_stw *w, const char *path, cc_err *e)
@@ -228,36 +240,8 @@ covidcam_status cc_stw_write_file(const cc_stw *w, const char *path, cc_err *e)
     covidcam_status st = make_header(w, &hdr, &hlen, e);
     if (st)
         return st;
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
-        free(hdr);
-        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    snprintf(tmp, plen, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = cc_fail(e, COVIDCAM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    int werr = write_all(f, w, hdr, hlen);
-    int saved = errno;
-    if (fclose(f) != 0 && !werr) {
-        werr = -1;
-        saved = errno;
-    }
-    if (werr) {
-        st = cc_fail(e, COVIDCAM_ERR_IO, "cannot write %s: %s", tmp, strerror(saved));
-        remove(tmp);
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = cc_fail(e, COVIDCAM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        remove(tmp);
-        goto fail;
-    }
-fail:
-    free(tmp);
+    stw_job job = {w, hdr, hlen};
+    st = tr_atomic_write(path, write_job, &job, e);
     free(hdr);
     return st;
 }

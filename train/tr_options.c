@@ -61,6 +61,7 @@ static const opt_def k_opts[] = {
     {"aug-contrast", OT_DBL, O(aug_contrast), 0, 1, "X", "contrast factor in [1-X, 1+X]", 1},
     {"hflip", OT_FLAG, O(hflip), 0, 1, NULL, "random horizontal flips (off: laterality matters)", 1},
     {"resume", OT_FLAG, O(resume), 0, 1, NULL, "continue from OUT/checkpoint.safetensors", 0},
+    {"force", OT_FLAG, O(force), 0, 1, NULL, "train anew into an OUT that holds an earlier run, replacing it", 0},
     {"benchmark", OT_FLAG, O(benchmark), 0, 1, NULL, "time training iterations on synthetic data", 0},
     {"iterations", OT_INT, O(iterations), 1, 100000, "N", "timed iterations of --benchmark", 0},
     {"log-interval", OT_DBL, O(log_interval), 0.1, 1e6, "SEC", "seconds between progress lines when stderr is not a terminal", 0},

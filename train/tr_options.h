@@ -32,7 +32,7 @@ typedef struct tr_opts {
     int no_augment, hflip;
     double aug_scale, aug_translate, aug_rotate, aug_brightness, aug_contrast;
     /* run control */
-    int resume, benchmark, iterations;
+    int resume, force, benchmark, iterations;
     double log_interval;
     int help;
     long stop_after; /* tests: behave as if interrupted once this many iterations ran */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tr_outdir.h"
 #include "tr_scan.h"
 #include "tr_util.h"
 
@@ -283,6 +284,8 @@ covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
     covidcam_status st;
     /* Refuse an impossible precision before the (long) scan of the images. */
     if ((st = tr_pick_precision(o->precision, &s->prec, e)))
+        return st;
+    if (!o->resume && !o->force && (st = tr_refuse_earlier_run(o->out_dir, e)))
         return st;
     absolute_data_paths(s); /* as given, to compare with the checkpoint's */
     if (o->resume && (st = load_checkpoint(s, e)))

@@ -1,5 +1,7 @@
 #include "tr_util.h"
 
+#include "tr_atomic.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,26 +12,7 @@
 covidcam_status tr_write_atomic(const char *path, int (*fn)(FILE *, void *), void *arg,
                                 cc_err *e)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cc_fail(e, COVIDCAM_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    int bad = fn(f, arg);
-    bad |= fflush(f) != 0;
-    int saved = errno;
-    bad |= fclose(f) != 0;
-    if (bad) {
-        remove(tmp);
-        return cc_fail(e, COVIDCAM_ERR_IO, "cannot write %s: %s", path, strerror(saved));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        remove(tmp);
-        return cc_fail(e, COVIDCAM_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                       strerror(saved));
-    }
-    return COVIDCAM_OK;
+    return tr_atomic_write(path, fn, arg, e);
 }
 
 void tr_path(char *buf, size_t n, const char *dir, const char *name)

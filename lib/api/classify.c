@@ -2,19 +2,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite.h"
 #include "session.h"
+#include "softmax.h"
 
-static covidcam_status classify(covidcam_session *s, const cc_input *in, float *probs,
-                                float *logits, size_t capacity, int *top)
+static covidcam_status run(covidcam_session *s, const cc_input *in, float *probs, float *logits,
+                           size_t capacity, int *top)
 {
-    covidcam_status rc = cc_session_begin(s);
-    if (rc)
-        return rc;
+    covidcam_status rc;
     int nc = s->m->num_classes;
     if ((probs || logits) && capacity < (size_t)nc)
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "capacity %zu is less than the model's %d classes", capacity, nc);
-    if ((rc = cc_session_set_input(s, in, NULL)))
+    if ((rc = cc_session_set_input(s, in, NULL)) ||
+        (rc = cc_check_input(s->m, s->input, &s->err)))
         return rc;
     int prev = cc_dnn_threads_set(s->threads);
     rc = cc_net_forward(s->net, s->input, s->net->num_blocks, &s->err);
@@ -22,17 +23,22 @@ static covidcam_status classify(covidcam_session *s, const cc_input *in, float *
     if (rc)
         return rc;
     const float *z = s->net->logits;
-    int best = 0;
-    for (int i = 1; i < nc; i++)
-        if (z[i] > z[best])
-            best = i;
+    if ((rc = cc_classify_logits(z, nc, probs, top, &s->err)))
+        return rc;
     if (logits)
         memcpy(logits, z, (size_t)nc * sizeof *z);
-    if (probs)
-        cc_softmax(z, nc, probs);
-    if (top)
-        *top = best;
     return COVIDCAM_OK;
+}
+
+static covidcam_status classify(covidcam_session *s, const cc_input *in, float *probs,
+                                float *logits, size_t capacity, int *top)
+{
+    covidcam_status rc = cc_session_begin(s);
+    if (rc)
+        return rc;
+    rc = run(s, in, probs, logits, capacity, top);
+    cc_session_end(s);
+    return rc;
 }
 
 covidcam_status covidcam_classify_file(covidcam_session *s, const char *path, float *probs,

@@ -4,12 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite.h"
 #include "gradcam.h"
 #include "gradcam_bwd.h"
+#include "gradcam_mem.h"
 #include "heatmap.h"
 #include "options.h"
 #include "preprocess.h"
 #include "session.h"
+#include "softmax.h"
 
 _Static_assert(offsetof(covidcam_gradcam_options, method) ==
                        offsetof(cc_gradcam_options_v0_1, method) &&
@@ -208,8 +211,12 @@ static covidcam_status compute_maps(covidcam_session *s, int target, int cls,
         goto done;
     if (target == n->num_blocks - 1 && !force_general)
         last_block_gradient(s->m, cls, c, hw, g);
-    else if ((rc = cc_net_gradient(n, target, cls, g, &s->err)))
-        goto done;
+    else {
+        rc = cc_net_gradient(n, target, cls, g, &s->err);
+        cc_net_release_gradients(n);
+        if (rc)
+            goto done;
+    }
     cc_cam_raw(method, a, g, c, h->raw_h, h->raw_w, work, h->raw);
     if (cc_cam_normalise(h->raw, h->raw_h, h->raw_w, h->size, h->map))
         rc = cc_fail(&s->err, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM");
@@ -228,8 +235,12 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     covidcam_heatmap *h = NULL;
     cc_image img = {0};
     covidcam_status rc = cc_session_set_input(s, in, &img);
+    if (rc == COVIDCAM_OK)
+        rc = cc_check_input(m, s->input, &s->err);
+    if (rc == COVIDCAM_OK)
+        rc = cc_gradcam_check_memory(s->net, target, force_general, &s->err);
     if (rc)
-        return rc;
+        goto fail;
     const cc_dnn_md *md = s->net->blocks[target].out_md;
     h = heatmap_new(m->num_classes, (int)cc_dnn_md_dim(md, 2), (int)cc_dnn_md_dim(md, 3),
                     m->input_size);
@@ -242,10 +253,9 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     if (rc == COVIDCAM_OK) {
         const float *z = s->net->logits;
         memcpy(h->logits, z, (size_t)m->num_classes * sizeof *z);
-        cc_softmax(z, m->num_classes, h->probs);
-        for (int i = 1; i < m->num_classes; i++)
-            if (z[i] > z[h->top])
-                h->top = i;
+        rc = cc_classify_logits(z, m->num_classes, h->probs, &h->top, &s->err);
+    }
+    if (rc == COVIDCAM_OK) {
         h->cls = o && o->target_class >= 0 ? o->target_class : h->top;
         h->prob = h->probs[h->cls];
         h->method = o ? o->method : COVIDCAM_CAM_GRADCAM;
@@ -271,13 +281,15 @@ covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
     covidcam_status rc = cc_session_begin(s);
     if (rc)
         return rc;
-    if (!out)
-        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
     int target = -1;
     covidcam_gradcam_options o;
-    if ((rc = read_options(s, user, &o)) || (rc = check_options(s, &o, &target)))
-        return rc;
-    return run(s, in, &o, force_general, out, target);
+    if (!out)
+        rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
+    else if ((rc = read_options(s, user, &o)) == COVIDCAM_OK &&
+             (rc = check_options(s, &o, &target)) == COVIDCAM_OK)
+        rc = run(s, in, &o, force_general, out, target);
+    cc_session_end(s);
+    return rc;
 }
 
 covidcam_status covidcam_gradcam_file(covidcam_session *s, const char *path,

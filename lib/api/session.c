@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "pixels_copy.h"
 #include "preprocess.h"
 
 _Static_assert(offsetof(covidcam_session_options, num_threads) ==
@@ -119,8 +120,17 @@ covidcam_status cc_session_begin(covidcam_session *s)
 {
     if (!s)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
+    /* One atomic exchange per call: concurrent use becomes an error instead of
+     * two threads writing the same activation buffers. */
+    if (atomic_exchange_explicit(&s->busy, 1, memory_order_acquire))
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
     s->err.msg[0] = '\0';
     return COVIDCAM_OK;
+}
+
+void cc_session_end(covidcam_session *s)
+{
+    atomic_store_explicit(&s->busy, 0, memory_order_release);
 }
 
 static covidcam_status check_pixels(covidcam_session *s, const cc_input *in)
@@ -188,6 +198,9 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
     if (in->kind == CC_IN_PIXELS) {
         if ((rc = check_pixels(s, in)))
             return rc;
+        if (image && (rc = cc_image_copy_pixels(in->pixels, in->width, in->height, in->stride,
+                                                image, &s->err)))
+            return rc;
         cc_preprocess_gray(in->pixels, in->width, in->height, in->stride, m->input_size, m->in_ch,
                            m->mean, m->std, s->tmp, s->input);
         return COVIDCAM_OK;
@@ -201,16 +214,4 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
     else
         cc_image_free(&img);
     return COVIDCAM_OK;
-}
-
-void cc_softmax(const float *logits, int n, float *probs)
-{
-    double mx = logits[0], sum = 0;
-    for (int i = 1; i < n; i++)
-        if (logits[i] > mx)
-            mx = logits[i];
-    for (int i = 0; i < n; i++)
-        sum += exp((double)logits[i] - mx);
-    for (int i = 0; i < n; i++)
-        probs[i] = (float)(exp((double)logits[i] - mx) / sum);
 }

@@ -2,6 +2,8 @@
 #ifndef COVIDCAM_SESSION_H
 #define COVIDCAM_SESSION_H
 
+#include <stdatomic.h>
+
 #include "error.h"
 #include "model.h"
 #include "png_io.h"
@@ -12,6 +14,7 @@ struct covidcam_session {
     int threads;
     cc_net *net;
     cc_err err;
+    atomic_int busy; /* 1 while a call runs: cc_session_begin/_end */
     float *input; /* plain C x S x S network input */
     float *tmp;   /* S x S resize scratch */
 };
@@ -33,13 +36,17 @@ typedef struct cc_input {
 
 /* Decode/validate `in` and write the network input to s->input. If `image` is
  * not NULL and the input is an image, the decoded gray image is moved there
- * (caller frees with cc_image_free); tensors leave it empty. */
+ * (caller frees with cc_image_free), pixel input is copied there; tensors
+ * leave it empty. */
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image);
 
-/* Start a call: clear the message; returns INVALID_ARGUMENT for NULL s. */
+/* Start a call: mark the session busy and clear the message. Returns
+ * INVALID_ARGUMENT for NULL s, and for a session already in a call on another
+ * thread (not allowed, covidcam.h): then the message is left alone, since the
+ * running call owns it. Every successful begin is paired with cc_session_end. */
 covidcam_status cc_session_begin(covidcam_session *s);
 
-/* Softmax of n logits into probs (double accumulation, max-subtracted). */
-void cc_softmax(const float *logits, int n, float *probs);
+/* End a call started by cc_session_begin. */
+void cc_session_end(covidcam_session *s);
 
 #endif

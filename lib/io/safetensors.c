@@ -155,13 +155,18 @@ static int cmp_span(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
+/* Empty tensors hold no bytes, so they overlap nothing, wherever they point. */
 static covidcam_status check_overlaps(const cc_safetensors *st, span *spans, cc_err *e)
 {
     qsort(spans, st->num_tensors, sizeof *spans, cmp_span);
-    for (size_t i = 1; i < st->num_tensors; i++) {
-        if (spans[i].begin < spans[i - 1].end)
+    const span *prev = NULL;
+    for (size_t i = 0; i < st->num_tensors; i++) {
+        if (spans[i].begin == spans[i].end)
+            continue;
+        if (prev && spans[i].begin < prev->end)
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "tensors '%s' and '%s' overlap",
-                           st->tensors[spans[i - 1].index].name, st->tensors[spans[i].index].name);
+                           st->tensors[prev->index].name, st->tensors[spans[i].index].name);
+        prev = &spans[i];
     }
     return COVIDCAM_OK;
 }

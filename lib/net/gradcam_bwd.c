@@ -2,39 +2,22 @@
  * Primitives and the backward-layout copies of the weights are created on the
  * first Grad-CAM that needs them and kept in the session. */
 #include "gradcam_bwd.h"
+#include "gradcam_mem.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum { G_OUT, G_Z, G_MAIN, G_TMP, G_SC, G_COUNT };
+_Static_assert(G_COUNT == CC_GRAD_BUFFERS, "gradcam_mem.c counts the gradient buffers");
 
 typedef struct grad_bufs {
     float *g[G_COUNT];
 } grad_bufs;
 
-static size_t max_activation_bytes(const cc_net *n)
-{
-    size_t mx = 0;
-    for (int i = 0; i < n->num_blocks; i++) {
-        const cc_net_block *b = &n->blocks[i];
-        size_t v = cc_dnn_md_bytes(b->in_md);
-        if (cc_dnn_md_bytes(b->out_md) > v)
-            v = cc_dnn_md_bytes(b->out_md);
-        for (int k = 0; k + 1 < b->bw->nconv; k++) {
-            size_t s = cc_dnn_md_bytes(cc_dnn_prim_md(b->conv[k].fwd, CC_ARG_DST));
-            if (s > v)
-                v = s;
-        }
-        if (v > mx)
-            mx = v;
-    }
-    return mx;
-}
-
 static covidcam_status ensure_buffers(cc_net *n, grad_bufs *gb, cc_err *e)
 {
     if (!n->grad_a) {
-        size_t each = (max_activation_bytes(n) + 63) & ~(size_t)63;
+        size_t each = (cc_net_max_activation_bytes(n) + 63) & ~(size_t)63;
         n->grad_a = cc_dnn_alloc(each * G_COUNT);
         if (!n->grad_a)
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM gradients");

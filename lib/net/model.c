@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "finite.h"
 #include "preprocess.h"
 
 static void free_conv(cc_conv_w *c)
@@ -137,5 +138,5 @@ covidcam_status covidcam_model_preprocess(const covidcam_model *m, const uint8_t
     cc_preprocess_gray(pixels, width, height, stride, m->input_size, m->in_ch, m->mean, m->std, tmp,
                        tensor);
     free(tmp);
-    return COVIDCAM_OK;
+    return cc_check_input(m, tensor, NULL);
 }

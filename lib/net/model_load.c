@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "denormal.h"
 #include "model_meta.h"
 #include "png_io.h"
 #include "resnet.h"
@@ -134,6 +135,7 @@ static float *load_f32(const cc_safetensors *st, const char *name, cc_err *e, co
             return NULL;
         }
     }
+    cc_flush_denormals(v, n);
     return v;
 }
 
@@ -171,6 +173,7 @@ static covidcam_status fold_conv(const covidcam_model *m, const cc_safetensors *
             w[(size_t)o * per + j] = (float)(w[(size_t)o * per + j] * s);
         cw->b[o] = (float)(p[1][o] - p[2][o] * s);
     }
+    cc_flush_denormals(w, (size_t)oc * per); /* folding can make new ones */
     long dims[4] = {oc, cw->ic, cw->geom.k, cw->geom.k};
     if (!(plain = cc_dnn_md_plain(CC_LAYOUT_OIHW, dims)) ||
         !(cw->w = cc_dnn_alloc(cc_dnn_md_bytes(cw->w_md)))) {

@@ -180,6 +180,45 @@ static void test_resume(void **state)
     tt_rmtree(stopped);
 }
 
+/* Training again into an earlier run's --out is refused unless --resume or
+ * --force; --force replaces it. */
+static void test_refuse_overwrite(void **state)
+{
+    (void)state;
+    const char *out = tt_tempdir();
+    char cmd[1024], model[4096];
+    tr_opts o;
+    tr_result res;
+    tr_session s;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 2", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    snprintf(model, sizeof model, "%s/best.safetensors", out);
+    size_t before = 0;
+    unsigned char *old = tu_read_file(model, &before);
+    assert_non_null(old);
+    opts(&o, out, cmd);
+    assert_int_equal(tr_session_open(&s, &o, "test", &g_never, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    tr_session_close(&s);
+    assert_non_null(strstr(e.msg, "best.safetensors"));
+    assert_non_null(strstr(e.msg, "--force"));
+    size_t after = 0;
+    unsigned char *same = tu_read_file(model, &after);
+    assert_int_equal(before, after);
+    assert_memory_equal(old, same, before);
+    free(same);
+    snprintf(cmd, sizeof cmd, "%s --epochs 2 --force --seed 9", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    unsigned char *fresh = tu_read_file(model, &after);
+    assert_non_null(fresh);
+    assert_true(after != before || memcmp(old, fresh, before) != 0);
+    free(fresh);
+    free(old);
+    tt_rmtree(out);
+}
+
 /* The best model in the library: same validation accuracy as the trainer
  * recorded in the model's training metadata. */
 static void test_library_load(void **state)
@@ -234,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overfit),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_refuse_overwrite),
         cmocka_unit_test(test_library_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

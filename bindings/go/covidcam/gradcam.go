@@ -57,11 +57,17 @@ type GradCAMOptions struct {
 }
 
 // cOptions converts o; the caller frees the returned layer string.
-func cOptions(o *GradCAMOptions) (C.covidcam_gradcam_options, *C.char) {
+func cOptions(op string, o *GradCAMOptions) (C.covidcam_gradcam_options, *C.char, error) {
 	var co C.covidcam_gradcam_options
 	C.covidcam_gradcam_options_init(&co)
 	if o == nil {
-		return co, nil
+		return co, nil, nil
+	}
+	if err := checkInts(op, "Method", int(o.Method), "Class", o.Class); err != nil {
+		return co, nil, err
+	}
+	if err := checkString(op, "Layer", o.Layer); err != nil {
+		return co, nil, err
 	}
 	co.method = C.covidcam_cam_method(o.Method)
 	if o.UseClass {
@@ -72,17 +78,20 @@ func cOptions(o *GradCAMOptions) (C.covidcam_gradcam_options, *C.char) {
 		layer = C.CString(o.Layer)
 		co.layer = layer
 	}
-	return co, layer
+	return co, layer, nil
 }
 
 type gradcamFunc func(h *C.covidcam_session, o *C.covidcam_gradcam_options,
 	out **C.covidcam_heatmap) C.covidcam_status
 
 func (s *Session) gradcam(op string, opts *GradCAMOptions, f gradcamFunc) (*Heatmap, error) {
-	co, layer := cOptions(opts)
+	co, layer, err := cOptions(op, opts)
+	if err != nil {
+		return nil, err
+	}
 	defer C.free(unsafe.Pointer(layer))
 	var out *C.covidcam_heatmap
-	err := s.call(op, func(h *C.covidcam_session) C.covidcam_status {
+	err = s.call(op, func(h *C.covidcam_session) C.covidcam_status {
 		return f(h, &co, &out)
 	})
 	if err != nil {
@@ -95,6 +104,9 @@ func (s *Session) gradcam(op string, opts *GradCAMOptions, f gradcamFunc) (*Heat
 
 // GradCAM classifies the PNG file at path and computes its class activation map.
 func (s *Session) GradCAM(path string, opts *GradCAMOptions) (*Heatmap, error) {
+	if err := checkString("GradCAM", "path", path); err != nil {
+		return nil, err
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	return s.gradcam("GradCAM", opts, func(h *C.covidcam_session, o *C.covidcam_gradcam_options,

@@ -149,9 +149,8 @@ func (hm *Heatmap) status(op string, f func(h *C.covidcam_heatmap) C.covidcam_st
 
 // Resize returns the normalized map bilinearly resized to width x height.
 func (hm *Heatmap) Resize(width, height int) ([]float32, error) {
-	if width <= 0 || height <= 0 {
-		return nil, &Error{Op: "Resize", Status: ErrInvalidArgument,
-			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	if err := checkRenderSize("Resize", width, height); err != nil {
+		return nil, err
 	}
 	out := make([]float32, width*height)
 	err := hm.status("Resize", func(h *C.covidcam_heatmap) C.covidcam_status {
@@ -166,9 +165,8 @@ func (hm *Heatmap) Resize(width, height int) ([]float32, error) {
 // Colormap returns the map at width x height through the jet colormap as
 // RGB bytes (3 * width * height).
 func (hm *Heatmap) Colormap(width, height int) ([]byte, error) {
-	if width <= 0 || height <= 0 {
-		return nil, &Error{Op: "Colormap", Status: ErrInvalidArgument,
-			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	if err := checkRenderSize("Colormap", width, height); err != nil {
+		return nil, err
 	}
 	out := make([]byte, 3*width*height)
 	err := hm.status("Colormap", func(h *C.covidcam_heatmap) C.covidcam_status {
@@ -189,9 +187,8 @@ func (hm *Heatmap) Overlay(gray []byte, width, height, stride int, alpha float32
 	if err := checkPixels("Overlay", gray, width, height, stride); err != nil {
 		return nil, err
 	}
-	if width <= 0 || height <= 0 {
-		return nil, &Error{Op: "Overlay", Status: ErrInvalidArgument,
-			Message: fmt.Sprintf("bad size %dx%d", width, height)}
+	if err := checkRenderSize("Overlay", width, height); err != nil {
+		return nil, err
 	}
 	out := make([]byte, 3*width*height)
 	err := hm.status("Overlay", func(h *C.covidcam_heatmap) C.covidcam_status {
@@ -225,6 +222,9 @@ func (hm *Heatmap) WriteColormap(path string) error {
 
 func (hm *Heatmap) write(op, path string,
 	f func(h *C.covidcam_heatmap, p *C.char, eb errbuf) C.covidcam_status) error {
+	if err := checkString(op, "path", path); err != nil {
+		return err
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	eb := newErrbuf()
@@ -235,6 +235,17 @@ func (hm *Heatmap) write(op, path string,
 	}
 	if st != C.COVIDCAM_OK {
 		return newError(op, st, eb.String())
+	}
+	return nil
+}
+
+// checkRenderSize refuses sizes the library would refuse, before the output
+// slice is allocated (width * height could otherwise be anything).
+func checkRenderSize(op string, width, height int) error {
+	if width <= 0 || height <= 0 || width > C.COVIDCAM_MAX_IMAGE_DIM ||
+		height > C.COVIDCAM_MAX_IMAGE_DIM || width*height > C.COVIDCAM_MAX_IMAGE_PIXELS {
+		return argError(op, "bad size %dx%d (each side 1..%d, at most %d pixels)", width,
+			height, C.COVIDCAM_MAX_IMAGE_DIM, C.COVIDCAM_MAX_IMAGE_PIXELS)
 	}
 	return nil
 }

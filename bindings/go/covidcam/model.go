@@ -7,6 +7,7 @@ package covidcam
 import "C"
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -23,6 +24,9 @@ type Model struct {
 
 // Load reads a covidcam safetensors model from path.
 func Load(path string) (*Model, error) {
+	if err := checkString("Load", "path", path); err != nil {
+		return nil, err
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	eb := newErrbuf()
@@ -124,8 +128,12 @@ func (m *Model) Arch() (s string) {
 	return
 }
 
-// Metadata returns the raw string value of metadata key and whether it exists.
+// Metadata returns the raw string value of metadata key and whether it
+// exists (never for a key holding a NUL byte).
 func (m *Model) Metadata(key string) (value string, ok bool) {
+	if checkString("Metadata", "key", key) != nil {
+		return "", false
+	}
 	ckey := C.CString(key)
 	defer C.free(unsafe.Pointer(ckey))
 	m.read(func(h *C.covidcam_model) {
@@ -174,8 +182,17 @@ func (m *Model) Preprocess(pixels []byte, width, height, stride int) ([]float32,
 // checkPixels verifies that the slice holds what the dimensions promise (C
 // cannot); impossible dimensions are left for the library to reject.
 func checkPixels(op string, pixels []byte, width, height, stride int) error {
+	if err := checkInts(op, "width", width, "height", height); err != nil {
+		return err
+	}
+	if err := checkStride(op, stride); err != nil {
+		return err
+	}
 	if width <= 0 || height <= 0 || stride < width {
 		return nil
+	}
+	if stride > (math.MaxInt-width)/height {
+		return argError(op, "stride %d overflows for %d rows", stride, height)
 	}
 	need := stride*(height-1) + width
 	if len(pixels) < need {

@@ -50,6 +50,10 @@ func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
 	var o C.covidcam_session_options
 	C.covidcam_session_options_init(&o)
 	if opts != nil {
+		if err := checkInts("NewSession", "Threads", opts.Threads,
+			"Precision", int(opts.Precision)); err != nil {
+			return nil, err
+		}
 		o.num_threads = C.int(opts.Threads)
 		o.precision = C.covidcam_precision(opts.Precision)
 	}
@@ -121,6 +125,9 @@ func (s *Session) classify(op string, f classifyFunc) (Result, error) {
 
 // Classify classifies the PNG file at path.
 func (s *Session) Classify(path string) (Result, error) {
+	if err := checkString("Classify", "path", path); err != nil {
+		return Result{}, err
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	return s.classify("Classify", func(h *C.covidcam_session, p, l *C.float, n C.size_t,
@@ -164,6 +171,9 @@ func (s *Session) ClassifyTensor(tensor []float32, channels, height, width int) 
 }
 
 func checkTensor(op string, tensor []float32, c, h, w int) error {
+	if err := checkInts(op, "channels", c, "height", h, "width", w); err != nil {
+		return err
+	}
 	if c > 0 && h > 0 && w > 0 && len(tensor) < c*h*w {
 		return &Error{Op: op, Status: ErrInvalidArgument,
 			Message: "tensor slice too short for the dimensions"}

@@ -7,13 +7,20 @@ numpy is optional: without it, buffers, array.array and sequences are accepted.
 
 import array
 import ctypes
+import sys
 
+from ._checks import c_int, c_size
 from .errors import InvalidArgumentError
 
 try:
     import numpy as np
 except ImportError:  # the binding works on a bare Python
     np = None
+
+
+# struct formats of a native float32: array.array/memoryview give "f", ctypes
+# arrays "<f" (on little-endian machines).
+_FLOAT32_FORMATS = ("f", "=f", "@f", "<f" if sys.byteorder == "little" else ">f")
 
 
 def have_numpy():
@@ -73,8 +80,8 @@ def pixels_pointer(pixels, width, height, stride):
         return ptr, w, h, pixels.strides[0], pixels
     if width is None or height is None:
         raise InvalidArgumentError("width and height are required for pixel buffers")
-    width, height = int(width), int(height)
-    stride = width if stride is None else int(stride)
+    width, height = c_int(width, "width"), c_int(height, "height")
+    stride = width if stride is None else c_size(stride, "stride")
     # Impossible dimensions are left for the library to reject with its message.
     need = stride * (height - 1) + width if width > 0 and height > 0 and stride >= width else 0
     ptr, keep = _readonly_pointer(pixels, ctypes.c_uint8, need)
@@ -101,7 +108,9 @@ def tensor_pointer(tensor, channels, height, width):
         return ctypes.c_void_p(arr.ctypes.data), shape[0], shape[1], shape[2], arr
     if channels is None or height is None or width is None:
         raise InvalidArgumentError("channels, height and width are required for flat tensors")
-    n = int(channels) * int(height) * int(width)
+    channels = c_int(channels, "channels")
+    height, width = c_int(height, "height"), c_int(width, "width")
+    n = channels * height * width
     if n <= 0:
         ptr, keep = ctypes.c_void_p(None), None
         return ptr, int(channels), int(height), int(width), keep
@@ -109,11 +118,13 @@ def tensor_pointer(tensor, channels, height, width):
         mv = memoryview(tensor)
     except TypeError:
         mv = None
-    if mv is not None and mv.format == "f":
+    if mv is not None and mv.format in _FLOAT32_FORMATS and mv.itemsize == 4:
         ptr, keep = _readonly_pointer(tensor, ctypes.c_float, n)
         return ptr, int(channels), int(height), int(width), keep
     if mv is not None:
-        raise InvalidArgumentError("tensor buffer must hold float32 ('f'), not '%s'" % mv.format)
+        raise InvalidArgumentError("tensor buffer must hold native float32 (array.array('f'), "
+                                   "a ctypes.c_float array, a float32 ndarray), not format '%s'"
+                                   % mv.format)
     try:
         arr = array.array("f", tensor)
     except TypeError:

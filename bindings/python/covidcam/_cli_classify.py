@@ -20,6 +20,8 @@ of every class.
                      ms is the wall time of the classify call (decode,
                      preprocessing, network). A failed image gives
                      {{"file":..., "status":..., "error":...}} instead.
+                     A name that is not UTF-8 is printed with U+FFFD for
+                     each bad byte, plus "file_bytes": its bytes in hex.
   -t, --threads N    oneDNN threads (default 0 = all cores)
   -h, --help         show this help
   -V, --version      show the library version
@@ -64,7 +66,7 @@ def _classify_one(prog, session, file, json):
         status = lib.status_string(exc.status).decode()
         u.err(prog, "%s: %s: %s" % (file, status, exc.message))
         if json:
-            u.out(_jsonout.dumps({"file": file, "status": status, "error": exc.message}) + "\n")
+            u.out(_jsonout.error_line(file, status, exc.message) + "\n")
         return 1
     ms = u.round3(u.now_ms() - t0)
     if not json:
@@ -72,10 +74,11 @@ def _classify_one(prog, session, file, json):
         for c, p in zip(r.classes, r.probabilities):
             u.out("  %s %.4f\n" % (u.pad(c, 20), p))
         return 0
-    u.out(_jsonout.dumps({"file": file, "top": r.label,
-                           "probabilities": _jsonout.class_map(r.classes, r.probabilities),
-                           "logits": _jsonout.class_map(r.classes, r.logits),
-                           "ms": ms}) + "\n")
+    line = _jsonout.file_fields("file", file)
+    line.update({"top": r.label,
+                 "probabilities": _jsonout.class_map(r.classes, r.probabilities),
+                 "logits": _jsonout.class_map(r.classes, r.logits), "ms": ms})
+    u.out(_jsonout.dumps(line) + "\n")
     return 0
 
 

@@ -203,25 +203,25 @@ def _outputs_for(a, file):
     return out
 
 
-def _write_outputs(prog, cam, out, alpha):
+def _write_outputs(cam, out, alpha):
+    """None, or (status, message) of the first output that could not be written."""
     lib = _lib.get()
     for kind, write in (("overlay", lambda p: cam.save_overlay(p, alpha)),
-                        ("heatmap", cam.save_colormap)):
+                        ("heatmap", cam.save_colormap), ("npy", cam.save_npy)):
         if not out[kind]:
             continue
         try:
             write(out[kind])
         except Error as exc:
-            u.err(prog, "%s: %s: %s"
-                  % (out[kind], lib.status_string(exc.status).decode(), exc.message))
-            return 1
-    if out["npy"]:
-        try:
-            cam.save_npy(out["npy"])
-        except OSError as exc:
-            u.err(prog, "%s: cannot write: %s" % (out["npy"], exc.strerror))
-            return 1
-    return 0
+            return (lib.status_string(exc.status).decode(),
+                    "%s %s: %s" % (kind, out[kind], exc.message))
+    return None
+
+
+def _report(prog, a, file, status, message):
+    u.err(prog, "%s: %s: %s" % (file, status, message))
+    if a["json"]:
+        u.out(_jsonout.error_line(file, status, message) + "\n")
 
 
 def _print_cam_text(file, cam, out):
@@ -239,12 +239,18 @@ def _print_cam_text(file, cam, out):
 def _print_cam_json(file, cam, out, ms):
     r = cam.result()
     w, h = cam.raw_size
-    u.out(_jsonout.dumps({
-        "file": file, "top": r.label,
+    line = _jsonout.file_fields("file", file)
+    outputs = {}
+    for k, v in out.items():
+        if v:
+            outputs.update(_jsonout.file_fields(k, v))
+    line.update({
+        "top": r.label,
         "probabilities": _jsonout.class_map(r.classes, r.probabilities),
         "class": cam.class_name, "probability": _jsonout.F32(cam.probability),
         "method": cam.method.label, "layer": cam.layer, "raw_size": [h, w],
-        "outputs": {k: v for k, v in out.items() if v}, "ms": ms}) + "\n")
+        "outputs": outputs, "ms": ms})
+    u.out(_jsonout.dumps(line) + "\n")
 
 
 def _explain_one(prog, session, a, target, file):
@@ -253,17 +259,19 @@ def _explain_one(prog, session, a, target, file):
     try:
         cam = session.gradcam_file(file, method=a["method"], layer=a["layer"], target=target)
     except Error as exc:
-        u.err(prog, "%s: %s: %s" % (file, lib.status_string(exc.status).decode(), exc.message))
+        _report(prog, a, file, lib.status_string(exc.status).decode(), exc.message)
         return 1
     ms = u.round3(u.now_ms() - t0)
     with cam:
         out = _outputs_for(a, file)
-        failed = _write_outputs(prog, cam, out, a["alpha"])
-        if not failed and a["json"]:
+        failed = _write_outputs(cam, out, a["alpha"])
+        if failed:
+            _report(prog, a, file, *failed)
+        elif a["json"]:
             _print_cam_json(file, cam, out, ms)
-        elif not failed:
+        else:
             _print_cam_text(file, cam, out)
-    return failed
+    return 1 if failed else 0
 
 
 def gradcam_main(argv, prog="covidcam gradcam"):

@@ -2,6 +2,8 @@
 (jansson, JSON_COMPACT | JSON_REAL_PRECISION(9), examples/cli_util.c), so the
 output of `python3 -m covidcam` can be compared byte for byte."""
 
+import math
+import os
 import struct
 
 
@@ -28,6 +30,8 @@ def shortest_f32(x):
 
 
 def _real(x):
+    if not math.isfinite(x):
+        raise ValueError("%r has no JSON representation" % x)
     # jansson's jsonp_dtostr: "%.9g", then ".0" if it looks like an integer,
     # and no '+' or leading zeros in the exponent.
     s = "%.9g" % x
@@ -47,7 +51,9 @@ _ESC = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "
 def _string(s):
     out = []
     for ch in s:
-        if ch in _ESC:
+        if "\ud800" <= ch <= "\udfff":  # a byte of a non-UTF-8 name (surrogateescape)
+            out.append("\ufffd")
+        elif ch in _ESC:
             out.append(_ESC[ch])
         elif ord(ch) < 0x20:
             out.append("\\u%04X" % ord(ch))
@@ -79,3 +85,21 @@ def dumps(v):
 
 def class_map(classes, values):
     return {c: F32(x) for c, x in zip(classes, values)}
+
+
+def file_fields(key, path):
+    """{key: name} with U+FFFD for every byte that is not UTF-8, plus
+    {key + "_bytes": hex of the exact bytes} when there is one, as
+    cli_json_set_file does in the C programs."""
+    raw = os.fsencode(path)
+    try:
+        return {key: raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {key: raw.decode("utf-8", "replace"), key + "_bytes": raw.hex()}
+
+
+def error_line(file, status, message):
+    """The JSON line of a failed image."""
+    d = file_fields("file", file)
+    d.update(status=status, error=message)
+    return dumps(d)

@@ -5,8 +5,9 @@ import enum
 import os
 
 from . import _buffers, _lib, _npy
+from ._checks import c_int, c_path
 from ._handle import OwnedHandle
-from .errors import InvalidArgumentError, error_for
+from .errors import FileIOError, InvalidArgumentError, error_for
 
 
 class Method(enum.IntEnum):
@@ -148,16 +149,20 @@ class Heatmap(OwnedHandle):
     def resize(self, width, height, numpy=False):
         """The normalized map bilinearly resized to width x height."""
         h = self._h()
-        n = max(int(width), 0) * max(int(height), 0)
+        width, height = c_int(width, "width"), c_int(height, "height")
+        n = max(width, 0) * max(height, 0)
+        if n > 64 << 20:  # COVIDCAM_MAX_IMAGE_PIXELS: refused before allocating
+            raise InvalidArgumentError("cannot resize the heatmap to %dx%d: more than %d pixels"
+                                       % (width, height, 64 << 20))
         out = (ctypes.c_float * n)()
-        st = self._lib.heatmap_resize(h, int(width), int(height), out)
+        st = self._lib.heatmap_resize(h, width, height, out)
         if st:
             self._raise(st, "cannot resize the heatmap to %sx%s" % (width, height))
         return _buffers.floats_out(out, n, (int(height), int(width)), numpy)
 
     def _default_size(self, width, height):
         if width is not None and height is not None:
-            return int(width), int(height)
+            return c_int(width, "width"), c_int(height, "height")
         w, hh = self.image_size
         if not w:
             w = hh = self.size
@@ -199,7 +204,7 @@ class Heatmap(OwnedHandle):
         """Write the map blended over the original image as an RGB PNG;
         `alpha` is the map's weight (pytorch-grad-cam image_weight = 1 - alpha)."""
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
-        st = self._lib.heatmap_write_overlay(self._h(), os.fsencode(path), 1.0 - float(alpha),
+        st = self._lib.heatmap_write_overlay(self._h(), c_path(path), 1.0 - float(alpha),
                                              err, len(err))
         if st:
             self._raise(st, _decode(err.value))
@@ -207,7 +212,7 @@ class Heatmap(OwnedHandle):
     def save_colormap(self, path):
         """Write the jet colormap alone as an RGB PNG at the image size."""
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
-        st = self._lib.heatmap_write_colormap(self._h(), os.fsencode(path), err, len(err))
+        st = self._lib.heatmap_write_colormap(self._h(), c_path(path), err, len(err))
         if st:
             self._raise(st, _decode(err.value))
 
@@ -215,7 +220,12 @@ class Heatmap(OwnedHandle):
         """Write the normalized map (size x size float32) as a NumPy .npy file."""
         h = self._h()
         s = self._lib.heatmap_size(h)
-        _npy.write_f32(path, s, s, self._lib.heatmap_data(h)[:s * s])
+        raw = c_path(path)
+        try:
+            _npy.write_f32(raw, s, s, self._lib.heatmap_data(h)[:s * s])
+        except OSError as exc:
+            raise FileIOError("cannot write %s: %s"
+                              % (os.fsdecode(raw), exc.strerror or exc)) from None
 
     def __repr__(self):
         if self._handle is None:

@@ -4,6 +4,7 @@ import ctypes
 import os
 import threading
 
+from ._checks import c_path, c_str
 from . import _buffers, _lib
 from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
@@ -34,7 +35,7 @@ class Model(OwnedHandle):
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
         out = _lib.model_p()
         if isinstance(source, (str, os.PathLike)):
-            st = self._lib.model_load(os.fsencode(source), ctypes.byref(out), err, len(err))
+            st = self._lib.model_load(c_path(source), ctypes.byref(out), err, len(err))
         else:
             ptr, n, keep = _buffers.bytes_pointer(source)
             st = self._lib.model_load_from_memory(ptr, n, ctypes.byref(out), err, len(err))
@@ -113,7 +114,7 @@ class Model(OwnedHandle):
 
     def class_index(self, name):
         """Index of class `name`; InvalidArgumentError if there is none."""
-        i = self._lib.model_class_index(self.handle, name.encode())
+        i = self._lib.model_class_index(self.handle, c_str(name, "class name"))
         if i < 0:
             raise InvalidArgumentError("unknown class %r (classes: %s)"
                                        % (name, ", ".join(self._classes)))
@@ -140,7 +141,7 @@ class Model(OwnedHandle):
 
     def metadata(self, key, default=None):
         """The raw string value of metadata `key`, or `default`."""
-        v = self._lib.model_metadata(self.handle, key.encode())
+        v = self._lib.model_metadata(self.handle, c_str(key, "metadata key"))
         return default if v is None else decode(v)
 
     def preprocess(self, pixels, width=None, height=None, stride=None, numpy=None):

@@ -6,6 +6,7 @@ import os
 import threading
 
 from . import _buffers, _lib
+from ._checks import c_int, c_path, c_str
 from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
 from .heatmap import Heatmap, Method
@@ -67,7 +68,7 @@ class Session(OwnedHandle):
         self._lib = _lib.get()
         self._handle = None
         self._model = model
-        self._threads = int(threads)
+        self._threads = c_int(threads, "threads", 0, 1024)
         self._lock = threading.Lock()
         opts = _lib.init_options(self._lib.session_options_init, _lib.SessionOptions())
         opts.num_threads = self._threads
@@ -130,7 +131,7 @@ class Session(OwnedHandle):
 
     def classify_file(self, path):
         """Classify a PNG file."""
-        return self._classify(self._lib.classify_file, os.fsencode(path))
+        return self._classify(self._lib.classify_file, c_path(path))
 
     def classify_png(self, data):
         """Classify PNG bytes (bytes, bytearray, memoryview, uint8 ndarray)."""
@@ -157,8 +158,8 @@ class Session(OwnedHandle):
             return self.classify_file(source)
         if _buffers.is_ndarray(source) and source.dtype.kind == "f":
             return self.classify_tensor(source)
-        if _buffers.is_ndarray(source) and source.ndim == 2:
-            return self.classify_pixels(source)
+        if _buffers.is_ndarray(source):
+            return self.classify_pixels(_gray_array(source))
         return self.classify_png(source)
 
     def _default_dims(self, channels, height, width):
@@ -173,10 +174,10 @@ class Session(OwnedHandle):
         opts = _lib.init_options(self._lib.gradcam_options_init, _lib.GradcamOptions())
         opts.method = int(Method.parse(method))
         if layer is not None:
-            opts.layer = layer.encode()
+            opts.layer = c_str(layer, "layer")
         if target is not None:
             opts.target_class = (self._model.class_index(target) if isinstance(target, str)
-                                 else int(target))
+                                 else c_int(target, "target"))
         return opts
 
     def _gradcam(self, fn, args, method, layer, target):
@@ -192,7 +193,7 @@ class Session(OwnedHandle):
         """Grad-CAM of a PNG file. `method`: "gradcam", "gradcam++", "layercam"
         (or a Method); `layer`: "layer4" (default), "layer3.1"...; `target`:
         class index or name to explain (default: the top class)."""
-        return self._gradcam(self._lib.gradcam_file, (os.fsencode(path),), method, layer, target)
+        return self._gradcam(self._lib.gradcam_file, (c_path(path),), method, layer, target)
 
     def gradcam_png(self, data, method="gradcam", layer=None, target=None):
         ptr, n, keep = _buffers.bytes_pointer(data)
@@ -216,13 +217,24 @@ class Session(OwnedHandle):
             return self.gradcam_file(source, **kw)
         if _buffers.is_ndarray(source) and source.dtype.kind == "f":
             return self.gradcam_tensor(source, **kw)
-        if _buffers.is_ndarray(source) and source.ndim == 2:
-            return self.gradcam_pixels(source, **kw)
+        if _buffers.is_ndarray(source):
+            return self.gradcam_pixels(_gray_array(source), **kw)
         return self.gradcam_png(source, **kw)
 
     def __repr__(self):
         state = "closed" if self._handle is None else "threads=%d" % self._threads
         return "<covidcam.Session %s>" % state
+
+
+def _gray_array(a):
+    """A non-float ndarray is pixels: say what shape they need rather than
+    passing the array on as PNG bytes."""
+    if a.ndim != 2 or a.dtype.kind != "u" or a.dtype.itemsize != 1:
+        raise InvalidArgumentError(
+            "an image array must be 2-D (height, width) uint8 gray pixels, got shape %s %s%s"
+            % (a.shape, a.dtype, "; convert color to gray first (e.g. take one channel)"
+               if a.ndim == 3 else ""))
+    return a
 
 
 def _parse_precision(p):

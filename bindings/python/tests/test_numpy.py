@@ -69,8 +69,10 @@ class NumpyTest(unittest.TestCase):
             self.assertEqual(r.shape, (8, 8))
             self.assertEqual(r.tolist(), cam.raw())
             self.assertEqual(cam.resize(50, 30, numpy=True).shape, (30, 50))
+            # pixel input keeps its image, as PNG input does: the image size
+            self.assertEqual(cam.image_size, (w, h))
             c = cam.colormap(numpy=True)
-            self.assertEqual((c.shape, c.dtype), ((64, 64, 3), np.uint8))
+            self.assertEqual((c.shape, c.dtype), ((h, w, 3), np.uint8))
             o = cam.overlay(img, alpha=0.3)
             self.assertEqual(o.shape, (h, w, 3))
             self.assertEqual(o.tobytes(), cam.overlay(px, w, h, alpha=0.3))

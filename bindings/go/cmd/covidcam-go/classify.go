@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
-
-	"covidcam"
 )
 
 // covidcam-go classify: examples/covidcam-classify.c in Go.
@@ -31,17 +28,14 @@ func classifyMain(args []string, stdout, stderr io.Writer) int {
 			failed = 1
 			fmt.Fprintf(stderr, "%s: %s: %s\n", fs.Name(), f, describe(err))
 			if o.json {
-				var e *covidcam.Error
-				errors.As(err, &e)
-				fmt.Fprintln(stdout, dumps(object{{"file", f}, {"status", e.Status.Error()},
-					{"error", e.Message}}))
+				fmt.Fprintln(stdout, errorLine(f, err))
 			}
 			continue
 		}
 		if o.json {
-			fmt.Fprintln(stdout, dumps(object{{"file", f}, {"top", r.Label},
+			fmt.Fprintln(stdout, dumps(append(fileFields("file", f), object{{"top", r.Label},
 				{"probabilities", classMap(r.Classes, r.Probabilities)},
-				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms}}))
+				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms}}...)))
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", f, r.Label)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -120,21 +121,28 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 	ms := elapsedMs(t0)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %s\n", prog, file, describe(err))
+		if o.json {
+			fmt.Fprintln(stdout, errorLine(file, err))
+		}
 		return 1
 	}
 	defer hm.Close()
-	outputs, ok := writeOutputs(prog, hm, o, stderr)
-	if !ok {
+	outputs, err := writeOutputs(hm, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s: %s\n", prog, file, describe(err))
+		if o.json {
+			fmt.Fprintln(stdout, errorLine(file, err))
+		}
 		return 1
 	}
 	r := hm.Result()
 	if o.json {
 		w, h := hm.RawSize()
-		fmt.Fprintln(stdout, dumps(object{{"file", file}, {"top", r.Label},
+		fmt.Fprintln(stdout, dumps(append(fileFields("file", file), object{{"top", r.Label},
 			{"probabilities", classMap(r.Classes, r.Probabilities)},
 			{"class", hm.ClassName()}, {"probability", f32(hm.Probability())},
 			{"method", hm.Method().String()}, {"layer", hm.Layer()},
-			{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms}}))
+			{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms}}...)))
 		return 0
 	}
 	fmt.Fprintf(stdout, "%s: %s (%.4f); %s of %s (%.4f) at %s\n", file, r.Label,
@@ -143,29 +151,38 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 		fmt.Fprintf(stdout, "  %s %.4f\n", pad(c, 20), r.Probabilities[i])
 	}
 	for _, f := range outputs {
-		fmt.Fprintf(stdout, "  %s %s\n", pad(f.key, 8), f.value)
+		if !strings.HasSuffix(f.key, "_bytes") {
+			fmt.Fprintf(stdout, "  %s %s\n", pad(f.key, 8), f.value)
+		}
 	}
 	return 0
 }
 
 // writeOutputs writes the requested files and lists them as the JSON
-// "outputs" object; false after reporting a failure.
-func writeOutputs(prog string, hm *covidcam.Heatmap, o *camOptions, stderr io.Writer) (object,
-	bool) {
+// "outputs" object, or returns the first failure (naming the output).
+func writeOutputs(hm *covidcam.Heatmap, o *camOptions) (object, error) {
 	outputs := object{}
 	if o.overlay != "" {
 		if err := hm.WriteOverlay(o.overlay, float32(o.alpha)); err != nil {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", prog, o.overlay, describe(err))
-			return nil, false
+			return nil, outputError("overlay", o.overlay, err)
 		}
-		outputs = append(outputs, field{"overlay", o.overlay})
+		outputs = append(outputs, fileFields("overlay", o.overlay)...)
 	}
 	if o.heatmap != "" {
 		if err := hm.WriteColormap(o.heatmap); err != nil {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", prog, o.heatmap, describe(err))
-			return nil, false
+			return nil, outputError("heatmap", o.heatmap, err)
 		}
-		outputs = append(outputs, field{"heatmap", o.heatmap})
+		outputs = append(outputs, fileFields("heatmap", o.heatmap)...)
 	}
-	return outputs, true
+	return outputs, nil
+}
+
+// outputError names the output in the message, as the C program does.
+func outputError(kind, path string, err error) error {
+	var e *covidcam.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s %s: %w", kind, path, err)
+	}
+	return &covidcam.Error{Op: e.Op, Status: e.Status,
+		Message: fmt.Sprintf("%s %s: %s", kind, path, e.Message)}
 }

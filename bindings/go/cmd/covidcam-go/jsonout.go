@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/hex"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"covidcam"
 )
 
 // JSON lines formatted exactly as the C example programs print them (jansson,
@@ -103,6 +108,9 @@ func dumps(v any) string {
 	case string:
 		return jsonString(x)
 	case f32:
+		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+			return "null"
+		}
 		return jsonReal(shortestF32(float32(x)))
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -119,4 +127,25 @@ func classMap(classes []string, values []float32) object {
 		o[i] = field{c, f32(values[i])}
 	}
 	return o
+}
+
+// fileFields is {key: name} with U+FFFD for every byte that is not UTF-8 (as
+// jsonString writes it), plus {key + "_bytes": the exact bytes in hex} when
+// there is one, as cli_json_set_file does in the C programs.
+func fileFields(key, path string) object {
+	o := object{{key, path}}
+	if !utf8.ValidString(path) {
+		o = append(o, field{key + "_bytes", hex.EncodeToString([]byte(path))})
+	}
+	return o
+}
+
+// errorLine is the JSON line of a failed image.
+func errorLine(file string, err error) string {
+	status, msg := "error", err.Error()
+	var e *covidcam.Error
+	if errors.As(err, &e) {
+		status, msg = e.Status.Error(), e.Message
+	}
+	return dumps(append(fileFields("file", file), field{"status", status}, field{"error", msg}))
 }

@@ -1,0 +1,22 @@
+#include "tr_outdir.h"
+
+#include <stdio.h>
+
+#include "tr_util.h"
+
+const char *const tr_out_files[4] = {"best.safetensors", "checkpoint.safetensors", "metrics.csv",
+                                     "report.html"};
+
+covidcam_status tr_refuse_earlier_run(const char *dir, cc_err *e)
+{
+    char path[4200];
+    for (int i = 0; i < 4; i++) {
+        tr_path(path, sizeof path, dir, tr_out_files[i]);
+        if (tr_exists(path))
+            return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                           "%s already holds a training run (%s); --resume continues it, "
+                           "--force starts anew and replaces it",
+                           dir, tr_out_files[i]);
+    }
+    return COVIDCAM_OK;
+}
