@@ -14,16 +14,23 @@ struct covidcam_session {
     cc_err err;
     float *input; /* plain C x S x S network input */
     float *tmp;   /* S x S resize scratch */
+    covidcam_image_info info; /* the last input; format NONE until one is decoded */
 };
 
 /* One image handed to the library, in any of the accepted forms. */
-typedef enum cc_input_kind { CC_IN_FILE, CC_IN_PNG, CC_IN_PIXELS, CC_IN_TENSOR } cc_input_kind;
+typedef enum cc_input_kind {
+    CC_IN_FILE,
+    CC_IN_PNG,
+    CC_IN_PIXELS,
+    CC_IN_TENSOR,
+    CC_IN_IMAGE /* bytes in any supported format */
+} cc_input_kind;
 
 typedef struct cc_input {
     cc_input_kind kind;
     const char *path;         /* FILE */
-    const void *png;          /* PNG */
-    size_t len;               /* PNG */
+    const void *png;          /* PNG, IMAGE */
+    size_t len;               /* PNG, IMAGE */
     const uint8_t *pixels;    /* PIXELS */
     int width, height;        /* PIXELS; TENSOR: H, W */
     size_t stride;            /* PIXELS */
@@ -31,12 +38,14 @@ typedef struct cc_input {
     int channels;             /* TENSOR */
 } cc_input;
 
-/* Decode/validate `in` and write the network input to s->input. If `image` is
- * not NULL and the input is an image, the decoded gray image is moved there
- * (caller frees with cc_image_free); tensors leave it empty. */
+/* Decode/validate `in` and write the network input to s->input; s->info
+ * describes it. If `image` is not NULL and the input is an image, the decoded
+ * gray image is moved there (caller frees with cc_image_free); tensors leave it
+ * empty. */
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image);
 
-/* Start a call: clear the message; returns INVALID_ARGUMENT for NULL s. */
+/* Start a call: clear the message and s->info; returns INVALID_ARGUMENT for
+ * NULL s. */
 covidcam_status cc_session_begin(covidcam_session *s);
 
 /* Softmax of n logits into probs (double accumulation, max-subtracted). */
