@@ -131,8 +131,8 @@ covidcam_status cc_image_check_format(const uint8_t *buf, size_t len, cc_err *e)
     if (len == 0)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "not an image: empty");
     char hex[3 * 8 + 1] = "";
-    for (size_t i = 0; i < len && i < 8; i++)
-        snprintf(hex + 3 * i, sizeof hex - 3 * i, "%s%02x", i ? " " : "", buf[i]);
+    for (size_t i = 0, at = 0; i < len && i < 8; i++)
+        at += (size_t)snprintf(hex + at, sizeof hex - at, "%s%02x", i ? " " : "", buf[i]);
     return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                    "not a PNG, JPEG or DICOM image (it starts with bytes %s)", hex);
 }

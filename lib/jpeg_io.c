@@ -235,6 +235,8 @@ static covidcam_status decode(jpeg_ctx *x, const void *buf, size_t len)
         fail_with(x, COVIDCAM_ERR_BAD_FORMAT);
     }
     check_header(x);
+    /* Saved markers live in libjpeg's image pool, freed by finish_decompress. */
+    x->meta.orientation = find_orientation(c);
     int w = x->meta.width, h = x->meta.height;
     x->px = malloc((size_t)w * h);
     x->row = malloc((size_t)w * 4);
@@ -256,7 +258,6 @@ static covidcam_status decode(jpeg_ctx *x, const void *buf, size_t len)
     }
     /* Reading to EOI makes a file cut after its last scan line an error too. */
     jpeg_finish_decompress(c);
-    x->meta.orientation = find_orientation(c);
     return COVIDCAM_OK;
 }
 

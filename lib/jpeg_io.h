@@ -7,10 +7,11 @@
 #include "error.h"
 #include "png_io.h" /* cc_image */
 
-/* A progressive JPEG with more scans than this is refused (COVIDCAM_ERR_LIMIT):
- * each scan costs a pass over the whole coefficient buffer, so a small file of
- * thousands of tiny scans would take minutes. Encoders write at most about 10. */
-#define CC_JPEG_MAX_SCANS 100
+/* A JPEG with more scans than this is refused (COVIDCAM_ERR_LIMIT): each scan
+ * of a progressive file costs a pass over the whole coefficient buffer, and the
+ * standard allows thousands of tiny legal scans, so a small file could take
+ * minutes. libjpeg's and mozjpeg's progressive scripts use at most about 10. */
+#define CC_JPEG_MAX_SCANS 64
 
 /* What the JPEG said about itself. */
 typedef struct cc_jpeg_meta {
