@@ -38,7 +38,7 @@ static void usage(FILE *f)
             "       %s --model FILE [OPTIONS] --out-dir DIR [--overlay] [--heatmap] [--npy]\n"
             "                        IMAGE...\n"
             "\n"
-            "Classify each PNG IMAGE and compute the class activation map that explains\n"
+            "Classify each IMAGE (PNG, JPEG or DICOM) and compute the class activation map that explains\n"
             "the decision, then print the probabilities and write the requested images.\n"
             "\n"
             "Options:\n"
@@ -65,7 +65,8 @@ static void usage(FILE *f)
             "\n"
             "Batch mode, with --out-dir DIR (created if missing), the output options take\n"
             "no file name and select what to write for each IMAGE, named after the file\n"
-            "name without .png: DIR/NAME.overlay.png, DIR/NAME.heatmap.png, DIR/NAME.npy.\n"
+            "name without its extension (x.jpg, x.dcm, x.png: NAME x): DIR/NAME.overlay.png,\n"
+            "DIR/NAME.heatmap.png, DIR/NAME.npy.\n"
             "Without any of them only the overlay is written. Two IMAGEs with the same\n"
             "NAME are refused.\n"
             "\n"
@@ -362,6 +363,10 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
         method_names[covidcam_heatmap_method(h)], "layer", covidcam_heatmap_layer(h),
         "raw_size", covidcam_heatmap_raw_height(h), covidcam_heatmap_raw_width(h), "outputs",
         json_outputs(o), "ms", ms);
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    if (j && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
+        json_object_set_new(j, "image", cli_json_image_info(&info));
     if (!cli_print_json(j))
         return 0;
     fprintf(stderr, "%s: %s: cannot format JSON (names must be UTF-8)\n", prog, file);
@@ -381,6 +386,13 @@ static int explain_one(covidcam_session *s, const args *a, const covidcam_gradca
                 covidcam_session_last_error(s));
         return 1;
     }
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    covidcam_heatmap_image_info(h, &info);
+    char warnings[4][128];
+    int nwarn = cli_image_warnings(&info, warnings, 4);
+    for (int i = 0; i < nwarn; i++)
+        fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
     int failed = write_outputs(h, o, a->alpha);
     if (!failed && a->json)
         failed = print_json(covidcam_session_model(s), file, h, o, ms);
