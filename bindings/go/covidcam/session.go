@@ -119,7 +119,8 @@ func (s *Session) classify(op string, f classifyFunc) (Result, error) {
 	return r, nil
 }
 
-// Classify classifies the PNG file at path.
+// Classify classifies the image file at path: PNG, JPEG or DICOM, recognised
+// from its bytes.
 func (s *Session) Classify(path string) (Result, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"covidcam"
 )
 
 // JSON lines formatted exactly as the C example programs print them (jansson,
@@ -100,6 +102,14 @@ func dumps(v any) string {
 			parts[i] = strconv.Itoa(n)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
+	case []string:
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = jsonString(s)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case int:
+		return strconv.Itoa(x)
 	case string:
 		return jsonString(x)
 	case f32:
@@ -117,6 +127,28 @@ func classMap(classes []string, values []float32) object {
 	o := make(object, len(classes))
 	for i, c := range classes {
 		o[i] = field{c, f32(values[i])}
+	}
+	return o
+}
+
+// imageObject is cli_json_image_info: the "image" object of --json.
+func imageObject(i covidcam.ImageInfo) object {
+	o := object{{"format", i.Format.String()}, {"width", i.Width}, {"height", i.Height},
+		{"bits", i.Bits}, {"channels", i.Channels}, {"photometric", i.Photometric}}
+	if i.Format == covidcam.FormatJPEG {
+		o = append(o, field{"orientation", i.Orientation})
+	}
+	if i.Format == covidcam.FormatDICOM {
+		o = append(o, field{"modality", i.Modality}, field{"view_position", i.ViewPosition},
+			field{"body_part", i.BodyPart}, field{"transfer_syntax", i.TransferSyntax},
+			field{"frames", i.Frames}, field{"window_source", i.WindowSource.String()})
+		// JSON has no NaN: a non-finite window is left out
+		if i.WindowSource != covidcam.WindowNone && !math.IsNaN(i.WindowCenter) &&
+			!math.IsInf(i.WindowCenter, 0) && !math.IsNaN(i.WindowWidth) &&
+			!math.IsInf(i.WindowWidth, 0) {
+			o = append(o, field{"window_center", i.WindowCenter},
+				field{"window_width", i.WindowWidth})
+		}
 	}
 	return o
 }
