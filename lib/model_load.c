@@ -538,6 +538,11 @@ covidcam_status covidcam_model_load(const char *path, covidcam_model **out, char
         }
         return rc;
     }
+    /* A header refused before the tensor data was read: name the file too. */
+    if (rc != COVIDCAM_ERR_IO && !strstr(e.msg, path)) {
+        cc_err tmp = e;
+        cc_fail(&e, rc, "%s (in %s)", tmp.msg, path);
+    }
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
 }

@@ -260,6 +260,16 @@ static void test_fifo(void **state)
     assert_non_null(strstr(e.msg, "FIFO"));
     assert_int_equal(cc_image_read_file("/dev/null", &img, NULL, &e), COVIDCAM_ERR_IO);
     assert_non_null(strstr(e.msg, "character device"));
+    /* the public entry points that take paths: model and image */
+    covidcam_model *m = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    assert_int_equal(covidcam_model_load(p, &m, err, sizeof err), COVIDCAM_ERR_IO);
+    assert_non_null(strstr(err, "is a FIFO, not a regular file"));
+    assert_null(m);
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    assert_int_equal(covidcam_image_probe_file(p, &info, err, sizeof err), COVIDCAM_ERR_IO);
+    assert_non_null(strstr(err, "FIFO"));
     unlink(p);
     free(p);
 }
@@ -360,12 +370,13 @@ static void test_huge_files_refused_early(void **state)
     assert_int_equal(cc_png_read_gray_file(png, &im, &e), COVIDCAM_ERR_BAD_FORMAT);
     assert_non_null(strstr(e.msg, "not a PNG"));
     char *model = sparse_file("st", "\0\0\0\0\0\0\0\0", 8, ((off_t)4 << 30) - 16);
+    covidcam_model *m = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    assert_int_equal(covidcam_model_load(model, &m, err, sizeof err), COVIDCAM_ERR_BAD_FORMAT);
+    assert_non_null(strstr(err, "header length 0"));
+    assert_non_null(strstr(err, model));
     uint8_t *data;
     size_t len;
-    assert_int_equal(cc_read_file_checked(model, (size_t)COVIDCAM_MAX_MODEL_BYTES, 8,
-                                          cc_st_check_prefix, NULL, &data, &len, &e),
-                     COVIDCAM_ERR_BAD_FORMAT);
-    assert_non_null(strstr(e.msg, "header length 0"));
     /* header length past the end of the file, and bad JSON in the header */
     char *model2 = sparse_file("st2", "\x10\0\0\0\0\0\0\0{not json}xxxxx", 24, (off_t)1 << 30);
     assert_int_equal(cc_read_file_checked(model2, (size_t)COVIDCAM_MAX_MODEL_BYTES, 8,
