@@ -116,11 +116,86 @@ int cli_stem(const char *path, char *out, size_t size)
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strlen(base);
-    if (n > 4 && strcasecmp(base + n - 4, ".png") == 0)
-        n -= 4;
+    /* Drop the extension, whatever it is (.png, .jpg, .dcm...), but keep a
+     * leading dot: ".scan" stays ".scan". */
+    const char *dot = strrchr(base, '.');
+    if (dot && dot > base)
+        n = (size_t)(dot - base);
     if (n == 0 || n >= size)
         return -1;
     memcpy(out, base, n);
     out[n] = '\0';
     return 0;
+}
+
+static const char *format_name(covidcam_image_format f)
+{
+    switch (f) {
+    case COVIDCAM_FORMAT_PNG: return "PNG";
+    case COVIDCAM_FORMAT_JPEG: return "JPEG";
+    case COVIDCAM_FORMAT_DICOM: return "DICOM";
+    case COVIDCAM_FORMAT_PIXELS: return "pixels";
+    case COVIDCAM_FORMAT_TENSOR: return "tensor";
+    default: return "none";
+    }
+}
+
+static const char *window_name(covidcam_window_source w)
+{
+    switch (w) {
+    case COVIDCAM_WINDOW_FILE: return "file";
+    case COVIDCAM_WINDOW_VOI_LUT: return "voi_lut";
+    case COVIDCAM_WINDOW_RANGE: return "range";
+    default: return "none";
+    }
+}
+
+json_t *cli_json_image_info(const covidcam_image_info *info)
+{
+    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s}", "format", format_name(info->format),
+                          "width", info->width, "height", info->height, "bits", info->bits,
+                          "channels", info->channels, "photometric", info->photometric);
+    if (!o)
+        return NULL;
+    int bad = 0;
+    if (info->format == COVIDCAM_FORMAT_JPEG)
+        bad |= json_object_set_new(o, "orientation", json_integer(info->orientation));
+    if (info->format == COVIDCAM_FORMAT_DICOM) {
+        bad |= json_object_set_new(o, "modality", json_string(info->modality));
+        bad |= json_object_set_new(o, "view_position", json_string(info->view_position));
+        bad |= json_object_set_new(o, "body_part", json_string(info->body_part));
+        bad |= json_object_set_new(o, "transfer_syntax", json_string(info->transfer_syntax));
+        bad |= json_object_set_new(o, "frames", json_integer(info->frames));
+        bad |= json_object_set_new(o, "window_source",
+                                   json_string(window_name(info->window_source)));
+        /* a finite window only: JSON has no NaN */
+        if (info->window_source != COVIDCAM_WINDOW_NONE && isfinite(info->window_center) &&
+            isfinite(info->window_width)) {
+            bad |= json_object_set_new(o, "window_center", json_real(info->window_center));
+            bad |= json_object_set_new(o, "window_width", json_real(info->window_width));
+        }
+    }
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], int max)
+{
+    int n = 0;
+    if (info->format != COVIDCAM_FORMAT_DICOM)
+        return 0;
+    const char *v = info->view_position;
+    if (n < max && (!strcmp(v, "LATERAL") || !strcmp(v, "LL") || !strcmp(v, "RL") ||
+                    !strcmp(v, "LLD") || !strcmp(v, "RLD")))
+        snprintf(warnings[n++], 128,
+                 "ViewPosition is %s: the model was trained on frontal (PA/AP) views", v);
+    const char *mo = info->modality;
+    if (n < max && strcmp(mo, "CR") != 0 && strcmp(mo, "DX") != 0)
+        snprintf(warnings[n++], 128,
+                 "Modality is %s%s%s, not CR or DX: the model was trained on radiographs",
+                 *mo ? "'" : "", *mo ? mo : "absent", *mo ? "'" : "");
+    return n;
 }

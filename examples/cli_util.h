@@ -32,8 +32,20 @@ int cli_print_json(json_t *obj);
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
              covidcam_session **session);
 
-/* The last path component of `path` without a ".png" suffix (any case), in
- * `out` of `size` bytes; -1 if it does not fit or is empty. */
+/* The last path component of `path` without its extension (".png", ".jpg",
+ * ".dcm"...; a leading dot is kept), in `out` of `size` bytes; -1 if it does
+ * not fit or is empty. */
 int cli_stem(const char *path, char *out, size_t size);
+
+/* {"format", "width", "height", "bits", "channels", "photometric"} plus
+ * "orientation" for JPEG and the DICOM fields (modality, view_position,
+ * body_part, transfer_syntax, frames, window_source, window_center/width).
+ * NULL on allocation failure. */
+json_t *cli_json_image_info(const covidcam_image_info *info);
+
+/* Reasons to doubt that the model fits this input (a DICOM whose view is
+ * lateral, or whose modality is not CR/DX), up to `max` sentences into
+ * `warnings`; returns how many. Warnings only: the image is still classified. */
+int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], int max);
 
 #endif

@@ -1,4 +1,4 @@
-/* covidcam-classify: classify chest X-ray PNGs with a covidcam model. */
+/* covidcam-classify: classify chest X-rays (PNG, JPEG, DICOM) with a covidcam model. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +19,19 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: %s --model FILE [--json] [--threads N] IMAGE...\n"
             "\n"
-            "Classify each PNG IMAGE (any bit depth or color type; converted to gray)\n"
-            "with the covidcam model FILE and print the top class and the probability\n"
-            "of every class.\n"
+            "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever\n"
+            "its name; converted to gray) with the covidcam model FILE and print the top\n"
+            "class and the probability of every class. A DICOM whose ViewPosition is\n"
+            "lateral or whose Modality is not CR/DX is classified with a warning.\n"
             "\n"
             "  -m, --model FILE   covidcam safetensors model (docs/model-format.md)\n"
             "  -j, --json         one JSON object per image and line:\n"
             "                       {\"file\":..., \"top\":..., \"probabilities\":{class: p},\n"
-            "                        \"logits\":{class: z}, \"ms\":...}\n"
+            "                        \"logits\":{class: z}, \"ms\":...,\n"
+            "                        \"image\":{\"format\", \"width\", \"height\", \"bits\",\n"
+            "                        \"channels\", \"photometric\", and for DICOM \"modality\",\n"
+            "                        \"view_position\", \"body_part\", \"window_center\"...},\n"
+            "                        \"warnings\":[...] (only when there are some)}\n"
             "                     ms is the wall time of the classify call (decode,\n"
             "                     preprocessing, network). A failed image gives\n"
             "                     {\"file\":..., \"status\":..., \"error\":...} instead.\n"
@@ -81,18 +86,26 @@ static void print_text(const covidcam_model *m, const char *file, const float *p
 }
 
 static int print_json(const covidcam_model *m, const char *file, const float *probs,
-                      const float *logits, int top, double ms)
+                      const float *logits, int top, double ms, const covidcam_image_info *info,
+                      char warnings[][128], int nwarn)
 {
     json_t *o = json_object();
-    json_t *rest = json_pack("{s:s, s:o, s:o, s:f}", "top", covidcam_model_class_name(m, top),
+    json_t *rest = json_pack("{s:s, s:o, s:o, s:f, s:o}", "top", covidcam_model_class_name(m, top),
                              "probabilities", cli_json_class_map(m, probs), "logits",
-                             cli_json_class_map(m, logits), "ms", ms);
+                             cli_json_class_map(m, logits), "ms", ms, "image",
+                             cli_json_image_info(info));
     if (!o || !rest || cli_json_set_file(o, "file", file) || json_object_update(o, rest)) {
         json_decref(o);
         json_decref(rest);
         return -1;
     }
     json_decref(rest);
+    if (nwarn) {
+        json_t *w = json_array();
+        for (int i = 0; i < nwarn; i++)
+            json_array_append_new(w, json_string(warnings[i]));
+        json_object_set_new(o, "warnings", w);
+    }
     return cli_print_json(o);
 }
 
@@ -117,11 +130,18 @@ static int classify_one(covidcam_session *s, const char *file, int json, float *
         report_error(json, file, rc, covidcam_session_last_error(s));
         return 1;
     }
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    covidcam_session_image_info(s, &info);
+    char warnings[4][128];
+    int nwarn = cli_image_warnings(&info, warnings, 4);
+    for (int i = 0; i < nwarn; i++)
+        fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
     if (!json) {
         print_text(m, file, probs, top);
         return 0;
     }
-    if (print_json(m, file, probs, logits, top, ms)) {
+    if (print_json(m, file, probs, logits, top, ms, &info, warnings, nwarn)) {
         cli_print_json_failure();
         fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
         return 1;

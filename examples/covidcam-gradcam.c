@@ -40,8 +40,9 @@ static void usage(FILE *f)
             "       %s --model FILE [OPTIONS] --out-dir DIR [--overlay] [--heatmap] [--npy]\n"
             "                        IMAGE...\n"
             "\n"
-            "Classify each PNG IMAGE and compute the class activation map that explains\n"
-            "the decision, then print the probabilities and write the requested images.\n"
+            "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes) and\n"
+            "compute the class activation map that explains the decision, then print the\n"
+            "probabilities and write the requested images.\n"
             "\n"
             "Options:\n"
             "  -m, --model FILE        covidcam safetensors model (docs/model-format.md)\n"
@@ -53,7 +54,8 @@ static void usage(FILE *f)
             "                          i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)\n"
             "  -j, --json              one JSON object per image and line: file, top,\n"
             "                          probabilities, class, probability, method, layer,\n"
-            "                          raw_size [h, w], outputs {kind: path}, ms\n"
+            "                          raw_size [h, w], outputs {kind: path}, ms, image\n"
+            "                          (as covidcam-classify --json)\n"
             "  -t, --threads N         oneDNN threads (default 0 = all cores)\n"
             "      --list-layers       print the model's target layer names and exit\n"
             "  -h, --help              show this help\n"
@@ -67,7 +69,8 @@ static void usage(FILE *f)
             "\n"
             "Batch mode, with --out-dir DIR (created if missing), the output options take\n"
             "no file name and select what to write for each IMAGE, named after the file\n"
-            "name without .png: DIR/NAME.overlay.png, DIR/NAME.heatmap.png, DIR/NAME.npy.\n"
+            "name without its extension (x.jpg, x.dcm, x.png: NAME x): DIR/NAME.overlay.png,\n"
+            "DIR/NAME.heatmap.png, DIR/NAME.npy.\n"
             "Without any of them only the overlay is written. Two IMAGEs with the same\n"
             "NAME are refused.\n"
             "\n"
@@ -383,6 +386,10 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
         method_names[covidcam_heatmap_method(h)], "layer", covidcam_heatmap_layer(h),
         "raw_size", covidcam_heatmap_raw_height(h), covidcam_heatmap_raw_width(h), "outputs",
         json_outputs(o), "ms", ms);
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    if (j && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
+        json_object_set_new(j, "image", cli_json_image_info(&info));
     json_t *line = json_object();
     if (!j || !line || cli_json_set_file(line, "file", file) || json_object_update(line, j)) {
         json_decref(j);
@@ -418,6 +425,13 @@ static int explain_one(covidcam_session *s, const args *a, const covidcam_gradca
         report_error(a, file, rc, covidcam_session_last_error(s));
         return 1;
     }
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    covidcam_heatmap_image_info(h, &info);
+    char warnings[4][128];
+    int nwarn = cli_image_warnings(&info, warnings, 4);
+    for (int i = 0; i < nwarn; i++)
+        fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
     char msg[2 * PATH_MAX];
     int failed = write_outputs(h, o, a->alpha, msg, sizeof msg, &rc);
     if (failed)

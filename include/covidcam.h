@@ -58,8 +58,8 @@ extern "C" {
 #define COVIDCAM_ERRBUF_SIZE 512
 
 /* Limits enforced on untrusted input (docs/security.md). */
-#define COVIDCAM_MAX_IMAGE_DIM 16384u            /* width or height of a PNG */
-#define COVIDCAM_MAX_IMAGE_PIXELS (64u << 20)    /* width * height of a PNG */
+#define COVIDCAM_MAX_IMAGE_DIM 16384u            /* width or height of an image */
+#define COVIDCAM_MAX_IMAGE_PIXELS (64u << 20)    /* width * height of an image */
 #define COVIDCAM_MAX_CLASSES 1000u               /* rows of fc.weight */
 #define COVIDCAM_MAX_HEADER_BYTES (16u << 20)    /* safetensors JSON header */
 #define COVIDCAM_MAX_TENSORS 4096u               /* tensors in a model file */
@@ -222,12 +222,14 @@ COVIDCAM_API const covidcam_model *covidcam_session_model(const covidcam_session
  * number of classes. *top_class (may be NULL) receives the argmax.
  * Errors: INVALID_ARGUMENT (NULL session, capacity too small, bad dims, a
  * non-finite tensor element, the session busy in another thread), IO,
- * BAD_FORMAT (not a PNG / corrupt PNG; the model's mean/std turn the image
- * into non-finite network input; a logit overflows float, so no probability
- * is meaningful), LIMIT (image too large), BACKEND.
+ * BAD_FORMAT (not an image / corrupt image; the model's mean/std turn the
+ * image into non-finite network input; a logit overflows float, so no
+ * probability is meaningful), UNSUPPORTED (an image format or variant this
+ * build cannot decode), LIMIT (image too large), BACKEND.
  * Call from the thread that owns the session. */
 
-/* Classify a PNG file (any color type and bit depth; converted to gray). */
+/* Classify an image file: PNG, JPEG or DICOM, recognised from its first bytes
+ * (see "image formats" below); converted to gray. */
 COVIDCAM_API covidcam_status covidcam_classify_file(covidcam_session *session, const char *path,
                                                     float *probabilities, float *logits,
                                                     size_t capacity, int *top_class);
@@ -405,6 +407,116 @@ COVIDCAM_API covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatm
 COVIDCAM_API covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *heatmap,
                                                              const char *path, char *errbuf,
                                                              size_t errbuf_size);
+
+/* ---------------------------------------------------------------- image formats */
+
+/* Every function that takes an image file or image bytes (covidcam_classify_file,
+ * covidcam_classify_image, covidcam_gradcam_file, covidcam_gradcam_image,
+ * covidcam_image_probe) recognises the format from the first bytes, whatever
+ * the file name: PNG (signature), JPEG (SOI marker) and DICOM ("DICM" at offset
+ * 128, or a file without preamble that starts with a group 0002 or 0008
+ * element). Anything else is refused before the rest of the file is read:
+ * UNSUPPORTED naming what it looks like (GIF, BMP, TIFF, WebP, PDF, JPEG 2000,
+ * safetensors, ZIP...), or BAD_FORMAT when it looks like nothing known.
+ * Decoding rules: docs/preprocessing.md. The _png functions accept PNG only. */
+
+typedef enum covidcam_image_format {
+    COVIDCAM_FORMAT_NONE = 0,   /* no input decoded */
+    COVIDCAM_FORMAT_PNG = 1,
+    COVIDCAM_FORMAT_JPEG = 2,
+    COVIDCAM_FORMAT_DICOM = 3,
+    COVIDCAM_FORMAT_PIXELS = 4, /* covidcam_*_pixels */
+    COVIDCAM_FORMAT_TENSOR = 5  /* covidcam_*_tensor */
+} covidcam_image_format;
+
+/* Where the gray window of a DICOM came from (covidcam_image_info.window_source). */
+typedef enum covidcam_window_source {
+    COVIDCAM_WINDOW_NONE = 0,    /* not DICOM */
+    COVIDCAM_WINDOW_FILE = 1,    /* the first WindowCenter/WindowWidth of the file */
+    COVIDCAM_WINDOW_VOI_LUT = 2, /* the file's VOI LUT sequence */
+    COVIDCAM_WINDOW_RANGE = 3    /* none in the file: the full range of the stored bits */
+} covidcam_window_source;
+
+/* What an input image was, so that a user can check what the model saw.
+ * Strings are NUL-terminated printable ASCII, "" when unknown or absent.
+ * The struct may grow at its end in later versions: set struct_size (with
+ * covidcam_image_info_init); the library writes only the fields that fit in
+ * struct_size bytes. */
+typedef struct covidcam_image_info {
+    size_t struct_size;           /* sizeof(covidcam_image_info); set by _init */
+    covidcam_image_format format;
+    int width, height;            /* of the decoded gray image (after EXIF orientation) */
+    int bits;                     /* bits stored per sample (PNG bit depth, 8 for JPEG,
+                                     DICOM BitsStored; 8 for pixels, 32 for tensors) */
+    int channels;                 /* samples per pixel in the file (tensor: channels) */
+    char photometric[20];         /* "GRAY", "GRAY_ALPHA", "RGB", "RGBA", "PALETTE"
+                                     (PNG); "GRAY", "YCbCr", "RGB", "CMYK", "YCCK"
+                                     (JPEG); the DICOM PhotometricInterpretation
+                                     ("MONOCHROME1", "MONOCHROME2", "RGB"...) */
+    int orientation;              /* JPEG: EXIF orientation applied (1..8; 1 without
+                                     EXIF); 0 for the other formats */
+    int frames;                   /* DICOM NumberOfFrames (the first is used); 1 otherwise */
+    /* DICOM only ("" / 0 for the other formats): */
+    char modality[20];            /* (0008,0060) Modality: "CR", "DX", "CT"... */
+    char view_position[20];       /* (0018,5101) ViewPosition: "PA", "AP", "LATERAL"... */
+    char body_part[20];           /* (0018,0015) BodyPartExamined: "CHEST"... */
+    char transfer_syntax[68];     /* (0002,0010) UID, e.g. "1.2.840.10008.1.2.1" */
+    covidcam_window_source window_source;
+    double window_center;         /* the window used, in modality (rescaled) units */
+    double window_width;
+} covidcam_image_info;
+
+/* Zero `info` and set its struct_size. NULL is a no-op. */
+static inline void covidcam_image_info_init(covidcam_image_info *info)
+{
+    unsigned char *p = (unsigned char *)info;
+    size_t i;
+    if (!info)
+        return;
+    for (i = 0; i < sizeof *info; i++)
+        p[i] = 0;
+    info->struct_size = sizeof *info;
+}
+
+/* Classify / explain an image held in memory (`len` bytes at `image`) in any
+ * supported format (PNG, JPEG, DICOM). As covidcam_classify_png() and
+ * covidcam_gradcam_png() otherwise; errors also UNSUPPORTED (a format or a
+ * DICOM transfer syntax this build cannot decode, named in the message). */
+COVIDCAM_API covidcam_status covidcam_classify_image(covidcam_session *session,
+                                                     const void *image, size_t len,
+                                                     float *probabilities, float *logits,
+                                                     size_t capacity, int *top_class);
+COVIDCAM_API covidcam_status covidcam_gradcam_image(covidcam_session *session,
+                                                    const void *image, size_t len,
+                                                    const covidcam_gradcam_options *options,
+                                                    covidcam_heatmap **out);
+
+/* What the last input of the session's last successful classify or Grad-CAM
+ * call was (any input kind). Writes *info up to info->struct_size.
+ * Errors: INVALID_ARGUMENT (NULL session or info, struct_size smaller than
+ * the first two fields), and INVALID_ARGUMENT "no decoded input" when no call
+ * has succeeded yet or the last one failed. Same thread rules as the session. */
+COVIDCAM_API covidcam_status covidcam_session_image_info(const covidcam_session *session,
+                                                         covidcam_image_info *info);
+
+/* What the image the heatmap was computed from was. Writes *info up to
+ * info->struct_size. INVALID_ARGUMENT on NULL or a too small struct_size.
+ * Thread-safe on a heatmap no thread is freeing. */
+COVIDCAM_API covidcam_status covidcam_heatmap_image_info(const covidcam_heatmap *heatmap,
+                                                         covidcam_image_info *info);
+
+/* Decode `len` bytes at `image` fully (the only way to validate the pixel data
+ * of every format; costs one decode, no model needed) and describe it in *info.
+ * Errors as covidcam_classify_image(), message in errbuf (may be NULL).
+ * Thread-safe: no handle. */
+COVIDCAM_API covidcam_status covidcam_image_probe(const void *image, size_t len,
+                                                  covidcam_image_info *info, char *errbuf,
+                                                  size_t errbuf_size);
+
+/* Same, for a file (read as covidcam_classify_file() reads it). */
+COVIDCAM_API covidcam_status covidcam_image_probe_file(const char *path,
+                                                       covidcam_image_info *info, char *errbuf,
+                                                       size_t errbuf_size);
 
 #ifdef __cplusplus
 }

@@ -65,7 +65,7 @@ for t in json.load(sys.stdin):
 # translation buffer in train_dnn_grad) and the bindings' are left to ASan.
 # robust/threads is too: valgrind serialises its 8 threads (~4 min) and
 # ASan and TSan run it already.
-VALGRIND_SUITES=${VALGRIND_SUITES:-core png robust}
+VALGRIND_SUITES=${VALGRIND_SUITES:-core png formats robust}
 VALGRIND_SKIP=${VALGRIND_SKIP:-threads}
 
 stage_valgrind() {

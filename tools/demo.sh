@@ -7,7 +7,7 @@
 # Environment:
 #   MODEL  model file (default: models/covidcam.safetensors, else the first
 #          models/*.safetensors, else the random-weight test fixture)
-#   IMAGE  PNG to explain (default: the first COVID image of ../shared/data/cxr/val)
+#   IMAGE  PNG, JPEG or DICOM to explain (default: the first COVID image of ../shared/data/cxr/val)
 #   BUILD  build directory (default: build-demo); SKIP_APT=1 skips apt-get.
 set -euo pipefail
 
@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-demo}
 OUT=$ROOT/out
 DATA=$ROOT/../shared/data/cxr
-PACKAGES=(meson ninja-build pkg-config gcc libdnnl-dev libpng-dev libjansson-dev)
+PACKAGES=(meson ninja-build pkg-config gcc libdnnl-dev libpng-dev libjpeg62-turbo-dev libjansson-dev)
 
 install_deps() {
     if [ -n "${SKIP_APT:-}" ]; then

@@ -7,7 +7,7 @@
 #   -t SECONDS   time per harness (default 60)
 #   -b DIR       build directory (default build-fuzz in the source root)
 #   -k           keep going after a harness fails (default: stop at the first)
-#   HARNESS      png_classify, model_load, gradcam (default: all three)
+#   HARNESS      png_classify, model_load, gradcam, image_decode (default: all)
 #
 # Each harness starts from the committed seeds (fuzz/corpus/<h>) plus what
 # earlier runs found (DIR/fuzz-corpus/<h>, not committed). A crash, leak,
@@ -31,7 +31,7 @@ while getopts t:b:k opt; do
     esac
 done
 shift $((OPTIND - 1))
-harnesses=${*:-png_classify model_load gradcam}
+harnesses=${*:-png_classify model_load gradcam image_decode}
 
 command -v clang >/dev/null || { echo "run_fuzzers: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
@@ -57,6 +57,11 @@ max_len() {
     esac
 }
 
+# A dictionary of format signatures and markers, when the harness has one.
+dict_args() {
+    if [ -f "$root/fuzz/$1.dict" ]; then echo "-dict=$root/fuzz/$1.dict"; fi
+}
+
 status=0
 for h in $harnesses; do
     exe="$build/fuzz/fuzz_$h"
@@ -70,8 +75,7 @@ for h in $harnesses; do
     if ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1" \
        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" OMP_NUM_THREADS=1 \
        "$exe" -max_total_time="$secs" -max_len="$(max_len "$h")" -timeout=25 \
-           -dict="$(dict_of "$h")" \
-           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
+           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" $(dict_args "$h") \
            "$corpus" "$root/fuzz/corpus/$h" >"$log" 2>&1; then
         grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" |
             sed 's/^stat::/    /'

@@ -53,13 +53,23 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-static int is_png_name(const char *name)
+/* Image files by name: PNG, JPEG and DICOM (decoded by content, so the
+ * extension only selects which files of a folder are training images). */
+static int is_image_name(const char *name)
 {
+    static const char *const ext[] = {".png", ".jpg", ".jpeg", ".dcm", ".dicom"};
     size_t l = strlen(name);
-    return name[0] != '.' && l > 4 && strcasecmp(name + l - 4, ".png") == 0;
+    if (name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t n = strlen(ext[i]);
+        if (l > n && strcasecmp(name + l - n, ext[i]) == 0)
+            return 1;
+    }
+    return 0;
 }
 
-/* Sorted entries of dir that are directories (want_dirs) or PNG files. */
+/* Sorted entries of dir that are directories (want_dirs) or image files. */
 static covidcam_status list_dir(const char *dir, int want_dirs, strv *out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
@@ -68,7 +78,7 @@ static covidcam_status list_dir(const char *dir, int want_dirs, strv *out, cc_er
         return cc_fail(e, COVIDCAM_ERR_IO, "cannot open folder %s: %s", dir, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || (!want_dirs && !is_png_name(de->d_name)))
+        if (de->d_name[0] == '.' || (!want_dirs && !is_image_name(de->d_name)))
             continue;
         char *full = join(dir, de->d_name);
         struct stat sb;
@@ -90,21 +100,75 @@ static covidcam_status list_dir(const char *dir, int want_dirs, strv *out, cc_er
     return COVIDCAM_OK;
 }
 
-covidcam_status tr_classes_list(const char *root, tr_classes *out, cc_err *e)
+/* The n-th folder of a TR_SOURCE_SEP-separated list into buf; 0 if none. */
+static int source_at(const char *list, int n, char *buf, size_t size)
 {
-    strv dirs = {0};
-    covidcam_status st = list_dir(root, 1, &dirs, e);
-    if (st)
-        return st;
-    if (dirs.n < 2) {
-        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                     "%s has %d class folder%s; training needs at least two", root, dirs.n,
-                     dirs.n == 1 ? "" : "s");
+    for (const char *p = list; p; n--) {
+        const char *end = strchr(p, TR_SOURCE_SEP);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (n == 0) {
+            if (len >= size)
+                return 0;
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            return 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+int tr_sources_count(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; (p = strchr(p, TR_SOURCE_SEP)); p++)
+        n++;
+    return n;
+}
+
+int tr_source_get(const char *list, int i, char *buf, size_t size)
+{
+    return source_at(list, i, buf, size) ? 0 : -1;
+}
+
+static int strv_has(const strv *s, const char *x)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], x) == 0)
+            return 1;
+    return 0;
+}
+
+covidcam_status tr_classes_list(const char *roots, tr_classes *out, cc_err *e)
+{
+    strv all = {0};
+    char root[4096];
+    covidcam_status st = COVIDCAM_OK;
+    for (int k = 0; st == COVIDCAM_OK && source_at(roots, k, root, sizeof root); k++) {
+        strv dirs = {0};
+        if ((st = list_dir(root, 1, &dirs, e)))
+            break;
+        for (int i = 0; st == COVIDCAM_OK && i < dirs.n; i++)
+            if (!strv_has(&all, dirs.v[i]) && strv_push(&all, dirs.v[i]))
+                st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         strv_free(&dirs);
+    }
+    if (st == COVIDCAM_OK && all.n < 2) {
+        char first[4096] = "";
+        source_at(roots, 0, first, sizeof first);
+        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                     "%s%s has %d class folder%s; training needs at least two", first,
+                     tr_sources_count(roots) > 1 ? " (and the other --train folders)" : "",
+                     all.n, all.n == 1 ? "" : "s");
+    }
+    if (st) {
+        strv_free(&all);
         return st;
     }
-    out->names = dirs.v;
-    out->n = dirs.n;
+    if (all.n > 1)
+        qsort(all.v, (size_t)all.n, sizeof *all.v, cmp_str);
+    out->names = all.v;
+    out->n = all.n;
     return COVIDCAM_OK;
 }
 
@@ -146,75 +210,110 @@ static covidcam_status split_push(tr_split *s, int *cap, char *path, int label, 
     return COVIDCAM_OK;
 }
 
-/* The class folders of root must be exactly cls. */
-static covidcam_status same_classes(const char *root, const tr_classes *cls, cc_err *e)
+/* The class folders of one source: exactly cls when the split has a single
+ * source, a subset of cls when folders are merged by class name. */
+static covidcam_status check_classes(const char *root, const tr_classes *cls, int subset,
+                                     strv *dirs, cc_err *e)
 {
-    strv dirs = {0};
-    covidcam_status st = list_dir(root, 1, &dirs, e);
+    covidcam_status st = list_dir(root, 1, dirs, e);
     if (st)
         return st;
-    int same = dirs.n == cls->n;
-    for (int i = 0; same && i < dirs.n; i++)
-        same = strcmp(dirs.v[i], cls->names[i]) == 0;
+    int same = subset || dirs->n == cls->n;
+    for (int i = 0; same && i < dirs->n; i++) {
+        same = 0;
+        for (int c = 0; c < cls->n && !same; c++)
+            same = strcmp(dirs->v[i], cls->names[c]) == 0;
+    }
     if (!same) {
         char got[256] = "", want[256] = "";
-        for (int i = 0; i < dirs.n; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "", dirs.v[i]);
+        for (int i = 0; i < dirs->n; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? "," : "",
+                     dirs->v[i]);
         for (int i = 0; i < cls->n; i++)
             snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s", i ? "," : "",
                      cls->names[i]);
         st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                      "%s has class folders [%s] but the model's classes are [%s]", root, got, want);
+        strv_free(dirs);
     }
-    strv_free(&dirs);
     return st;
 }
 
-covidcam_status tr_split_list(const char *root, const tr_classes *cls, int allow_empty,
+/* Append the images of root/<class>/ (sorted) to s with label c. */
+static covidcam_status push_class(const char *root, const char *name, int c, tr_split *s,
+                                  int *cap, cc_err *e)
+{
+    strv files = {0};
+    char *dir = join(root, name);
+    if (!dir)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    covidcam_status st = list_dir(dir, 0, &files, e);
+    for (int i = 0; st == COVIDCAM_OK && i < files.n; i++) {
+        char *p = join(dir, files.v[i]);
+        st = p ? split_push(s, cap, p, c, e)
+               : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    strv_free(&files);
+    free(dir);
+    return st;
+}
+
+covidcam_status tr_split_list(const char *roots, const tr_classes *cls, int allow_empty,
                               tr_split *out, cc_err *e)
 {
     tr_split s = {0};
-    int cap = 0;
-    char *dir = NULL;
-    strv files = {0};
-    covidcam_status st = same_classes(root, cls, e);
-    if (st)
+    int cap = 0, nsrc = tr_sources_count(roots);
+    char root[4096];
+    strv *dirs = calloc((size_t)nsrc, sizeof *dirs);
+    covidcam_status st = dirs ? COVIDCAM_OK
+                              : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int k = 0; st == COVIDCAM_OK && k < nsrc; k++)
+        if (!source_at(roots, k, root, sizeof root))
+            st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "folder name too long");
+        else
+            st = check_classes(root, cls, nsrc > 1, &dirs[k], e);
+    /* Class-major, then source, then file name: one source keeps the order
+     * of a single tree. */
+    for (int c = 0; st == COVIDCAM_OK && c < cls->n; c++) {
+        int before = s.n;
+        for (int k = 0; st == COVIDCAM_OK && k < nsrc; k++)
+            if (strv_has(&dirs[k], cls->names[c]) && source_at(roots, k, root, sizeof root))
+                st = push_class(root, cls->names[c], c, &s, &cap, e);
+        if (st == COVIDCAM_OK && s.n == before && !allow_empty) {
+            source_at(roots, 0, root, sizeof root);
+            st = nsrc > 1 ? cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                                    "class %s has no images in any of the %d folders (%s...)",
+                                    cls->names[c], nsrc, root)
+                          : cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                                    "class folder %s/%s has no images", root, cls->names[c]);
+        }
+    }
+    for (int k = 0; dirs && k < nsrc; k++)
+        strv_free(&dirs[k]);
+    free(dirs);
+    if (st) {
+        tr_split_free(&s);
         return st;
-    for (int c = 0; c < cls->n; c++) {
-        dir = join(root, cls->names[c]);
-        if (!dir) {
-            st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-            goto fail;
-        }
-        st = list_dir(dir, 0, &files, e);
-        if (st)
-            goto fail;
-        if (files.n == 0 && !allow_empty) {
-            st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "class folder %s has no PNG images",
-                         dir);
-            goto fail;
-        }
-        for (int i = 0; i < files.n; i++) {
-            char *p = join(dir, files.v[i]);
-            if (!p) {
-                st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-                goto fail;
-            }
-            st = split_push(&s, &cap, p, c, e);
-            if (st)
-                goto fail;
-        }
-        strv_free(&files);
-        free(dir);
-        dir = NULL;
     }
     *out = s;
     return COVIDCAM_OK;
-fail:
-    strv_free(&files);
-    free(dir);
-    tr_split_free(&s);
-    return st;
+}
+
+void tr_split_source_counts(const tr_split *s, const char *roots, int num_classes, int *counts)
+{
+    int nsrc = tr_sources_count(roots);
+    char root[4096];
+    memset(counts, 0, sizeof *counts * (size_t)nsrc * (size_t)num_classes);
+    for (int i = 0; i < s->n; i++)
+        for (int k = 0; k < nsrc; k++) {
+            if (!source_at(roots, k, root, sizeof root))
+                continue;
+            size_t n = strlen(root);
+            if (strncmp(s->items[i].path, root, n) == 0 && s->items[i].path[n] == '/') {
+                counts[k * num_classes + s->items[i].label]++;
+                break;
+            }
+        }
 }
 
 static int cmp_item(const void *a, const void *b)

@@ -1,9 +1,11 @@
 /* Image folder trees: one sub-folder per class (class names = folder names,
- * sorted), PNG files inside. Either explicit train/val/test trees, or one root
- * split per class into train/val/test. */
+ * sorted), image files inside (.png, .jpg, .jpeg, .dcm, .dicom; decoded by
+ * content). Either explicit train/val/test trees — several per split, merged
+ * by class name — or one root split per class into train/val/test. */
 #ifndef TR_DATASET_H
 #define TR_DATASET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -23,15 +25,29 @@ typedef struct tr_classes {
     int n;
 } tr_classes;
 
-/* The class folders of `root`, sorted by name (strcmp). Fewer than two, or a
- * folder without PNG files, is COVIDCAM_ERR_INVALID_ARGUMENT naming it. */
-covidcam_status tr_classes_list(const char *root, tr_classes *out, cc_err *e);
+/* Separates the folders of one split given several times (--train A --train B
+ * is "A\nB"); folder names containing it are refused by the option parser. */
+#define TR_SOURCE_SEP '\n'
 
-/* Every PNG under root/<class>/ for the given classes (sorted by class, then
- * file name). The tree must have exactly these class folders. An empty class
- * folder is an error unless `allow_empty` (a small test split). */
-covidcam_status tr_split_list(const char *root, const tr_classes *cls, int allow_empty,
+/* Number of folders in a TR_SOURCE_SEP-separated list, and the i-th of them
+ * into buf (-1 if absent or longer than size). */
+int tr_sources_count(const char *roots);
+int tr_source_get(const char *roots, int i, char *buf, size_t size);
+
+/* The union of the class folders of every folder of `roots`, sorted by name
+ * (strcmp). Fewer than two is COVIDCAM_ERR_INVALID_ARGUMENT naming it. */
+covidcam_status tr_classes_list(const char *roots, tr_classes *out, cc_err *e);
+
+/* Every image under root/<class>/ for the given classes, over every folder of
+ * `roots` (sorted by class, then folder, then file name). A single folder must
+ * have exactly these class folders; several folders each have a subset (merged
+ * by name). A class without images is an error unless `allow_empty`. */
+covidcam_status tr_split_list(const char *roots, const tr_classes *cls, int allow_empty,
                               tr_split *out, cc_err *e);
+
+/* Images of each class from each folder of `roots`:
+ * counts[folder * num_classes + class]. */
+void tr_split_source_counts(const tr_split *s, const char *roots, int num_classes, int *counts);
 
 /* Split every class of `root` deterministically into train/val/test by the
  * fractions f[3] (summing to 1): files are shuffled per class with `seed`, then

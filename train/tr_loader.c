@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_io.h"
 #include "tr_rng.h"
 
 #define TR_SLOTS 3
@@ -50,7 +51,7 @@ static int make_sample(tr_loader *l, int item, int epoch, float *out, float *tmp
 {
     const tr_item *it = &l->cfg.split->items[item];
     cc_image img = {0};
-    if (cc_png_read_gray_file(it->path, &img, e) != COVIDCAM_OK)
+    if (cc_image_read_file(it->path, &img, NULL, e) != COVIDCAM_OK)
         return -1;
     tr_rng r = tr_rng_make(l->cfg.seed, TR_RNG_AUGMENT, (uint64_t)epoch, (uint64_t)item);
     uint64_t seed = tr_rng_u64(&r);

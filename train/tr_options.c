@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tr_dataset.h"
+
 typedef enum opt_type { OT_STR, OT_INT, OT_LONG, OT_DBL, OT_FLAG } opt_type;
 
 /* lock: 1 = part of the run's configuration (stored in checkpoints),
@@ -21,8 +23,10 @@ typedef struct opt_def {
 #define O(f) offsetof(tr_opts, f)
 
 static const opt_def k_opts[] = {
-    {"train", OT_STR, O(train_dir), 0, 0, "DIR", "training images, one folder per class", 1},
-    {"val", OT_STR, O(val_dir), 0, 0, "DIR", "validation images (same class folders)", 1},
+    {"train", OT_STR, O(train_dir), 0, 0, "DIR",
+     "training images, one folder per class (PNG, JPEG, DICOM); repeat to merge several trees by class name", 1},
+    {"val", OT_STR, O(val_dir), 0, 0, "DIR",
+     "validation images (class folders among the training classes); repeatable", 1},
     {"test", OT_STR, O(test_dir), 0, 0, "DIR",
      "test images: evaluated with the best model after training, or alone with --model", 0},
     {"data", OT_STR, O(data_root), 0, 0, "ROOT", "one tree to split per class (instead of --train/--val)", 1},
@@ -291,6 +295,34 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     return COVIDCAM_OK;
 }
 
+/* --train and --val may be repeated: the folders are joined with
+ * TR_SOURCE_SEP in the option's own buffer. */
+static covidcam_status add_source(tr_opts *o, const opt_def *od, const char *v, cc_err *e)
+{
+    int train = od->off == O(train_dir);
+    if (!train && od->off != O(val_dir))
+        return set_value(o, od, v, e);
+    if (strchr(v, TR_SOURCE_SEP))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--%s: folder names containing a newline are not supported", od->name);
+    const char **cur = train ? &o->train_dir : &o->val_dir;
+    char *buf = train ? o->train_list : o->val_list;
+    size_t size = sizeof o->train_list;
+    if (!o->given[od - k_opts])
+        return set_value(o, od, v, e);
+    if (*cur != buf)
+        snprintf(buf, size, "%s", *cur);
+    size_t used = strlen(buf);
+    if (!*v)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s needs a value", od->name);
+    if (used + 1 + strlen(v) >= size)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--%s: too many folders (%zu bytes of names at most)", od->name, size - 1);
+    snprintf(buf + used, size - used, "%c%s", TR_SOURCE_SEP, v);
+    *cur = buf;
+    return COVIDCAM_OK;
+}
+
 covidcam_status tr_opts_parse(tr_opts *o, int argc, char **argv, cc_err *e)
 {
     tr_opts_defaults(o);
@@ -311,7 +343,7 @@ covidcam_status tr_opts_parse(tr_opts *o, int argc, char **argv, cc_err *e)
                 return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--%s needs a value", od->name);
             v = argv[++i];
         }
-        covidcam_status st = set_value(o, od, v ? v : "", e);
+        covidcam_status st = add_source(o, od, v ? v : "", e);
         if (st)
             return st;
         o->given[od - k_opts] = 1;

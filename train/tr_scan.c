@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "png_io.h"
+#include "image_io.h"
 #include "preprocess.h"
 
 typedef struct scan_job {
@@ -22,7 +22,7 @@ static void scan_one(scan_job *j, int i, float *tmp)
 {
     cc_image img = {0};
     cc_err e;
-    if (cc_png_read_gray_file(j->s->items[i].path, &img, &e) != COVIDCAM_OK) {
+    if (cc_image_read_file(j->s->items[i].path, &img, NULL, &e) != COVIDCAM_OK) {
         j->bad[i] = 1;
         return;
     }
@@ -81,7 +81,7 @@ static covidcam_status first_bad_error(const scan_job *j, cc_err *e)
         if (!j->bad[i])
             continue;
         cc_image img = {0};
-        covidcam_status st = cc_png_read_gray_file(j->s->items[i].path, &img, e);
+        covidcam_status st = cc_image_read_file(j->s->items[i].path, &img, NULL, e);
         cc_image_free(&img);
         if (st)
             return st;

@@ -255,17 +255,29 @@ fail:
 }
 
 /* The data folders as absolute paths, so that the checkpoint (which records
- * them) can be resumed from another working directory. */
+ * them) can be resumed from another working directory. A repeated --train or
+ * --val is a list: each folder is resolved. */
 static void absolute_data_paths(tr_session *s)
 {
     tr_opts *o = s->o;
     const char **dirs[4] = {&o->train_dir, &o->val_dir, &o->test_dir, &o->data_root};
-    char abs[PATH_MAX];
+    char one[PATH_MAX], abs[PATH_MAX], given[sizeof s->data_paths[0]];
     for (int k = 0; k < 4; k++) {
-        if (!*dirs[k] || !realpath(*dirs[k], abs))
+        if (!*dirs[k])
             continue;
-        snprintf(s->data_paths[k], sizeof s->data_paths[k], "%s", abs);
-        *dirs[k] = s->data_paths[k];
+        /* *dirs[k] may already be data_paths[k] (called again after resume) */
+        snprintf(given, sizeof given, "%s", *dirs[k]);
+        char *out = s->data_paths[k];
+        size_t size = sizeof s->data_paths[k], used = 0;
+        int ok = 1, n = tr_sources_count(given);
+        for (int i = 0; ok && i < n; i++) {
+            ok = !tr_source_get(given, i, one, sizeof one) && realpath(one, abs);
+            int w = ok ? snprintf(out + used, size - used, "%s%s", i ? "\n" : "", abs) : 0;
+            ok = ok && (size_t)w < size - used;
+            used += ok ? (size_t)w : 0;
+        }
+        if (ok)
+            *dirs[k] = out;
     }
 }
 
@@ -374,6 +386,38 @@ char *tr_session_training_json(const tr_session *s, const tr_report *val, double
     return txt;
 }
 
+/* "sources:" lines: images per class from each --train/--val folder. */
+static size_t source_table(const tr_session *s, char *buf, size_t n, size_t l)
+{
+    const tr_opts *o = s->o;
+    const char *lists[2] = {o->train_dir, o->val_dir};
+    int nc = s->mi.classes.n;
+    if (o->data_root || !lists[0] || !lists[1])
+        return l;
+    l += (size_t)snprintf(buf + l, n - l, "sources:\n");
+    for (int k = 0; k < 2 && l < n; k++) {
+        int nsrc = tr_sources_count(lists[k]);
+        int *cnt = calloc((size_t)nsrc * (size_t)nc, sizeof *cnt);
+        if (!cnt)
+            return l;
+        tr_split_source_counts(&s->split[k], lists[k], nc, cnt);
+        char dir[PATH_MAX];
+        for (int i = 0; i < nsrc && l < n; i++) {
+            if (tr_source_get(lists[k], i, dir, sizeof dir))
+                continue;
+            l += (size_t)snprintf(buf + l, n - l, "  %s %s:", k_split_names[k], dir);
+            for (int c = 0; c < nc && l < n; c++)
+                if (cnt[i * nc + c])
+                    l += (size_t)snprintf(buf + l, n - l, " %s %d", s->mi.classes.names[c],
+                                          cnt[i * nc + c]);
+            if (l < n)
+                l += (size_t)snprintf(buf + l, n - l, "\n");
+        }
+        free(cnt);
+    }
+    return l;
+}
+
 void tr_session_summary(const tr_session *s, char *buf, size_t n)
 {
     const tr_opts *o = s->o;
@@ -392,9 +436,13 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     }
     if (l >= n)
         return;
+    l += (size_t)snprintf(buf + l, n - l, "  [train/val/test]\n");
+    l = source_table(s, buf, n, l);
+    if (l >= n)
+        return;
     l += (size_t)snprintf(
         buf + l, n - l,
-        "  [train/val/test]\nimages: %d train, %d val, %d test, %ld unreadable skipped\n"
+        "images: %d train, %d val, %d test, %ld unreadable skipped\n"
         "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
         "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
         "momentum %g, weight decay %g%s, label smoothing %g, %s, %s, seed %ld\n",

@@ -57,7 +57,7 @@ typedef struct tr_session {
     long skipped;
     tr_progress prog;
     char out_model[4096], out_ckpt[4096], out_csv[4096], out_html[4096];
-    char data_paths[4][4096]; /* absolute train/val/test/data folders */
+    char data_paths[4][8192]; /* absolute train/val/test/data folders */
 } tr_session;
 
 /* Data, model, network and loaders for o, resuming from the checkpoint when

@@ -55,6 +55,13 @@ covidcam_status covidcam_classify_png(covidcam_session *s, const void *png, size
     return classify(s, &in, probs, logits, capacity, top);
 }
 
+covidcam_status covidcam_classify_image(covidcam_session *s, const void *image, size_t len,
+                                        float *probs, float *logits, size_t capacity, int *top)
+{
+    cc_input in = {.kind = CC_IN_IMAGE, .png = image, .len = len};
+    return classify(s, &in, probs, logits, capacity, top);
+}
+
 covidcam_status covidcam_classify_pixels(covidcam_session *s, const uint8_t *pixels, int width,
                                          int height, size_t stride, float *probs, float *logits,
                                          size_t capacity, int *top)

@@ -266,6 +266,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     if (rc)
         goto fail;
     h->image = img;
+    h->info = s->info;
     *out = h;
     return COVIDCAM_OK;
 fail:
@@ -303,6 +304,13 @@ covidcam_status covidcam_gradcam_png(covidcam_session *s, const void *png, size_
                                      const covidcam_gradcam_options *o, covidcam_heatmap **out)
 {
     cc_input in = {.kind = CC_IN_PNG, .png = png, .len = len};
+    return cc_gradcam(s, &in, o, 0, out);
+}
+
+covidcam_status covidcam_gradcam_image(covidcam_session *s, const void *image, size_t len,
+                                       const covidcam_gradcam_options *o, covidcam_heatmap **out)
+{
+    cc_input in = {.kind = CC_IN_IMAGE, .png = image, .len = len};
     return cc_gradcam(s, &in, o, 0, out);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_info.h"
 #include "preprocess.h"
 #include "render.h"
 
@@ -208,4 +209,11 @@ covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *h, const
         rc = write_rgb(h, path, h->size, h->size, 0, 0.0f, &e);
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
+}
+
+covidcam_status covidcam_heatmap_image_info(const covidcam_heatmap *h, covidcam_image_info *info)
+{
+    if (!h)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    return cc_info_export(&h->info, info, NULL);
 }

@@ -18,6 +18,7 @@ struct covidcam_heatmap {
     float *probs, *logits;
     int top;
     cc_image image; /* gray copy of the original image; empty for tensors */
+    covidcam_image_info info; /* what the input was */
 };
 
 #endif

@@ -6,6 +6,8 @@
 
 #include "options.h"
 #include "pixels_copy.h"
+#include "image_info.h"
+#include "image_io.h"
 #include "preprocess.h"
 
 _Static_assert(offsetof(covidcam_session_options, num_threads) ==
@@ -125,6 +127,7 @@ covidcam_status cc_session_begin(covidcam_session *s)
     if (atomic_exchange_explicit(&s->busy, 1, memory_order_acquire))
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     s->err.msg[0] = '\0';
+    covidcam_image_info_init(&s->info);
     return COVIDCAM_OK;
 }
 
@@ -176,16 +179,17 @@ static covidcam_status set_tensor(covidcam_session *s, const cc_input *in)
 
 static covidcam_status decode(covidcam_session *s, const cc_input *in, cc_image *img)
 {
-    covidcam_status rc;
     if (in->kind == CC_IN_FILE) {
         if (!in->path)
             return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "path must not be NULL");
-        return cc_png_read_gray_file(in->path, img, &s->err);
+        return cc_image_read_file(in->path, img, &s->info, &s->err);
     }
     if (!in->png)
-        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "PNG buffer must not be NULL");
-    rc = cc_png_decode_gray(in->png, in->len, img, &s->err);
-    return rc;
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "%s buffer must not be NULL",
+                       in->kind == CC_IN_PNG ? "PNG" : "image");
+    if (in->kind == CC_IN_PNG)
+        return cc_image_decode_png(in->png, in->len, img, &s->info, &s->err);
+    return cc_image_decode(in->png, in->len, img, &s->info, &s->err);
 }
 
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image)
@@ -193,14 +197,18 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
     const covidcam_model *m = s->m;
     cc_image img = {0};
     covidcam_status rc;
-    if (in->kind == CC_IN_TENSOR)
-        return set_tensor(s, in);
+    if (in->kind == CC_IN_TENSOR) {
+        if ((rc = set_tensor(s, in)) == COVIDCAM_OK)
+            cc_info_tensor(in->channels, in->height, in->width, &s->info);
+        return rc;
+    }
     if (in->kind == CC_IN_PIXELS) {
         if ((rc = check_pixels(s, in)))
             return rc;
         if (image && (rc = cc_image_copy_pixels(in->pixels, in->width, in->height, in->stride,
                                                 image, &s->err)))
             return rc;
+        cc_info_pixels(in->width, in->height, &s->info);
         cc_preprocess_gray(in->pixels, in->width, in->height, in->stride, m->input_size, m->in_ch,
                            m->mean, m->std, s->tmp, s->input);
         return COVIDCAM_OK;
@@ -214,4 +222,15 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
     else
         cc_image_free(&img);
     return COVIDCAM_OK;
+}
+
+covidcam_status covidcam_session_image_info(const covidcam_session *s, covidcam_image_info *info)
+{
+    cc_err e;
+    if (!s)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    covidcam_status rc = cc_info_check(info, &e);
+    if (rc == COVIDCAM_OK && s->info.format == COVIDCAM_FORMAT_NONE)
+        return COVIDCAM_ERR_INVALID_ARGUMENT; /* no decoded input */
+    return rc ? rc : cc_info_export(&s->info, info, &e);
 }

@@ -17,16 +17,23 @@ struct covidcam_session {
     atomic_int busy; /* 1 while a call runs: cc_session_begin/_end */
     float *input; /* plain C x S x S network input */
     float *tmp;   /* S x S resize scratch */
+    covidcam_image_info info; /* the last input; format NONE until one is decoded */
 };
 
 /* One image handed to the library, in any of the accepted forms. */
-typedef enum cc_input_kind { CC_IN_FILE, CC_IN_PNG, CC_IN_PIXELS, CC_IN_TENSOR } cc_input_kind;
+typedef enum cc_input_kind {
+    CC_IN_FILE,
+    CC_IN_PNG,
+    CC_IN_PIXELS,
+    CC_IN_TENSOR,
+    CC_IN_IMAGE /* bytes in any supported format */
+} cc_input_kind;
 
 typedef struct cc_input {
     cc_input_kind kind;
     const char *path;         /* FILE */
-    const void *png;          /* PNG */
-    size_t len;               /* PNG */
+    const void *png;          /* PNG, IMAGE */
+    size_t len;               /* PNG, IMAGE */
     const uint8_t *pixels;    /* PIXELS */
     int width, height;        /* PIXELS; TENSOR: H, W */
     size_t stride;            /* PIXELS */
@@ -34,13 +41,13 @@ typedef struct cc_input {
     int channels;             /* TENSOR */
 } cc_input;
 
-/* Decode/validate `in` and write the network input to s->input. If `image` is
- * not NULL and the input is an image, the decoded gray image is moved there
- * (caller frees with cc_image_free), pixel input is copied there; tensors
- * leave it empty. */
+/* Decode/validate `in` and write the network input to s->input; s->info
+ * describes it. If `image` is not NULL and the input is an image, the decoded
+ * gray image is moved there (caller frees with cc_image_free), pixel input is
+ * copied there; tensors leave it empty. */
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image);
 
-/* Start a call: mark the session busy and clear the message. Returns
+/* Start a call: mark the session busy, clear the message and s->info. Returns
  * INVALID_ARGUMENT for NULL s, and for a session already in a call on another
  * thread (not allowed, covidcam.h): then the message is left alone, since the
  * running call owns it. Every successful begin is paired with cc_session_end. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* Largest PNG file read into memory. A maximal image (64 Mpixels of 16-bit
  * RGBA stored without compression) is about 512 MiB; nothing legitimate is
@@ -76,13 +75,26 @@ static covidcam_status peek_dims(const uint8_t *buf, size_t len, uint32_t *w, ui
 {
     if (len < 8 || png_sig_cmp(buf, 0, 8) != 0)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "not a PNG file");
-    if (len < 8 + 8 + 13)
-        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "invalid PNG: truncated before the end of IHDR");
-    if (be32(buf + 8) != 13 || memcmp(buf + 12, "IHDR", 4) != 0)
+    if (len < 8 + 8)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "invalid PNG: truncated after %zu bytes, before the IHDR chunk", len);
+    if (memcmp(buf + 12, "IHDR", 4) != 0)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "invalid PNG: first chunk is not IHDR");
+    if (be32(buf + 8) != 13)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "invalid PNG: IHDR chunk is %" PRIu32 " bytes long; it must be 13",
+                       be32(buf + 8));
+    if (len < 8 + 8 + 13)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "invalid PNG: truncated IHDR (the file ends after %zu bytes)", len);
     *w = be32(buf + 16);
     *h = be32(buf + 20);
-    if (*w == 0 || *h == 0 || *w > COVIDCAM_MAX_IMAGE_DIM || *h > COVIDCAM_MAX_IMAGE_DIM)
+    /* A zero side is malformed (the PNG spec forbids it), not too large. */
+    if (*w == 0 || *h == 0)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "invalid PNG: image is %" PRIu32 "x%" PRIu32 "; width and height must be "
+                       "at least 1", *w, *h);
+    if (*w > COVIDCAM_MAX_IMAGE_DIM || *h > COVIDCAM_MAX_IMAGE_DIM)
         return cc_fail(e, COVIDCAM_ERR_LIMIT,
                        "PNG is %" PRIu32 "x%" PRIu32 "; width and height must be in [1, %u]", *w,
                        *h, COVIDCAM_MAX_IMAGE_DIM);
@@ -197,59 +209,16 @@ static covidcam_status errno_fail(cc_err *e, const char *what, const char *path,
     return cc_fail(e, COVIDCAM_ERR_IO, "cannot %s %s: %s", what, path, msg);
 }
 
-/* fstat the open file: only regular files of at most max_bytes are read. */
-static covidcam_status check_file(FILE *f, const char *path, size_t max_bytes, size_t *size,
-                                  cc_err *e)
+/* Refuse a file that is not a PNG after reading its first 8 bytes. */
+static covidcam_status check_png_signature(const uint8_t *head, size_t have, uint64_t size,
+                                           size_t *want, void *ctx, cc_err *e)
 {
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0)
-        return errno_fail(e, "stat", path, errno);
-    if (S_ISDIR(sb.st_mode))
-        return cc_fail(e, COVIDCAM_ERR_IO, "cannot read %s: is a directory", path);
-    if (!S_ISREG(sb.st_mode))
-        return cc_fail(e, COVIDCAM_ERR_IO, "cannot read %s: not a regular file", path);
-    if ((uintmax_t)sb.st_size > max_bytes)
-        return cc_fail(e, COVIDCAM_ERR_LIMIT, "%s is %jd bytes; the limit is %zu", path,
-                       (intmax_t)sb.st_size, max_bytes);
-    *size = (size_t)sb.st_size;
+    (void)size;
+    (void)want;
+    (void)ctx;
+    if (have < 8 || png_sig_cmp(head, 0, 8) != 0)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "not a PNG file");
     return COVIDCAM_OK;
-}
-
-covidcam_status cc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
-                             cc_err *e)
-{
-    if (!path || !data || !len)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path or output");
-    uint8_t *buf = NULL;
-    size_t size = 0;
-    covidcam_status st;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno_fail(e, "open", path, errno);
-    st = check_file(f, path, max_bytes, &size, e);
-    if (st != COVIDCAM_OK)
-        goto fail;
-    buf = malloc(size ? size : 1);
-    if (!buf) {
-        st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "no memory to read %s (%zu bytes)", path,
-                     size);
-        goto fail;
-    }
-    if (fread(buf, 1, size, f) != size) {
-        st = ferror(f) ? errno_fail(e, "read", path, errno)
-                       : cc_fail(e, COVIDCAM_ERR_IO, "cannot read %s: file shrank while reading",
-                                 path);
-        goto fail;
-    }
-    fclose(f);
-    *data = buf;
-    *len = size;
-    return COVIDCAM_OK;
-
-fail:
-    fclose(f);
-    free(buf);
-    return st;
 }
 
 covidcam_status cc_png_read_gray_file(const char *path, cc_image *out, cc_err *e)
@@ -258,7 +227,10 @@ covidcam_status cc_png_read_gray_file(const char *path, cc_image *out, cc_err *e
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path or output image");
     uint8_t *data;
     size_t len;
-    covidcam_status st = cc_read_file(path, CC_MAX_PNG_FILE_BYTES, &data, &len, e);
+    covidcam_status st = cc_read_file_checked(path, CC_MAX_PNG_FILE_BYTES, 8,
+                                              check_png_signature, NULL, &data, &len, e);
+    if (st == COVIDCAM_ERR_BAD_FORMAT)
+        cc_err_prefix(e, "%s", path);
     if (st != COVIDCAM_OK)
         return st;
     st = cc_png_decode_gray(data, len, out, e);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "file_io.h" /* cc_read_file, formerly declared here */
 
 /* An 8-bit gray image, rows packed (stride == width). Owns `pixels` (malloc). */
 typedef struct cc_image {
@@ -27,20 +28,17 @@ void cc_image_free(cc_image *img);
  *   alpha and tRNS are dropped (not composited).
  * gAMA, sRGB and cHRM chunks are ignored (gamma pinned to 1, fixed weights), so
  * the same samples always give the same gray.
- * Refuses, before allocating pixel memory, width or height of 0 or above
+ * Refuses, before allocating pixel memory, width or height above
  * COVIDCAM_MAX_IMAGE_DIM and width*height above COVIDCAM_MAX_IMAGE_PIXELS
- * (COVIDCAM_ERR_LIMIT). Not a PNG / corrupt / truncated: COVIDCAM_ERR_BAD_FORMAT.
+ * (COVIDCAM_ERR_LIMIT). Not a PNG / corrupt / truncated / a side of 0:
+ * COVIDCAM_ERR_BAD_FORMAT.
  * On success fills *out (caller frees with cc_image_free); on failure *out is
  * untouched. */
 covidcam_status cc_png_decode_gray(const void *buf, size_t len, cc_image *out, cc_err *e);
 
-/* Read a whole file into memory (caller frees *data). Refuses files larger than
- * `max_bytes` with COVIDCAM_ERR_LIMIT. COVIDCAM_ERR_IO names the path and errno. */
-covidcam_status cc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
-                             cc_err *e);
-
-/* cc_read_file() (files above 1 GiB: COVIDCAM_ERR_LIMIT) then
- * cc_png_decode_gray(); messages name the path. */
+/* Read the file (files above 1 GiB: COVIDCAM_ERR_LIMIT; not starting with the
+ * PNG signature: BAD_FORMAT after reading 8 bytes) then cc_png_decode_gray();
+ * messages name the path. */
 covidcam_status cc_png_read_gray_file(const char *path, cc_image *out, cc_err *e);
 
 /* Write an 8-bit PNG: channels 1 (gray) or 3 (RGB), rows packed, not

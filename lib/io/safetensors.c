@@ -206,6 +206,36 @@ done:
     return rc;
 }
 
+covidcam_status cc_st_check_prefix(const uint8_t *head, size_t have, uint64_t file_size,
+                                   size_t *want, void *ctx, cc_err *e)
+{
+    (void)ctx;
+    if (have < 8)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "safetensors: file too short (%zu bytes) for the 8-byte header length", have);
+    uint64_t hlen = read_le64(head);
+    if (hlen > COVIDCAM_MAX_HEADER_BYTES)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT, "safetensors: header length %llu exceeds %u bytes",
+                       (unsigned long long)hlen, COVIDCAM_MAX_HEADER_BYTES);
+    if (hlen < 2 || hlen > file_size - 8)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "safetensors: header length %llu does not fit in the %llu-byte file",
+                       (unsigned long long)hlen, (unsigned long long)file_size);
+    if (have < 8 + hlen) {
+        *want = (size_t)(8 + hlen);
+        return COVIDCAM_OK;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)head + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "safetensors: bad JSON header at byte %d: %s",
+                       jerr.position, jerr.text);
+    int object = json_is_object(root);
+    json_decref(root);
+    return object ? COVIDCAM_OK
+                  : cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "safetensors: JSON header is not an object");
+}
+
 covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out, cc_err *e)
 {
     if (len < 8)

@@ -415,7 +415,8 @@ covidcam_status covidcam_model_load(const char *path, covidcam_model **out, char
         cc_err_export(&e, errbuf, errbuf_size);
         return rc;
     }
-    rc = cc_read_file(path, (size_t)COVIDCAM_MAX_MODEL_BYTES, &data, &len, &e);
+    rc = cc_read_file_checked(path, (size_t)COVIDCAM_MAX_MODEL_BYTES, 8, cc_st_check_prefix, NULL,
+                              &data, &len, &e);
     if (rc == COVIDCAM_OK) {
         rc = covidcam_model_load_from_memory(data, len, out, errbuf, errbuf_size);
         free(data);
@@ -426,6 +427,11 @@ covidcam_status covidcam_model_load(const char *path, covidcam_model **out, char
             snprintf(errbuf, errbuf_size, "%s (in %s)", tmp, path);
         }
         return rc;
+    }
+    /* A header refused before the tensor data was read: name the file too. */
+    if (rc != COVIDCAM_ERR_IO && !strstr(e.msg, path)) {
+        cc_err tmp = e;
+        cc_fail(&e, rc, "%s (in %s)", tmp.msg, path);
     }
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;

@@ -201,6 +201,37 @@ static void test_flipped_bytes(void **state)
     free(png);
 }
 
+/* A file cut inside IHDR says so, and an IHDR of the wrong length is named;
+ * neither claims the first chunk is not IHDR. */
+static void test_short_ihdr(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *png = load("gray8.png", &len);
+    static const struct {
+        size_t cut;
+        const char *needle;
+    } cuts[] = {{8 + 8 + 6, "truncated IHDR"}, {8 + 8 + 12, "truncated IHDR"},
+                {8 + 6, "before the IHDR chunk"}};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        cc_err e = {{0}};
+        cc_image img;
+        assert_int_equal(cc_png_decode_gray(png, cuts[i].cut, &img, &e), COVIDCAM_ERR_BAD_FORMAT);
+        if (!strstr(e.msg, cuts[i].needle))
+            fail_msg("cut at %zu: \"%s\" lacks \"%s\"", cuts[i].cut, e.msg, cuts[i].needle);
+    }
+    png[11] = 14; /* IHDR length field 13 -> 14 */
+    cc_err e = {{0}};
+    cc_image img;
+    assert_int_equal(cc_png_decode_gray(png, len, &img, &e), COVIDCAM_ERR_BAD_FORMAT);
+    assert_non_null(strstr(e.msg, "IHDR chunk is 14 bytes long"));
+    png[11] = 13;
+    png[20] = png[21] = png[22] = png[23] = 0; /* height 0: malformed, not too large */
+    assert_int_equal(cc_png_decode_gray(png, len, &img, &e), COVIDCAM_ERR_BAD_FORMAT);
+    assert_non_null(strstr(e.msg, "at least 1"));
+    free(png);
+}
+
 static void test_read_gray_file(void **state)
 {
     (void)state;
@@ -266,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_decode_all_formats), cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_error_messages),     cmocka_unit_test(test_not_a_png),
         cmocka_unit_test(test_truncated),          cmocka_unit_test(test_flipped_bytes),
+        cmocka_unit_test(test_short_ihdr),
         cmocka_unit_test(test_read_gray_file),     cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_read_file_limit),
     };

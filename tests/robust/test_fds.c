@@ -91,7 +91,8 @@ static void loads(fx *f)
 static void images(fx *f)
 {
     const char *paths[] = {f->png, f->bad_png, f->model, "/nonexistent.png", "/tmp", f->sparse};
-    const covidcam_status want[] = {COVIDCAM_OK, COVIDCAM_ERR_BAD_FORMAT, COVIDCAM_ERR_BAD_FORMAT,
+    /* a model file is recognised and named ("looks like a safetensors file") */
+    const covidcam_status want[] = {COVIDCAM_OK, COVIDCAM_ERR_BAD_FORMAT, COVIDCAM_ERR_UNSUPPORTED,
                                     COVIDCAM_ERR_IO, COVIDCAM_ERR_IO, COVIDCAM_ERR_LIMIT};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         float p[3];

@@ -13,6 +13,7 @@
 
 #include "png_io.h"
 #include "preprocess.h"
+#include "test_util.h"
 #include "train_util.h"
 #include "tr_augment.h"
 #include "tr_dataset.h"
@@ -84,7 +85,7 @@ static void test_class_errors(void **state)
     OK(tr_classes_list(root, &c, &e));
     assert_int_equal(tr_split_list(root, &c, 0, &s, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(e.msg, "empty"));
-    assert_non_null(strstr(e.msg, "no PNG"));
+    assert_non_null(strstr(e.msg, "no images"));
     /* A test tree may have an empty class. */
     OK(tr_split_list(root, &c, 1, &s, &e));
     assert_int_equal(s.n, 3);
@@ -92,6 +93,67 @@ static void test_class_errors(void **state)
     tr_classes_free(&c);
     assert_int_equal(tr_classes_list("/nonexistent/cc", &c, &e), COVIDCAM_ERR_IO);
     tt_rmtree(root);
+}
+
+/* Copy a fixture JPEG into root/cls/name. */
+static void put_jpeg(const char *root, const char *cls, const char *fixture, const char *name)
+{
+    char rel[128], path[4096];
+    snprintf(rel, sizeof rel, "jpeg/%s", fixture);
+    size_t len;
+    unsigned char *d = tu_read_file(tu_fixture(rel), &len);
+    assert_non_null(d);
+    snprintf(path, sizeof path, "%s/%s/%s", root, cls, name);
+    tt_write_bytes(path, d, len);
+    free(d);
+}
+
+/* Two trees merged by class name (as --train A --train B): the union of the
+ * classes, each image once with its class, JPEG and PNG alike, counted per
+ * source; the trainer's scan decodes the JPEGs. */
+static void test_merged_sources(void **state)
+{
+    (void)state;
+    cc_err e;
+    const char *a = tt_tempdir(), *b = tt_tempdir();
+    tt_write_class(a, "COVID", 0, 2, 8, 1);
+    tt_write_class(a, "Normal", 1, 3, 8, 2);
+    tt_mkdir(b, "Normal");
+    tt_mkdir(b, "Tuberculosis");
+    put_jpeg(b, "Normal", "gray_q75.jpg", "n1.jpg");
+    put_jpeg(b, "Tuberculosis", "ycc420_q90.jpg", "t1.JPEG");
+    put_jpeg(b, "Tuberculosis", "exif_o6.jpg", "t2.jpg");
+    char roots[8192];
+    snprintf(roots, sizeof roots, "%s%c%s", a, TR_SOURCE_SEP, b);
+    assert_int_equal(tr_sources_count(roots), 2);
+    tr_classes c;
+    OK(tr_classes_list(roots, &c, &e));
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.names[0], "COVID");
+    assert_string_equal(c.names[1], "Normal");
+    assert_string_equal(c.names[2], "Tuberculosis");
+    tr_split s;
+    OK(tr_split_list(roots, &c, 0, &s, &e));
+    assert_int_equal(s.n, 2 + 3 + 1 + 2);
+    int cnt[2 * 3];
+    tr_split_source_counts(&s, roots, 3, cnt);
+    const int want[6] = {2, 3, 0, 0, 1, 2};
+    assert_memory_equal(cnt, want, sizeof want);
+    /* Normal: a's images, then b's (class, then source, then name) */
+    assert_int_equal(s.items[2].label, 1);
+    assert_non_null(strstr(s.items[5].path, "n1.jpg"));
+    tr_scan_result r;
+    OK(tr_scan(&s, 16, 1, 2, 1, &r, &e));
+    assert_int_equal(r.nbad, 0);
+    tr_scan_free(&r);
+    tr_split_free(&s);
+    /* a class folder of a source outside the classes is refused, naming it */
+    tt_mkdir(b, "Other");
+    assert_int_equal(tr_split_list(roots, &c, 0, &s, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "Other"));
+    tr_classes_free(&c);
+    tt_rmtree(a);
+    tt_rmtree(b);
 }
 
 static int contains(const tr_split *s, const char *path)
@@ -442,6 +504,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes),
         cmocka_unit_test(test_class_errors),
+        cmocka_unit_test(test_merged_sources),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_loader_deterministic),

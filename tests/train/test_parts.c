@@ -207,7 +207,13 @@ static void test_options(void **state)
     (void)state;
     tr_opts o;
     cc_err e;
+    /* --train and --val repeat: the folders in order, TR_SOURCE_SEP-separated */
+    assert_int_equal(parse(&o, "--train a --train bb --val v --train c3 --val w --out c", &e),
+                     COVIDCAM_OK);
+    assert_string_equal(o.train_dir, "a\nbb\nc3");
+    assert_string_equal(o.val_dir, "v\nw");
     assert_int_equal(parse(&o, "--train a --val b --out c", &e), COVIDCAM_OK);
+    assert_string_equal(o.train_dir, "a");
     assert_int_equal(o.mode, TR_MODE_TRAIN);
     assert_int_equal(o.batch, 50);
     assert_int_equal(o.epochs, 50);

@@ -299,8 +299,8 @@ func TestClassifyErrors(t *testing.T) {
 	}{
 		{"missing file", second(s.Classify("/nonexistent.png")), covidcam.ErrIO,
 			"/nonexistent.png"},
-		{"not a png", second(s.Classify(fixture("basic.safetensors"))), covidcam.ErrBadFormat,
-			""},
+		{"a model, not an image", second(s.Classify(fixture("basic.safetensors"))),
+			covidcam.ErrUnsupported, "safetensors"},
 		{"bad png bytes", second(s.ClassifyPNG([]byte("\x89PNG\r\n\x1a\nxxxx"))),
 			covidcam.ErrBadFormat, ""},
 		{"tensor dims", second(s.ClassifyTensor(in, 1, 32, 32)), covidcam.ErrInvalidArgument,

@@ -123,7 +123,8 @@ func (s *Session) classify(op string, f classifyFunc) (Result, error) {
 	return r, nil
 }
 
-// Classify classifies the PNG file at path.
+// Classify classifies the image file at path: PNG, JPEG or DICOM, recognised
+// from its bytes.
 func (s *Session) Classify(path string) (Result, error) {
 	if err := checkString("Classify", "path", path); err != nil {
 		return Result{}, err

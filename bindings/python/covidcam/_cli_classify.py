@@ -9,14 +9,19 @@ from .errors import Error
 CLASSIFY_USAGE = """\
 Usage: {prog} --model FILE [--json] [--threads N] IMAGE...
 
-Classify each PNG IMAGE (any bit depth or color type; converted to gray)
-with the covidcam model FILE and print the top class and the probability
-of every class.
+Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever
+its name; converted to gray) with the covidcam model FILE and print the top
+class and the probability of every class. A DICOM whose ViewPosition is
+lateral or whose Modality is not CR/DX is classified with a warning.
 
   -m, --model FILE   covidcam safetensors model (docs/model-format.md)
   -j, --json         one JSON object per image and line:
                        {{"file":..., "top":..., "probabilities":{{class: p}},
-                        "logits":{{class: z}}, "ms":...}}
+                        "logits":{{class: z}}, "ms":...,
+                        "image":{{"format", "width", "height", "bits",
+                        "channels", "photometric", and for DICOM "modality",
+                        "view_position", "body_part", "window_center"...}},
+                        "warnings":[...] (only when there are some)}}
                      ms is the wall time of the classify call (decode,
                      preprocessing, network). A failed image gives
                      {{"file":..., "status":..., "error":...}} instead.
@@ -69,6 +74,10 @@ def _classify_one(prog, session, file, json):
             u.out(_jsonout.error_line(file, status, exc.message) + "\n")
         return 1
     ms = u.round3(u.now_ms() - t0)
+    info = session.image_info()
+    warnings = info.warnings()
+    for w in warnings:
+        u.err(prog, "%s: warning: %s" % (file, w))
     if not json:
         u.out("%s: %s\n" % (file, r.label))
         for c, p in zip(r.classes, r.probabilities):
@@ -77,7 +86,9 @@ def _classify_one(prog, session, file, json):
     line = _jsonout.file_fields("file", file)
     line.update({"top": r.label,
                  "probabilities": _jsonout.class_map(r.classes, r.probabilities),
-                 "logits": _jsonout.class_map(r.classes, r.logits), "ms": ms})
+                 "logits": _jsonout.class_map(r.classes, r.logits), "ms": ms, "image": u.image_json(info)})
+    if warnings:
+        line["warnings"] = warnings
     u.out(_jsonout.dumps(line) + "\n")
     return 0
 

@@ -15,8 +15,9 @@ Usage: {prog} --model FILE [OPTIONS] [-o OVERLAY.png] [--heatmap HEAT.png]
        {prog} --model FILE [OPTIONS] --out-dir DIR [--overlay] [--heatmap] [--npy]
                         IMAGE...
 
-Classify each PNG IMAGE and compute the class activation map that explains
-the decision, then print the probabilities and write the requested images.
+Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes) and
+compute the class activation map that explains the decision, then print the
+probabilities and write the requested images.
 
 Options:
   -m, --model FILE        covidcam safetensors model (docs/model-format.md)
@@ -28,7 +29,8 @@ Options:
                           i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)
   -j, --json              one JSON object per image and line: file, top,
                           probabilities, class, probability, method, layer,
-                          raw_size [h, w], outputs {{kind: path}}, ms
+                          raw_size [h, w], outputs {{kind: path}}, ms, image
+                          (as covidcam-classify --json)
   -t, --threads N         oneDNN threads (default 0 = all cores)
       --list-layers       print the model's target layer names and exit
   -h, --help              show this help
@@ -42,7 +44,8 @@ Outputs for one image (several IMAGEs without --out-dir are only printed):
 
 Batch mode, with --out-dir DIR (created if missing), the output options take
 no file name and select what to write for each IMAGE, named after the file
-name without .png: DIR/NAME.overlay.png, DIR/NAME.heatmap.png, DIR/NAME.npy.
+name without its extension (x.jpg, x.dcm, x.png: NAME x): DIR/NAME.overlay.png,
+DIR/NAME.heatmap.png, DIR/NAME.npy.
 Without any of them only the overlay is written. Two IMAGEs with the same
 NAME are refused.
 
@@ -156,11 +159,12 @@ def _fits(s):
 
 
 def stem(path):
-    """cli_stem: the last path component without a .png suffix (any case);
-    None if empty or too long."""
+    """cli_stem: the last path component without its extension (a leading dot
+    is kept); None if empty or too long."""
     base = path.rsplit("/", 1)[-1]
-    if len(base) > 4 and base[-4:].lower() == ".png":
-        base = base[:-4]
+    dot = base.rfind(".")
+    if dot > 0:
+        base = base[:dot]
     return base if base and _fits(base) else None
 
 
@@ -249,7 +253,8 @@ def _print_cam_json(file, cam, out, ms):
         "probabilities": _jsonout.class_map(r.classes, r.probabilities),
         "class": cam.class_name, "probability": _jsonout.F32(cam.probability),
         "method": cam.method.label, "layer": cam.layer, "raw_size": [h, w],
-        "outputs": outputs, "ms": ms})
+        "outputs": outputs, "ms": ms,
+        "image": u.image_json(cam.image_info())})
     u.out(_jsonout.dumps(line) + "\n")
 
 
@@ -263,6 +268,8 @@ def _explain_one(prog, session, a, target, file):
         return 1
     ms = u.round3(u.now_ms() - t0)
     with cam:
+        for w in cam.image_info().warnings():
+            u.err(prog, "%s: warning: %s" % (file, w))
         out = _outputs_for(a, file)
         failed = _write_outputs(cam, out, a["alpha"])
         if failed:

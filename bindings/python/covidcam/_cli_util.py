@@ -96,3 +96,17 @@ def round3(x):
 def pad(name, width):
     # printf's %-20s pads bytes, not characters.
     return name + " " * max(0, width - len(name.encode()))
+
+
+def image_json(info):
+    """cli_json_image_info: the "image" object of --json (JSON has no NaN, so a
+    non-finite DICOM window is left out)."""
+    import math
+    d = info.as_dict()
+    d["format"] = {"PIXELS": "pixels", "TENSOR": "tensor", "NONE": "none"}.get(d["format"],
+                                                                              d["format"])
+    for k in ("window_center", "window_width"):
+        if k in d and (d.get("window_source") == "none" or not math.isfinite(d[k])):
+            d.pop("window_center", None)
+            d.pop("window_width", None)
+    return d

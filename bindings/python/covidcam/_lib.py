@@ -52,6 +52,26 @@ def init_options(init, opts):
     return opts
 
 
+class ImageInfoStruct(ctypes.Structure):
+    """covidcam_image_info (include/covidcam.h), field for field."""
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("format", ctypes.c_int),
+                ("width", ctypes.c_int),
+                ("height", ctypes.c_int),
+                ("bits", ctypes.c_int),
+                ("channels", ctypes.c_int),
+                ("photometric", ctypes.c_char * 20),
+                ("orientation", ctypes.c_int),
+                ("frames", ctypes.c_int),
+                ("modality", ctypes.c_char * 20),
+                ("view_position", ctypes.c_char * 20),
+                ("body_part", ctypes.c_char * 20),
+                ("transfer_syntax", ctypes.c_char * 68),
+                ("window_source", ctypes.c_int),
+                ("window_center", ctypes.c_double),
+                ("window_width", ctypes.c_double)]
+
+
 _P = ctypes.POINTER
 _void = None
 _size = ctypes.c_size_t
@@ -94,11 +114,20 @@ _SIGNATURES = {
                                             c_float_p, _size, c_int_p]),
     "covidcam_classify_tensor": (status_t, [session_p, _buf, _int, _int, _int, c_float_p,
                                             c_float_p, _size, c_int_p]),
+    "covidcam_classify_image": (status_t, [session_p, _buf, _size, c_float_p, c_float_p, _size,
+                                           c_int_p]),
+    # image formats
+    "covidcam_session_image_info": (status_t, [session_p, _P(ImageInfoStruct)]),
+    "covidcam_heatmap_image_info": (status_t, [heatmap_p, _P(ImageInfoStruct)]),
+    "covidcam_image_probe": (status_t, [_buf, _size, _P(ImageInfoStruct), _str, _size]),
+    "covidcam_image_probe_file": (status_t, [_str, _P(ImageInfoStruct), _str, _size]),
     # Grad-CAM
     "covidcam_gradcam_options_init": (_void, [_P(GradcamOptions)]),
     "covidcam_gradcam_file": (status_t, [session_p, _str, _P(GradcamOptions), _P(heatmap_p)]),
     "covidcam_gradcam_png": (status_t, [session_p, _buf, _size, _P(GradcamOptions),
                                         _P(heatmap_p)]),
+    "covidcam_gradcam_image": (status_t, [session_p, _buf, _size, _P(GradcamOptions),
+                                          _P(heatmap_p)]),
     "covidcam_gradcam_pixels": (status_t, [session_p, _buf, _int, _int, _size,
                                            _P(GradcamOptions), _P(heatmap_p)]),
     "covidcam_gradcam_tensor": (status_t, [session_p, _buf, _int, _int, _int,

@@ -4,7 +4,7 @@ import ctypes
 import enum
 import os
 
-from . import _buffers, _lib, _npy
+from . import _buffers, _lib, _npy, image_info
 from ._checks import c_int, c_path
 from ._handle import OwnedHandle
 from .errors import FileIOError, InvalidArgumentError, error_for
@@ -65,6 +65,14 @@ class Heatmap(OwnedHandle):
         raise error_for(status, what, _decode(self._lib.status_string(status)))
 
     # ------------------------------------------------------------ metadata
+
+    def image_info(self):
+        """The ImageInfo of the image this map was computed from."""
+        info = image_info.new_struct()
+        st = self._lib.heatmap_image_info(self._h(), ctypes.byref(info))
+        if st:
+            self._raise(st, "cannot read the heatmap's image info")
+        return image_info.ImageInfo(info)
 
     @property
     def size(self):

@@ -5,7 +5,7 @@ import enum
 import os
 import threading
 
-from . import _buffers, _lib
+from . import _buffers, _lib, image_info
 from ._checks import c_int, c_path, c_str
 from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
@@ -130,13 +130,29 @@ class Session(OwnedHandle):
                           self._top.value)
 
     def classify_file(self, path):
-        """Classify a PNG file."""
+        """Classify an image file: PNG, JPEG or DICOM (recognised from its bytes)."""
         return self._classify(self._lib.classify_file, c_path(path))
 
     def classify_png(self, data):
         """Classify PNG bytes (bytes, bytearray, memoryview, uint8 ndarray)."""
         ptr, n, keep = _buffers.bytes_pointer(data)
         return self._classify(self._lib.classify_png, ptr, n)
+
+    def classify_image(self, data):
+        """Classify image bytes in any supported format (PNG, JPEG, DICOM)."""
+        ptr, n, keep = _buffers.bytes_pointer(data)
+        return self._classify(self._lib.classify_image, ptr, n)
+
+    def image_info(self):
+        """The ImageInfo of the input of the last successful classify or
+        Grad-CAM call (InvalidArgumentError if the last call failed)."""
+        info = image_info.new_struct()
+        with self._lock:
+            st = self._lib.session_image_info(self._h(), ctypes.byref(info))
+        if st:
+            raise error_for(st, "the session has no decoded input (the last call failed or "
+                            "none was made)", decode(self._lib.status_string(st)))
+        return image_info.ImageInfo(info)
 
     def classify_pixels(self, pixels, width=None, height=None, stride=None):
         """Classify 8-bit gray pixels: a 2-D uint8 ndarray, or a buffer of
@@ -152,15 +168,15 @@ class Session(OwnedHandle):
         return self._classify(self._lib.classify_tensor, ptr, c, h, w)
 
     def classify(self, source):
-        """Classify a path, PNG bytes, a 2-D uint8 ndarray (pixels) or a
-        float ndarray (tensor)."""
+        """Classify a path, image bytes (PNG, JPEG, DICOM), a 2-D uint8
+        ndarray (pixels) or a float ndarray (tensor)."""
         if _is_path(source):
             return self.classify_file(source)
         if _buffers.is_ndarray(source) and source.dtype.kind == "f":
             return self.classify_tensor(source)
         if _buffers.is_ndarray(source):
             return self.classify_pixels(_gray_array(source))
-        return self.classify_png(source)
+        return self.classify_image(source)
 
     def _default_dims(self, channels, height, width):
         m = self._model
@@ -190,7 +206,7 @@ class Session(OwnedHandle):
         return Heatmap(out.value, self._model.classes)
 
     def gradcam_file(self, path, method="gradcam", layer=None, target=None):
-        """Grad-CAM of a PNG file. `method`: "gradcam", "gradcam++", "layercam"
+        """Grad-CAM of an image file (PNG, JPEG, DICOM). `method`: "gradcam", "gradcam++", "layercam"
         (or a Method); `layer`: "layer4" (default), "layer3.1"...; `target`:
         class index or name to explain (default: the top class)."""
         return self._gradcam(self._lib.gradcam_file, (c_path(path),), method, layer, target)
@@ -198,6 +214,11 @@ class Session(OwnedHandle):
     def gradcam_png(self, data, method="gradcam", layer=None, target=None):
         ptr, n, keep = _buffers.bytes_pointer(data)
         return self._gradcam(self._lib.gradcam_png, (ptr, n), method, layer, target)
+
+    def gradcam_image(self, data, method="gradcam", layer=None, target=None):
+        """Grad-CAM of image bytes in any supported format."""
+        ptr, n, keep = _buffers.bytes_pointer(data)
+        return self._gradcam(self._lib.gradcam_image, (ptr, n), method, layer, target)
 
     def gradcam_pixels(self, pixels, width=None, height=None, stride=None, method="gradcam",
                        layer=None, target=None):
@@ -211,7 +232,7 @@ class Session(OwnedHandle):
         return self._gradcam(self._lib.gradcam_tensor, (ptr, c, h, w), method, layer, target)
 
     def gradcam(self, source, method="gradcam", layer=None, target=None):
-        """Grad-CAM of a path, PNG bytes, pixels ndarray or tensor ndarray."""
+        """Grad-CAM of a path, image bytes, pixels ndarray or tensor ndarray."""
         kw = {"method": method, "layer": layer, "target": target}
         if _is_path(source):
             return self.gradcam_file(source, **kw)
@@ -219,7 +240,7 @@ class Session(OwnedHandle):
             return self.gradcam_tensor(source, **kw)
         if _buffers.is_ndarray(source):
             return self.gradcam_pixels(_gray_array(source), **kw)
-        return self.gradcam_png(source, **kw)
+        return self.gradcam_image(source, **kw)
 
     def __repr__(self):
         state = "closed" if self._handle is None else "threads=%d" % self._threads

@@ -107,8 +107,9 @@ class ClassifyTest(unittest.TestCase):
         self.assertIn("/nonexistent.png", str(cm.exception))
         with self.assertRaises(covidcam.BadFormatError):
             s.classify_png(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-        with self.assertRaises(covidcam.BadFormatError):
+        with self.assertRaises(covidcam.UnsupportedError) as cm:  # named, not decoded
             s.classify(support.fixture("basic.safetensors"))
+        self.assertIn("safetensors", str(cm.exception))
         with self.assertRaises(covidcam.InvalidArgumentError):
             s.classify_pixels(b"\x00" * 99, 10, 10)  # short buffer
         with self.assertRaises(covidcam.InvalidArgumentError):

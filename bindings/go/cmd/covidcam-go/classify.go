@@ -32,10 +32,20 @@ func classifyMain(args []string, stdout, stderr io.Writer) int {
 			}
 			continue
 		}
+		info, _ := s.ImageInfo()
+		warnings := info.Warnings()
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "%s: %s: warning: %s\n", fs.Name(), f, w)
+		}
 		if o.json {
-			fmt.Fprintln(stdout, dumps(append(fileFields("file", f), object{{"top", r.Label},
+			out := append(fileFields("file", f), object{{"top", r.Label},
 				{"probabilities", classMap(r.Classes, r.Probabilities)},
-				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms}}...)))
+				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms},
+				{"image", imageObject(info)}}...)
+			if len(warnings) > 0 {
+				out = append(out, field{"warnings", warnings})
+			}
+			fmt.Fprintln(stdout, dumps(out))
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", f, r.Label)

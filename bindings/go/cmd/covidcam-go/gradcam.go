@@ -127,6 +127,10 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 		return 1
 	}
 	defer hm.Close()
+	info, _ := hm.ImageInfo()
+	for _, w := range info.Warnings() {
+		fmt.Fprintf(stderr, "%s: %s: warning: %s\n", prog, file, w)
+	}
 	outputs, err := writeOutputs(hm, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %s\n", prog, file, describe(err))
@@ -142,7 +146,8 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 			{"probabilities", classMap(r.Classes, r.Probabilities)},
 			{"class", hm.ClassName()}, {"probability", f32(hm.Probability())},
 			{"method", hm.Method().String()}, {"layer", hm.Layer()},
-			{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms}}...)))
+			{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms},
+			{"image", imageObject(info)}}...)))
 		return 0
 	}
 	fmt.Fprintf(stdout, "%s: %s (%.4f); %s of %s (%.4f) at %s\n", file, r.Label,

@@ -105,6 +105,14 @@ func dumps(v any) string {
 			parts[i] = strconv.Itoa(n)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
+	case []string:
+		parts := make([]string, len(x))
+		for i, s := range x {
+			parts[i] = jsonString(s)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case int:
+		return strconv.Itoa(x)
 	case string:
 		return jsonString(x)
 	case f32:
