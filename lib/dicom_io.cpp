@@ -12,6 +12,8 @@
 #include <mutex>
 #include <new>
 
+#include <zlib.h>
+
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdict.h"
@@ -147,117 +149,234 @@ bool long_vr(unsigned char a, unsigned char b)
     return false;
 }
 
-struct reader {
-    const uint8_t *p;
-    bool big;
-    unsigned u16(size_t o) const
+// The dataset bytes the length walk reads, forward only: straight from the
+// buffer, or through zlib for the deflated transfer syntax (whose element
+// lengths DCMTK would otherwise trust just the same).
+class mem_source {
+public:
+    mem_source(const uint8_t *p, size_t len, size_t off) : p_(p), len_(len), off_(off) {}
+    bool read(uint8_t *dst, size_t n)
     {
-        return big ? (p[o] << 8) | p[o + 1] : p[o] | (p[o + 1] << 8);
+        if (len_ - off_ < n)
+            return false;
+        memcpy(dst, p_ + off_, n);
+        off_ += n;
+        return true;
     }
-    uint64_t u32(size_t o) const
+    uint64_t skip(uint64_t n)
     {
-        return big ? (static_cast<uint64_t>(p[o]) << 24) | (p[o + 1] << 16) | (p[o + 2] << 8) | p[o + 3]
-                   : (static_cast<uint64_t>(p[o + 3]) << 24) | (p[o + 2] << 16) | (p[o + 1] << 8) | p[o];
+        size_t k = n < len_ - off_ ? static_cast<size_t>(n) : len_ - off_;
+        off_ += k;
+        return k;
     }
+    uint64_t pos() const { return off_; }
+    bool over_cap() const { return false; }
+
+private:
+    const uint8_t *p_;
+    size_t len_, off_;
 };
 
-// Walk the elements from `off` and refuse any defined length that runs past
-// the end of the buffer. DCMTK allocates an element's declared length before
-// it reads the value, so a 12-byte header claiming 2 GiB would make it reserve
-// 2 GiB; this walk runs first. Sequences and items of explicit VR are entered
-// (their elements are checked too); implicit-VR sequences of defined length
-// are bounded as a whole. Stops at the first header it cannot read (DCMTK
-// then reports the damage). *end is where the walk stopped.
-covidcam_status check_lengths(const uint8_t *p, size_t len, size_t off, bool explicit_vr, bool big,
-                              bool meta_only, size_t *end, cc_err *e)
+// Inflates in 16 KiB steps and keeps nothing else: constant memory whatever
+// the stream claims. A damaged stream simply ends (DCMTK then reports it).
+class inflate_source {
+public:
+    static constexpr uint64_t cap = 1ull << 30; // DICOM_MAX_INFLATED_BYTES, docs/security.md
+    inflate_source(const uint8_t *p, size_t len)
+    {
+        memset(&z_, 0, sizeof z_);
+        ok_ = inflateInit2(&z_, -15) == Z_OK; // raw deflate (PS3.5 A.5)
+        z_.next_in = const_cast<Bytef *>(p);
+        z_.avail_in = static_cast<uInt>(len > 0xFFFFFFFFu ? 0xFFFFFFFFu : len);
+        end_ = !ok_;
+    }
+    ~inflate_source()
+    {
+        if (ok_)
+            inflateEnd(&z_);
+    }
+    inflate_source(const inflate_source &) = delete;
+    inflate_source &operator=(const inflate_source &) = delete;
+    bool read(uint8_t *dst, size_t n)
+    {
+        while (n > 0) {
+            if (at_ == have_ && !fill())
+                return false;
+            size_t k = n < have_ - at_ ? n : have_ - at_;
+            memcpy(dst, buf_ + at_, k);
+            at_ += k;
+            dst += k;
+            n -= k;
+        }
+        return true;
+    }
+    uint64_t skip(uint64_t n)
+    {
+        uint64_t done = 0;
+        while (done < n && !over_cap()) {
+            if (at_ == have_ && !fill())
+                break;
+            uint64_t k = n - done < have_ - at_ ? n - done : have_ - at_;
+            at_ += static_cast<size_t>(k);
+            done += k;
+        }
+        return done;
+    }
+    uint64_t pos() const { return total_ - (have_ - at_); }
+    bool over_cap() const { return total_ > cap; }
+
+private:
+    bool fill()
+    {
+        if (end_)
+            return false;
+        z_.next_out = buf_;
+        z_.avail_out = sizeof buf_;
+        int r = inflate(&z_, Z_NO_FLUSH);
+        have_ = sizeof buf_ - z_.avail_out;
+        at_ = 0;
+        total_ += have_;
+        if (r != Z_OK)
+            end_ = true;
+        return have_ > 0;
+    }
+    z_stream z_;
+    bool ok_ = false, end_ = false;
+    uint8_t buf_[16384];
+    size_t have_ = 0, at_ = 0;
+    uint64_t total_ = 0;
+};
+
+unsigned get16(const uint8_t *h, bool big)
 {
-    reader r = {p, big};
+    return big ? (h[0] << 8) | h[1] : h[0] | (h[1] << 8);
+}
+
+uint64_t get32(const uint8_t *h, bool big)
+{
+    return big ? (static_cast<uint64_t>(h[0]) << 24) | (h[1] << 16) | (h[2] << 8) | h[3]
+               : (static_cast<uint64_t>(h[3]) << 24) | (h[2] << 16) | (h[1] << 8) | h[0];
+}
+
+covidcam_status length_lie(uint64_t at, unsigned group, unsigned elem, uint64_t vlen, uint64_t left,
+                           cc_err *e)
+{
+    return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                "truncated or corrupt DICOM file: element (%04X,%04X) at byte %llu declares %llu bytes, "
+                "only %llu left",
+                group, elem, static_cast<unsigned long long>(at), static_cast<unsigned long long>(vlen),
+                static_cast<unsigned long long>(left));
+}
+
+// Walk the dataset's elements and refuse any defined length that runs past
+// the end of the data. DCMTK allocates an element's declared length before it
+// reads the value, so a 12-byte header claiming 2 GiB would make it reserve
+// 2 GiB; this walk runs first. Sequences and their items are entered (their
+// elements are checked too) when the VR says SQ (explicit VR) or the length
+// is undefined; implicit-VR sequences of defined length are bounded as a
+// whole. Stops quietly at a header it cannot read: DCMTK reports the damage.
+template <class Source>
+covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e)
+{
     bool fragments = false; // inside encapsulated pixel data: items are opaque fragments
-    while (off + 8 <= len) {
-        unsigned group = r.u16(off), elem = r.u16(off + 2);
-        if (meta_only && group != 0x0002)
-            break;
+    uint8_t h[12];
+    for (;;) {
+        uint64_t at = src.pos();
+        if (src.over_cap())
+            return fail(e, COVIDCAM_ERR_LIMIT, "deflated DICOM dataset inflates to more than %llu bytes",
+                        static_cast<unsigned long long>(inflate_source::cap));
+        if (!src.read(h, 8))
+            return COVIDCAM_OK;
+        unsigned group = get16(h, big), elem = get16(h + 2, big);
         uint64_t vlen;
-        size_t hdr = 8;
         bool container = false;
         if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
-            vlen = r.u32(off + 4);
+            vlen = get32(h + 4, big);
             if (elem != 0xE000) { // delimiters carry no value
                 if (elem == 0xE0DD)
                     fragments = false;
-                off += hdr;
                 continue;
             }
             container = !fragments;
         } else if (explicit_vr) {
-            unsigned char a = p[off + 4], b = p[off + 5];
-            if (!is_vr(a, b))
-                break;
-            if (long_vr(a, b)) {
-                if (off + 12 > len)
-                    break;
-                vlen = r.u32(off + 8);
-                hdr = 12;
+            if (!is_vr(h[4], h[5]))
+                return COVIDCAM_OK;
+            if (long_vr(h[4], h[5])) {
+                if (!src.read(h + 8, 4))
+                    return COVIDCAM_OK;
+                vlen = get32(h + 8, big);
             } else {
-                vlen = r.u16(off + 6);
+                vlen = get16(h + 6, big);
             }
-            container = a == 'S' && b == 'Q';
+            container = h[4] == 'S' && h[5] == 'Q';
         } else {
-            vlen = r.u32(off + 4);
+            vlen = get32(h + 4, big);
         }
         if (vlen == 0xFFFFFFFFu) { // undefined length: items follow, up to a delimiter
             if (group == 0x7FE0 && elem == 0x0010)
                 fragments = true;
-            off += hdr;
             continue;
         }
-        if (vlen > len - off - hdr) {
-            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                        "truncated or corrupt DICOM file: element (%04X,%04X) at byte %zu declares %llu "
-                        "bytes, only %zu left",
-                        group, elem, off,
-                        static_cast<unsigned long long>(vlen), len - off - hdr);
-        }
-        off += container ? hdr : hdr + static_cast<size_t>(vlen); // enter sequences and their items
+        if (container)
+            continue; // enter sequences and their items; the contents are walked next
+        uint64_t got = src.skip(vlen);
+        if (got < vlen && !src.over_cap())
+            return length_lie(at, group, elem, vlen, got, e);
     }
-    *end = off;
-    return COVIDCAM_OK;
 }
 
-// check_lengths over the file meta group (explicit VR little endian), then
-// over the dataset in the encoding its TransferSyntaxUID names. A deflated
-// dataset is left to DCMTK's inflate filter.
+// Bounds-check the file meta group (explicit VR little endian) and find its
+// TransferSyntaxUID, then walk the dataset in the encoding that UID names
+// (without a meta group DCMTK guesses it from the first element; so do we).
+// The meta group must be well formed so that DCMTK and this walk agree on
+// where the dataset starts and how it is encoded: after "DICM" it must
+// start with a group 0002 element, and a group length (0002,0000) must match.
 covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
 {
-    size_t off = (len >= 132 && memcmp(p + 128, "DICM", 4) == 0) ? 132 : 0;
-    size_t meta_end = off;
-    covidcam_status st = check_lengths(p, len, off, true, false, true, &meta_end, e);
-    if (st)
-        return st;
-    bool explicit_vr = true, big = false;
-    reader r = {p, false};
-    for (size_t o = off; o + 8 <= meta_end;) { // find (0002,0010) TransferSyntaxUID
-        size_t hdr = long_vr(p[o + 4], p[o + 5]) ? 12 : 8;
-        size_t vlen = hdr == 12 ? static_cast<size_t>(r.u32(o + 8)) : r.u16(o + 6);
-        if (r.u16(o + 2) == 0x0010) {
+    bool part10 = len >= 132 && memcmp(p + 128, "DICM", 4) == 0;
+    size_t off = part10 ? 132 : 0;
+    if (part10 && (len < off + 8 || p[off] != 0x02 || p[off + 1] != 0x00 || !is_vr(p[off + 4], p[off + 5])))
+        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                    "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
+    bool explicit_vr = true, big = false, deflated = false, have_meta = false;
+    uint64_t group_end = 0; // from (0002,0000), 0 when absent
+    while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00 && is_vr(p[off + 4], p[off + 5])) {
+        have_meta = true;
+        unsigned elem = get16(p + off + 2, false);
+        size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
+        if (off + hdr > len)
+            break;
+        uint64_t vlen = hdr == 12 ? get32(p + off + 8, false) : get16(p + off + 6, false);
+        if (vlen > len - off - hdr)
+            return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
+        if (elem == 0x0000 && vlen == 4)
+            group_end = off + hdr + 4 + get32(p + off + hdr, false);
+        if (elem == 0x0010) {
             char uid[65];
-            size_t n = vlen < sizeof uid - 1 ? vlen : sizeof uid - 1;
-            memcpy(uid, p + o + hdr, n);
+            size_t n = vlen < sizeof uid - 1 ? static_cast<size_t>(vlen) : sizeof uid - 1;
+            memcpy(uid, p + off + hdr, n);
             while (n > 0 && (uid[n - 1] == '\0' || uid[n - 1] == ' '))
                 n--;
             uid[n] = '\0';
-            if (strcmp(uid, UID_DeflatedExplicitVRLittleEndianTransferSyntax) == 0)
-                return COVIDCAM_OK;
             explicit_vr = strcmp(uid, UID_LittleEndianImplicitTransferSyntax) != 0;
             big = strcmp(uid, UID_BigEndianExplicitTransferSyntax) == 0;
+            deflated = strcmp(uid, UID_DeflatedExplicitVRLittleEndianTransferSyntax) == 0;
         }
-        o += hdr + vlen;
+        off += hdr + static_cast<size_t>(vlen);
     }
-    // Without a meta group DCMTK guesses the encoding from the first element.
-    if (meta_end + 6 <= len)
-        explicit_vr = explicit_vr && is_vr(p[meta_end + 4], p[meta_end + 5]);
-    size_t end;
-    return check_lengths(p, len, meta_end, explicit_vr, big, false, &end, e);
+    if (group_end && group_end != off)
+        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                    "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
+                    "%llu, the group at byte %zu",
+                    static_cast<unsigned long long>(group_end), off);
+    if (deflated) {
+        inflate_source src(p + off, len - off);
+        return check_lengths(src, true, false, e);
+    }
+    if (!have_meta && off + 6 <= len)
+        explicit_vr = is_vr(p[off + 4], p[off + 5]);
+    mem_source src(p, len, off);
+    return check_lengths(src, explicit_vr, big, e);
 }
 
 covidcam_status no_pixel_data(DcmDataset *ds, cc_err *e)

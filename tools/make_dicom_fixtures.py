@@ -2,6 +2,7 @@
 """Write the DICOM fixtures of tests/dicom (tests/fixtures/dicom/).
 
     /usr/bin/python3 tools/make_dicom_fixtures.py     # rewrites tests/fixtures/dicom/
+                                                      # and fuzz/corpus/dicom/
 
 Needs pydicom, numpy and PIL (Debian: python3-pydicom, python3-numpy,
 python3-pil) and DCMTK's command line tools (Debian: dcmtk) for the
@@ -47,6 +48,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import numpy as np
 import pydicom
@@ -529,6 +531,20 @@ def error_family(mono8_src):
     lie = lie[:pn + 4] + b"UT" + b"\0\0" + struct.pack("<I", 0x7FFFFFF0) + good[pn + 8:]
     error("err_lying_element_length", bytes(lie), "BAD_FORMAT", "(0010,0010)")
 
+    # The same lie inside a deflated dataset (checked on the inflated bytes).
+    d = open(os.path.join(OUT, "mono8_deflated.dcm"), "rb").read()
+    meta_end = find_tag(d, 0x0002, 0x0013)
+    meta_end += 8 + struct.unpack("<H", d[meta_end + 6:meta_end + 8])[0]
+    raw = bytearray(zlib.decompress(d[meta_end:], -15))
+    struct.pack_into("<I", raw, raw.rfind(struct.pack("<HH", 0x7FE0, 0x0010)) + 8, 0x7FFFFFF0)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    error("err_deflated_lying_length", d[:meta_end] + z.compress(bytes(raw)) + z.flush(),
+          "BAD_FORMAT", "(7FE0,0010)")
+    # A meta group length (0002,0000) that ends inside the group.
+    bad = bytearray(good)
+    struct.pack_into("<I", bad, 132 + 8, 40)
+    error("err_meta_group_length", bytes(bad), "BAD_FORMAT", "(0002,0000)")
+
     # Pixel data present but shorter than Rows x Columns (consistent lengths).
     short = bytearray(head) + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 1000) + \
         bytes(1000)
@@ -561,6 +577,62 @@ def error_family(mono8_src):
           "BAD_FORMAT", "not DICOM")
 
 
+SEEDS = os.path.join(ROOT, "fuzz", "corpus", "dicom")
+
+
+def fuzz_seeds(tmp):
+    """Tiny files (12 x 10) of every encoding for fuzz/corpus/dicom: small
+    seeds let libFuzzer mutate headers rather than pixels."""
+    if os.path.isdir(SEEDS):
+        shutil.rmtree(SEEDS)
+    os.makedirs(SEEDS)
+    x8 = gradient(10, 12, 0, 255, 70)
+    x12 = gradient(10, 12, 0, 4095, 71)
+
+    def seed(name, ds, ts=EXPLICIT_LE, tool=None, *opts):
+        src = os.path.join(tmp, "seed.dcm")
+        dst = os.path.join(SEEDS, name + ".dcm")
+        save(ds, src if tool else dst, ts)
+        if tool:
+            compress(src, dst, tool, *opts)
+
+    ds = base("seed8", 10, 12, "MONOCHROME2", 8, 8, False)
+    ds.PixelData = pack(x8, 8, 8, False)
+    seed("mono8", ds)
+    seed("mono8_implicit", ds, IMPLICIT_LE)
+    seed("mono8_deflated", ds, EXPLICIT_LE, "dcmconv", "+td")
+    seed("mono8_jpeg_baseline", ds, EXPLICIT_LE, "dcmcjpeg", "+eb", "+un")
+    seed("mono8_jpeg_lossless", ds, EXPLICIT_LE, "dcmcjpeg", "+e1", "+un")
+    seed("mono8_jpegls", ds, EXPLICIT_LE, "dcmcjpls", "+el", "+un")
+    seed("mono8_rle", ds, EXPLICIT_LE, "dcmcrle")
+    ds.NumberOfFrames = 2
+    ds.PixelData = pack(x8, 8, 8, False) * 2
+    seed("multiframe_rle", ds, EXPLICIT_LE, "dcmcrle")
+    ds = base("seed12", 10, 12, "MONOCHROME1", 16, 12, False)
+    ds.RescaleSlope = "0.5"
+    ds.RescaleIntercept = "-100"
+    ds.WindowCenter = ["900", "100"]
+    ds.WindowWidth = ["1800", "50"]
+    ds.PixelData = pack(x12, 16, 12, False)
+    seed("mono1_12bit", ds)
+    seed("mono1_12bit_jpegls", ds, EXPLICIT_LE, "dcmcjpls", "+el", "+un")
+    ds.PixelData = pack(x12, 16, 12, False, big_endian=True)
+    seed("mono1_12bit_big_endian", ds, EXPLICIT_BE)
+    ds = base("seeds16", 10, 12, "MONOCHROME2", 16, 16, True)
+    ds.PixelData = pack(x12 - 2048, 16, 16, True)
+    item = Dataset()
+    item.add_new(0x00283002, "US", [16, 0, 8])
+    item.add_new(0x00283006, "US", list(range(0, 256, 16)))
+    ds.VOILUTSequence = Sequence([item])
+    seed("signed16_voi_lut", ds)
+    ds = base("seedrgb", 10, 12, "RGB", 8, 8, False, sop=SC_SOP, spp=3)
+    ds.PixelData = np.stack([x8, 255 - x8, x8 // 2], axis=-1).astype(np.uint8).tobytes()
+    seed("rgb", ds)
+    seed("rgb_rle", ds, EXPLICIT_LE, "dcmcrle")
+    seed("rgb_jpeg_baseline", ds, EXPLICIT_LE, "dcmcjpeg", "+eb", "+un")
+    return len(os.listdir(SEEDS))
+
+
 def main():
     for tool in ("dcmcjpeg", "dcmcjpls", "dcmcrle", "dcmconv"):
         if not shutil.which(tool):
@@ -576,13 +648,14 @@ def main():
         rgb_family(tmp)
         multiframe()
         error_family(mono8_src)
+        nseeds = fuzz_seeds(tmp)
     with open(os.path.join(OUT, "manifest.txt"), "w") as f:
         f.write("\n".join(manifest) + "\n")
     with open(os.path.join(OUT, "errors.txt"), "w") as f:
         f.write("\n".join(errors) + "\n")
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
-    print("wrote %d decodable + %d error fixtures to %s (%d bytes)"
-          % (len(manifest), len(errors), OUT, total))
+    print("wrote %d decodable + %d error fixtures to %s (%d bytes), %d fuzz seeds"
+          % (len(manifest), len(errors), OUT, total, nseeds))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@
 #   -t SECONDS   time per harness (default 60)
 #   -b DIR       build directory (default build-fuzz in the source root)
 #   -k           keep going after a harness fails (default: stop at the first)
-#   HARNESS      png_classify, model_load, gradcam (default: all three)
+#   HARNESS      png_classify, model_load, gradcam, dicom (default: all that
+#                were built; dicom needs DCMTK)
 #
-# Each harness starts from the committed seeds (fuzz/corpus/<h>) plus what
+# Each harness starts from the committed seeds (fuzz/corpus/<h>, and the
+# dictionary fuzz/<h>.dict when there is one) plus what
 # earlier runs found (DIR/fuzz-corpus/<h>, not committed). A crash, leak,
 # sanitizer report, timeout (-timeout=25 s per input) or out-of-memory
 # (-rss_limit_mb=2048) stops the harness, leaves the input in
@@ -31,7 +33,7 @@ while getopts t:b:k opt; do
     esac
 done
 shift $((OPTIND - 1))
-harnesses=${*:-png_classify model_load gradcam}
+harnesses=${*:-}
 
 command -v clang >/dev/null || { echo "run_fuzzers: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
@@ -40,6 +42,10 @@ if [ ! -f "$build/build.ninja" ]; then
         -Db_lundef=false -Dtests=false -Dexamples=false -Dtrainer=false -Dbench=false >/dev/null
 fi
 ninja -C "$build" -j2 >/dev/null
+if [ -z "$harnesses" ]; then
+    harnesses="png_classify model_load gradcam"
+    [ -x "$build/fuzz/fuzz_dicom" ] && harnesses="$harnesses dicom"
+fi
 
 # Larger inputs only slow the image harnesses down: 16 KiB of PNG already
 # describes images at the size limits.
@@ -58,12 +64,14 @@ for h in $harnesses; do
     art="$build/fuzz-artifacts/$h"
     mkdir -p "$corpus" "$art"
     log="$build/fuzz-$h.log"
+    dict=
+    [ -f "$root/fuzz/$h.dict" ] && dict="-dict=$root/fuzz/$h.dict"
     echo "fuzz_$h: ${secs}s (log $log)"
     # OMP_NUM_THREADS: the harness sessions use one thread; the loader too.
     if ASAN_OPTIONS="halt_on_error=1:abort_on_error=0:detect_leaks=1:allocator_may_return_null=1" \
        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" OMP_NUM_THREADS=1 \
        "$exe" -max_total_time="$secs" -max_len="$(max_len "$h")" -timeout=25 \
-           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
+           -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" $dict \
            "$corpus" "$root/fuzz/corpus/$h" >"$log" 2>&1; then
         grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' "$log" |
             sed 's/^stat::/    /'
