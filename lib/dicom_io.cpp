@@ -338,7 +338,7 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
     if (part10 && (len < off + 8 || p[off] != 0x02 || p[off + 1] != 0x00 || !is_vr(p[off + 4], p[off + 5])))
         return fail(e, COVIDCAM_ERR_BAD_FORMAT,
                     "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
-    bool explicit_vr = true, big = false, deflated = false, have_meta = false;
+    bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00 && is_vr(p[off + 4], p[off + 5])) {
         have_meta = true;
@@ -352,18 +352,27 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
         if (elem == 0x0000 && vlen == 4)
             group_end = off + hdr + 4 + get32(p + off + hdr, false);
         if (elem == 0x0010) {
-            char uid[65];
+            char uid[65], shown[65];
             size_t n = vlen < sizeof uid - 1 ? static_cast<size_t>(vlen) : sizeof uid - 1;
             memcpy(uid, p + off + hdr, n);
-            while (n > 0 && (uid[n - 1] == '\0' || uid[n - 1] == ' '))
-                n--;
             uid[n] = '\0';
-            explicit_vr = strcmp(uid, UID_LittleEndianImplicitTransferSyntax) != 0;
-            big = strcmp(uid, UID_BigEndianExplicitTransferSyntax) == 0;
-            deflated = strcmp(uid, UID_DeflatedExplicitVRLittleEndianTransferSyntax) == 0;
+            copy_field(uid, sizeof uid, printable(uid, shown, sizeof shown));
+            // DCMTK guesses the encoding of a dataset whose syntax it does not
+            // know; refusing such files keeps this walk and DCMTK in step.
+            DcmXfer x(uid);
+            if (x.getXfer() == EXS_Unknown)
+                return fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s (0002,0010)",
+                            uid[0] ? uid : "\"\"");
+            have_ts = true;
+            explicit_vr = x.isExplicitVR();
+            big = x.isBigEndian();
+            deflated = x.getStreamCompression() != ESC_none;
         }
         off += hdr + static_cast<size_t>(vlen);
     }
+    if (have_meta && !have_ts && off + 8 <= len)
+        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                    "DICOM file meta group without a TransferSyntaxUID (0002,0010)");
     if (group_end && group_end != off)
         return fail(e, COVIDCAM_ERR_BAD_FORMAT,
                     "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
