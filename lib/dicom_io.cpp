@@ -299,9 +299,11 @@ covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e
             }
             container = !fragments;
         } else if (explicit_vr) {
-            if (!is_vr(h[4], h[5]))
-                return COVIDCAM_OK;
-            if (long_vr(h[4], h[5])) {
+            // A VR DCMTK does not know is read as it reads it: two capital
+            // letters take the 4-byte length form (as UN), anything else the
+            // 2-byte form (dcvr.h: EVR_UNKNOWN / EVR_UNKNOWN2B).
+            bool caps = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
+            if (long_vr(h[4], h[5]) || (!is_vr(h[4], h[5]) && caps)) {
                 if (!src.read(h + 8, 4))
                     return COVIDCAM_OK;
                 vlen = get32(h + 8, big);

@@ -9,7 +9,7 @@
 #             halt_on_error, leak detection on (suite 'bindings' excluded: the
 #             Python/Go runtimes are not ASan-instrumented; their C calls are
 #             the ones the C suites already make)
-#   valgrind  the compiled test programs of suites core, png and robust of a
+#   valgrind  the compiled test programs of suites core, png, dicom and robust of a
 #             plain build under valgrind memcheck: no errors, no definite
 #             leaks (see stage_valgrind for what is left out and why)
 #   tsan      tests/robust threads (8 threads sharing a model) built with
@@ -65,7 +65,7 @@ for t in json.load(sys.stdin):
 # translation buffer in train_dnn_grad) and the bindings' are left to ASan.
 # robust/threads is too: valgrind serialises its 8 threads (~4 min) and
 # ASan and TSan run it already.
-VALGRIND_SUITES=${VALGRIND_SUITES:-core png robust}
+VALGRIND_SUITES=${VALGRIND_SUITES:-core png dicom robust}
 VALGRIND_SKIP=${VALGRIND_SKIP:-threads}
 
 stage_valgrind() {
