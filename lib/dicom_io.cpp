@@ -5,6 +5,7 @@
 // exception leaves cc_dicom_decode_gray.
 #include "dicom_io.h"
 
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -353,6 +354,10 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
             return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
         if (elem == 0x0000 && vlen == 4)
             group_end = off + hdr + 4 + get32(p + off + hdr, false);
+        if (elem == 0x0010 && (p[off + 4] != 'U' || p[off + 5] != 'I'))
+            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                        "corrupt DICOM file meta group: TransferSyntaxUID (0002,0010) has VR %c%c, not UI",
+                        isprint(p[off + 4]) ? p[off + 4] : '?', isprint(p[off + 5]) ? p[off + 5] : '?');
         if (elem == 0x0010) {
             char uid[65], shown[65];
             size_t n = vlen < sizeof uid - 1 ? static_cast<size_t>(vlen) : sizeof uid - 1;
