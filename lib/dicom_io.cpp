@@ -272,17 +272,33 @@ covidcam_status length_lie(uint64_t at, unsigned group, unsigned elem, uint64_t 
 // Walk the dataset's elements and refuse any defined length that runs past
 // the end of the data. DCMTK allocates an element's declared length before it
 // reads the value, so a 12-byte header claiming 2 GiB would make it reserve
-// 2 GiB; this walk runs first. Sequences and their items are entered (their
-// elements are checked too) when the VR says SQ (explicit VR) or the length
-// is undefined; implicit-VR sequences of defined length are bounded as a
-// whole. Stops quietly at a header it cannot read: DCMTK reports the damage.
+// 2 GiB; this walk runs first and reads the bytes the way DCMTK does:
+// sequences and items are entered (their elements are checked too), an
+// explicit-VR UN of undefined length holds implicit-VR items (CP-246),
+// encapsulated pixel fragments are bounded but not parsed, and nesting is
+// limited (DCMTK parses sequences recursively). Stops quietly at a header it
+// cannot read: DCMTK then reports the damage.
+constexpr int max_nesting = 64; // sequences + items; real files use a handful
+
+struct level {
+    uint64_t end;   // where a defined-length container ends; UINT64_MAX: at its delimiter
+    bool implicit;  // implicit VR inside
+    bool fragments; // encapsulated pixel data: items are opaque fragments
+    bool item;      // an item (else a sequence or pixel data)
+};
+
 template <class Source>
 covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e)
 {
-    bool fragments = false; // inside encapsulated pixel data: items are opaque fragments
+    level stack[max_nesting + 1];
+    int depth = 0;
+    stack[0] = {UINT64_MAX, !explicit_vr, false, false};
     uint8_t h[12];
     for (;;) {
         uint64_t at = src.pos();
+        while (depth > 0 && at >= stack[depth].end)
+            depth--;
+        const level cur = stack[depth];
         if (src.over_cap())
             return fail(e, COVIDCAM_ERR_LIMIT, "deflated DICOM dataset inflates to more than %llu bytes",
                         static_cast<unsigned long long>(inflate_source::cap));
@@ -290,16 +306,25 @@ covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e
             return COVIDCAM_OK;
         unsigned group = get16(h, big), elem = get16(h + 2, big);
         uint64_t vlen;
-        bool container = false;
+        bool container = false, inner_implicit = cur.implicit;
         if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
             vlen = get32(h + 4, big);
-            if (elem != 0xE000) { // delimiters carry no value
-                if (elem == 0xE0DD)
-                    fragments = false;
+            if (elem == 0xE0DD) { // sequence delimiter: closes its items and the sequence
+                while (depth > 0 && stack[depth].item)
+                    depth--;
+                if (depth > 0 && stack[depth].end == UINT64_MAX)
+                    depth--;
                 continue;
             }
-            container = !fragments;
-        } else if (explicit_vr) {
+            if (elem == 0xE00D) { // item delimiter
+                if (depth > 0 && stack[depth].item && stack[depth].end == UINT64_MAX)
+                    depth--;
+                continue;
+            }
+            if (elem != 0xE000)
+                continue;
+            container = !cur.fragments;
+        } else if (!cur.implicit) {
             // A VR DCMTK does not know is read as it reads it: two capital
             // letters take the 4-byte length form (as UN), anything else the
             // 2-byte form (dcvr.h: EVR_UNKNOWN / EVR_UNKNOWN2B).
@@ -312,19 +337,25 @@ covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e
                 vlen = get16(h + 6, big);
             }
             container = h[4] == 'S' && h[5] == 'Q';
+            if (h[4] == 'U' && h[5] == 'N' && vlen == 0xFFFFFFFFu)
+                inner_implicit = true;
         } else {
             vlen = get32(h + 4, big);
         }
-        if (vlen == 0xFFFFFFFFu) { // undefined length: items follow, up to a delimiter
-            if (group == 0x7FE0 && elem == 0x0010)
-                fragments = true;
+        bool open_ended = vlen == 0xFFFFFFFFu;
+        if (!container && !open_ended) {
+            uint64_t got = src.skip(vlen);
+            if (got < vlen && !src.over_cap())
+                return length_lie(at, group, elem, vlen, got, e);
             continue;
         }
-        if (container)
-            continue; // enter sequences and their items; the contents are walked next
-        uint64_t got = src.skip(vlen);
-        if (got < vlen && !src.over_cap())
-            return length_lie(at, group, elem, vlen, got, e);
+        if (depth == max_nesting)
+            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                        "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
+                        max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
+        bool fragments = open_ended && group == 0x7FE0 && elem == 0x0010;
+        bool item = group == 0xFFFE;
+        stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
     }
 }
 
@@ -343,7 +374,11 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
                     "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
-    while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00 && is_vr(p[off + 4], p[off + 5])) {
+    while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
+        if (!is_vr(p[off + 4], p[off + 5]))
+            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                        "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
+                        get16(p + off + 2, false));
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
@@ -366,8 +401,8 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
             copy_field(uid, sizeof uid, printable(uid, shown, sizeof shown));
             // DCMTK guesses the encoding of a dataset whose syntax it does not
             // know; refusing such files keeps this walk and DCMTK in step.
-            DcmXfer x(uid);
-            if (x.getXfer() == EXS_Unknown)
+            DcmXfer x(uid); // an empty UID would name DCMTK's internal "virtual" syntax
+            if (!uid[0] || x.getXfer() == EXS_Unknown || strcmp(x.getXferID(), uid) != 0)
                 return fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s (0002,0010)",
                             uid[0] ? uid : "\"\"");
             have_ts = true;

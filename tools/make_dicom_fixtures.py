@@ -282,6 +282,20 @@ def mono8_family(tmp):
     record("mono8_jpeg_baseline", mono_reference(dec, "MONOCHROME2", c, wd), JPEG_BASELINE,
            "MONOCHROME2", 8, 1, False, 1, W_RANGE, c, wd)
 
+    # A private UN element of undefined length (its items are implicit VR,
+    # CP-246) before the pixels: read, not mistaken for a damaged file.
+    data = open(src, "rb").read()
+    pn = data.rfind(struct.pack("<HH", 0x0010, 0x0010))
+    priv = struct.pack("<HH2sH", 0x0009, 0x0010, b"LO", 4) + b"PRIV"
+    priv += struct.pack("<HH2sHI", 0x0009, 0x1001, b"UN", 0, 0xFFFFFFFF)
+    priv += struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    priv += struct.pack("<HHI", 0x0009, 0x1002, 4) + b"abcd"
+    priv += struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    fixed = bytearray(data[:pn] + priv + data[pn:])
+    with open(out("mono8_un_sequence"), "wb") as f:
+        f.write(bytes(fixed))
+    record("mono8_un_sequence", ref, EXPLICIT_LE, "MONOCHROME2", 8, 1, False, 1, W_RANGE, c, wd)
+
     # No preamble, no meta header: a bare implicit-VR dataset.
     buf = io.BytesIO()
     bare = ds.copy()
@@ -544,6 +558,16 @@ def error_family(mono8_src):
     bad = bytearray(good)
     struct.pack_into("<I", bad, 132 + 8, 40)
     error("err_meta_group_length", bytes(bad), "BAD_FORMAT", "(0002,0000)")
+
+    # Sequences nested 40 deep (open-ended SQ and items) before the pixels.
+    pn = find_tag(good, 0x0010, 0x0010)
+    nest = b""
+    for _ in range(40):
+        nest += struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, 0xFFFFFFFF)
+        nest += struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    for _ in range(40):
+        nest += struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    error("err_deep_nesting", good[:pn] + nest + good[pn:], "BAD_FORMAT", "nested deeper than 32")
 
     # Pixel data present but shorter than Rows x Columns (consistent lengths).
     short = bytearray(head) + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 1000) + \
