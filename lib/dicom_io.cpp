@@ -6,7 +6,6 @@
 #include "dicom_io.h"
 
 #include <cctype>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -36,7 +35,8 @@
 // is loaded (DCMTK's documented mechanism; the pointer never changes after).
 #include "dcmtk/dcmimage/diregist.h"
 
-namespace {
+namespace
+{
 
 // What the decoder needs to know before any pixel is touched.
 struct pixel_layout {
@@ -44,20 +44,6 @@ struct pixel_layout {
     long frames = 1;
     OFString photometric;
 };
-
-// The C++ side of cc_fail: same buffer, same truncation.
-covidcam_status fail(cc_err *e, covidcam_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-covidcam_status fail(cc_err *e, covidcam_status st, const char *fmt, ...)
-{
-    if (!e)
-        return st;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 // DCMTK keeps its codecs in one process-wide registry (DcmCodecList) and its
 // logging configuration in oflog. Both are set up here exactly once, under
@@ -131,11 +117,11 @@ bool is_vr(unsigned char a, unsigned char b)
 covidcam_status read_failure(const OFCondition &c, cc_err *e)
 {
     if (c == EC_MemoryExhausted)
-        return fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory parsing the DICOM file");
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory parsing the DICOM file");
     if (c == EC_StreamNotifyClient || c == EC_EndOfStream || c == EC_PrematureSequDelimitationItem ||
         c == EC_SequDelimitationItemMissing || c == EC_ItemDelimitationItemMissing)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "truncated DICOM file: %s", c.text());
-    return fail(e, COVIDCAM_ERR_BAD_FORMAT, "corrupt DICOM file: %s", c.text());
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "truncated DICOM file: %s", c.text());
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "corrupt DICOM file: %s", c.text());
 }
 
 // Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
@@ -153,7 +139,8 @@ bool long_vr(unsigned char a, unsigned char b)
 // The dataset bytes the length walk reads, forward only: straight from the
 // buffer, or through zlib for the deflated transfer syntax (whose element
 // lengths DCMTK would otherwise trust just the same).
-class mem_source {
+class mem_source
+{
 public:
     mem_source(const uint8_t *p, size_t len, size_t off) : p_(p), len_(len), off_(off) {}
     bool read(uint8_t *dst, size_t n)
@@ -180,7 +167,8 @@ private:
 
 // Inflates in 16 KiB steps and keeps nothing else: constant memory whatever
 // the stream claims. A damaged stream simply ends (DCMTK then reports it).
-class inflate_source {
+class inflate_source
+{
 public:
     static constexpr uint64_t cap = 1ull << 30; // DICOM_MAX_INFLATED_BYTES, docs/security.md
     inflate_source(const uint8_t *p, size_t len)
@@ -262,11 +250,11 @@ uint64_t get32(const uint8_t *h, bool big)
 covidcam_status length_lie(uint64_t at, unsigned group, unsigned elem, uint64_t vlen, uint64_t left,
                            cc_err *e)
 {
-    return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                "truncated or corrupt DICOM file: element (%04X,%04X) at byte %llu declares %llu bytes, "
-                "only %llu left",
-                group, elem, static_cast<unsigned long long>(at), static_cast<unsigned long long>(vlen),
-                static_cast<unsigned long long>(left));
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                   "truncated or corrupt DICOM file: element (%04X,%04X) at byte %llu declares %llu bytes, "
+                   "only %llu left",
+                   group, elem, static_cast<unsigned long long>(at), static_cast<unsigned long long>(vlen),
+                   static_cast<unsigned long long>(left));
 }
 
 // Walk the dataset's elements and refuse any defined length that runs past
@@ -287,8 +275,7 @@ struct level {
     bool item;      // an item (else a sequence or pixel data)
 };
 
-template <class Source>
-covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e)
+template <class Source> covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e)
 {
     level stack[max_nesting + 1];
     int depth = 0;
@@ -300,8 +287,8 @@ covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e
             depth--;
         const level cur = stack[depth];
         if (src.over_cap())
-            return fail(e, COVIDCAM_ERR_LIMIT, "deflated DICOM dataset inflates to more than %llu bytes",
-                        static_cast<unsigned long long>(inflate_source::cap));
+            return cc_fail(e, COVIDCAM_ERR_LIMIT, "deflated DICOM dataset inflates to more than %llu bytes",
+                           static_cast<unsigned long long>(inflate_source::cap));
         if (!src.read(h, 8))
             return COVIDCAM_OK;
         unsigned group = get16(h, big), elem = get16(h + 2, big);
@@ -350,9 +337,9 @@ covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e
             continue;
         }
         if (depth == max_nesting)
-            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                        "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
-                        max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
+                           max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
         bool fragments = open_ended && group == 0x7FE0 && elem == 0x0010;
         bool item = group == 0xFFFE;
         stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
@@ -370,15 +357,15 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
     bool part10 = len >= 132 && memcmp(p + 128, "DICM", 4) == 0;
     size_t off = part10 ? 132 : 0;
     if (part10 && (len < off + 8 || p[off] != 0x02 || p[off + 1] != 0x00 || !is_vr(p[off + 4], p[off + 5])))
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
         if (!is_vr(p[off + 4], p[off + 5]))
-            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                        "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
-                        get16(p + off + 2, false));
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
+                           get16(p + off + 2, false));
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
@@ -390,9 +377,9 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
         if (elem == 0x0000 && vlen == 4)
             group_end = off + hdr + 4 + get32(p + off + hdr, false);
         if (elem == 0x0010 && (p[off + 4] != 'U' || p[off + 5] != 'I'))
-            return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                        "corrupt DICOM file meta group: TransferSyntaxUID (0002,0010) has VR %c%c, not UI",
-                        isprint(p[off + 4]) ? p[off + 4] : '?', isprint(p[off + 5]) ? p[off + 5] : '?');
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: TransferSyntaxUID (0002,0010) has VR %c%c, not UI",
+                           isprint(p[off + 4]) ? p[off + 4] : '?', isprint(p[off + 5]) ? p[off + 5] : '?');
         if (elem == 0x0010) {
             char uid[65], shown[65];
             size_t n = vlen < sizeof uid - 1 ? static_cast<size_t>(vlen) : sizeof uid - 1;
@@ -403,8 +390,8 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
             // know; refusing such files keeps this walk and DCMTK in step.
             DcmXfer x(uid); // an empty UID would name DCMTK's internal "virtual" syntax
             if (!uid[0] || x.getXfer() == EXS_Unknown || strcmp(x.getXferID(), uid) != 0)
-                return fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s (0002,0010)",
-                            uid[0] ? uid : "\"\"");
+                return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s (0002,0010)",
+                               uid[0] ? uid : "\"\"");
             have_ts = true;
             explicit_vr = x.isExplicitVR();
             big = x.isBigEndian();
@@ -413,13 +400,13 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
         off += hdr + static_cast<size_t>(vlen);
     }
     if (have_meta && !have_ts && off + 8 <= len)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "DICOM file meta group without a TransferSyntaxUID (0002,0010)");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM file meta group without a TransferSyntaxUID (0002,0010)");
     if (group_end && group_end != off)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
-                    "%llu, the group at byte %zu",
-                    static_cast<unsigned long long>(group_end), off);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
+                       "%llu, the group at byte %zu",
+                       static_cast<unsigned long long>(group_end), off);
     if (deflated) {
         inflate_source src(p + off, len - off);
         return check_lengths(src, true, false, e);
@@ -433,27 +420,27 @@ covidcam_status check_file_lengths(const uint8_t *p, size_t len, cc_err *e)
 covidcam_status no_pixel_data(DcmDataset *ds, cc_err *e)
 {
     if (ds->tagExists(DCM_FloatPixelData) || ds->tagExists(DCM_DoubleFloatPixelData))
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                    "DICOM file holds float pixel data (7FE0,0008/0009), not an image of "
-                    "integer pixels (7FE0,0010)");
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "DICOM file holds float pixel data (7FE0,0008/0009), not an image of "
+                       "integer pixels (7FE0,0010)");
     OFString sop, modality;
     ds->findAndGetOFString(DCM_SOPClassUID, sop);
     ds->findAndGetOFString(DCM_Modality, modality);
     char sbuf[65], mbuf[17];
     printable(sop.c_str(), sbuf, sizeof sbuf);
     printable(modality.c_str(), mbuf, sizeof mbuf);
-    return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                "DICOM file has no pixel data (7FE0,0010): SOP class %s (%s), modality %s",
-                sbuf[0] ? sbuf : "absent", sbuf[0] ? dcmFindNameOfUID(sbuf, "unknown") : "-",
-                mbuf[0] ? mbuf : "absent");
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                   "DICOM file has no pixel data (7FE0,0010): SOP class %s (%s), modality %s",
+                   sbuf[0] ? sbuf : "absent", sbuf[0] ? dcmFindNameOfUID(sbuf, "unknown") : "-",
+                   mbuf[0] ? mbuf : "absent");
 }
 
 covidcam_status get_u16(DcmDataset *ds, const DcmTagKey &tag, const char *name, Uint16 *v, cc_err *e)
 {
     OFCondition c = ds->findAndGetUint16(tag, *v);
     if (c.bad())
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM image without a valid %s (%04X,%04X): %s", name,
-                    tag.getGroup(), tag.getElement(), c.text());
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM image without a valid %s (%04X,%04X): %s", name,
+                       tag.getGroup(), tag.getElement(), c.text());
     return COVIDCAM_OK;
 }
 
@@ -472,40 +459,41 @@ covidcam_status read_layout(DcmDataset *ds, pixel_layout *lay, cc_err *e)
     if (ds->findAndGetUint16(DCM_PixelRepresentation, lay->pixrep).bad())
         lay->pixrep = 0;
     if (lay->rows == 0 || lay->cols == 0)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM image of %u rows x %u columns (0028,0010/0011)",
-                    lay->rows, lay->cols);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM image of %u rows x %u columns (0028,0010/0011)",
+                       lay->rows, lay->cols);
     if (lay->rows > COVIDCAM_MAX_IMAGE_DIM || lay->cols > COVIDCAM_MAX_IMAGE_DIM)
-        return fail(e, COVIDCAM_ERR_LIMIT,
-                    "DICOM image of rows %u x columns %u (0028,0010/0011): over the limit of %u per side",
-                    lay->rows, lay->cols, COVIDCAM_MAX_IMAGE_DIM);
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "DICOM image of rows %u x columns %u (0028,0010/0011): over the limit of %u per side",
+                       lay->rows, lay->cols, COVIDCAM_MAX_IMAGE_DIM);
     unsigned long long npix = static_cast<unsigned long long>(lay->rows) * lay->cols;
     if (npix > COVIDCAM_MAX_IMAGE_PIXELS)
-        return fail(e, COVIDCAM_ERR_LIMIT,
-                    "DICOM image of %u x %u = %llu pixels: over the limit of %u pixels", lay->rows,
-                    lay->cols, npix, COVIDCAM_MAX_IMAGE_PIXELS);
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "DICOM image of %u x %u = %llu pixels: over the limit of %u pixels", lay->rows,
+                       lay->cols, npix, COVIDCAM_MAX_IMAGE_PIXELS);
     if (lay->spp != 1 && lay->spp != 3)
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                    "DICOM SamplesPerPixel (0028,0002) %u: only 1 (gray) and 3 (color) are supported",
-                    lay->spp);
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "DICOM SamplesPerPixel (0028,0002) %u: only 1 (gray) and 3 (color) are supported",
+                       lay->spp);
     if (lay->bits_alloc != 8 && lay->bits_alloc != 16)
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                    "DICOM BitsAllocated (0028,0100) %u: only 8 and 16 are supported", lay->bits_alloc);
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "DICOM BitsAllocated (0028,0100) %u: only 8 and 16 are supported", lay->bits_alloc);
     if (lay->bits_stored < 1 || lay->bits_stored > lay->bits_alloc)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "DICOM BitsStored (0028,0101) %u does not fit BitsAllocated (0028,0100) %u",
-                    lay->bits_stored, lay->bits_alloc);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM BitsStored (0028,0101) %u does not fit BitsAllocated (0028,0100) %u",
+                       lay->bits_stored, lay->bits_alloc);
     if (lay->high_bit < lay->bits_stored - 1 || lay->high_bit >= lay->bits_alloc)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "DICOM HighBit (0028,0102) %u does not fit BitsStored %u in BitsAllocated %u",
-                    lay->high_bit, lay->bits_stored, lay->bits_alloc);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM HighBit (0028,0102) %u does not fit BitsStored %u in BitsAllocated %u",
+                       lay->high_bit, lay->bits_stored, lay->bits_alloc);
     if (lay->pixrep > 1)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM PixelRepresentation (0028,0103) %u (0 or 1)",
-                    lay->pixrep);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM PixelRepresentation (0028,0103) %u (0 or 1)",
+                       lay->pixrep);
     Sint32 frames = 1;
     if (ds->tagExists(DCM_NumberOfFrames) && ds->findAndGetSint32(DCM_NumberOfFrames, frames).bad())
         frames = 0;
     if (frames < 1)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM NumberOfFrames (0028,0008) is not a positive number");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM NumberOfFrames (0028,0008) is not a positive number");
     lay->frames = frames;
     ds->findAndGetOFString(DCM_PhotometricInterpretation, lay->photometric);
     return COVIDCAM_OK;
@@ -517,8 +505,8 @@ covidcam_status check_transfer_syntax(E_TransferSyntax xfer, const char *uid, cc
     char ubuf[65];
     printable(uid, ubuf, sizeof ubuf);
     if (xfer == EXS_Unknown)
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s",
-                    ubuf[0] ? ubuf : "(absent)");
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s",
+                       ubuf[0] ? ubuf : "(absent)");
     DcmXfer x(xfer);
     if (!x.isEncapsulated())
         return COVIDCAM_OK;
@@ -528,8 +516,8 @@ covidcam_status check_transfer_syntax(E_TransferSyntax xfer, const char *uid, cc
     if (strncmp(x.getXferID(), "1.2.840.10008.1.2.4.9", 21) == 0 ||
         strncmp(x.getXferID(), "1.2.840.10008.1.2.4.20", 22) == 0)
         why = ": the free DCMTK has no JPEG 2000 decoder";
-    return fail(e, COVIDCAM_ERR_UNSUPPORTED, "DICOM transfer syntax %s (%s) cannot be decoded%s",
-                x.getXferName(), x.getXferID(), why);
+    return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "DICOM transfer syntax %s (%s) cannot be decoded%s",
+                   x.getXferName(), x.getXferID(), why);
 }
 
 // Native pixel data must hold the whole first frame.
@@ -538,25 +526,25 @@ covidcam_status check_native_length(DcmDataset *ds, const pixel_layout &lay, cc_
     DcmElement *px = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, px).bad() || !px)
         return no_pixel_data(ds, e);
-    unsigned long long need = static_cast<unsigned long long>(lay.rows) * lay.cols * lay.spp *
-                              (lay.bits_alloc / 8);
+    unsigned long long need =
+        static_cast<unsigned long long>(lay.rows) * lay.cols * lay.spp * (lay.bits_alloc / 8);
     unsigned long long have = px->getLength();
     if (have < need)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "DICOM pixel data (7FE0,0010) has %llu bytes, the first frame of %u x %u x %u "
-                    "samples of %u bits needs %llu",
-                    have, lay.rows, lay.cols, lay.spp, lay.bits_alloc, need);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM pixel data (7FE0,0010) has %llu bytes, the first frame of %u x %u x %u "
+                       "samples of %u bits needs %llu",
+                       have, lay.rows, lay.cols, lay.spp, lay.bits_alloc, need);
     return COVIDCAM_OK;
 }
 
 covidcam_status image_failure(EI_Status s, cc_err *e)
 {
     if (s == EIS_MemoryFailure)
-        return fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory decoding the DICOM pixel data");
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory decoding the DICOM pixel data");
     if (s == EIS_NotSupportedValue)
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED, "DICOM pixel data: %s", DicomImage::getString(s));
-    return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel data cannot be decoded: %s",
-                DicomImage::getString(s));
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "DICOM pixel data: %s", DicomImage::getString(s));
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel data cannot be decoded: %s",
+                   DicomImage::getString(s));
 }
 
 // Pick the VOI transformation (VOI LUT, the first window, or the full range
@@ -579,8 +567,8 @@ covidcam_status set_voi(DcmDataset *ds, DicomImage *di, cc_dicom_meta *m, cc_err
     if (ds->findAndGetFloat64(DCM_WindowCenter, c, 0).good() &&
         ds->findAndGetFloat64(DCM_WindowWidth, w, 0).good() && w >= 1 && c == c) {
         if (!di->setWindow(c, w))
-            return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM window center %g width %g (0028,1050/1051) refused",
-                        c, w);
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "DICOM window center %g width %g (0028,1050/1051) refused", c, w);
         m->window_source = CC_DICOM_WINDOW_FILE;
         m->window_center = c;
         m->window_width = w;
@@ -588,11 +576,11 @@ covidcam_status set_voi(DcmDataset *ds, DicomImage *di, cc_dicom_meta *m, cc_err
     }
     double lo = 0, hi = 0;
     if (!di->getMinMaxValues(lo, hi, 1))
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel value range cannot be determined");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel value range cannot be determined");
     w = hi - lo + 1;
     c = lo + w / 2;
     if (!di->setWindow(c, w))
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel range %g..%g cannot be windowed", lo, hi);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel range %g..%g cannot be windowed", lo, hi);
     m->window_source = CC_DICOM_WINDOW_RANGE;
     m->window_center = c;
     m->window_width = w;
@@ -618,8 +606,8 @@ covidcam_status render(DcmDataset *ds, E_TransferSyntax xfer, const pixel_layout
     if (di.getStatus() != EIS_Normal)
         return image_failure(di.getStatus(), e);
     if (di.getWidth() != lay.cols || di.getHeight() != lay.rows)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel data decodes to %lu x %lu, not %u x %u",
-                    di.getWidth(), di.getHeight(), lay.cols, lay.rows);
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM pixel data decodes to %lu x %lu, not %u x %u",
+                       di.getWidth(), di.getHeight(), lay.cols, lay.rows);
     size_t n = static_cast<size_t>(lay.rows) * lay.cols;
     const uint8_t *px;
     if (di.isMonochrome()) {
@@ -637,7 +625,8 @@ covidcam_status render(DcmDataset *ds, E_TransferSyntax xfer, const pixel_layout
         return image_failure(di.getStatus() != EIS_Normal ? di.getStatus() : EIS_InvalidImage, e);
     uint8_t *pixels = static_cast<uint8_t *>(malloc(n));
     if (!pixels)
-        return fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %u x %u image", lay.cols, lay.rows);
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %u x %u image", lay.cols,
+                       lay.rows);
     if (di.isMonochrome())
         memcpy(pixels, px, n);
     else
@@ -672,11 +661,11 @@ covidcam_status decode(const uint8_t *p, size_t len, cc_image *out, cc_dicom_met
 {
     std::call_once(toolkit_once, toolkit_init);
     if (!dcmDataDict.isDictionaryLoaded())
-        return fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                    "DCMTK's DICOM data dictionary is not loaded (check DCMDICTPATH)");
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "DCMTK's DICOM data dictionary is not loaded (check DCMDICTPATH)");
     if (!cc_dicom_sniff(p, len))
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "not DICOM: no \"DICM\" at byte 128 and no group 0002/0008 element at byte 0");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "not DICOM: no \"DICM\" at byte 128 and no group 0002/0008 element at byte 0");
 
     covidcam_status st = check_file_lengths(p, len, e);
     if (st)
@@ -701,12 +690,12 @@ covidcam_status decode(const uint8_t *p, size_t len, cc_image *out, cc_dicom_met
         return read_failure(c, e);
     }
     if (!ds)
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM file without a dataset");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM file without a dataset");
     if (xfer == EXS_Unknown && !meta_ts.empty())
         xfer = DcmXfer(meta_ts.c_str()).getXfer();
     if (xfer == EXS_Unknown && meta_ts.empty())
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                    "truncated or corrupt DICOM file: no dataset after the file meta group");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "truncated or corrupt DICOM file: no dataset after the file meta group");
     const char *xfer_uid = xfer != EXS_Unknown ? DcmXfer(xfer).getXferID() : meta_ts.c_str();
     if ((st = check_transfer_syntax(xfer, xfer_uid, e)))
         return st;
@@ -746,8 +735,8 @@ extern "C" int cc_dicom_sniff(const void *buf, size_t len)
         return 0;
     if (is_vr(p[4], p[5]))
         return 1;
-    uint64_t vlen = static_cast<uint64_t>(p[4]) | (p[5] << 8) | (p[6] << 16) |
-                    (static_cast<uint64_t>(p[7]) << 24);
+    uint64_t vlen =
+        static_cast<uint64_t>(p[4]) | (p[5] << 8) | (p[6] << 16) | (static_cast<uint64_t>(p[7]) << 24);
     return vlen <= len - 8;
 }
 
@@ -755,16 +744,16 @@ extern "C" covidcam_status cc_dicom_decode_gray(const void *buf, size_t len, cc_
                                                 cc_dicom_meta *meta, cc_err *e)
 {
     if (!out)
-        return fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "cc_dicom_decode_gray: out is NULL");
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "cc_dicom_decode_gray: out is NULL");
     if (!buf && len)
-        return fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "cc_dicom_decode_gray: buf is NULL");
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "cc_dicom_decode_gray: buf is NULL");
     try {
         return decode(static_cast<const uint8_t *>(buf), len, out, meta, e);
     } catch (const std::bad_alloc &) {
-        return fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory decoding a DICOM file");
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory decoding a DICOM file");
     } catch (const std::exception &x) {
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM decoder failed: %s", x.what());
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM decoder failed: %s", x.what());
     } catch (...) {
-        return fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM decoder failed with an unknown exception");
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "DICOM decoder failed with an unknown exception");
     }
 }

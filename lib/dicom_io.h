@@ -10,12 +10,14 @@
 
 #include <stddef.h>
 
-#include "error.h" /* cc_err, covidcam_status, cc_fail */
-#include "png_io.h" /* cc_image: 8-bit gray, rows packed, owns pixels */
-
+/* error.h and png_io.h are C headers without linkage guards: included here
+ * inside the block, their functions keep C linkage in lib/dicom_io.cpp too. */
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "error.h"  /* cc_err, covidcam_status, cc_fail */
+#include "png_io.h" /* cc_image: 8-bit gray, rows packed, owns pixels */
 
 /* What the DICOM file said about itself, for covidcam_image_info. Strings are
  * NUL-terminated, trimmed of DICOM padding, "" when absent, and contain only
