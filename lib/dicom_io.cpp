@@ -293,7 +293,7 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
             return COVIDCAM_OK;
         unsigned group = get16(h, big), elem = get16(h + 2, big);
         uint64_t vlen;
-        bool container = false, inner_implicit = cur.implicit;
+        bool container = false, inner_implicit = cur.implicit, pixel_items = cur.implicit;
         if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
             vlen = get32(h + 4, big);
             if (elem == 0xE0DD) { // sequence delimiter: closes its items and the sequence
@@ -324,7 +324,17 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
                 vlen = get16(h + 6, big);
             }
             container = h[4] == 'S' && h[5] == 'Q';
-            if (h[4] == 'U' && h[5] == 'N' && vlen == 0xFFFFFFFFu)
+            bool un = h[4] == 'U' && h[5] == 'N';
+            pixel_items = h[4] == 'O' && (h[5] == 'B' || h[5] == 'W') && group == 0x7FE0 && elem == 0x0010;
+            // Undefined lengths belong to SQ, UN (implicit-VR items, CP-246) and
+            // encapsulated OB/OW pixel data; DCMTK's reading of any other is a guess.
+            if (vlen == 0xFFFFFFFFu && !container && !un && !pixel_items)
+                return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                               "corrupt DICOM file: element (%04X,%04X) at byte %llu with VR %c%c has an "
+                               "undefined length",
+                               group, elem, static_cast<unsigned long long>(at), isprint(h[4]) ? h[4] : '?',
+                               isprint(h[5]) ? h[5] : '?');
+            if (un && vlen == 0xFFFFFFFFu)
                 inner_implicit = true;
         } else {
             vlen = get32(h + 4, big);
@@ -340,7 +350,7 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                            "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
                            max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
-        bool fragments = open_ended && group == 0x7FE0 && elem == 0x0010;
+        bool fragments = open_ended && pixel_items && group == 0x7FE0 && elem == 0x0010;
         bool item = group == 0xFFFE;
         stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
     }
