@@ -106,11 +106,7 @@ const char *printable(const char *s, char *buf, size_t size)
 
 bool is_vr(unsigned char a, unsigned char b)
 {
-    static const char vrs[] = "AEASATCSDADSDTFLFDISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUNURUSUTUV";
-    for (size_t i = 0; i + 1 < sizeof vrs; i += 2)
-        if (vrs[i] == a && vrs[i + 1] == b)
-            return true;
-    return false;
+    return cc_dicom_is_vr(a, b) != 0;
 }
 
 // Map a failed dcmdata read to a status and message.
@@ -731,24 +727,6 @@ covidcam_status decode(const uint8_t *p, size_t len, cc_image *out, cc_dicom_met
 }
 
 } // namespace
-
-extern "C" int cc_dicom_sniff(const void *buf, size_t len)
-{
-    const uint8_t *p = static_cast<const uint8_t *>(buf);
-    if (!p || len < 8)
-        return 0;
-    if (len >= 132 && memcmp(p + 128, "DICM", 4) == 0)
-        return 1;
-    unsigned group = p[0] | (p[1] << 8);
-    unsigned elem = p[2] | (p[3] << 8);
-    if ((group != 0x0002 && group != 0x0008) || elem > 0x0020)
-        return 0;
-    if (is_vr(p[4], p[5]))
-        return 1;
-    uint64_t vlen =
-        static_cast<uint64_t>(p[4]) | (p[5] << 8) | (p[6] << 16) | (static_cast<uint64_t>(p[7]) << 24);
-    return vlen <= len - 8;
-}
 
 extern "C" covidcam_status cc_dicom_decode_gray(const void *buf, size_t len, cc_image *out,
                                                 cc_dicom_meta *meta, cc_err *e)

@@ -2,9 +2,10 @@
  * DCMTK. C interface to a C++ implementation (lib/dicom_io.cpp): nothing C++
  * crosses it, every C++ exception is caught inside.
  *
- * Built only when DCMTK is found (meson feature option `dicom`); the build
- * then defines COVIDCAM_HAVE_DICOM to 1 in covidcam_config.h, else to 0 and
- * this module is not compiled. */
+ * cc_dicom_sniff (lib/dicom_sniff.c) is always built. cc_dicom_decode_gray
+ * exists only when DCMTK was found (meson feature option `dicom`): the build's
+ * covidcam_config.h then defines COVIDCAM_HAVE_DICOM to 1, else to 0, and
+ * callers guard their calls with `#if COVIDCAM_HAVE_DICOM`. */
 #ifndef COVIDCAM_DICOM_IO_H
 #define COVIDCAM_DICOM_IO_H
 
@@ -52,6 +53,10 @@ enum {
  * Reads at most the first 132 bytes; never fails. `buf` may be NULL when
  * `len` is 0. Thread-safe. */
 int cc_dicom_sniff(const void *buf, size_t len);
+
+/* Nonzero when `a b` is one of the 34 two-letter value representations of
+ * DICOM PS3.5 (2023), e.g. 'U' 'S'. */
+int cc_dicom_is_vr(unsigned char a, unsigned char b);
 
 /* Decode the first frame of a DICOM held in memory to 8-bit gray with the
  * radiograph rules (modality LUT, VOI LUT or first window or full stored
