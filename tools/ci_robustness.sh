@@ -9,11 +9,12 @@
 #             halt_on_error, leak detection on (suite 'bindings' excluded: the
 #             Python/Go runtimes are not ASan-instrumented; their C calls are
 #             the ones the C suites already make)
-#   valgrind  the compiled test programs of suites core, png and robust of a
+#   valgrind  the compiled test programs of suites core, png, dicom and robust of a
 #             plain build under valgrind memcheck: no errors, no definite
 #             leaks (see stage_valgrind for what is left out and why)
 #   tsan      tests/robust threads (8 threads sharing a model) and hostile (two
-#             threads hammering one session) built with -Db_sanitize=thread
+#             threads hammering one session) and, with DICOM support,
+#             tests/dicom dicom_threads, built with -Db_sanitize=thread
 #   fuzz      tools/run_fuzzers.sh, $FUZZ_SECONDS (default 60) per harness
 #   abi       abidiff of the plain build's libcovidcam.so against
 #             abi/libcovidcam.abi (abi/README.md)
@@ -65,7 +66,7 @@ for t in json.load(sys.stdin):
 # translation buffer in train_dnn_grad) and the bindings' are left to ASan.
 # robust/threads is too: valgrind serialises its 8 threads (~4 min) and
 # ASan and TSan run it already.
-VALGRIND_SUITES=${VALGRIND_SUITES:-core png formats robust}
+VALGRIND_SUITES=${VALGRIND_SUITES:-core png formats dicom robust}
 VALGRIND_SKIP=${VALGRIND_SKIP:-threads}
 
 stage_valgrind() {
@@ -86,10 +87,18 @@ stage_tsan() {
     b="$dir/tsan"
     [ -f "$b/build.ninja" ] || meson setup "$b" "$root" -Db_sanitize=thread -Dexamples=false \
         -Dtrainer=false -Dbench=false >"$b.setup.log" 2>&1 || { cat "$b.setup.log"; return 1; }
-    ninja -C "$b" -j"$jobs" tests/robust/test_threads tests/robust/test_hostile \
-        >"$b.build.log" 2>&1 || { tail -50 "$b.build.log"; return 1; }
+    # The DICOM threads test exists only in builds with DICOM support.
+    t="tests/robust/test_threads tests/robust/test_hostile"
+    names="threads hostile"
+    if meson introspect --tests "$b" | grep -q '"dicom_threads"'; then
+        t="$t tests/dicom/test_dicom_threads"
+        names="$names dicom_threads"
+    fi
+    # shellcheck disable=SC2086
+    ninja -C "$b" -j"$jobs" $t >"$b.build.log" 2>&1 || { tail -50 "$b.build.log"; return 1; }
+    # shellcheck disable=SC2086
     TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-        meson test -C "$b" --no-rebuild --print-errorlogs threads hostile
+        meson test -C "$b" --no-rebuild --print-errorlogs $names
 }
 
 stage_fuzz() {

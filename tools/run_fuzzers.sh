@@ -7,9 +7,11 @@
 #   -t SECONDS   time per harness (default 60)
 #   -b DIR       build directory (default build-fuzz in the source root)
 #   -k           keep going after a harness fails (default: stop at the first)
-#   HARNESS      png_classify, model_load, gradcam, image_decode (default: all)
+#   HARNESS      png_classify, model_load, gradcam, image_decode, dicom (default:
+#                all that were built; dicom needs DCMTK)
 #
-# Each harness starts from the committed seeds (fuzz/corpus/<h>) plus what
+# Each harness starts from the committed seeds (fuzz/corpus/<h>, and the
+# dictionary fuzz/<h>.dict when there is one) plus what
 # earlier runs found (DIR/fuzz-corpus/<h>, not committed). A crash, leak,
 # sanitizer report, timeout (-timeout=25 s per input) or out-of-memory
 # (-rss_limit_mb=2048) stops the harness, leaves the input in
@@ -31,7 +33,7 @@ while getopts t:b:k opt; do
     esac
 done
 shift $((OPTIND - 1))
-harnesses=${*:-png_classify model_load gradcam image_decode}
+harnesses=${*:-}
 
 command -v clang >/dev/null || { echo "run_fuzzers: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
@@ -40,16 +42,17 @@ if [ ! -f "$build/build.ninja" ]; then
         -Db_lundef=false -Dtests=false -Dexamples=false -Dtrainer=false -Dbench=false >/dev/null
 fi
 ninja -C "$build" -j2 >/dev/null
+if [ -z "$harnesses" ]; then
+    harnesses="png_classify model_load gradcam image_decode"
+    [ -x "$build/fuzz/fuzz_dicom" ] && harnesses="$harnesses dicom"
+fi
+if [ -z "$harnesses" ]; then
+    harnesses="png_classify model_load gradcam"
+    [ -x "$build/fuzz/fuzz_dicom" ] && harnesses="$harnesses dicom"
+fi
 
 # Larger inputs only slow the image harnesses down: 16 KiB of PNG already
 # describes images at the size limits.
-dict_of() {
-    case $1 in
-    model_load) echo "$root/fuzz/model_load.dict" ;;
-    *) echo "$root/fuzz/png.dict" ;;
-    esac
-}
-
 max_len() {
     case $1 in
     model_load) echo 65536 ;;
@@ -57,9 +60,14 @@ max_len() {
     esac
 }
 
-# A dictionary of format signatures and markers, when the harness has one.
+# The harness's dictionary: fuzz/<h>.dict, else the PNG one for the harnesses
+# that take PNG input.
 dict_args() {
-    if [ -f "$root/fuzz/$1.dict" ]; then echo "-dict=$root/fuzz/$1.dict"; fi
+    if [ -f "$root/fuzz/$1.dict" ]; then
+        echo "-dict=$root/fuzz/$1.dict"
+    elif [ "$1" = png_classify ] || [ "$1" = gradcam ]; then
+        echo "-dict=$root/fuzz/png.dict"
+    fi
 }
 
 status=0

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "covidcam_config.h"
 #include "dicom_io.h"
 #include "file_io.h"
 #include "image_info.h"
@@ -14,34 +15,6 @@
 static int has(const uint8_t *buf, size_t len, size_t at, const char *magic, size_t n)
 {
     return len >= at + n && memcmp(buf + at, magic, n) == 0;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-/* A DICOM file without the 128-byte preamble and "DICM" (a bare data set, as
- * some older tools write) starts with its lowest-numbered element: a group
- * 0002 (file meta) or 0008 (identification) tag, little endian, followed by
- * either an explicit VR of two upper-case letters from the standard's list or
- * an implicit 4-byte length that fits in the file. Both tests together make a
- * false positive on another format's first bytes implausible. */
-static int dicom_without_preamble(const uint8_t *b, size_t len)
-{
-    static const char vrs[] = "AEASATCSDADSDTFLFDISLOLTOBODOFOLOVOWPNSHSLSQSSSTSVTMUCUIULUN"
-                              "URUSUTUV";
-    if (len < 8)
-        return 0;
-    uint16_t group = le16(b), elem = le16(b + 2);
-    if ((group != 0x0002 && group != 0x0008) || elem > 0x00ff)
-        return 0;
-    for (size_t i = 0; i + 1 < sizeof vrs; i += 2)
-        if (b[4] == vrs[i] && b[5] == vrs[i + 1])
-            return 1;
-    uint32_t ilen = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
-                    (uint32_t)b[7] << 24;
-    return ilen <= 1024 && ilen <= len - 8 && ilen % 2 == 0;
 }
 
 /* Formats we recognise but do not decode, so the message can say which. */
@@ -112,7 +85,7 @@ covidcam_image_format cc_image_sniff(const uint8_t *buf, size_t len, const char 
         return COVIDCAM_FORMAT_PNG;
     if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
         return COVIDCAM_FORMAT_JPEG;
-    if (has(buf, len, 128, "DICM", 4) || dicom_without_preamble(buf, len))
+    if (cc_dicom_sniff(buf, len))
         return COVIDCAM_FORMAT_DICOM;
     if (looks_like)
         *looks_like = unsupported_format(buf, len);
@@ -158,22 +131,25 @@ static covidcam_status decode_jpeg(const void *buf, size_t len, cc_image *out,
     return st;
 }
 
-/* The one place DICOM decoding plugs in. This build has no DICOM decoder yet;
- * with lib/dicom_io.cpp the body becomes
- *     cc_dicom_meta meta;
- *     covidcam_status st = cc_dicom_decode_gray(buf, len, out, &meta, e);
- *     if (st == COVIDCAM_OK && info)
- *         cc_info_from_dicom(&meta, out->width, out->height, info);
- *     return st;                                                          */
+/* The one place DICOM decoding plugs in: DCMTK when the build has it
+ * (COVIDCAM_HAVE_DICOM, lib/io/dicom_io.cpp). */
 static covidcam_status decode_dicom(const void *buf, size_t len, cc_image *out,
                                     covidcam_image_info *info, cc_err *e)
 {
+#if COVIDCAM_HAVE_DICOM
+    cc_dicom_meta meta;
+    covidcam_status st = cc_dicom_decode_gray(buf, len, out, &meta, e);
+    if (st == COVIDCAM_OK && info)
+        cc_info_from_dicom(&meta, out->width, out->height, info);
+    return st;
+#else
     (void)buf;
     (void)len;
     (void)out;
     (void)info;
     return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                   "looks like DICOM; this build has no DICOM decoder");
+                   "looks like DICOM; this build has no DICOM decoder (DCMTK)");
+#endif
 }
 
 covidcam_status cc_image_decode(const void *buf, size_t len, cc_image *out,
