@@ -157,3 +157,25 @@ func errorLine(file string, err error) string {
 	}
 	return dumps(append(fileFields("file", file), field{"status", status}, field{"error", msg}))
 }
+
+// imageObject is cli_json_image_info: the "image" object of --json.
+func imageObject(i covidcam.ImageInfo) object {
+	o := object{{"format", i.Format.String()}, {"width", i.Width}, {"height", i.Height},
+		{"bits", i.Bits}, {"channels", i.Channels}, {"photometric", i.Photometric}}
+	if i.Format == covidcam.FormatJPEG {
+		o = append(o, field{"orientation", i.Orientation})
+	}
+	if i.Format == covidcam.FormatDICOM {
+		o = append(o, field{"modality", i.Modality}, field{"view_position", i.ViewPosition},
+			field{"body_part", i.BodyPart}, field{"transfer_syntax", i.TransferSyntax},
+			field{"frames", i.Frames}, field{"window_source", i.WindowSource.String()})
+		// JSON has no NaN: a non-finite window is left out
+		if i.WindowSource != covidcam.WindowNone && !math.IsNaN(i.WindowCenter) &&
+			!math.IsInf(i.WindowCenter, 0) && !math.IsNaN(i.WindowWidth) &&
+			!math.IsInf(i.WindowWidth, 0) {
+			o = append(o, field{"window_center", i.WindowCenter},
+				field{"window_width", i.WindowWidth})
+		}
+	}
+	return o
+}
