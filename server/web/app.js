@@ -32,8 +32,10 @@ async function loadModel() {
   $("model-line").textContent =
     `Model: ${m.arch}, ${m.input_channels} x ${m.input_size} x ${m.input_size}, ` +
     `classes ${m.classes.join(", ")}, ${m.precision}.`;
-  $("types").textContent = "Accepted: " +
-    m.media_types.filter((t) => t.startsWith("image/")).join(", ");
+  // The server's list of image types, so a new format needs no page change.
+  const images = m.media_types.filter((t) => t.startsWith("image/") || t.startsWith("application/dicom"));
+  $("file").accept = images.join(",");
+  $("types").textContent = "Accepted: " + images.join(", ");
 }
 
 // The selectors' state; a gallery entry keeps the one it was made with.
