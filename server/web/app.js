@@ -91,8 +91,9 @@ function show(entry) {
     `Heatmap: ${res.method} of ${res.class} (${(100 * res.probability).toFixed(1)}%) at ${res.layer}, ` +
     `raw map ${res.raw_size[0]} x ${res.raw_size[1]}.`;
   renderBars(res);
-  $("timing").textContent =
-    `Model and heatmap: ${res.ms.toFixed(1)} ms on the server; round trip ${entry.roundTrip.toFixed(0)} ms.`;
+  const overlay = entry.overlayMs === null ? "" : `, overlay image ${entry.overlayMs.toFixed(1)} ms`;
+  $("timing").textContent = `Model and heatmap: ${res.ms.toFixed(1)} ms${overlay} on the server; ` +
+    `round trip ${entry.roundTrip.toFixed(0)} ms.`;
 }
 
 function addToGallery(entry) {
@@ -119,6 +120,12 @@ function addToGallery(entry) {
   }
 }
 
+// One part of the Server-Timing header ("overlay;dur=12.3"), ms, or null.
+function serverTiming(response, name) {
+  const m = (response.headers.get("Server-Timing") || "").match(new RegExp(name + ";dur=([0-9.]+)"));
+  return m ? parseFloat(m[1]) : null;
+}
+
 async function analyse(isNewFile) {
   if (!state.file) return;
   setStatus("Analysing " + state.file.name + " ...");
@@ -142,7 +149,7 @@ async function analyse(isNewFile) {
   }
   const entry = { name: state.file.name, file: state.file, xrayUrl: state.xrayUrl, result: body, params,
                   overlaySrc: "data:image/png;base64," + body.overlay_png,
-                  roundTrip: performance.now() - t0 };
+                  roundTrip: performance.now() - t0, overlayMs: serverTiming(r, "overlay") };
   show(entry);
   if (isNewFile) addToGallery(entry);
   else {
