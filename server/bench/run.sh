@@ -61,7 +61,7 @@ printf '%-9s %5s %8s %7s %7s %8s %7s %7s %8s %6s %6s\n' route conc req/s p50_ms 
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.1f", v}'; }
 for route in classify gradcam; do
     for c in $CONC; do
-        out=$(BENCH_IMAGE=$IMAGE wrk -t $(( c < 2 ? c : 2 )) -c "$c" -d "${DURATION}s" --latency \
+        out=$(BENCH_IMAGE=$IMAGE wrk -t $(( c < 2 ? c : 2 )) -c "$c" -d "${DURATION}s" --latency --timeout 60s \
               -s server/bench/post.lua "$url/v1/$route")
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
         p50=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)

@@ -4,6 +4,7 @@ images."""
 import base64
 import json
 import os
+import subprocess
 import tempfile
 import unittest
 import uuid
@@ -245,6 +246,52 @@ class Api(unittest.TestCase):
     def test_head(self):
         status, hdrs, body = self.srv.request("HEAD", "/healthz")
         self.assertEqual((status, body), (200, b""))
+
+
+class Startup(unittest.TestCase):
+    def run_server(self, *args, timeout=60):
+        return subprocess.run([sl.SERVER, "--model", sl.MODEL, *args], capture_output=True,
+                              text=True, timeout=timeout)
+
+    def test_default_is_loopback_and_fp32(self):
+        # Without --host: 127.0.0.1. --precision auto is fp32 today.
+        p = subprocess.Popen([sl.SERVER, "--model", sl.MODEL, "--port", "0", "--precision", "auto"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stdout.readline()
+        finally:
+            p.terminate()
+            out, err = p.communicate(timeout=60)
+        self.assertRegex(line, r"listening on http://127\.0\.0\.1:\d+/ model ")
+        self.assertIn("classes COVID,Normal,ViralPneumonia, precision fp32", line)
+        self.assertEqual(p.returncode, 0, err)
+
+    def test_unsupported_precision_shows_library_message(self):
+        for precision in ("bf16", "int8"):
+            r = self.run_server("--port", "0", "--precision", precision)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("unsupported", r.stderr)
+            self.assertIn("--precision " + precision, r.stderr)
+
+    def test_usage_errors(self):
+        for args, word in ((["--port", "http"], "--port"), (["--workers", "0"], "--workers"),
+                           (["--precision", "fp64"], "--precision"), (["--host", "localhost"], "--host"),
+                           (["--max-body-mb", "-1"], "--max-body-mb"), (["extra.png"], "unexpected")):
+            r = self.run_server("--port", "0", *args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(word, r.stderr)
+        r = subprocess.run([sl.SERVER], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--model is required", r.stderr)
+        r = self.run_server("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("Usage: covidcam-server", r.stdout)
+
+    def test_bad_model(self):
+        r = subprocess.run([sl.SERVER, "--model", sl.SAMPLE, "--port", "0"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot load model", r.stderr)
 
 
 if __name__ == "__main__":

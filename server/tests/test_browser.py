@@ -97,6 +97,7 @@ def run(b, srv, images, expected):
     assert len(b.find_elements(By.CSS_SELECTOR, "#gallery li")) == len(images)
     assert "Not a medical device" in find("footer").text
     assert "ms on the server" in find("#timing").text
+    assert "overlay image" in find("#timing").text
 
     # The slider sets the overlay's opacity.
     slider = find("#opacity")

@@ -32,8 +32,10 @@ async function loadModel() {
   $("model-line").textContent =
     `Model: ${m.arch}, ${m.input_channels} x ${m.input_size} x ${m.input_size}, ` +
     `classes ${m.classes.join(", ")}, ${m.precision}.`;
-  $("types").textContent = "Accepted: " +
-    m.media_types.filter((t) => t.startsWith("image/")).join(", ");
+  // The server's list of image types, so a new format needs no page change.
+  const images = m.media_types.filter((t) => t.startsWith("image/") || t.startsWith("application/dicom"));
+  $("file").accept = images.join(",");
+  $("types").textContent = "Accepted: " + images.join(", ");
 }
 
 // The selectors' state; a gallery entry keeps the one it was made with.
@@ -89,8 +91,9 @@ function show(entry) {
     `Heatmap: ${res.method} of ${res.class} (${(100 * res.probability).toFixed(1)}%) at ${res.layer}, ` +
     `raw map ${res.raw_size[0]} x ${res.raw_size[1]}.`;
   renderBars(res);
-  $("timing").textContent =
-    `Model and heatmap: ${res.ms.toFixed(1)} ms on the server; round trip ${entry.roundTrip.toFixed(0)} ms.`;
+  const overlay = entry.overlayMs === null ? "" : `, overlay image ${entry.overlayMs.toFixed(1)} ms`;
+  $("timing").textContent = `Model and heatmap: ${res.ms.toFixed(1)} ms${overlay} on the server; ` +
+    `round trip ${entry.roundTrip.toFixed(0)} ms.`;
 }
 
 function addToGallery(entry) {
@@ -117,6 +120,12 @@ function addToGallery(entry) {
   }
 }
 
+// One part of the Server-Timing header ("overlay;dur=12.3"), ms, or null.
+function serverTiming(response, name) {
+  const m = (response.headers.get("Server-Timing") || "").match(new RegExp(name + ";dur=([0-9.]+)"));
+  return m ? parseFloat(m[1]) : null;
+}
+
 async function analyse(isNewFile) {
   if (!state.file) return;
   setStatus("Analysing " + state.file.name + " ...");
@@ -140,7 +149,7 @@ async function analyse(isNewFile) {
   }
   const entry = { name: state.file.name, file: state.file, xrayUrl: state.xrayUrl, result: body, params,
                   overlaySrc: "data:image/png;base64," + body.overlay_png,
-                  roundTrip: performance.now() - t0 };
+                  roundTrip: performance.now() - t0, overlayMs: serverTiming(r, "overlay") };
   show(entry);
   if (isNewFile) addToGallery(entry);
   else {
