@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const infer_media_types[] = {"image/png", NULL};
+/* What the library decodes (it recognises the format from the bytes). */
+const char *const infer_media_types[] = {"image/png", "image/jpeg", "application/dicom", NULL};
 
 int infer_accepts(const char *type)
 {
@@ -29,13 +30,17 @@ void infer_media_list(char *buf, size_t size)
 }
 
 covidcam_status infer_classify(covidcam_session *s, const void *body, size_t n, float *probs,
-                               float *logits, size_t capacity, int *top)
+                               float *logits, size_t capacity, int *top,
+                               covidcam_image_info *info)
 {
-    return covidcam_classify_png(s, body, n, probs, logits, capacity, top);
+    covidcam_status rc = covidcam_classify_image(s, body, n, probs, logits, capacity, top);
+    if (rc == COVIDCAM_OK)
+        covidcam_session_image_info(s, info);
+    return rc;
 }
 
 covidcam_status infer_gradcam(covidcam_session *s, const void *body, size_t n,
                               const covidcam_gradcam_options *opt, covidcam_heatmap **out)
 {
-    return covidcam_gradcam_png(s, body, n, opt, out);
+    return covidcam_gradcam_image(s, body, n, opt, out);
 }

@@ -22,7 +22,8 @@ void infer_media_list(char *buf, size_t size);
 
 /* Classify the image in `n` bytes at `body` (as covidcam_classify_png). */
 covidcam_status infer_classify(covidcam_session *s, const void *body, size_t n, float *probs,
-                               float *logits, size_t capacity, int *top);
+                               float *logits, size_t capacity, int *top,
+                               covidcam_image_info *info);
 
 /* Classify and explain it (as covidcam_gradcam_png). */
 covidcam_status infer_gradcam(covidcam_session *s, const void *body, size_t n,

@@ -14,19 +14,35 @@ const char *result_method_name(covidcam_cam_method m)
     return "unknown";
 }
 
-json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
-                             const float *logits, int top, double ms)
+/* The DICOM view/modality warnings, as the CLIs print them (only when any). */
+static json_t *add_warnings(json_t *o, const covidcam_image_info *info)
 {
-    return json_pack("{s:s, s:s, s:o, s:o, s:f}", "file", file, "top",
-                     covidcam_model_class_name(m, top), "probabilities",
-                     cli_json_class_map(m, probs), "logits", cli_json_class_map(m, logits), "ms",
-                     ms);
+    char warnings[4][128];
+    int n = cli_image_warnings(info, warnings, 4);
+    if (!o || n <= 0)
+        return o;
+    json_t *w = json_array();
+    for (int i = 0; w && i < n; i++)
+        json_array_append_new(w, json_string(warnings[i]));
+    json_object_set_new(o, "warnings", w);
+    return o;
+}
+
+json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
+                             const float *logits, int top, double ms,
+                             const covidcam_image_info *info)
+{
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:f, s:o}", "file", file, "top",
+                          covidcam_model_class_name(m, top), "probabilities",
+                          cli_json_class_map(m, probs), "logits", cli_json_class_map(m, logits),
+                          "ms", ms, "image", cli_json_image_info(info));
+    return add_warnings(o, info);
 }
 
 json_t *result_json_gradcam(const covidcam_model *m, const char *file,
                             const covidcam_heatmap *h, double ms)
 {
-    return json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:f}", "file", file, "top",
+    json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:f}", "file", file, "top",
                      covidcam_model_class_name(m, covidcam_heatmap_top_class(h)),
                      "probabilities", cli_json_class_map(m, covidcam_heatmap_probabilities(h)),
                      "class", covidcam_model_class_name(m, covidcam_heatmap_class(h)),
@@ -34,6 +50,11 @@ json_t *result_json_gradcam(const covidcam_model *m, const char *file,
                      result_method_name(covidcam_heatmap_method(h)), "layer",
                      covidcam_heatmap_layer(h), "raw_size", covidcam_heatmap_raw_height(h),
                      covidcam_heatmap_raw_width(h), "ms", ms);
+    covidcam_image_info info;
+    covidcam_image_info_init(&info);
+    if (o && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
+        json_object_set_new(o, "image", cli_json_image_info(&info));
+    return add_warnings(o, &info);
 }
 
 char *result_json_dump(json_t *obj)

@@ -15,7 +15,8 @@ const char *result_method_name(covidcam_cam_method m);
 
 /* {"file", "top", "probabilities": {class: p}, "logits": {class: z}, "ms"}. */
 json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
-                             const float *logits, int top, double ms);
+                             const float *logits, int top, double ms,
+                             const covidcam_image_info *info);
 
 /* {"file", "top", "probabilities", "class", "probability", "method", "layer",
  *  "raw_size": [h, w], "ms"}: covidcam-gradcam's fields but "outputs". */

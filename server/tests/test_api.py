@@ -32,7 +32,11 @@ class Api(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = sl.Server("--workers", "2", "--threads-per-worker", "1", "--max-body-mb", "1")
         cls.srv.__enter__()
-        cls.images = [p for _, p in sl.real_images(per_class=2)] or [sl.SAMPLE]
+        # Real X-rays when present, and always one JPEG and one DICOM fixture: every
+        # format the library decodes answers as the CLI does.
+        fixtures = os.path.join(os.path.dirname(sl.SAMPLE), "")
+        cls.images = ([p for _, p in sl.real_images(per_class=2)] or [sl.SAMPLE]) + [
+            fixtures + "jpeg/prog_gray_q80.jpg", fixtures + "dicom/mono12_window_jpegls.dcm"]
         if sl.SAMPLE not in cls.images:
             cls.images.append(sl.SAMPLE)
 
@@ -196,7 +200,7 @@ class Api(unittest.TestCase):
     def test_400_body(self):
         png = sl.read(sl.SAMPLE)
         cases = [(b"", "empty body"), (png[:100], "PNG"), (os.urandom(5000), "not a PNG"),
-                 (b"GIF89a" + bytes(100), "not a PNG")]
+                 (b"GIF89a" + bytes(100), "looks like GIF")]
         for route in ("/v1/classify", "/v1/gradcam"):
             for body, word in cases:
                 self.assertError(*self.srv.json("POST", route, body, {"Content-Type": "image/png"}),
