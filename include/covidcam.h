@@ -45,6 +45,8 @@ extern "C" {
 #define COVIDCAM_API
 #endif
 
+/* The version this header belongs to. Set in meson.build's project() alone;
+ * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
 #define COVIDCAM_VERSION_MINOR 1
 #define COVIDCAM_VERSION_PATCH 0
