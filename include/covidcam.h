@@ -257,6 +257,15 @@ COVIDCAM_API covidcam_status covidcam_model_preprocess(const covidcam_model *mod
                                                        int height, size_t stride,
                                                        float *tensor, size_t tensor_len);
 
+/* covidcam_model_preprocess() with a message: on failure `errbuf` (may be
+ * NULL; COVIDCAM_ERRBUF_SIZE bytes suffice) names the culprit, "" on success.
+ * Same errors and threading. */
+COVIDCAM_API covidcam_status covidcam_model_preprocess_errbuf(const covidcam_model *model,
+                                                              const uint8_t *pixels, int width,
+                                                              int height, size_t stride,
+                                                              float *tensor, size_t tensor_len,
+                                                              char *errbuf, size_t errbuf_size);
+
 /* ---------------------------------------------------------------- Grad-CAM */
 
 /* How activations A (C x h x w) of the target layer and the gradients
