@@ -157,7 +157,7 @@ typedef enum covidcam_precision {
  *   - Bytes past the fields the library knows (a newer program's struct) must
  *     be zero, the default of every field added later; otherwise the call
  *     fails with UNSUPPORTED naming the byte. A struct_size smaller than the
- *     first release's struct is INVALID_ARGUMENT.
+ *     first release's struct, or above 1024, is INVALID_ARGUMENT.
  *   - Out-structs (filled by the library) follow the same rule: the library
  *     writes only fields inside the caller's struct_size. */
 typedef struct covidcam_session_options {
