@@ -50,6 +50,8 @@ extern "C" {
 #define COVIDCAM_API
 #endif
 
+/* The version this header belongs to. Set in meson.build's project() alone;
+ * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
 #define COVIDCAM_VERSION_MINOR 1
 #define COVIDCAM_VERSION_PATCH 0
@@ -160,7 +162,7 @@ typedef enum covidcam_precision {
  *   - Bytes past the fields the library knows (a newer program's struct) must
  *     be zero, the default of every field added later; otherwise the call
  *     fails with UNSUPPORTED naming the byte. A struct_size smaller than the
- *     first release's struct is INVALID_ARGUMENT.
+ *     first release's struct, or above 1024, is INVALID_ARGUMENT.
  *   - Out-structs (filled by the library) follow the same rule: the library
  *     writes only fields inside the caller's struct_size. */
 typedef struct covidcam_session_options {
@@ -267,6 +269,15 @@ COVIDCAM_API covidcam_status covidcam_model_preprocess(const covidcam_model *mod
                                                        const uint8_t *pixels, int width,
                                                        int height, size_t stride,
                                                        float *tensor, size_t tensor_len);
+
+/* covidcam_model_preprocess() with a message: on failure `errbuf` (may be
+ * NULL; COVIDCAM_ERRBUF_SIZE bytes suffice) names the culprit, "" on success.
+ * Same errors and threading. */
+COVIDCAM_API covidcam_status covidcam_model_preprocess_errbuf(const covidcam_model *model,
+                                                              const uint8_t *pixels, int width,
+                                                              int height, size_t stride,
+                                                              float *tensor, size_t tensor_len,
+                                                              char *errbuf, size_t errbuf_size);
 
 /* ---------------------------------------------------------------- Grad-CAM */
 

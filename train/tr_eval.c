@@ -47,28 +47,34 @@ covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_con
     return st;
 }
 
-/* The pieces of a test run, released together. */
+/* The pieces of a test run, released together. The model is scored through
+ * the library (covidcam_model_load, a session, covidcam_classify_tensor): the
+ * path a shipped model takes, with its batch-norm folding and weight layouts,
+ * not the trainer's graph. */
 typedef struct test_run {
     tr_file f;
     cc_arch arch;
     tr_model_info mi;
-    tr_params p;
     tr_split own;         /* listed from a folder */
     const tr_split *split; /* own, or the caller's */
-    tr_net net;
+    covidcam_model *model;
+    covidcam_session *session;
     tr_loader *ld;
     tr_confusion c;
+    int batch;
+    float *logits;
 } test_run;
 
 static void test_run_free(test_run *t)
 {
     tr_loader_free(t->ld);
-    tr_net_free(&t->net);
+    covidcam_session_free(t->session);
+    covidcam_model_free(t->model);
     tr_split_free(&t->own);
-    tr_params_free(&t->p);
     tr_model_info_free(&t->mi);
     tr_file_free(&t->f);
     tr_confusion_free(&t->c);
+    free(t->logits);
 }
 
 /* The test images: the caller's split, or the folder's (then scanned for
@@ -91,28 +97,89 @@ static covidcam_status test_images(test_run *t, const tr_opts *o, const char *di
     return COVIDCAM_OK;
 }
 
+static covidcam_status open_library(test_run *t, const tr_opts *o, const char *model_path,
+                                    cc_err *e)
+{
+    covidcam_session_options so;
+    covidcam_session_options_init(&so);
+    so.num_threads = o->threads > 0 ? o->threads : 0;
+    covidcam_status st = covidcam_model_load(model_path, &t->model, e->msg, sizeof e->msg);
+    if (!st)
+        st = covidcam_session_create(t->model, &so, &t->session, e->msg, sizeof e->msg);
+    if (st)
+        return st;
+    if (!(t->logits = malloc((size_t)t->mi.classes.n * sizeof *t->logits)))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    return COVIDCAM_OK;
+}
+
 static covidcam_status open_test(test_run *t, const tr_opts *o, const char *model_path,
                                  const char *dir, const tr_split *given, cc_err *e)
 {
     covidcam_status st;
+    /* The metadata (classes, input, normalisation) drives the image loader. */
     if ((st = tr_file_read(model_path, &t->f, e)) ||
         (st = tr_file_info(&t->f, &t->arch, &t->mi, e)) ||
-        (st = tr_file_params(&t->f, &t->arch, &t->mi, 0, &t->p, e)) ||
-        (st = test_images(t, o, dir, given, e)))
+        (st = open_library(t, o, model_path, e)) || (st = test_images(t, o, dir, given, e)))
         return st;
     if (t->split->n == 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "no readable test images");
-    int batch = o->batch < t->split->n ? o->batch : t->split->n;
+    int batch = t->batch = o->batch < t->split->n ? o->batch : t->split->n;
     tr_loader_cfg c = {.split = t->split, .batch = batch, .size = t->mi.input_size,
                        .channels = t->mi.in_channels, .mean = t->mi.mean, .std = t->mi.std,
                        .workers = o->workers, .strict = o->strict};
-    if ((st = tr_net_build(&t->net, &t->p, batch, t->mi.input_size, CC_TPREC_FP32, 0,
-                           (float)t->mi.bn_eps, e)) ||
-        (st = tr_loader_create(&c, &t->ld, e)))
+    if ((st = tr_loader_create(&c, &t->ld, e)))
         return st;
     if (tr_confusion_init(&t->c, t->mi.classes.n))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     return COVIDCAM_OK;
+}
+
+/* One batch of the loader through the library, image by image. */
+static covidcam_status score_batch(test_run *t, const tr_batch *b, int batch, double *loss,
+                                   long *correct, tr_eval_out *out)
+{
+    int k = t->mi.classes.n, ch = t->mi.in_channels, size = t->mi.input_size;
+    size_t per = (size_t)ch * (size_t)size * (size_t)size;
+    for (int i = 0; i < batch; i++) {
+        if (b->labels[i] < 0)
+            continue;
+        int top = -1;
+        covidcam_status st = covidcam_classify_tensor(t->session, b->x + (size_t)i * per, ch,
+                                                      size, size, NULL, t->logits, (size_t)k,
+                                                      &top);
+        if (st)
+            return st;
+        int pred = 0;
+        tr_loss_out lo = tr_softmax_xent(t->logits, &b->labels[i], 1, k, 0.0, NULL, &pred);
+        tr_confusion_add(&t->c, b->labels[i], pred);
+        *loss += lo.loss_sum;
+        *correct += lo.correct;
+        out->n += lo.valid;
+    }
+    return COVIDCAM_OK;
+}
+
+static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e)
+{
+    memset(out, 0, sizeof *out);
+    tr_confusion_reset(&t->c);
+    double loss = 0;
+    long correct = 0;
+    int batch = t->batch;
+    covidcam_status st = tr_loader_start(t->ld, 0, 0, e);
+    for (int k = 0; !st && k < tr_loader_batches(t->ld); k++) {
+        const tr_batch *b = NULL;
+        if ((st = tr_loader_next(t->ld, &b, e)))
+            break;
+        st = score_batch(t, b, batch, &loss, &correct, out);
+        if (st)
+            snprintf(e->msg, sizeof e->msg, "%s", covidcam_session_last_error(t->session));
+        tr_loader_release(t->ld);
+    }
+    out->loss = out->n ? loss / (double)out->n : 0;
+    out->accuracy = out->n ? (double)correct / (double)out->n : 0;
+    return st;
 }
 
 covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const char *dir,
@@ -124,7 +191,7 @@ covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const ch
     tr_report r;
     covidcam_status st = open_test(&t, o, model_path, dir, split, e);
     if (!st)
-        st = tr_evaluate(&t.net, t.ld, 0.0, &t.c, NULL, &v, e);
+        st = evaluate_library(&t, &v, e);
     if (!st && tr_report_make(&t.c, &r))
         st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (!st) {

@@ -12,6 +12,13 @@ covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_
                        "%s.struct_size is %zu, less than the %zu bytes of the smallest version; "
                        "initialise the struct with its _init function",
                        what, size, min_size);
+    /* An uninitialised struct_size must not send the check below reading far
+     * past the caller's struct; no version will come near this size. */
+    if (size > CC_OPTIONS_MAX_SIZE)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "%s.struct_size is %zu, more than any version's (%d bytes at most); "
+                       "initialise the struct with its _init function",
+                       what, size, CC_OPTIONS_MAX_SIZE);
     const unsigned char *p = user;
     for (size_t i = known_end; i < size; i++)
         if (p[i])

@@ -7,6 +7,10 @@
 
 #include "error.h"
 
+/* The largest struct_size accepted: far above any version, and small enough
+ * that checking the unknown bytes never wanders far from the caller's struct. */
+#define CC_OPTIONS_MAX_SIZE 1024
+
 /* The end of a field: the struct_size that covers it. */
 #define CC_FIELD_END(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
 
@@ -29,7 +33,8 @@ typedef struct cc_gradcam_options_v0_1 {
 /* Copy the caller's struct `user` (its struct_size is the first field) into
  * `out`, which holds the library's defaults and whose fields end at `known_end`:
  * only the bytes inside both struct_size and known_end are copied. Refuses a
- * struct_size below `min_size` (INVALID_ARGUMENT) and non-zero bytes between
+ * struct_size below `min_size` or above CC_OPTIONS_MAX_SIZE (INVALID_ARGUMENT)
+ * and non-zero bytes between
  * known_end and struct_size, fields of a newer header this library does not
  * know (UNSUPPORTED). `what` names the struct in messages. */
 covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_end, void *out,

@@ -1,12 +1,15 @@
 #include "covidcam.h"
 
-#define CC_STR2(x) #x
-#define CC_STR(x) CC_STR2(x)
+/* CC_VERSION_* come from meson's project() version (lib/meson.build), the one
+ * place the version is set; the header's macros must agree. */
+_Static_assert(COVIDCAM_VERSION_MAJOR == CC_VERSION_MAJOR &&
+                   COVIDCAM_VERSION_MINOR == CC_VERSION_MINOR &&
+                   COVIDCAM_VERSION_PATCH == CC_VERSION_PATCH,
+               "include/covidcam.h COVIDCAM_VERSION_* differ from meson.build's project version");
 
 const char *covidcam_version(void)
 {
-    return CC_STR(COVIDCAM_VERSION_MAJOR) "." CC_STR(COVIDCAM_VERSION_MINOR) "." CC_STR(
-        COVIDCAM_VERSION_PATCH);
+    return CC_VERSION_STRING;
 }
 
 const char *covidcam_status_string(covidcam_status status)

@@ -120,23 +120,56 @@ int cc_model_find_layer(const covidcam_model *m, const char *name)
     return last;
 }
 
-covidcam_status covidcam_model_preprocess(const covidcam_model *m, const uint8_t *pixels,
-                                          int width, int height, size_t stride, float *tensor,
-                                          size_t tensor_len)
+static covidcam_status preprocess(const covidcam_model *m, const uint8_t *pixels, int width,
+                                  int height, size_t stride, float *tensor, size_t tensor_len,
+                                  cc_err *e)
 {
-    if (!m || !pixels || !tensor || !cc_pixels_fit(width, height, stride))
-        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    if (!m || !pixels || !tensor)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "%s must not be NULL",
+                       !m ? "model" : !pixels ? "pixels" : "tensor");
+    if (width <= 0 || height <= 0 || stride < (size_t)width)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "bad image geometry %dx%d with stride %zu (need width, height > 0 and "
+                       "stride >= width)",
+                       width, height, stride);
     if ((unsigned)width > COVIDCAM_MAX_IMAGE_DIM || (unsigned)height > COVIDCAM_MAX_IMAGE_DIM ||
         (uint64_t)width * (uint64_t)height > COVIDCAM_MAX_IMAGE_PIXELS)
-        return COVIDCAM_ERR_LIMIT;
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "image %dx%d exceeds the limits (%u per side, %u pixels)", width, height,
+                       COVIDCAM_MAX_IMAGE_DIM, COVIDCAM_MAX_IMAGE_PIXELS);
+    if (!cc_pixels_fit(width, height, stride))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "stride %zu is too large: %d rows of it overflow the address space", stride,
+                       height);
     size_t plane = (size_t)m->input_size * (size_t)m->input_size;
     if (tensor_len < plane * (size_t)m->in_ch)
-        return COVIDCAM_ERR_INVALID_ARGUMENT;
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "tensor_len %zu is too small: the model input is %d x %d x %d = %zu floats",
+                       tensor_len, m->in_ch, m->input_size, m->input_size,
+                       plane * (size_t)m->in_ch);
     float *tmp = malloc(plane * sizeof *tmp);
     if (!tmp)
-        return COVIDCAM_ERR_OUT_OF_MEMORY;
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the resize buffer");
     cc_preprocess_gray(pixels, width, height, stride, m->input_size, m->in_ch, m->mean, m->std, tmp,
                        tensor);
     free(tmp);
     return cc_check_input(m, tensor, NULL);
+}
+
+covidcam_status covidcam_model_preprocess(const covidcam_model *m, const uint8_t *pixels,
+                                          int width, int height, size_t stride, float *tensor,
+                                          size_t tensor_len)
+{
+    return preprocess(m, pixels, width, height, stride, tensor, tensor_len, NULL);
+}
+
+covidcam_status covidcam_model_preprocess_errbuf(const covidcam_model *m, const uint8_t *pixels,
+                                                 int width, int height, size_t stride,
+                                                 float *tensor, size_t tensor_len, char *errbuf,
+                                                 size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = preprocess(m, pixels, width, height, stride, tensor, tensor_len, &e);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
 }

@@ -1,5 +1,6 @@
 #include "model_meta.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -252,7 +253,7 @@ static covidcam_status parse_bn_eps(cc_model_meta *m, const cc_safetensors *st, 
     char *end;
     double d = strtod(s, &end);
     float f = (float)d;
-    if (end == s || *end || *s == ' ' || !isnormal(f) || f < (float)CC_META_MIN_BN_EPS ||
+    if (end == s || *end || isspace((unsigned char)*s) || !isnormal(f) || f < (float)CC_META_MIN_BN_EPS ||
         f > (float)CC_META_MAX_BN_EPS)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                        "metadata: bn_eps must be a number in [%g, %g] (as float), not '%.64s'",

@@ -644,6 +644,51 @@ static void test_preprocess_arguments(void **state)
         assert_true(fabs(t[i] - (px[i] - 129.5) / 61.25) < 1e-6);
 }
 
+/* The errbuf variant names the culprit of every refusal and clears it on success. */
+static void test_preprocess_errbuf(void **state)
+{
+    fx *f = *state;
+    static uint8_t px[64 * 64];
+    static float t[SIZE * SIZE];
+    char err[COVIDCAM_ERRBUF_SIZE];
+    static const struct {
+        int null_px, w, h;
+        size_t stride, len;
+        covidcam_status want;
+        const char *needle;
+    } cases[] = {
+        {1, 8, 8, 8, SIZE * SIZE, COVIDCAM_ERR_INVALID_ARGUMENT, "pixels"},
+        {0, 8, 8, 7, SIZE * SIZE, COVIDCAM_ERR_INVALID_ARGUMENT, "stride 7"},
+        {0, 0, 8, 8, SIZE * SIZE, COVIDCAM_ERR_INVALID_ARGUMENT, "0x8"},
+        {0, 8, 8, 8, SIZE * SIZE - 1, COVIDCAM_ERR_INVALID_ARGUMENT, "tensor_len"},
+        {0, 20000, 1, 20000, SIZE * SIZE, COVIDCAM_ERR_LIMIT, "20000x1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strcpy(err, "unchanged");
+        covidcam_status st = covidcam_model_preprocess_errbuf(
+            f->m, cases[i].null_px ? NULL : px, cases[i].w, cases[i].h, cases[i].stride, t,
+            cases[i].len, err, sizeof err);
+        au_assert_status(st, cases[i].want, err);
+        au_assert_contains(err, cases[i].needle);
+        /* same verdict as the plain function */
+        assert_int_equal(covidcam_model_preprocess(f->m, cases[i].null_px ? NULL : px,
+                                                   cases[i].w, cases[i].h, cases[i].stride, t,
+                                                   cases[i].len),
+                         st);
+    }
+    assert_int_equal(covidcam_model_preprocess_errbuf(NULL, px, 8, 8, 8, t, SIZE * SIZE, err,
+                                                      sizeof err),
+                     COVIDCAM_ERR_INVALID_ARGUMENT);
+    au_assert_contains(err, "model");
+    assert_int_equal(covidcam_model_preprocess_errbuf(f->m, px, 64, 64, 64, t, SIZE * SIZE, err,
+                                                      sizeof err),
+                     COVIDCAM_OK);
+    assert_string_equal(err, "");
+    assert_int_equal(covidcam_model_preprocess_errbuf(f->m, px, 64, 64, 64, t, SIZE * SIZE, NULL,
+                                                      0),
+                     COVIDCAM_OK);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--stride-child") == 0)
@@ -665,6 +710,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_handmade_png_matches_pixels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_error_follows_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preprocess_errbuf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preprocess_arguments, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,6 +121,13 @@ static void test_future_session(void **state)
     assert_int_equal(covidcam_session_create(m, &f.now, &s, err, sizeof err),
                      COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_contains(err, "struct_size is 8");
+    /* garbage in struct_size (an uninitialised struct) is refused without
+     * reading past the struct */
+    f.now.struct_size = (size_t)1 << 40;
+    assert_int_equal(covidcam_session_create(m, &f.now, &s, err, sizeof err),
+                     COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_contains(err, "more than any version");
+    assert_null(s);
     covidcam_model_free(m);
 }
 

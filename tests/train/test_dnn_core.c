@@ -24,11 +24,11 @@ static void test_status_map(void **state)
     assert_int_equal(cc_dnn_fail(&e, dnnl_invalid_arguments, "x"), COVIDCAM_ERR_BACKEND);
 }
 
-/* TD_TRY, the training engine's check of every oneDNN call, maps through the core. */
+/* CC_TDNN_TRY, the training engine's check of every oneDNN call, maps through the core. */
 static covidcam_status engine_call(dnnl_status_t result, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    TD_TRY(result, "batch norm backward");
+    CC_TDNN_TRY(result, "batch norm backward");
 fail:
     return st;
 }

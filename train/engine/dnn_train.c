@@ -45,7 +45,7 @@ static int grow(void **arr, int *cap, int n, size_t elem)
     return 0;
 }
 
-covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e)
+covidcam_status cc_tdnn_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e)
 {
     size_t sz = (bytes + 63) & ~(size_t)63;
     if (sz == 0)
@@ -61,31 +61,31 @@ covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e)
     return COVIDCAM_OK;
 }
 
-covidcam_status td_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
-                       dnnl_memory_t *out, cc_err *e)
+covidcam_status cc_tdnn_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
+                            dnnl_memory_t *out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     if (grow((void **)&net->mems, &net->capm, net->nm, sizeof *net->mems))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     dnnl_memory_t m = NULL;
-    TD_TRY(dnnl_memory_create(&m, md, net->eng, handle), "memory creation");
+    CC_TDNN_TRY(dnnl_memory_create(&m, md, net->eng, handle), "memory creation");
     net->mems[net->nm++] = m;
     *out = m;
 fail:
     return st;
 }
 
-covidcam_status td_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
-                             cc_err *e)
+covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
+                                  cc_err *e)
 {
     void *buf = NULL;
-    covidcam_status st = td_alloc(net, dnnl_memory_desc_get_size(md), &buf, e);
+    covidcam_status st = cc_tdnn_alloc(net, dnnl_memory_desc_get_size(md), &buf, e);
     if (st)
         return st;
-    return td_mem(net, md, buf, out, e);
+    return cc_tdnn_mem(net, md, buf, out, e);
 }
 
-covidcam_status td_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e)
+covidcam_status cc_tdnn_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     if (grow((void **)&net->prims, &net->capp, net->np, sizeof *net->prims))
@@ -96,7 +96,7 @@ covidcam_status td_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr,
         pr->smd = *smd;
         pr->sbytes = dnnl_memory_desc_get_size(smd);
     }
-    TD_TRY(dnnl_primitive_create(&pr->p, pd), "primitive creation");
+    CC_TDNN_TRY(dnnl_primitive_create(&pr->p, pd), "primitive creation");
     net->prims[net->np++] = pr;
     if (pr->sbytes > net->scratch_bytes)
         net->scratch_bytes = pr->sbytes;
@@ -104,9 +104,9 @@ fail:
     return st;
 }
 
-covidcam_status td_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
-                      const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                      const char *what, cc_err *e)
+covidcam_status cc_tdnn_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
+                           const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
+                           const char *what, cc_err *e)
 {
     dnnl_status_t s = dnnl_primitive_desc_create(pd, op_desc, attr ? attr : net->attr, net->eng,
                                                  hint);
@@ -119,12 +119,12 @@ covidcam_status td_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_at
     return COVIDCAM_OK;
 }
 
-const dnnl_memory_desc_t *td_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
+const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
 {
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
 
-int td_is_ref(const_dnnl_primitive_desc_t pd)
+int cc_tdnn_is_ref(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
@@ -132,47 +132,47 @@ int td_is_ref(const_dnnl_primitive_desc_t pd)
     return strncmp(impl, "ref", 3) == 0;
 }
 
-covidcam_status td_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
-                           const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e)
+covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
+                                const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_primitive_desc_t pd = NULL;
-    TD_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng,
-                                              sum ? net->attr_sum : net->attr),
-           "reorder");
-    st = td_prim(net, pd, pr, e);
+    CC_TDNN_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng,
+                                                   sum ? net->attr_sum : net->attr),
+                "reorder");
+    st = cc_tdnn_prim(net, pd, pr, e);
 fail:
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
 
-covidcam_status td_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
-                       cc_err *e)
+covidcam_status cc_tdnn_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
+                            cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_exec_arg_t all[TD_MAX_ARGS + 1];
+    dnnl_exec_arg_t all[CC_TDNN_MAX_ARGS + 1];
     memcpy(all, args, (size_t)nargs * sizeof *args);
     if (pr->scratch)
         all[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pr->scratch};
-    TD_TRY(dnnl_primitive_execute(pr->p, net->strm, nargs, all), "execution");
+    CC_TDNN_TRY(dnnl_primitive_execute(pr->p, net->strm, nargs, all), "execution");
 fail:
     return st;
 }
 
-covidcam_status td_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
-                               dnnl_memory_t dst, cc_err *e)
+covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
+                                    dnnl_memory_t dst, cc_err *e)
 {
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
-    return td_run(net, pr, 2, a, e);
+    return cc_tdnn_run(net, pr, 2, a, e);
 }
 
-dnnl_format_tag_t td_plain_tag(int ndims)
+dnnl_format_tag_t cc_tdnn_plain_tag(int ndims)
 {
     return ndims == 1 ? dnnl_a : ndims == 2 ? dnnl_ab : dnnl_abcd;
 }
 
-dnnl_memory_desc_t td_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
-                             dnnl_format_tag_t tag)
+dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                                  dnnl_format_tag_t tag)
 {
     dnnl_memory_desc_t md;
     memset(&md, 0, sizeof md);
@@ -197,17 +197,18 @@ covidcam_status cc_tnet_create(cc_tprec prec, int with_backward, cc_tnet **out, 
     net->dt = prec == CC_TPREC_BF16 ? dnnl_bf16 : dnnl_f32;
     net->train = with_backward != 0;
     net->version = 1;
-    TD_TRY(dnnl_engine_create(&net->eng, dnnl_cpu, 0), "engine creation");
-    TD_TRY(dnnl_stream_create(&net->strm, net->eng, dnnl_stream_default_flags), "stream creation");
-    TD_TRY(dnnl_primitive_attr_create(&net->attr), "attributes");
-    TD_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr, dnnl_scratchpad_mode_user),
-           "scratchpad mode");
-    TD_TRY(dnnl_primitive_attr_create(&net->attr_sum), "attributes");
-    TD_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr_sum, dnnl_scratchpad_mode_user),
-           "scratchpad mode");
-    TD_TRY(dnnl_post_ops_create(&po), "post-ops");
-    TD_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
-    TD_TRY(dnnl_primitive_attr_set_post_ops(net->attr_sum, po), "post-ops");
+    CC_TDNN_TRY(dnnl_engine_create(&net->eng, dnnl_cpu, 0), "engine creation");
+    CC_TDNN_TRY(dnnl_stream_create(&net->strm, net->eng, dnnl_stream_default_flags),
+                "stream creation");
+    CC_TDNN_TRY(dnnl_primitive_attr_create(&net->attr), "attributes");
+    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr, dnnl_scratchpad_mode_user),
+                "scratchpad mode");
+    CC_TDNN_TRY(dnnl_primitive_attr_create(&net->attr_sum), "attributes");
+    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr_sum, dnnl_scratchpad_mode_user),
+                "scratchpad mode");
+    CC_TDNN_TRY(dnnl_post_ops_create(&po), "post-ops");
+    CC_TDNN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
+    CC_TDNN_TRY(dnnl_primitive_attr_set_post_ops(net->attr_sum, po), "post-ops");
     dnnl_post_ops_destroy(po);
     *out = net;
     return COVIDCAM_OK;
@@ -224,11 +225,8 @@ void cc_tnet_free(cc_tnet *net)
     /* Primitives first: their records live inside the layers. */
     for (int i = 0; i < net->np; i++)
         dnnl_primitive_destroy(net->prims[i]->p);
-    for (int i = 0; i < net->nl; i++) {
-        if (net->layers[i]->ops->free)
-            net->layers[i]->ops->free(net->layers[i]);
+    for (int i = 0; i < net->nl; i++)
         free(net->layers[i]);
-    }
     for (int i = 0; i < net->nm; i++)
         dnnl_memory_destroy(net->mems[i]);
     for (int i = 0; i < net->nb; i++)
@@ -258,8 +256,8 @@ void cc_tnet_params_changed(cc_tnet *net)
         net->version++;
 }
 
-covidcam_status td_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
-                          const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e)
+covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
+                               const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e)
 {
     if (net->finalized)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "net already finalized");
@@ -275,12 +273,12 @@ covidcam_status td_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
     t->producer = producer;
     t->last_consumer = -1;
     t->needs_diff = net->train;
-    dnnl_memory_desc_t plain = td_md_tag(ndims, dims, dnnl_f32, td_plain_tag(ndims));
+    dnnl_memory_desc_t plain = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
     t->plain_f32 = dnnl_memory_desc_equal(md, &plain);
-    covidcam_status st = td_alloc(net, dnnl_memory_desc_get_size(md), &t->data, e);
+    covidcam_status st = cc_tdnn_alloc(net, dnnl_memory_desc_get_size(md), &t->data, e);
     if (st)
         return st;
-    st = td_mem(net, md, t->data, &t->mem, e);
+    st = cc_tdnn_mem(net, md, t->data, &t->mem, e);
     if (st)
         return st;
     *out = t;
@@ -298,8 +296,8 @@ covidcam_status cc_tnet_input(cc_tnet *net, int ndims, const int *dims, int want
             return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "input dim %d is %d", i, dims[i]);
         d[i] = dims[i];
     }
-    dnnl_memory_desc_t md = td_md_tag(ndims, d, dnnl_f32, td_plain_tag(ndims));
-    covidcam_status st = td_tensor(net, ndims, d, &md, -1, out, e);
+    dnnl_memory_desc_t md = cc_tdnn_md_tag(ndims, d, dnnl_f32, cc_tdnn_plain_tag(ndims));
+    covidcam_status st = cc_tdnn_tensor(net, ndims, d, &md, -1, out, e);
     if (st)
         return st;
     (*out)->needs_diff = net->train && want_diff;
@@ -323,7 +321,7 @@ float *cc_tt_host_diff(cc_tt *t)
     return t && t->plain_f32 ? t->diff : NULL;
 }
 
-covidcam_status td_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e)
+covidcam_status cc_tdnn_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e)
 {
     if (net->finalized)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "net already finalized");
@@ -341,8 +339,8 @@ covidcam_status td_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_e
 
 /* ------------------------------------------------------------ ports */
 
-covidcam_status td_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
-                        cc_err *e)
+covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
+                             cc_err *e)
 {
     tport *p = &l->in[i];
     p->t = t;
@@ -354,41 +352,41 @@ covidcam_status td_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_mem
         l->nin = i + 1;
     if (!p->adapt)
         return COVIDCAM_OK;
-    covidcam_status st = td_mem_alloc(net, md, &p->mem, e);
+    covidcam_status st = cc_tdnn_mem_alloc(net, md, &p->mem, e);
     if (st)
         return st;
-    return td_reorder(net, &t->md, md, 0, &p->to_layer, e);
+    return cc_tdnn_reorder(net, &t->md, md, 0, &p->to_layer, e);
 }
 
-covidcam_status td_port_fwd(cc_tnet *net, tport *p, cc_err *e)
+covidcam_status cc_tdnn_port_fwd(cc_tnet *net, tport *p, cc_err *e)
 {
     if (!p->adapt)
         return COVIDCAM_OK;
-    return td_run_reorder(net, &p->to_layer, p->t->mem, p->mem, e);
+    return cc_tdnn_run_reorder(net, &p->to_layer, p->t->mem, p->mem, e);
 }
 
-dnnl_memory_t td_port_src(const tport *p)
+dnnl_memory_t cc_tdnn_port_src(const tport *p)
 {
     return p->adapt ? p->mem : p->t->mem;
 }
 
-dnnl_memory_t td_port_diff(const tport *p)
+dnnl_memory_t cc_tdnn_port_diff(const tport *p)
 {
     return p->direct ? p->t->dmem : p->tmp;
 }
 
-covidcam_status td_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e)
+covidcam_status cc_tdnn_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e)
 {
     if (!p->t->needs_diff)
         return COVIDCAM_OK;
-    return td_run_reorder(net, &p->contrib, src, p->t->dmem, e);
+    return cc_tdnn_run_reorder(net, &p->contrib, src, p->t->dmem, e);
 }
 
-covidcam_status td_port_done(cc_tnet *net, tport *p, cc_err *e)
+covidcam_status cc_tdnn_port_done(cc_tnet *net, tport *p, cc_err *e)
 {
     if (p->direct)
         return COVIDCAM_OK;
-    return td_port_contrib(net, p, p->tmp, e);
+    return cc_tdnn_port_contrib(net, p, p->tmp, e);
 }
 
 /* Gradient routing, known once every consumer is registered. */
@@ -398,103 +396,103 @@ static covidcam_status port_finalize(cc_tnet *net, tlayer *l, tport *p, cc_err *
     p->direct = fresh && !p->adapt && !p->force_contrib && p->t->needs_diff;
     if (p->direct)
         return COVIDCAM_OK;
-    covidcam_status st = td_mem(net, &p->md, net->tmp, &p->tmp, e);
+    covidcam_status st = cc_tdnn_mem(net, &p->md, net->tmp, &p->tmp, e);
     if (st || !p->t->needs_diff)
         return st;
-    return td_reorder(net, &p->md, &p->t->md, !fresh, &p->contrib, e);
+    return cc_tdnn_reorder(net, &p->md, &p->t->md, !fresh, &p->contrib, e);
 }
 
 /* ------------------------------------------------------------ adapters */
 
-covidcam_status td_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
-                            const dnnl_memory_desc_t *want, cc_err *e)
+covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
+                                 const dnnl_memory_desc_t *want, cc_err *e)
 {
     a->on = !dnnl_memory_desc_equal(have, want);
     if (!a->on)
         return COVIDCAM_OK;
-    covidcam_status st = td_mem_alloc(net, want, &a->mem, e);
-    return st ? st : td_reorder(net, have, want, 0, &a->r, e);
+    covidcam_status st = cc_tdnn_mem_alloc(net, want, &a->mem, e);
+    return st ? st : cc_tdnn_reorder(net, have, want, 0, &a->r, e);
 }
 
-covidcam_status td_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
-                             const dnnl_memory_desc_t *want, cc_err *e)
+covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
+                                  const dnnl_memory_desc_t *want, cc_err *e)
 {
     a->on = !dnnl_memory_desc_equal(prim, want);
     if (!a->on)
         return COVIDCAM_OK;
-    covidcam_status st = td_mem_alloc(net, prim, &a->mem, e);
-    return st ? st : td_reorder(net, prim, want, 0, &a->r, e);
+    covidcam_status st = cc_tdnn_mem_alloc(net, prim, &a->mem, e);
+    return st ? st : cc_tdnn_reorder(net, prim, want, 0, &a->r, e);
 }
 
-covidcam_status td_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
-                             cc_err *e)
+covidcam_status cc_tdnn_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
+                                  cc_err *e)
 {
     *use = a->on ? a->mem : m;
-    return a->on ? td_run_reorder(net, &a->r, m, a->mem, e) : COVIDCAM_OK;
+    return a->on ? cc_tdnn_run_reorder(net, &a->r, m, a->mem, e) : COVIDCAM_OK;
 }
 
-covidcam_status td_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e)
+covidcam_status cc_tdnn_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e)
 {
-    return a->on ? td_run_reorder(net, &a->r, a->mem, m, e) : COVIDCAM_OK;
+    return a->on ? cc_tdnn_run_reorder(net, &a->r, a->mem, m, e) : COVIDCAM_OK;
 }
 
 /* ------------------------------------------------------------ weights */
 
-covidcam_status td_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
-                           const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
-                           const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
-                           cc_err *e)
+covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
+                                const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
+                                const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
+                                cc_err *e)
 {
     covidcam_status st;
     w->user = user;
     w->duser = duser;
-    w->user_md = td_md_tag(ndims, dims, dnnl_f32, td_plain_tag(ndims));
+    w->user_md = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
     /* oneDNN only reads weights through this handle; the cast is safe. */
-    TD_CHECK(td_mem(net, &w->user_md, (void *)user, &w->user_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, (void *)user, &w->user_mem, e));
     w->fwd_own = !dnnl_memory_desc_equal(fwd_md, &w->user_md);
     w->fwd_mem = w->user_mem;
     if (w->fwd_own) {
-        TD_CHECK(td_mem_alloc(net, fwd_md, &w->fwd_mem, e));
-        TD_CHECK(td_reorder(net, &w->user_md, fwd_md, 0, &w->fwd_reorder, e));
+        CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, fwd_md, &w->fwd_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, fwd_md, 0, &w->fwd_reorder, e));
     }
     w->bwd_mem = w->fwd_mem;
     if (bwd_md && !dnnl_memory_desc_equal(bwd_md, fwd_md)) {
         w->bwd_own = 1;
-        TD_CHECK(td_mem_alloc(net, bwd_md, &w->bwd_mem, e));
-        TD_CHECK(td_reorder(net, &w->user_md, bwd_md, 0, &w->bwd_reorder, e));
+        CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, bwd_md, &w->bwd_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, bwd_md, 0, &w->bwd_reorder, e));
     }
     if (dw_md) {
-        TD_CHECK(td_mem(net, &w->user_md, duser, &w->duser_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, duser, &w->duser_mem, e));
         w->dw_mem = w->duser_mem;
         w->dw_own = !dnnl_memory_desc_equal(dw_md, &w->user_md);
         if (w->dw_own) {
-            TD_CHECK(td_mem_alloc(net, dw_md, &w->dw_mem, e));
-            TD_CHECK(td_reorder(net, dw_md, &w->user_md, 0, &w->dw_reorder, e));
+            CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, dw_md, &w->dw_mem, e));
+            CC_TDNN_CHECK(cc_tdnn_reorder(net, dw_md, &w->user_md, 0, &w->dw_reorder, e));
         }
     }
 fail:
     return st;
 }
 
-covidcam_status td_weights_refresh(cc_tnet *net, tweights *w, cc_err *e)
+covidcam_status cc_tdnn_weights_refresh(cc_tnet *net, tweights *w, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     if (w->version == net->version)
         return COVIDCAM_OK;
     if (w->fwd_own)
-        TD_CHECK(td_run_reorder(net, &w->fwd_reorder, w->user_mem, w->fwd_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_run_reorder(net, &w->fwd_reorder, w->user_mem, w->fwd_mem, e));
     if (w->bwd_own)
-        TD_CHECK(td_run_reorder(net, &w->bwd_reorder, w->user_mem, w->bwd_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_run_reorder(net, &w->bwd_reorder, w->user_mem, w->bwd_mem, e));
     w->version = net->version;
 fail:
     return st;
 }
 
-covidcam_status td_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e)
+covidcam_status cc_tdnn_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e)
 {
     if (!w->dw_own)
         return COVIDCAM_OK;
-    return td_run_reorder(net, &w->dw_reorder, w->dw_mem, w->duser_mem, e);
+    return cc_tdnn_run_reorder(net, &w->dw_reorder, w->dw_mem, w->duser_mem, e);
 }
 
 /* ------------------------------------------------------------ planning */
@@ -572,10 +570,10 @@ static covidcam_status plan_diffs(cc_tnet *net, cc_err *e)
         goto fail;
     }
     for (int b = 0; b < npool; b++)
-        TD_CHECK(td_alloc(net, pool[b].bytes, &bufs[b], e));
+        CC_TDNN_CHECK(cc_tdnn_alloc(net, pool[b].bytes, &bufs[b], e));
     for (int i = 0; i < n; i++) {
         order[i]->diff = bufs[slot[i]];
-        TD_CHECK(td_mem(net, &order[i]->md, order[i]->diff, &order[i]->dmem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, &order[i]->md, order[i]->diff, &order[i]->dmem, e));
     }
 fail:
     free(bufs);
@@ -600,7 +598,7 @@ static covidcam_status plan_tmp(cc_tnet *net, cc_err *e)
                 need = b;
         }
     net->tmp_bytes = need;
-    return td_alloc(net, need, &net->tmp, e);
+    return cc_tdnn_alloc(net, need, &net->tmp, e);
 }
 
 covidcam_status cc_tnet_finalize(cc_tnet *net, cc_err *e)
@@ -609,19 +607,19 @@ covidcam_status cc_tnet_finalize(cc_tnet *net, cc_err *e)
     if (!net || net->finalized)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "net missing or already finalized");
     if (net->train) {
-        TD_CHECK(plan_diffs(net, e));
-        TD_CHECK(plan_tmp(net, e));
+        CC_TDNN_CHECK(plan_diffs(net, e));
+        CC_TDNN_CHECK(plan_tmp(net, e));
         for (int i = 0; i < net->nl; i++)
             for (int j = 0; j < net->layers[i]->nin; j++)
-                TD_CHECK(port_finalize(net, net->layers[i], &net->layers[i]->in[j], e));
+                CC_TDNN_CHECK(port_finalize(net, net->layers[i], &net->layers[i]->in[j], e));
     }
     /* Every primitive runs on the one stream in turn, so they share one
      * scratchpad as large as the largest request. */
-    TD_CHECK(td_alloc(net, net->scratch_bytes, &net->scratch, e));
+    CC_TDNN_CHECK(cc_tdnn_alloc(net, net->scratch_bytes, &net->scratch, e));
     for (int i = 0; i < net->np; i++) {
         tprim *pr = net->prims[i];
         if (pr->sbytes)
-            TD_CHECK(td_mem(net, &pr->smd, net->scratch, &pr->scratch, e));
+            CC_TDNN_CHECK(cc_tdnn_mem(net, &pr->smd, net->scratch, &pr->scratch, e));
     }
     net->finalized = 1;
 fail:
@@ -640,11 +638,11 @@ covidcam_status cc_tnet_forward(cc_tnet *net, int training, cc_err *e)
     for (int i = 0; i < net->nl; i++) {
         tlayer *l = net->layers[i];
         for (int j = 0; j < l->nin; j++)
-            TD_CHECK(td_port_fwd(net, &l->in[j], e));
-        TD_CHECK(l->ops->fwd(net, l, training, e));
+            CC_TDNN_CHECK(cc_tdnn_port_fwd(net, &l->in[j], e));
+        CC_TDNN_CHECK(l->ops->fwd(net, l, training, e));
         l->trained = training;
     }
-    TD_TRY(dnnl_stream_wait(net->strm), "stream wait");
+    CC_TDNN_TRY(dnnl_stream_wait(net->strm), "stream wait");
 fail:
     return st;
 }
@@ -659,9 +657,9 @@ covidcam_status cc_tnet_backward(cc_tnet *net, cc_err *e)
         if (!l->trained)
             return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                            "backward needs a training forward first");
-        TD_CHECK(l->ops->bwd(net, l, e));
+        CC_TDNN_CHECK(l->ops->bwd(net, l, e));
     }
-    TD_TRY(dnnl_stream_wait(net->strm), "stream wait");
+    CC_TDNN_TRY(dnnl_stream_wait(net->strm), "stream wait");
 fail:
     return st;
 }
@@ -679,14 +677,16 @@ static covidcam_status copy_tensor(cc_tnet *net, cc_tt *t, int diff, int to_host
     if (!tm)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "tensor has no %s buffer",
                        diff ? "gradient" : "data");
-    dnnl_memory_desc_t hmd = td_md_tag(t->ndims, t->dims, dnnl_f32, td_plain_tag(t->ndims));
-    TD_TRY(dnnl_memory_create(&hm, &hmd, net->eng, host), "memory creation");
+    dnnl_memory_desc_t hmd =
+        cc_tdnn_md_tag(t->ndims, t->dims, dnnl_f32, cc_tdnn_plain_tag(t->ndims));
+    CC_TDNN_TRY(dnnl_memory_create(&hm, &hmd, net->eng, host), "memory creation");
     const dnnl_memory_desc_t *src = to_host ? &t->md : &hmd, *dst = to_host ? &hmd : &t->md;
-    TD_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng, NULL), "reorder");
-    TD_TRY(dnnl_primitive_create(&p, pd), "reorder");
+    CC_TDNN_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng, NULL),
+                "reorder");
+    CC_TDNN_TRY(dnnl_primitive_create(&p, pd), "reorder");
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, to_host ? tm : hm}, {DNNL_ARG_TO, to_host ? hm : tm}};
-    TD_TRY(dnnl_primitive_execute(p, net->strm, 2, a), "reorder");
-    TD_TRY(dnnl_stream_wait(net->strm), "stream wait");
+    CC_TDNN_TRY(dnnl_primitive_execute(p, net->strm, 2, a), "reorder");
+    CC_TDNN_TRY(dnnl_stream_wait(net->strm), "stream wait");
 fail:
     dnnl_primitive_destroy(p);
     dnnl_primitive_desc_destroy(pd);

@@ -7,25 +7,25 @@
 #include "dnn_core.h"
 #include "dnn_train.h"
 
-#define TD_MAX_ARGS 16
+#define CC_TDNN_MAX_ARGS 16
 
 /* Jump to `fail` with the core's status for a failed oneDNN call (BACKEND,
  * OUT_OF_MEMORY or UNSUPPORTED); needs `covidcam_status st` and `cc_err *e`
  * in scope. */
-#define TD_TRY(call, what)                                                                   \
-    do {                                                                                     \
-        dnnl_status_t td_s_ = (call);                                                        \
-        if (td_s_ != dnnl_success) {                                                         \
-            st = cc_dnn_fail(e, td_s_, what);                                                \
-            goto fail;                                                                       \
-        }                                                                                    \
+#define CC_TDNN_TRY(call, what)                                                                    \
+    do {                                                                                           \
+        dnnl_status_t cc_tdnn_s_ = (call);                                                         \
+        if (cc_tdnn_s_ != dnnl_success) {                                                          \
+            st = cc_dnn_fail(e, cc_tdnn_s_, what);                                                 \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
-#define TD_CHECK(expr)                                                                       \
-    do {                                                                                     \
-        st = (expr);                                                                         \
-        if (st)                                                                              \
-            goto fail;                                                                       \
+#define CC_TDNN_CHECK(expr)                                                                        \
+    do {                                                                                           \
+        st = (expr);                                                                               \
+        if (st)                                                                                    \
+            goto fail;                                                                             \
     } while (0)
 
 /* A primitive and its view of the shared user-managed scratchpad. */
@@ -79,8 +79,7 @@ typedef struct tlayer tlayer;
 typedef struct tlayer_ops {
     covidcam_status (*fwd)(cc_tnet *net, tlayer *l, int training, cc_err *e);
     covidcam_status (*bwd)(cc_tnet *net, tlayer *l, cc_err *e);
-    void (*free)(tlayer *l);
-} tlayer_ops;
+} tlayer_ops; /* a layer owns nothing of its own: the net frees every buffer and primitive */
 
 /* A weight tensor: caller's plain fp32 master copy, the copies in the layouts
  * the forward and backward-data primitives want, and the gradient. */
@@ -150,73 +149,73 @@ struct cc_tnet {
 };
 
 /* Buffers and memory objects owned (and freed) by the net. */
-covidcam_status td_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);
-covidcam_status td_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
-                       dnnl_memory_t *out, cc_err *e);
+covidcam_status cc_tdnn_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);
+covidcam_status cc_tdnn_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
+                            dnnl_memory_t *out, cc_err *e);
 /* Allocate a buffer for md and wrap it. */
-covidcam_status td_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
-                             cc_err *e);
+covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
+                                  cc_err *e);
 
 /* Create the primitive of pd into pr and register it for the scratchpad.
  * Does not destroy pd. */
-covidcam_status td_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e);
-covidcam_status td_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
-                           const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e);
-covidcam_status td_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
-                       cc_err *e);
-covidcam_status td_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
-                               dnnl_memory_t dst, cc_err *e);
+covidcam_status cc_tdnn_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e);
+covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
+                                const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e);
+covidcam_status cc_tdnn_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
+                            cc_err *e);
+covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
+                                    dnnl_memory_t dst, cc_err *e);
 
 /* Primitive descriptor from an op descriptor; attr NULL means the net's
  * (user scratchpad). On failure *pd is NULL. */
-covidcam_status td_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
-                      const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                      const char *what, cc_err *e);
-const dnnl_memory_desc_t *td_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
+covidcam_status cc_tdnn_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
+                           const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
+                           const char *what, cc_err *e);
+const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
 /* 1 when oneDNN picked a reference (slow) implementation. */
-int td_is_ref(const_dnnl_primitive_desc_t pd);
+int cc_tdnn_is_ref(const_dnnl_primitive_desc_t pd);
 
-dnnl_memory_desc_t td_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
-                             dnnl_format_tag_t tag);
-dnnl_format_tag_t td_plain_tag(int ndims);
+dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                                  dnnl_format_tag_t tag);
+dnnl_format_tag_t cc_tdnn_plain_tag(int ndims);
 
 /* A new tensor produced by layer `producer` with layout md; data allocated. */
-covidcam_status td_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
-                          const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e);
+covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
+                               const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e);
 
 /* Make l->in[i] read t in layout md (adapting if needed). */
-covidcam_status td_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
-                        cc_err *e);
-covidcam_status td_port_fwd(cc_tnet *net, tport *p, cc_err *e);
-dnnl_memory_t td_port_src(const tport *p);
-/* Where the layer writes its gradient for p, then td_port_done() hands it over. */
-dnnl_memory_t td_port_diff(const tport *p);
-covidcam_status td_port_done(cc_tnet *net, tport *p, cc_err *e);
+covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
+                             cc_err *e);
+covidcam_status cc_tdnn_port_fwd(cc_tnet *net, tport *p, cc_err *e);
+dnnl_memory_t cc_tdnn_port_src(const tport *p);
+/* Where the layer writes its gradient for p, then cc_tdnn_port_done() hands it over. */
+dnnl_memory_t cc_tdnn_port_diff(const tport *p);
+covidcam_status cc_tdnn_port_done(cc_tnet *net, tport *p, cc_err *e);
 /* Hand over a gradient held in src (layout p->md) explicitly. */
-covidcam_status td_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e);
+covidcam_status cc_tdnn_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, cc_err *e);
 
 /* An input the primitive reads in layout `want` while it is kept in `have`;
  * or (out) an output the primitive writes in `prim` that is wanted in `want`.
  * Either is off when the layouts agree. */
-covidcam_status td_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
-                            const dnnl_memory_desc_t *want, cc_err *e);
-covidcam_status td_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
-                             const dnnl_memory_desc_t *want, cc_err *e);
+covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
+                                 const dnnl_memory_desc_t *want, cc_err *e);
+covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
+                                  const dnnl_memory_desc_t *want, cc_err *e);
 /* The memory to give the primitive: for an input, converted from `m` first. */
-covidcam_status td_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
-                             cc_err *e);
+covidcam_status cc_tdnn_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
+                                  cc_err *e);
 /* After the primitive wrote an adapted output: convert it into `m`. */
-covidcam_status td_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e);
+covidcam_status cc_tdnn_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_err *e);
 
 /* Register a new layer (index = position) and its ops. */
-covidcam_status td_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e);
+covidcam_status cc_tdnn_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out, cc_err *e);
 
 /* Weights: set up from the caller's array and the primitives' layouts. */
-covidcam_status td_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
-                           const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
-                           const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
-                           cc_err *e);
-covidcam_status td_weights_refresh(cc_tnet *net, tweights *w, cc_err *e);
-covidcam_status td_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e);
+covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
+                                const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
+                                const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
+                                cc_err *e);
+covidcam_status cc_tdnn_weights_refresh(cc_tnet *net, tweights *w, cc_err *e);
+covidcam_status cc_tdnn_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e);
 
 #endif

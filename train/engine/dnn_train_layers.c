@@ -22,7 +22,7 @@ static covidcam_status check_in(cc_tnet *net, const cc_tt *in, int ndims, cc_err
 
 static dnnl_memory_desc_t md_any(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt)
 {
-    return td_md_tag(ndims, dims, dt, dnnl_format_tag_any);
+    return cc_tdnn_md_tag(ndims, dims, dt, dnnl_format_tag_any);
 }
 
 /* ------------------------------------------------------------ convolution */
@@ -30,38 +30,38 @@ static dnnl_memory_desc_t md_any(int ndims, const dnnl_dims_t dims, dnnl_data_ty
 static covidcam_status conv_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     (void)training;
-    covidcam_status st = td_weights_refresh(net, &l->w, e);
+    covidcam_status st = cc_tdnn_weights_refresh(net, &l->w, e);
     if (st)
         return st;
-    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
                            ARG(DNNL_ARG_WEIGHTS, l->w.fwd_mem), ARG(DNNL_ARG_DST, l->out->mem)};
-    return td_run(net, &l->fwd, 3, a, e);
+    return cc_tdnn_run(net, &l->fwd, 3, a, e);
 }
 
 static covidcam_status conv_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_memory_t src, ddst, dsrc;
-    TD_CHECK(td_adapt_src(net, &l->bw_src, td_port_src(&l->in[0]), &src, e));
-    TD_CHECK(td_adapt_src(net, &l->bw_ddst, l->out->dmem, &ddst, e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_src(net, &l->bw_src, cc_tdnn_port_src(&l->in[0]), &src, e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_src(net, &l->bw_ddst, l->out->dmem, &ddst, e));
     dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, src), ARG(DNNL_ARG_DIFF_DST, ddst),
                            ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem)};
-    TD_CHECK(td_run(net, &l->bwd_w, 3, w, e));
-    TD_CHECK(td_weights_grad_done(net, &l->w, e));
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->bwd_w, 3, w, e));
+    CC_TDNN_CHECK(cc_tdnn_weights_grad_done(net, &l->w, e));
     if (!l->has_bwd_d)
         return COVIDCAM_OK;
-    TD_CHECK(td_adapt_src(net, &l->bd_ddst, l->out->dmem, &ddst, e));
-    dsrc = l->bd_dsrc.on ? l->bd_dsrc.mem : td_port_diff(&l->in[0]);
+    CC_TDNN_CHECK(cc_tdnn_adapt_src(net, &l->bd_ddst, l->out->dmem, &ddst, e));
+    dsrc = l->bd_dsrc.on ? l->bd_dsrc.mem : cc_tdnn_port_diff(&l->in[0]);
     dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, ddst), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
                            ARG(DNNL_ARG_DIFF_SRC, dsrc)};
-    TD_CHECK(td_run(net, &l->bwd_d, 3, d, e));
-    TD_CHECK(td_adapt_done(net, &l->bd_dsrc, td_port_diff(&l->in[0]), e));
-    TD_CHECK(td_port_done(net, &l->in[0], e));
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->bwd_d, 3, d, e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_done(net, &l->bd_dsrc, cc_tdnn_port_diff(&l->in[0]), e));
+    CC_TDNN_CHECK(cc_tdnn_port_done(net, &l->in[0], e));
 fail:
     return st;
 }
 
-static const tlayer_ops conv_ops = {conv_fwd, conv_bwd, NULL};
+static const tlayer_ops conv_ops = {conv_fwd, conv_bwd};
 
 typedef struct conv_shape {
     dnnl_dims_t src, wei, dst, strides, pad;
@@ -69,7 +69,8 @@ typedef struct conv_shape {
 
 static int is_plain(const cc_tt *t)
 {
-    dnnl_memory_desc_t plain = td_md_tag(t->ndims, t->dims, t->md.data_type, td_plain_tag(t->ndims));
+    dnnl_memory_desc_t plain =
+        cc_tdnn_md_tag(t->ndims, t->dims, t->md.data_type, cc_tdnn_plain_tag(t->ndims));
     return dnnl_memory_desc_equal(&plain, &t->md);
 }
 
@@ -87,8 +88,8 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
     if (in->md.data_type == net->dt && !is_plain(in) &&
         dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &in->md, &wei, NULL,
                                            &dst, s->strides, s->pad, s->pad) == dnnl_success &&
-        td_pd(net, &d, NULL, NULL, pd, "convolution", e) == COVIDCAM_OK) {
-        if (!td_is_ref(*pd))
+        cc_tdnn_pd(net, &d, NULL, NULL, pd, "convolution", e) == COVIDCAM_OK) {
+        if (!cc_tdnn_is_ref(*pd))
             return COVIDCAM_OK;
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
@@ -96,7 +97,7 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
     if (dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &any_src, &wei, NULL,
                                            &dst, s->strides, s->pad, s->pad) != dnnl_success)
         return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad convolution shapes");
-    return td_pd(net, &d, NULL, NULL, pd, "convolution", e);
+    return cc_tdnn_pd(net, &d, NULL, NULL, pd, "convolution", e);
 }
 
 /* A backward pd on the layouts the forward pass uses, unless that leaves only
@@ -132,15 +133,15 @@ static covidcam_status conv_bwd_pd(cc_tnet *net, const conv_shape *s, conv_desc_
     dnnl_memory_desc_t any_a = md_any(4, a->dims, a->data_type);
     dnnl_memory_desc_t any_b = md_any(4, b->dims, b->data_type);
     if (make(&d, s, a, w, b) == dnnl_success &&
-        td_pd(net, &d, NULL, fwd, pd, what, e) == COVIDCAM_OK) {
-        if (!td_is_ref(*pd))
+        cc_tdnn_pd(net, &d, NULL, fwd, pd, what, e) == COVIDCAM_OK) {
+        if (!cc_tdnn_is_ref(*pd))
             return COVIDCAM_OK;
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
     }
     if (make(&d, s, &any_a, w, &any_b) != dnnl_success)
         return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad %s shapes", what);
-    return td_pd(net, &d, NULL, fwd, pd, what, e);
+    return cc_tdnn_pd(net, &d, NULL, fwd, pd, what, e);
 }
 
 static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s,
@@ -151,15 +152,18 @@ static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s
     dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dwei = md_any(4, s->wei, dnnl_f32);
     const dnnl_memory_desc_t *dst = &l->out->md, *src = &l->in[0].md;
     if (l->has_bwd_d) {
-        TD_CHECK(conv_bwd_pd(net, s, desc_bwd_d, src, &wei, dst, fwd, bd,
-                             "convolution backward data", e));
-        TD_CHECK(td_adapt_in(net, &l->bd_ddst, dst, td_query(*bd, dnnl_query_diff_dst_md), e));
-        TD_CHECK(td_adapt_out(net, &l->bd_dsrc, td_query(*bd, dnnl_query_diff_src_md), src, e));
+        CC_TDNN_CHECK(conv_bwd_pd(net, s, desc_bwd_d, src, &wei, dst, fwd, bd,
+                                  "convolution backward data", e));
+        CC_TDNN_CHECK(
+            cc_tdnn_adapt_in(net, &l->bd_ddst, dst, cc_tdnn_query(*bd, dnnl_query_diff_dst_md), e));
+        CC_TDNN_CHECK(cc_tdnn_adapt_out(net, &l->bd_dsrc,
+                                        cc_tdnn_query(*bd, dnnl_query_diff_src_md), src, e));
     }
-    TD_CHECK(conv_bwd_pd(net, s, desc_bwd_w, src, &dwei, dst, fwd, bw,
-                         "convolution backward weights", e));
-    TD_CHECK(td_adapt_in(net, &l->bw_src, src, td_query(*bw, dnnl_query_src_md), e));
-    TD_CHECK(td_adapt_in(net, &l->bw_ddst, dst, td_query(*bw, dnnl_query_diff_dst_md), e));
+    CC_TDNN_CHECK(conv_bwd_pd(net, s, desc_bwd_w, src, &dwei, dst, fwd, bw,
+                              "convolution backward weights", e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bw_src, src, cc_tdnn_query(*bw, dnnl_query_src_md), e));
+    CC_TDNN_CHECK(
+        cc_tdnn_adapt_in(net, &l->bw_ddst, dst, cc_tdnn_query(*bw, dnnl_query_diff_dst_md), e));
 fail:
     return st;
 }
@@ -184,21 +188,23 @@ covidcam_status cc_tnet_conv(cc_tnet *net, cc_tt *in, int oc, int kernel, int st
                     {pad, pad}};
     dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &conv_ops, &l, e));
-    TD_CHECK(conv_fwd_pd(net, in, &s, &fwd, e));
-    TD_CHECK(td_port(net, l, 0, in, td_query(fwd, dnnl_query_src_md), e));
-    TD_CHECK(td_tensor(net, 4, s.dst, td_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
-    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &conv_ops, &l, e));
+    CC_TDNN_CHECK(conv_fwd_pd(net, in, &s, &fwd, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, cc_tdnn_query(fwd, dnnl_query_src_md), e));
+    CC_TDNN_CHECK(
+        cc_tdnn_tensor(net, 4, s.dst, cc_tdnn_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     if (net->train) {
         l->has_bwd_d = in->needs_diff;
-        TD_CHECK(conv_bwd_pds(net, l, &s, fwd, &bd, &bw, e));
+        CC_TDNN_CHECK(conv_bwd_pds(net, l, &s, fwd, &bd, &bw, e));
         if (bd)
-            TD_CHECK(td_prim(net, bd, &l->bwd_d, e));
-        TD_CHECK(td_prim(net, bw, &l->bwd_w, e));
+            CC_TDNN_CHECK(cc_tdnn_prim(net, bd, &l->bwd_d, e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, bw, &l->bwd_w, e));
     }
-    TD_CHECK(td_weights(net, &l->w, 4, s.wei, w, dw, td_query(fwd, dnnl_query_weights_md),
-                        bd ? td_query(bd, dnnl_query_weights_md) : NULL,
-                        bw ? td_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+    CC_TDNN_CHECK(cc_tdnn_weights(net, &l->w, 4, s.wei, w, dw,
+                                  cc_tdnn_query(fwd, dnnl_query_weights_md),
+                                  bd ? cc_tdnn_query(bd, dnnl_query_weights_md) : NULL,
+                                  bw ? cc_tdnn_query(bw, dnnl_query_diff_weights_md) : NULL, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -224,21 +230,21 @@ static void bn_update_running(tlayer *l)
 static covidcam_status bn_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_exec_arg_t a[8] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+    dnnl_exec_arg_t a[8] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
                             ARG(DNNL_ARG_DST, l->out->mem), ARG(DNNL_ARG_SCALE, l->scale_mem),
                             ARG(DNNL_ARG_SHIFT, l->shift_mem)};
     int n = 4;
     if (!training) {
         a[n++] = ARG(DNNL_ARG_MEAN, l->rmean_mem);
         a[n++] = ARG(DNNL_ARG_VARIANCE, l->rvar_mem);
-        return td_run(net, &l->fwd_inf, n, a, e);
+        return cc_tdnn_run(net, &l->fwd_inf, n, a, e);
     }
     a[n++] = ARG(DNNL_ARG_MEAN, l->mean_mem);
     a[n++] = ARG(DNNL_ARG_VARIANCE, l->var_mem);
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
-    TD_CHECK(td_run(net, &l->fwd, n, a, e));
-    TD_TRY(dnnl_stream_wait(net->strm), "stream wait");
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->fwd, n, a, e));
+    CC_TDNN_TRY(dnnl_stream_wait(net->strm), "stream wait");
     bn_update_running(l);
 fail:
     return st;
@@ -246,45 +252,45 @@ fail:
 
 static covidcam_status bn_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
-    dnnl_exec_arg_t a[10] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
-                            ARG(DNNL_ARG_MEAN, l->mean_mem),
-                            ARG(DNNL_ARG_VARIANCE, l->var_mem),
-                            ARG(DNNL_ARG_SCALE, l->scale_mem),
-                            ARG(DNNL_ARG_SHIFT, l->shift_mem),
-                            ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
-                            ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0])),
-                            ARG(DNNL_ARG_DIFF_SCALE, l->dscale_mem),
-                            ARG(DNNL_ARG_DIFF_SHIFT, l->dshift_mem)};
+    dnnl_exec_arg_t a[10] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
+                             ARG(DNNL_ARG_MEAN, l->mean_mem),
+                             ARG(DNNL_ARG_VARIANCE, l->var_mem),
+                             ARG(DNNL_ARG_SCALE, l->scale_mem),
+                             ARG(DNNL_ARG_SHIFT, l->shift_mem),
+                             ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                             ARG(DNNL_ARG_DIFF_SRC, cc_tdnn_port_diff(&l->in[0])),
+                             ARG(DNNL_ARG_DIFF_SCALE, l->dscale_mem),
+                             ARG(DNNL_ARG_DIFF_SHIFT, l->dshift_mem)};
     int n = 9;
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
-    covidcam_status st = td_run(net, &l->bwd_d, n, a, e);
+    covidcam_status st = cc_tdnn_run(net, &l->bwd_d, n, a, e);
     if (st)
         return st;
-    return td_port_done(net, &l->in[0], e);
+    return cc_tdnn_port_done(net, &l->in[0], e);
 }
 
-static const tlayer_ops bn_ops = {bn_fwd, bn_bwd, NULL};
+static const tlayer_ops bn_ops = {bn_fwd, bn_bwd};
 
 static covidcam_status bn_param_mems(cc_tnet *net, tlayer *l, cc_err *e)
 {
     covidcam_status st;
     const cc_tbn_params *p = &l->bn;
     dnnl_dims_t c = {l->channels};
-    dnnl_memory_desc_t md = td_md_tag(1, c, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t md = cc_tdnn_md_tag(1, c, dnnl_f32, dnnl_a);
     /* oneDNN only reads scale/shift/running stats through these handles. */
-    TD_CHECK(td_mem(net, &md, (void *)p->scale, &l->scale_mem, e));
-    TD_CHECK(td_mem(net, &md, (void *)p->shift, &l->shift_mem, e));
-    TD_CHECK(td_mem(net, &md, p->running_mean, &l->rmean_mem, e));
-    TD_CHECK(td_mem(net, &md, p->running_var, &l->rvar_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, (void *)p->scale, &l->scale_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, (void *)p->shift, &l->shift_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->running_mean, &l->rmean_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->running_var, &l->rvar_mem, e));
     if (!net->train)
         return COVIDCAM_OK;
-    TD_CHECK(td_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->mean, e));
-    TD_CHECK(td_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->var, e));
-    TD_CHECK(td_mem(net, &md, l->mean, &l->mean_mem, e));
-    TD_CHECK(td_mem(net, &md, l->var, &l->var_mem, e));
-    TD_CHECK(td_mem(net, &md, p->dscale, &l->dscale_mem, e));
-    TD_CHECK(td_mem(net, &md, p->dshift, &l->dshift_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->mean, e));
+    CC_TDNN_CHECK(cc_tdnn_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->var, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, l->mean, &l->mean_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, l->var, &l->var_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->dscale, &l->dscale_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->dshift, &l->dshift_mem, e));
 fail:
     return st;
 }
@@ -302,31 +308,32 @@ covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_param
     dnnl_primitive_desc_t inf = NULL, tr = NULL, bwd = NULL;
     dnnl_batch_normalization_desc_t d;
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &bn_ops, &l, e));
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &bn_ops, &l, e));
     l->bn = *p;
     l->channels = (int)in->dims[1];
     l->reduce_n = (double)in->dims[0] * (in->ndims == 4 ? (double)(in->dims[2] * in->dims[3]) : 1);
-    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
-    TD_CHECK(td_tensor(net, in->ndims, in->dims, &in->md, l->index, &l->out, e));
-    TD_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &in->md, p->eps,
-                                                      flags | dnnl_use_global_stats),
-           "batch norm");
-    TD_CHECK(td_pd(net, &d, NULL, NULL, &inf, "batch norm", e));
-    TD_CHECK(td_prim(net, inf, &l->fwd_inf, e));
-    TD_CHECK(bn_param_mems(net, l, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, &in->md, l->index, &l->out, e));
+    CC_TDNN_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &in->md,
+                                                           p->eps, flags | dnnl_use_global_stats),
+                "batch norm");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &inf, "batch norm", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, inf, &l->fwd_inf, e));
+    CC_TDNN_CHECK(bn_param_mems(net, l, e));
     if (net->train) {
-        TD_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &in->md,
-                                                          p->eps, flags),
-               "batch norm");
-        TD_CHECK(td_pd(net, &d, NULL, NULL, &tr, "batch norm training", e));
-        TD_CHECK(td_prim(net, tr, &l->fwd, e));
-        TD_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
-                                                           p->eps, flags),
-               "batch norm backward");
-        TD_CHECK(td_pd(net, &d, NULL, tr, &bwd, "batch norm backward", e));
-        TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+        CC_TDNN_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &in->md,
+                                                               p->eps, flags),
+                    "batch norm");
+        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &tr, "batch norm training", e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, tr, &l->fwd, e));
+        CC_TDNN_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
+                                                                p->eps, flags),
+                    "batch norm backward");
+        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, tr, &bwd, "batch norm backward", e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
         if (relu)
-            TD_CHECK(td_mem_alloc(net, td_query(tr, dnnl_query_workspace_md), &l->ws_mem, e));
+            CC_TDNN_CHECK(
+                cc_tdnn_mem_alloc(net, cc_tdnn_query(tr, dnnl_query_workspace_md), &l->ws_mem, e));
     }
     *out = l->out;
 fail:
@@ -341,9 +348,9 @@ fail:
 static covidcam_status relu_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     (void)training;
-    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
                            ARG(DNNL_ARG_DST, l->out->mem)};
-    return td_run(net, &l->fwd, 2, a, e);
+    return cc_tdnn_run(net, &l->fwd, 2, a, e);
 }
 
 /* ReLU backward from its output: used by the ReLU layer and by add+ReLU. */
@@ -351,18 +358,18 @@ static covidcam_status relu_bwd_run(cc_tnet *net, tlayer *l, dnnl_memory_t diff_
 {
     dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_DST, l->out->mem), ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
                            ARG(DNNL_ARG_DIFF_SRC, diff_src)};
-    return td_run(net, &l->bwd_d, 3, a, e);
+    return cc_tdnn_run(net, &l->bwd_d, 3, a, e);
 }
 
 static covidcam_status relu_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
-    covidcam_status st = relu_bwd_run(net, l, td_port_diff(&l->in[0]), e);
+    covidcam_status st = relu_bwd_run(net, l, cc_tdnn_port_diff(&l->in[0]), e);
     if (st)
         return st;
-    return td_port_done(net, &l->in[0], e);
+    return cc_tdnn_port_done(net, &l->in[0], e);
 }
 
-static const tlayer_ops relu_ops = {relu_fwd, relu_bwd, NULL};
+static const tlayer_ops relu_ops = {relu_fwd, relu_bwd};
 
 /* Backward pd of a ReLU on md (the hint is a forward ReLU on md). */
 static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_desc_t *md,
@@ -371,14 +378,15 @@ static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_
     covidcam_status st = COVIDCAM_OK;
     dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
     dnnl_eltwise_desc_t d;
-    TD_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
-                                          dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f),
-           "relu");
-    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "relu", e));
-    TD_TRY(dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f, 0.f),
-           "relu backward");
-    TD_CHECK(td_pd(net, &d, NULL, fwd, &bwd, "relu backward", e));
-    TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+    CC_TDNN_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
+                                               dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f),
+                "relu");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "relu", e));
+    CC_TDNN_TRY(
+        dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f, 0.f),
+        "relu backward");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, fwd, &bwd, "relu backward", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
 fail:
     dnnl_primitive_desc_destroy(fwd);
     dnnl_primitive_desc_destroy(bwd);
@@ -395,17 +403,18 @@ covidcam_status cc_tnet_relu(cc_tnet *net, cc_tt *in, cc_tt **out, cc_err *e)
     dnnl_primitive_desc_t fwd = NULL;
     dnnl_eltwise_desc_t d;
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &relu_ops, &l, e));
-    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
-    TD_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
-                                          dnnl_eltwise_relu_use_dst_for_bwd, &in->md, 0.f, 0.f),
-           "relu");
-    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "relu", e));
-    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
-    TD_CHECK(td_tensor(net, in->ndims, in->dims, td_query(fwd, dnnl_query_dst_md), l->index,
-                       &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &relu_ops, &l, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
+    CC_TDNN_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
+                                               dnnl_eltwise_relu_use_dst_for_bwd, &in->md, 0.f,
+                                               0.f),
+                "relu");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "relu", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, cc_tdnn_query(fwd, dnnl_query_dst_md),
+                                 l->index, &l->out, e));
     if (net->train)
-        TD_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+        CC_TDNN_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -417,35 +426,36 @@ fail:
 static covidcam_status pool_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     (void)training;
-    dnnl_exec_arg_t a[3] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+    dnnl_exec_arg_t a[3] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
                             ARG(DNNL_ARG_DST, l->out->mem)};
     int n = 2;
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
-    return td_run(net, &l->fwd, n, a, e);
+    return cc_tdnn_run(net, &l->fwd, n, a, e);
 }
 
 static covidcam_status pool_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
     dnnl_exec_arg_t a[3] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
-                            ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
+                            ARG(DNNL_ARG_DIFF_SRC, cc_tdnn_port_diff(&l->in[0]))};
     int n = 2;
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
-    covidcam_status st = td_run(net, &l->bwd_d, n, a, e);
+    covidcam_status st = cc_tdnn_run(net, &l->bwd_d, n, a, e);
     if (st)
         return st;
-    return td_port_done(net, &l->in[0], e);
+    return cc_tdnn_port_done(net, &l->in[0], e);
 }
 
-static const tlayer_ops pool_ops = {pool_fwd, pool_bwd, NULL};
+static const tlayer_ops pool_ops = {pool_fwd, pool_bwd};
 
 static covidcam_status pool_make(cc_tnet *net, cc_tt *in, dnnl_alg_kind_t alg,
                                  const dnnl_dims_t kernel, const dnnl_dims_t strides,
                                  const dnnl_dims_t pad, cc_tt **out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_dims_t od = {in->dims[0], in->dims[1], (in->dims[2] + 2 * pad[0] - kernel[0]) / strides[0] + 1,
+    dnnl_dims_t od = {in->dims[0], in->dims[1],
+                      (in->dims[2] + 2 * pad[0] - kernel[0]) / strides[0] + 1,
                       (in->dims[3] + 2 * pad[1] - kernel[1]) / strides[1] + 1};
     if (od[2] <= 0 || od[3] <= 0 || pad[0] >= kernel[0] || pad[1] >= kernel[1])
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad pooling shapes");
@@ -454,22 +464,24 @@ static covidcam_status pool_make(cc_tnet *net, cc_tt *in, dnnl_alg_kind_t alg,
     dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
     dnnl_pooling_desc_t d;
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &pool_ops, &l, e));
-    TD_CHECK(td_port(net, l, 0, in, &in->md, e));
-    TD_TRY(dnnl_pooling_forward_desc_init(&d, prop, alg, &in->md, &dst, strides, kernel, pad, pad),
-           "pooling");
-    TD_CHECK(td_pd(net, &d, NULL, NULL, &fwd, "pooling", e));
-    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
-    TD_CHECK(td_tensor(net, 4, od, td_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
-    const dnnl_memory_desc_t *ws = td_query(fwd, dnnl_query_workspace_md);
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &pool_ops, &l, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
+    CC_TDNN_TRY(
+        dnnl_pooling_forward_desc_init(&d, prop, alg, &in->md, &dst, strides, kernel, pad, pad),
+        "pooling");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "pooling", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
+    CC_TDNN_CHECK(
+        cc_tdnn_tensor(net, 4, od, cc_tdnn_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
+    const dnnl_memory_desc_t *ws = cc_tdnn_query(fwd, dnnl_query_workspace_md);
     if (ws && dnnl_memory_desc_get_size(ws))
-        TD_CHECK(td_mem_alloc(net, ws, &l->ws_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, ws, &l->ws_mem, e));
     if (net->train) {
-        TD_TRY(dnnl_pooling_backward_desc_init(&d, alg, &in->md, &l->out->md, strides, kernel, pad,
-                                               pad),
-               "pooling backward");
-        TD_CHECK(td_pd(net, &d, NULL, fwd, &bwd, "pooling backward", e));
-        TD_CHECK(td_prim(net, bwd, &l->bwd_d, e));
+        CC_TDNN_TRY(dnnl_pooling_backward_desc_init(&d, alg, &in->md, &l->out->md, strides, kernel,
+                                                    pad, pad),
+                    "pooling backward");
+        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, fwd, &bwd, "pooling backward", e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
     }
     *out = l->out;
 fail:
@@ -506,35 +518,35 @@ covidcam_status cc_tnet_avgpool_global(cc_tnet *net, cc_tt *in, cc_tt **out, cc_
 static covidcam_status fc_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     (void)training;
-    covidcam_status st = td_weights_refresh(net, &l->w, e);
+    covidcam_status st = cc_tdnn_weights_refresh(net, &l->w, e);
     if (st)
         return st;
-    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])),
                            ARG(DNNL_ARG_WEIGHTS, l->w.fwd_mem), ARG(DNNL_ARG_BIAS, l->bias_mem),
                            ARG(DNNL_ARG_DST, l->out->mem)};
-    return td_run(net, &l->fwd, 4, a, e);
+    return cc_tdnn_run(net, &l->fwd, 4, a, e);
 }
 
 static covidcam_status fc_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_exec_arg_t w[] = {ARG(DNNL_ARG_SRC, td_port_src(&l->in[0])),
-                           ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
-                           ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem),
-                           ARG(DNNL_ARG_DIFF_BIAS, l->dbias_mem)};
-    TD_CHECK(td_run(net, &l->bwd_w, 4, w, e));
-    TD_CHECK(td_weights_grad_done(net, &l->w, e));
+    dnnl_exec_arg_t w[] = {
+        ARG(DNNL_ARG_SRC, cc_tdnn_port_src(&l->in[0])), ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+        ARG(DNNL_ARG_DIFF_WEIGHTS, l->w.dw_mem), ARG(DNNL_ARG_DIFF_BIAS, l->dbias_mem)};
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->bwd_w, 4, w, e));
+    CC_TDNN_CHECK(cc_tdnn_weights_grad_done(net, &l->w, e));
     if (!l->has_bwd_d)
         return COVIDCAM_OK;
-    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem), ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
-                           ARG(DNNL_ARG_DIFF_SRC, td_port_diff(&l->in[0]))};
-    TD_CHECK(td_run(net, &l->bwd_d, 3, d, e));
-    TD_CHECK(td_port_done(net, &l->in[0], e));
+    dnnl_exec_arg_t d[] = {ARG(DNNL_ARG_DIFF_DST, l->out->dmem),
+                           ARG(DNNL_ARG_WEIGHTS, l->w.bwd_mem),
+                           ARG(DNNL_ARG_DIFF_SRC, cc_tdnn_port_diff(&l->in[0]))};
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->bwd_d, 3, d, e));
+    CC_TDNN_CHECK(cc_tdnn_port_done(net, &l->in[0], e));
 fail:
     return st;
 }
 
-static const tlayer_ops fc_ops = {fc_fwd, fc_bwd, NULL};
+static const tlayer_ops fc_ops = {fc_fwd, fc_bwd};
 
 /* Source layout: the input's own when it is fp32 (a 1x1 spatial blocked
  * layout is fine for an inner product), else fp32 chosen by oneDNN. The fc is
@@ -547,22 +559,25 @@ static covidcam_status fc_pds(cc_tnet *net, tlayer *l, const cc_tt *in, int k,
     int nd = in->ndims;
     dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
     dnnl_memory_desc_t src = in->md.data_type == dnnl_f32 ? in->md : md_any(nd, in->dims, dnnl_f32);
-    dnnl_memory_desc_t wei = md_any(nd, wd, dnnl_f32), bias = td_md_tag(1, bdims, dnnl_f32, dnnl_a);
-    dnnl_memory_desc_t dst = td_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_t wei = md_any(nd, wd, dnnl_f32),
+                       bias = cc_tdnn_md_tag(1, bdims, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t dst = cc_tdnn_md_tag(2, dd, dnnl_f32, dnnl_ab);
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
     dnnl_inner_product_desc_t d;
-    TD_TRY(dnnl_inner_product_forward_desc_init(&d, prop, &src, &wei, &bias, &dst), "inner product");
-    TD_CHECK(td_pd(net, &d, NULL, NULL, fwd, "inner product", e));
+    CC_TDNN_TRY(dnnl_inner_product_forward_desc_init(&d, prop, &src, &wei, &bias, &dst),
+                "inner product");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, fwd, "inner product", e));
     if (!net->train)
         return COVIDCAM_OK;
-    src = *td_query(*fwd, dnnl_query_src_md);
+    src = *cc_tdnn_query(*fwd, dnnl_query_src_md);
     if (l->has_bwd_d) {
-        TD_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst), "inner product");
-        TD_CHECK(td_pd(net, &d, NULL, *fwd, bd, "inner product backward data", e));
+        CC_TDNN_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst),
+                    "inner product");
+        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, *fwd, bd, "inner product backward data", e));
     }
-    TD_TRY(dnnl_inner_product_backward_weights_desc_init(&d, &src, &wei, &bias, &dst),
-           "inner product");
-    TD_CHECK(td_pd(net, &d, NULL, *fwd, bw, "inner product backward weights", e));
+    CC_TDNN_TRY(dnnl_inner_product_backward_weights_desc_init(&d, &src, &wei, &bias, &dst),
+                "inner product");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, *fwd, bw, "inner product backward weights", e));
 fail:
     return st;
 }
@@ -578,26 +593,27 @@ covidcam_status cc_tnet_fc(cc_tnet *net, cc_tt *in, int k, const float *w, const
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad inner product arguments");
     dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
     dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
-    dnnl_memory_desc_t bmd = td_md_tag(1, bdims, dnnl_f32, dnnl_a);
-    dnnl_memory_desc_t dmd = td_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    dnnl_memory_desc_t bmd = cc_tdnn_md_tag(1, bdims, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_t dmd = cc_tdnn_md_tag(2, dd, dnnl_f32, dnnl_ab);
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &fc_ops, &l, e));
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &fc_ops, &l, e));
     l->has_bwd_d = net->train && in->needs_diff;
-    TD_CHECK(fc_pds(net, l, in, k, &fwd, &bd, &bw, e));
-    TD_CHECK(td_port(net, l, 0, in, td_query(fwd, dnnl_query_src_md), e));
-    TD_CHECK(td_tensor(net, 2, dd, &dmd, l->index, &l->out, e));
-    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
+    CC_TDNN_CHECK(fc_pds(net, l, in, k, &fwd, &bd, &bw, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, cc_tdnn_query(fwd, dnnl_query_src_md), e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, 2, dd, &dmd, l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     if (bd)
-        TD_CHECK(td_prim(net, bd, &l->bwd_d, e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, bd, &l->bwd_d, e));
     if (bw)
-        TD_CHECK(td_prim(net, bw, &l->bwd_w, e));
-    TD_CHECK(td_weights(net, &l->w, in->ndims, wd, w, dw, td_query(fwd, dnnl_query_weights_md),
-                        bd ? td_query(bd, dnnl_query_weights_md) : NULL,
-                        bw ? td_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+        CC_TDNN_CHECK(cc_tdnn_prim(net, bw, &l->bwd_w, e));
+    CC_TDNN_CHECK(cc_tdnn_weights(net, &l->w, in->ndims, wd, w, dw,
+                                  cc_tdnn_query(fwd, dnnl_query_weights_md),
+                                  bd ? cc_tdnn_query(bd, dnnl_query_weights_md) : NULL,
+                                  bw ? cc_tdnn_query(bw, dnnl_query_diff_weights_md) : NULL, e));
     /* oneDNN only reads the bias through this handle. */
-    TD_CHECK(td_mem(net, &bmd, (void *)b, &l->bias_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, &bmd, (void *)b, &l->bias_mem, e));
     if (net->train)
-        TD_CHECK(td_mem(net, &bmd, db, &l->dbias_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, &bmd, db, &l->dbias_mem, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -611,10 +627,10 @@ fail:
 static covidcam_status add_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
 {
     (void)training;
-    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC_0, td_port_src(&l->in[0])),
-                           ARG(DNNL_ARG_SRC_1, td_port_src(&l->in[1])),
+    dnnl_exec_arg_t a[] = {ARG(DNNL_ARG_SRC_0, cc_tdnn_port_src(&l->in[0])),
+                           ARG(DNNL_ARG_SRC_1, cc_tdnn_port_src(&l->in[1])),
                            ARG(DNNL_ARG_DST, l->out->mem)};
-    return td_run(net, &l->fwd, 3, a, e);
+    return cc_tdnn_run(net, &l->fwd, 3, a, e);
 }
 
 /* Both inputs receive the same gradient g: ReLU'(out) * dout, or dout. */
@@ -622,29 +638,30 @@ static covidcam_status add_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     if (!l->bwd_d.p) {
-        TD_CHECK(td_port_contrib(net, &l->in[0], l->out->dmem, e));
-        return td_port_contrib(net, &l->in[1], l->out->dmem, e);
+        CC_TDNN_CHECK(cc_tdnn_port_contrib(net, &l->in[0], l->out->dmem, e));
+        return cc_tdnn_port_contrib(net, &l->in[1], l->out->dmem, e);
     }
-    dnnl_memory_t g = td_port_diff(&l->in[0]);
-    TD_CHECK(relu_bwd_run(net, l, g, e));
-    TD_CHECK(td_port_done(net, &l->in[0], e));
-    TD_CHECK(td_port_contrib(net, &l->in[1], g, e));
+    dnnl_memory_t g = cc_tdnn_port_diff(&l->in[0]);
+    CC_TDNN_CHECK(relu_bwd_run(net, l, g, e));
+    CC_TDNN_CHECK(cc_tdnn_port_done(net, &l->in[0], e));
+    CC_TDNN_CHECK(cc_tdnn_port_contrib(net, &l->in[1], g, e));
 fail:
     return st;
 }
 
-static const tlayer_ops add_ops = {add_fwd, add_bwd, NULL};
+static const tlayer_ops add_ops = {add_fwd, add_bwd};
 
 static covidcam_status add_attr(int relu, dnnl_primitive_attr_t *attr, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_post_ops_t po = NULL;
-    TD_TRY(dnnl_primitive_attr_create(attr), "attributes");
-    TD_TRY(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "attributes");
+    CC_TDNN_TRY(dnnl_primitive_attr_create(attr), "attributes");
+    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
+                "attributes");
     if (relu) {
-        TD_TRY(dnnl_post_ops_create(&po), "post-ops");
-        TD_TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "post-ops");
-        TD_TRY(dnnl_primitive_attr_set_post_ops(*attr, po), "post-ops");
+        CC_TDNN_TRY(dnnl_post_ops_create(&po), "post-ops");
+        CC_TDNN_TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "post-ops");
+        CC_TDNN_TRY(dnnl_primitive_attr_set_post_ops(*attr, po), "post-ops");
     }
 fail:
     dnnl_post_ops_destroy(po);
@@ -673,18 +690,18 @@ covidcam_status cc_tnet_add(cc_tnet *net, cc_tt *a, cc_tt *b, int relu, cc_tt **
     dnnl_primitive_desc_t fwd = NULL;
     dnnl_binary_desc_t d;
     tlayer *l = NULL;
-    TD_CHECK(td_layer(net, &add_ops, &l, e));
-    TD_CHECK(td_port(net, l, 0, a, &a->md, e));
-    TD_CHECK(td_port(net, l, 1, b, &a->md, e));
+    CC_TDNN_CHECK(cc_tdnn_layer(net, &add_ops, &l, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, a, &a->md, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 1, b, &a->md, e));
     l->in[0].force_contrib = !relu;
     l->in[1].force_contrib = 1;
-    TD_CHECK(add_attr(relu, &attr, e));
-    TD_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &a->md, &a->md, &a->md), "binary add");
-    TD_CHECK(td_pd(net, &d, attr, NULL, &fwd, "residual add", e));
-    TD_CHECK(td_prim(net, fwd, &l->fwd, e));
-    TD_CHECK(td_tensor(net, a->ndims, a->dims, &a->md, l->index, &l->out, e));
+    CC_TDNN_CHECK(add_attr(relu, &attr, e));
+    CC_TDNN_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &a->md, &a->md, &a->md), "binary add");
+    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, attr, NULL, &fwd, "residual add", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, a->ndims, a->dims, &a->md, l->index, &l->out, e));
     if (net->train && relu)
-        TD_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+        CC_TDNN_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
