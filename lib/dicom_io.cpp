@@ -22,6 +22,8 @@
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
@@ -543,6 +545,48 @@ covidcam_status check_native_length(DcmDataset *ds, const pixel_layout &lay, cc_
     return COVIDCAM_OK;
 }
 
+// DCMTK 3.6.7's RLE decoder trusts the segment offsets of a frame's 64-byte
+// header and reads wherever they point (fuzz_dicom: a SEGV). Every RLE
+// fragment holds one frame (PS3.5 A.4.2); its header is checked here first:
+// 1 to 15 segments, the first at byte 64, offsets increasing and inside the
+// fragment.
+covidcam_status check_rle_fragments(DcmDataset *ds, E_TransferSyntax xfer, cc_err *e)
+{
+    DcmElement *el = nullptr;
+    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el || el->ident() != EVR_PixelData)
+        return COVIDCAM_OK; // DCMTK reports a missing or odd pixel element itself
+    DcmPixelSequence *seq = nullptr;
+    if (static_cast<DcmPixelData *>(el)->getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || !seq)
+        return COVIDCAM_OK;
+    for (unsigned long i = 1; i < seq->card(); i++) { // item 0 is the offset table
+        DcmPixelItem *item = nullptr;
+        Uint8 *frag = nullptr;
+        if (seq->getItem(item, i).bad() || !item)
+            continue;
+        Uint32 n = item->getLength();
+        if (n > 0 && item->getUint8Array(frag).bad())
+            frag = nullptr;
+        if (n < 64 || !frag)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt RLE pixel data: fragment %lu has %u bytes, less than its 64-byte header", i,
+                           n);
+        uint64_t segs = get32(frag, false), prev = 0;
+        if (segs < 1 || segs > 15)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt RLE pixel data: fragment %lu declares %llu segments (1 to 15)", i,
+                           static_cast<unsigned long long>(segs));
+        for (uint64_t k = 0; k < segs; k++) {
+            uint64_t at = get32(frag + 4 + 4 * k, false);
+            if ((k == 0 && at != 64) || (k > 0 && at <= prev) || at >= n)
+                return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                               "corrupt RLE pixel data: fragment %lu, segment %llu starts at byte %llu of %u", i,
+                               static_cast<unsigned long long>(k + 1), static_cast<unsigned long long>(at), n);
+            prev = at;
+        }
+    }
+    return COVIDCAM_OK;
+}
+
 covidcam_status image_failure(EI_Status s, cc_err *e)
 {
     if (s == EIS_MemoryFailure)
@@ -712,6 +756,8 @@ covidcam_status decode(const uint8_t *p, size_t len, cc_image *out, cc_dicom_met
     if ((st = read_layout(ds, &lay, e)))
         return st;
     if (!DcmXfer(xfer).isEncapsulated() && (st = check_native_length(ds, lay, e)))
+        return st;
+    if (xfer == EXS_RLELossless && (st = check_rle_fragments(ds, xfer, e)))
         return st;
 
     cc_dicom_meta m;
