@@ -1,0 +1,332 @@
+// The length walk of the DICOM decoder (lib/dicom_walk.h): reads a DICOM
+// file's element headers the way DCMTK will and refuses declared lengths that
+// run past the data, before DCMTK parses (and allocates) anything.
+#include "dicom_walk.h"
+
+#include <cctype>
+#include <cstdint>
+#include <cstring>
+
+#include <zlib.h>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+
+#include "dicom_io.h"
+
+namespace
+{
+
+bool is_vr(unsigned char a, unsigned char b)
+{
+    return cc_dicom_is_vr(a, b) != 0;
+}
+
+// Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
+bool long_vr(unsigned char a, unsigned char b)
+{
+    if (a == 'O')
+        return b == 'B' || b == 'D' || b == 'F' || b == 'L' || b == 'V' || b == 'W';
+    if (a == 'S')
+        return b == 'Q' || b == 'V';
+    if (a == 'U')
+        return b == 'C' || b == 'N' || b == 'R' || b == 'T' || b == 'V';
+    return false;
+}
+
+// The dataset bytes the length walk reads, forward only: straight from the
+// buffer, or through zlib for the deflated transfer syntax (whose element
+// lengths DCMTK would otherwise trust just the same).
+class mem_source
+{
+public:
+    mem_source(const uint8_t *p, size_t len, size_t off) : p_(p), len_(len), off_(off) {}
+    bool read(uint8_t *dst, size_t n)
+    {
+        if (len_ - off_ < n)
+            return false;
+        memcpy(dst, p_ + off_, n);
+        off_ += n;
+        return true;
+    }
+    uint64_t skip(uint64_t n)
+    {
+        size_t k = n < len_ - off_ ? static_cast<size_t>(n) : len_ - off_;
+        off_ += k;
+        return k;
+    }
+    uint64_t pos() const { return off_; }
+    bool over_cap() const { return false; }
+
+private:
+    const uint8_t *p_;
+    size_t len_, off_;
+};
+
+// Inflates in 16 KiB steps and keeps nothing else: constant memory whatever
+// the stream claims. A damaged stream simply ends (DCMTK then reports it).
+class inflate_source
+{
+public:
+    static constexpr uint64_t cap = 1ull << 30; // DICOM_MAX_INFLATED_BYTES, docs/security.md
+    inflate_source(const uint8_t *p, size_t len)
+    {
+        memset(&z_, 0, sizeof z_);
+        ok_ = inflateInit2(&z_, -15) == Z_OK; // raw deflate (PS3.5 A.5)
+        z_.next_in = const_cast<Bytef *>(p);
+        z_.avail_in = static_cast<uInt>(len > 0xFFFFFFFFu ? 0xFFFFFFFFu : len);
+        end_ = !ok_;
+    }
+    ~inflate_source()
+    {
+        if (ok_)
+            inflateEnd(&z_);
+    }
+    inflate_source(const inflate_source &) = delete;
+    inflate_source &operator=(const inflate_source &) = delete;
+    bool read(uint8_t *dst, size_t n)
+    {
+        while (n > 0) {
+            if (at_ == have_ && !fill())
+                return false;
+            size_t k = n < have_ - at_ ? n : have_ - at_;
+            memcpy(dst, buf_ + at_, k);
+            at_ += k;
+            dst += k;
+            n -= k;
+        }
+        return true;
+    }
+    uint64_t skip(uint64_t n)
+    {
+        uint64_t done = 0;
+        while (done < n && !over_cap()) {
+            if (at_ == have_ && !fill())
+                break;
+            uint64_t k = n - done < have_ - at_ ? n - done : have_ - at_;
+            at_ += static_cast<size_t>(k);
+            done += k;
+        }
+        return done;
+    }
+    uint64_t pos() const { return total_ - (have_ - at_); }
+    bool over_cap() const { return total_ > cap; }
+
+private:
+    bool fill()
+    {
+        if (end_)
+            return false;
+        z_.next_out = buf_;
+        z_.avail_out = sizeof buf_;
+        int r = inflate(&z_, Z_NO_FLUSH);
+        have_ = sizeof buf_ - z_.avail_out;
+        at_ = 0;
+        total_ += have_;
+        if (r != Z_OK)
+            end_ = true;
+        return have_ > 0;
+    }
+    z_stream z_;
+    bool ok_ = false, end_ = false;
+    uint8_t buf_[16384];
+    size_t have_ = 0, at_ = 0;
+    uint64_t total_ = 0;
+};
+
+unsigned get16(const uint8_t *h, bool big)
+{
+    return big ? (h[0] << 8) | h[1] : h[0] | (h[1] << 8);
+}
+
+uint64_t get32(const uint8_t *h, bool big)
+{
+    return big ? (static_cast<uint64_t>(h[0]) << 24) | (h[1] << 16) | (h[2] << 8) | h[3]
+               : (static_cast<uint64_t>(h[3]) << 24) | (h[2] << 16) | (h[1] << 8) | h[0];
+}
+
+covidcam_status length_lie(uint64_t at, unsigned group, unsigned elem, uint64_t vlen, uint64_t left,
+                           cc_err *e)
+{
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                   "truncated or corrupt DICOM file: element (%04X,%04X) at byte %llu declares %llu bytes, "
+                   "only %llu left",
+                   group, elem, static_cast<unsigned long long>(at), static_cast<unsigned long long>(vlen),
+                   static_cast<unsigned long long>(left));
+}
+
+// Walk the dataset's elements and refuse any defined length that runs past
+// the end of the data. DCMTK allocates an element's declared length before it
+// reads the value, so a 12-byte header claiming 2 GiB would make it reserve
+// 2 GiB; this walk runs first and reads the bytes the way DCMTK does:
+// sequences and items are entered (their elements are checked too), an
+// explicit-VR UN of undefined length holds implicit-VR items (CP-246),
+// encapsulated pixel fragments are bounded but not parsed, and nesting is
+// limited (DCMTK parses sequences recursively). Stops quietly at a header it
+// cannot read: DCMTK then reports the damage.
+constexpr int max_nesting = 64; // sequences + items; real files use a handful
+
+struct level {
+    uint64_t end;   // where a defined-length container ends; UINT64_MAX: at its delimiter
+    bool implicit;  // implicit VR inside
+    bool fragments; // encapsulated pixel data: items are opaque fragments
+    bool item;      // an item (else a sequence or pixel data)
+};
+
+template <class Source> covidcam_status check_lengths(Source &src, bool explicit_vr, bool big, cc_err *e)
+{
+    level stack[max_nesting + 1];
+    int depth = 0;
+    stack[0] = {UINT64_MAX, !explicit_vr, false, false};
+    uint8_t h[12];
+    for (;;) {
+        uint64_t at = src.pos();
+        while (depth > 0 && at >= stack[depth].end)
+            depth--;
+        const level cur = stack[depth];
+        if (src.over_cap())
+            return cc_fail(e, COVIDCAM_ERR_LIMIT, "deflated DICOM dataset inflates to more than %llu bytes",
+                           static_cast<unsigned long long>(inflate_source::cap));
+        if (!src.read(h, 8))
+            return COVIDCAM_OK;
+        unsigned group = get16(h, big), elem = get16(h + 2, big);
+        uint64_t vlen;
+        bool container = false, inner_implicit = cur.implicit, pixel_items = cur.implicit;
+        if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
+            vlen = get32(h + 4, big);
+            if (elem == 0xE0DD) { // sequence delimiter: closes its items and the sequence
+                while (depth > 0 && stack[depth].item)
+                    depth--;
+                if (depth > 0 && stack[depth].end == UINT64_MAX)
+                    depth--;
+                continue;
+            }
+            if (elem == 0xE00D) { // item delimiter
+                if (depth > 0 && stack[depth].item && stack[depth].end == UINT64_MAX)
+                    depth--;
+                continue;
+            }
+            if (elem != 0xE000)
+                continue;
+            container = !cur.fragments;
+        } else if (!cur.implicit) {
+            // A VR DCMTK does not know is read as it reads it: two capital
+            // letters take the 4-byte length form (as UN), anything else the
+            // 2-byte form (dcvr.h: EVR_UNKNOWN / EVR_UNKNOWN2B).
+            bool caps = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
+            if (long_vr(h[4], h[5]) || (!is_vr(h[4], h[5]) && caps)) {
+                if (!src.read(h + 8, 4))
+                    return COVIDCAM_OK;
+                vlen = get32(h + 8, big);
+            } else {
+                vlen = get16(h + 6, big);
+            }
+            container = h[4] == 'S' && h[5] == 'Q';
+            bool un = h[4] == 'U' && h[5] == 'N';
+            pixel_items = h[4] == 'O' && (h[5] == 'B' || h[5] == 'W') && group == 0x7FE0 && elem == 0x0010;
+            // Undefined lengths belong to SQ, UN (implicit-VR items, CP-246) and
+            // encapsulated OB/OW pixel data; DCMTK's reading of any other is a guess.
+            if (vlen == 0xFFFFFFFFu && !container && !un && !pixel_items)
+                return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                               "corrupt DICOM file: element (%04X,%04X) at byte %llu with VR %c%c has an "
+                               "undefined length",
+                               group, elem, static_cast<unsigned long long>(at), isprint(h[4]) ? h[4] : '?',
+                               isprint(h[5]) ? h[5] : '?');
+            if (un && vlen == 0xFFFFFFFFu)
+                inner_implicit = true;
+        } else {
+            vlen = get32(h + 4, big);
+        }
+        bool open_ended = vlen == 0xFFFFFFFFu;
+        if (!container && !open_ended) {
+            uint64_t got = src.skip(vlen);
+            if (got < vlen && !src.over_cap())
+                return length_lie(at, group, elem, vlen, got, e);
+            continue;
+        }
+        if (depth == max_nesting)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
+                           max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
+        bool fragments = open_ended && pixel_items && group == 0x7FE0 && elem == 0x0010;
+        bool item = group == 0xFFFE;
+        stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
+    }
+}
+
+// Bounds-check the file meta group (explicit VR little endian) and find its
+// TransferSyntaxUID, then walk the dataset in the encoding that UID names
+// (without a meta group DCMTK guesses it from the first element; so do we).
+// The meta group must be well formed so that DCMTK and this walk agree on
+// where the dataset starts and how it is encoded: after "DICM" it must
+// start with a group 0002 element, and a group length (0002,0000) must match.
+} // namespace
+
+extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, cc_err *e)
+{
+    bool part10 = len >= 132 && memcmp(p + 128, "DICM", 4) == 0;
+    size_t off = part10 ? 132 : 0;
+    if (part10 && (len < off + 8 || p[off] != 0x02 || p[off + 1] != 0x00 || !is_vr(p[off + 4], p[off + 5])))
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
+    bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
+    uint64_t group_end = 0; // from (0002,0000), 0 when absent
+    while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
+        if (!is_vr(p[off + 4], p[off + 5]))
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
+                           get16(p + off + 2, false));
+        have_meta = true;
+        unsigned elem = get16(p + off + 2, false);
+        size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
+        if (off + hdr > len)
+            break;
+        uint64_t vlen = hdr == 12 ? get32(p + off + 8, false) : get16(p + off + 6, false);
+        if (vlen > len - off - hdr)
+            return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
+        if (elem == 0x0000 && vlen == 4)
+            group_end = off + hdr + 4 + get32(p + off + hdr, false);
+        if (elem == 0x0010 && (p[off + 4] != 'U' || p[off + 5] != 'I'))
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: TransferSyntaxUID (0002,0010) has VR %c%c, not UI",
+                           isprint(p[off + 4]) ? p[off + 4] : '?', isprint(p[off + 5]) ? p[off + 5] : '?');
+        if (elem == 0x0010) {
+            char uid[65];
+            size_t n = vlen < sizeof uid - 1 ? static_cast<size_t>(vlen) : sizeof uid - 1;
+            memcpy(uid, p + off + hdr, n);
+            while (n > 0 && (uid[n - 1] == '\0' || uid[n - 1] == ' ')) // UI padding
+                n--;
+            uid[n] = '\0';
+            for (size_t i = 0; i < n; i++) // printable in the message; such a UID is unknown anyway
+                if (!isprint(static_cast<unsigned char>(uid[i])))
+                    uid[i] = '?';
+            // DCMTK guesses the encoding of a dataset whose syntax it does not
+            // know; refusing such files keeps this walk and DCMTK in step.
+            DcmXfer x(uid); // an empty UID would name DCMTK's internal "virtual" syntax
+            if (!uid[0] || x.getXfer() == EXS_Unknown || strcmp(x.getXferID(), uid) != 0)
+                return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED, "unknown DICOM transfer syntax %s (0002,0010)",
+                               uid[0] ? uid : "\"\"");
+            have_ts = true;
+            explicit_vr = x.isExplicitVR();
+            big = x.isBigEndian();
+            deflated = x.getStreamCompression() != ESC_none;
+        }
+        off += hdr + static_cast<size_t>(vlen);
+    }
+    if (have_meta && !have_ts && off + 8 <= len)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "DICOM file meta group without a TransferSyntaxUID (0002,0010)");
+    if (group_end && group_end != off)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
+                       "%llu, the group at byte %zu",
+                       static_cast<unsigned long long>(group_end), off);
+    if (deflated) {
+        inflate_source src(p + off, len - off);
+        return check_lengths(src, true, false, e);
+    }
+    if (!have_meta && off + 6 <= len)
+        explicit_vr = is_vr(p[off + 4], p[off + 5]);
+    mem_source src(p, len, off);
+    return check_lengths(src, explicit_vr, big, e);
+}
