@@ -159,9 +159,9 @@ typedef enum covidcam_precision {
  *     gives, zeroes the whole struct and fills in the defaults.
  *   - The library reads only the fields inside struct_size; fields it has but
  *     the caller's older struct lacks take their defaults.
- *   - Bytes past the fields the library knows (a newer program's struct) must
- *     be zero, the default of every field added later; otherwise the call
- *     fails with UNSUPPORTED naming the byte. A struct_size smaller than the
+ *   - Bytes past the library's own struct (a newer program's fields) must be
+ *     zero, the default of every field added later; otherwise the call fails
+ *     with UNSUPPORTED naming the byte. A struct_size smaller than the
  *     first release's struct, or above 1024, is INVALID_ARGUMENT.
  *   - Out-structs (filled by the library) follow the same rule: the library
  *     writes only fields inside the caller's struct_size. */

@@ -6,8 +6,8 @@
 #   tools/ci_robustness.sh [STAGE ...]
 #
 #   asan      the whole test suite built with -Db_sanitize=address,undefined,
-#             halt_on_error, leak detection on (suite 'bindings' excluded: the
-#             Python/Go runtimes are not ASan-instrumented; their C calls are
+#             halt_on_error, leak detection on (suites 'bindings' and 'tools'
+#             excluded: the Python/Go runtimes are not ASan-instrumented; their C calls are
 #             the ones the C suites already make)
 #   valgrind  the compiled test programs of suites core, png, dicom and robust of a
 #             plain build under valgrind memcheck: no errors, no definite
@@ -46,7 +46,7 @@ stage_asan() {
     ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1 \
     UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1 \
         meson test -C "$dir/asan" --no-rebuild --print-errorlogs --num-processes "$jobs" \
-        --no-suite bindings
+        --no-suite bindings --no-suite tools
 }
 
 # Compiled test programs (not python3, not scripts) of the suites in

@@ -44,7 +44,7 @@ static covidcam_status read_options(covidcam_session *s, const covidcam_gradcam_
     if (!user)
         return COVIDCAM_OK;
     return cc_options_read(user, CC_FIELD_END(cc_gradcam_options_v0_1, target_class),
-                           CC_FIELD_END(covidcam_gradcam_options, target_class), o,
+                           CC_FIELD_END(covidcam_gradcam_options, target_class), sizeof *o, o,
                            "gradcam options", &s->err);
 }
 

@@ -34,10 +34,12 @@ typedef struct cc_gradcam_options_v0_1 {
  * `out`, which holds the library's defaults and whose fields end at `known_end`:
  * only the bytes inside both struct_size and known_end are copied. Refuses a
  * struct_size below `min_size` or above CC_OPTIONS_MAX_SIZE (INVALID_ARGUMENT)
- * and non-zero bytes between
- * known_end and struct_size, fields of a newer header this library does not
- * know (UNSUPPORTED). `what` names the struct in messages. */
-covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_end, void *out,
-                                const char *what, cc_err *e);
+ * and non-zero bytes from `our_size` (the library's sizeof) to struct_size:
+ * fields of a newer header this library does not know (UNSUPPORTED). The tail
+ * padding between known_end and our_size is not checked: a program that fills
+ * the struct by hand may leave garbage there, and a later field never goes
+ * there (abi/README.md). `what` names the struct in messages. */
+covidcam_status cc_options_read(const void *user, size_t min_size, size_t known_end,
+                                size_t our_size, void *out, const char *what, cc_err *e);
 
 #endif

@@ -38,7 +38,8 @@ static covidcam_status read_options(const covidcam_session_options *user,
     if (!user)
         return COVIDCAM_OK;
     return cc_options_read(user, CC_FIELD_END(cc_session_options_v0_1, precision),
-                           CC_FIELD_END(covidcam_session_options, precision), o, "options", e);
+                           CC_FIELD_END(covidcam_session_options, precision), sizeof *o, o,
+                           "options", e);
 }
 
 static covidcam_status check_options(const covidcam_session_options *o, cc_err *e)

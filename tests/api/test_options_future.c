@@ -87,6 +87,19 @@ static void test_future_gradcam(void **state)
              sizeof f);
     assert_contains(covidcam_session_last_error(s), byte);
 
+    /* garbage in the struct's own tail padding, as a hand-filled struct may
+     * have, is not a field and is accepted */
+    covidcam_gradcam_options_init(&f.now);
+    f.now.struct_size = sizeof f.now;
+    f.now.target_class = 2;
+    memset((char *)&f.now + offsetof(covidcam_gradcam_options, target_class) + sizeof(int), 0x5a,
+           sizeof f.now - offsetof(covidcam_gradcam_options, target_class) - sizeof(int));
+    assert_int_equal(covidcam_gradcam_tensor(s, t, c, n, n, &f.now, &got), COVIDCAM_OK);
+    assert_memory_equal(covidcam_heatmap_data(want), covidcam_heatmap_data(got),
+                        (size_t)n * (size_t)n * sizeof(float));
+    covidcam_heatmap_free(got);
+    got = NULL;
+
     /* smaller than the 0.1 struct's fields */
     now.struct_size = offsetof(covidcam_gradcam_options, target_class);
     assert_int_equal(covidcam_gradcam_tensor(s, t, c, n, n, &now, &got),
