@@ -284,7 +284,10 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
         uint64_t vlen = hdr == 12 ? get32(p + off + 8, false) : get16(p + off + 6, false);
         if (vlen > len - off - hdr)
             return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
-        if (elem == 0x0000 && vlen == 4)
+        if (elem == 0x0000 && (vlen != 4 || p[off + 4] != 'U' || p[off + 5] != 'L'))
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: its group length (0002,0000) is not one UL");
+        if (elem == 0x0000)
             group_end = off + hdr + 4 + get32(p + off + hdr, false);
         if (elem == 0x0010 && (p[off + 4] != 'U' || p[off + 5] != 'I'))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
