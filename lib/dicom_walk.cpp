@@ -260,6 +260,18 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
 // The meta group must be well formed so that DCMTK and this walk agree on
 // where the dataset starts and how it is encoded: after "DICM" it must
 // start with a group 0002 element, and a group length (0002,0000) must match.
+// The VRs of the file meta group's elements (PS3.10 7.1). Anything else (a
+// sequence, an unknown VR) would be parsed by DCMTK in ways the walk does not
+// follow, so it is refused.
+bool meta_vr(unsigned char a, unsigned char b)
+{
+    static const char vrs[] = "ULOBUISHAEUR";
+    for (size_t i = 0; i + 1 < sizeof vrs; i += 2)
+        if (vrs[i] == a && vrs[i + 1] == b)
+            return true;
+    return false;
+}
+
 } // namespace
 
 extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, cc_err *e)
@@ -272,10 +284,12 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
-        if (!is_vr(p[off + 4], p[off + 5]))
+        if (!meta_vr(p[off + 4], p[off + 5]))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                           "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
-                           get16(p + off + 2, false));
+                           "corrupt DICOM file meta group: element (0002,%04X) has VR %c%c, not one of the "
+                           "meta group's (UL, OB, UI, SH, AE, UR)",
+                           get16(p + off + 2, false), isprint(p[off + 4]) ? p[off + 4] : '?',
+                           isprint(p[off + 5]) ? p[off + 5] : '?');
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
