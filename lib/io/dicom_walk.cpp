@@ -260,6 +260,34 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
 // The meta group must be well formed so that DCMTK and this walk agree on
 // where the dataset starts and how it is encoded: after "DICM" it must
 // start with a group 0002 element, and a group length (0002,0000) must match.
+// The element at `off` read as explicit VR little endian, the way DCMTK's
+// meta group reader reads it: its length must fit and be defined.
+covidcam_status check_one_explicit(const uint8_t *p, size_t len, size_t off, cc_err *e)
+{
+    unsigned char a = p[off + 4], b = p[off + 5];
+    bool caps = a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z';
+    bool four = long_vr(a, b) || (!is_vr(a, b) && caps);
+    if (four && off + 12 > len)
+        return COVIDCAM_OK;
+    uint64_t vlen = four ? get32(p + off + 8, false) : get16(p + off + 6, false);
+    size_t hdr = four ? 12 : 8;
+    if (vlen == 0xFFFFFFFFu || vlen > len - off - hdr)
+        return length_lie(off, get16(p + off, false), get16(p + off + 2, false), vlen, len - off - hdr, e);
+    return COVIDCAM_OK;
+}
+
+// The VRs of the file meta group's elements (PS3.10 7.1). Anything else (a
+// sequence, an unknown VR) would be parsed by DCMTK in ways the walk does not
+// follow, so it is refused.
+bool meta_vr(unsigned char a, unsigned char b)
+{
+    static const char vrs[] = "ULOBUISHAEUR";
+    for (size_t i = 0; i + 1 < sizeof vrs; i += 2)
+        if (vrs[i] == a && vrs[i + 1] == b)
+            return true;
+    return false;
+}
+
 } // namespace
 
 extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, cc_err *e)
@@ -272,10 +300,12 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
-        if (!is_vr(p[off + 4], p[off + 5]))
+        if (!meta_vr(p[off + 4], p[off + 5]))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                           "corrupt DICOM file meta group: element (0002,%04X) has no valid VR",
-                           get16(p + off + 2, false));
+                           "corrupt DICOM file meta group: element (0002,%04X) has VR %c%c, not one of the "
+                           "meta group's (UL, OB, UI, SH, AE, UR)",
+                           get16(p + off + 2, false), isprint(p[off + 4]) ? p[off + 4] : '?',
+                           isprint(p[off + 5]) ? p[off + 5] : '?');
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
@@ -284,7 +314,10 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
         uint64_t vlen = hdr == 12 ? get32(p + off + 8, false) : get16(p + off + 6, false);
         if (vlen > len - off - hdr)
             return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
-        if (elem == 0x0000 && vlen == 4)
+        if (elem == 0x0000 && (vlen != 4 || p[off + 4] != 'U' || p[off + 5] != 'L'))
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: its group length (0002,0000) is not one UL");
+        if (elem == 0x0000)
             group_end = off + hdr + 4 + get32(p + off + hdr, false);
         if (elem == 0x0010 && (p[off + 4] != 'U' || p[off + 5] != 'I'))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
@@ -321,6 +354,17 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
                        "truncated or corrupt DICOM file: the file meta group length (0002,0000) ends at byte "
                        "%llu, the group at byte %zu",
                        static_cast<unsigned long long>(group_end), off);
+    if (have_meta && !group_end && off + 8 <= len) {
+        // Without a group length DCMTK reads one element past the group, as
+        // explicit VR little endian, before it sees that the group has ended.
+        if (deflated)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "DICOM file meta group without a group length (0002,0000) before a deflated "
+                           "dataset");
+        covidcam_status st = check_one_explicit(p, len, off, e);
+        if (st)
+            return st;
+    }
     if (deflated) {
         inflate_source src(p + off, len - off);
         return check_lengths(src, true, false, e);
