@@ -20,7 +20,7 @@ NAMED = {"resnet18": ("basic", [2, 2, 2, 2]), "resnet34": ("basic", [3, 4, 6, 3]
 
 
 def tensors(block, layers, widths, stem, in_ch, classes):
-    """(name, shape) in the order of lib/arch.c."""
+    """(name, shape) in the order of lib/net/arch.c."""
     out = [("conv1.weight", (stem, in_ch, 7, 7))] + bn("bn1", stem)
     exp = 4 if block == "bottleneck" else 1
     ch = stem

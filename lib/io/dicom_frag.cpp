@@ -1,5 +1,5 @@
 // Checks of compressed frames that DCMTK 3.6.7's own decoders get wrong
-// (lib/dicom_frag.h). Found by fuzz_dicom; each has a regression input in
+// (lib/io/dicom_frag.h). Found by fuzz_dicom; each has a regression input in
 // fuzz/regressions/dicom/.
 #include "dicom_frag.h"
 

@@ -1,5 +1,5 @@
 // Checks of compressed DICOM frames before DCMTK's decoders see them
-// (lib/dicom_frag.cpp; docs/security.md, section "DICOM"). C++, internal to
+// (lib/io/dicom_frag.cpp; docs/security.md, section "DICOM"). C++, internal to
 // the DICOM decoder.
 #ifndef COVIDCAM_DICOM_FRAG_H
 #define COVIDCAM_DICOM_FRAG_H

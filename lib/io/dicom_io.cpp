@@ -285,7 +285,7 @@ covidcam_status set_voi(DcmDataset *ds, DicomImage *di, cc_dicom_meta *m, cc_err
     return COVIDCAM_OK;
 }
 
-// Gray from DCMTK's 8-bit RGB with the PNG decoder's weights (lib/png_io.h),
+// Gray from DCMTK's 8-bit RGB with the PNG decoder's weights (lib/io/png_io.h),
 // so a color DICOM and a PNG of the same pixels give the same gray.
 void rgb_to_gray(const uint8_t *rgb, uint8_t *gray, size_t n)
 {

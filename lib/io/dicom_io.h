@@ -1,8 +1,8 @@
 /* DICOM decoding to 8-bit gray (radiograph rules, docs/preprocessing.md), on
- * DCMTK. C interface to a C++ implementation (lib/dicom_io.cpp): nothing C++
+ * DCMTK. C interface to a C++ implementation (lib/io/dicom_io.cpp): nothing C++
  * crosses it, every C++ exception is caught inside.
  *
- * cc_dicom_sniff (lib/dicom_sniff.c) is always built. cc_dicom_decode_gray
+ * cc_dicom_sniff (lib/io/dicom_sniff.c) is always built. cc_dicom_decode_gray
  * exists only when DCMTK was found (meson feature option `dicom`): the build's
  * covidcam_config.h then defines COVIDCAM_HAVE_DICOM to 1, else to 0, and
  * callers guard their calls with `#if COVIDCAM_HAVE_DICOM`. */
@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 /* error.h and png_io.h are C headers without linkage guards: included here
- * inside the block, their functions keep C linkage in lib/dicom_io.cpp too. */
+ * inside the block, their functions keep C linkage in lib/io/dicom_io.cpp too. */
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,4 +1,4 @@
-/* Recognising DICOM bytes (lib/dicom_io.h). Plain C and always built, so that
+/* Recognising DICOM bytes (lib/io/dicom_io.h). Plain C and always built, so that
  * a build without DCMTK can still tell a DICOM file from a bad PNG. */
 #include <stdint.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// The length walk of the DICOM decoder (lib/dicom_walk.h): reads a DICOM
+// The length walk of the DICOM decoder (lib/io/dicom_walk.h): reads a DICOM
 // file's element headers the way DCMTK will and refuses declared lengths that
 // run past the data, before DCMTK parses (and allocates) anything.
 #include "dicom_walk.h"

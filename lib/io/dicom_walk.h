@@ -1,5 +1,5 @@
 /* Bounds check of a DICOM file's declared lengths, run before DCMTK parses it
- * (lib/dicom_walk.cpp; docs/security.md, section "DICOM"). Internal to the
+ * (lib/io/dicom_walk.cpp; docs/security.md, section "DICOM"). Internal to the
  * DICOM decoder. */
 #ifndef COVIDCAM_DICOM_WALK_H
 #define COVIDCAM_DICOM_WALK_H

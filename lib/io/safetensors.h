@@ -45,7 +45,7 @@ typedef struct cc_safetensors {
  * caller can name them. BAD_FORMAT/LIMIT messages name the offending entry. */
 covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out, cc_err *e);
 
-/* A cc_prefix_check (lib/file_io.h) for model files: the header length and the
+/* A cc_prefix_check (lib/io/file_io.h) for model files: the header length and the
  * JSON header are checked (as cc_st_parse does) before the tensor data is read,
  * so a huge file with a bad header is refused at once. */
 covidcam_status cc_st_check_prefix(const uint8_t *head, size_t have, uint64_t file_size,

@@ -1,5 +1,5 @@
 """The covidcam safetensors writer: F32 tensors plus the metadata the C loader
-requires, checked here against the loader's own rules (lib/model_load.c) so a
+requires, checked here against the loader's own rules (lib/net/model_load.c) so a
 bad option is reported before anything is written."""
 
 import json
