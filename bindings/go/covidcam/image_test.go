@@ -81,17 +81,42 @@ func TestImageFormats(t *testing.T) {
 	if fi, err := covidcam.ProbeFile(p); err != nil || fi.Format != covidcam.FormatJPEG {
 		t.Fatalf("probe file %+v, %v", fi, err)
 	}
+	// DICM and no file meta group: recognised as DICOM and refused (the
+	// decoder's BAD_FORMAT, or UNSUPPORTED in a build without one)
 	dicom := append(make([]byte, 128), []byte("DICM\x02\x00\x00\x00")...)
-	for _, c := range []struct {
-		data []byte
-		word string
-	}{{dicom, "looks like DICOM"}, {[]byte("GIF89a\x00\x00"), "GIF"}} {
-		_, err := s.ClassifyImage(c.data)
+	_, err = s.ClassifyImage(dicom)
+	var e *covidcam.Error
+	if !errors.As(err, &e) || (e.Status != covidcam.ErrBadFormat && e.Status != covidcam.ErrUnsupported) ||
+		!strings.Contains(e.Message, "DICOM") {
+		t.Errorf("empty DICOM: %v", err)
+	}
+	_, err = s.ClassifyImage([]byte("GIF89a\x00\x00"))
+	if !errors.As(err, &e) || e.Status != covidcam.ErrUnsupported || !strings.Contains(e.Message, "GIF") {
+		t.Errorf("GIF: %v", err)
+	}
+}
+
+// A real DICOM fixture: a lateral DX view is classified, described and warned about.
+func TestDICOMFile(t *testing.T) {
+	_, s := openBasic(t)
+	path := fixture("dicom/signed16_window.dcm")
+	if _, err := s.Classify(path); err != nil {
 		var e *covidcam.Error
-		if !errors.As(err, &e) || e.Status != covidcam.ErrUnsupported ||
-			!strings.Contains(e.Message, c.word) {
-			t.Errorf("%q: %v", c.word, err)
+		if errors.As(err, &e) && e.Status == covidcam.ErrUnsupported {
+			t.Skipf("this build has no DICOM decoder: %v", err)
 		}
+		t.Fatal(err)
+	}
+	info, err := s.ImageInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Format != covidcam.FormatDICOM || info.Modality != "DX" || info.ViewPosition != "LL" ||
+		info.Width != 64 || info.Height != 64 {
+		t.Fatalf("info %+v", info)
+	}
+	if w := info.Warnings(); len(w) == 0 || !strings.Contains(strings.Join(w, " "), "LL") {
+		t.Errorf("warnings %q lack the lateral view", w)
 	}
 }
 
