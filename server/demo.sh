@@ -12,7 +12,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-server}
 MODEL=${MODEL:-$ROOT/models/covidcam-cxr.safetensors}
-PACKAGES=(meson ninja-build pkg-config gcc libdnnl-dev libpng-dev libjansson-dev libmicrohttpd-dev)
+PACKAGES=(meson ninja-build pkg-config gcc g++ libdnnl-dev libpng-dev libjpeg62-turbo-dev libjansson-dev
+          libdcmtk-dev libmicrohttpd-dev)
 
 if [ -z "${SKIP_APT:-}" ]; then
     if [ "$(id -u)" -ne 0 ]; then

@@ -15,7 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-demo}
 OUT=$ROOT/out
 DATA=$ROOT/../shared/data/cxr
-PACKAGES=(meson ninja-build pkg-config gcc libdnnl-dev libpng-dev libjpeg62-turbo-dev libjansson-dev)
+PACKAGES=(meson ninja-build pkg-config gcc g++ libdnnl-dev libpng-dev libjpeg62-turbo-dev libjansson-dev
+          libdcmtk-dev)
 
 install_deps() {
     if [ -n "${SKIP_APT:-}" ]; then
