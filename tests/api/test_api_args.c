@@ -527,7 +527,7 @@ static void test_png_arguments(void **state)
     size_t len = 0;
     uint8_t *png = make_png(0, 0, NULL, 0, &len);
     st = covidcam_classify_png(f->s, png, len, o.probs, o.logits, NC, &o.top);
-    /* a zero side is a malformed PNG, not a too-large one */
+    /* a side of 0 is malformed, not too large */
     expect_err(f->s, st, COVIDCAM_ERR_BAD_FORMAT, "0x0");
     free(png);
     uint8_t row[3] = {0, 1, 2};
@@ -593,7 +593,7 @@ static void test_file_arguments(void **state)
         au_assert_status(st, COVIDCAM_ERR_LIMIT, covidcam_session_last_error(f->s));
     au_assert_contains(covidcam_session_last_error(f->s), huge);
     free(huge);
-    /* a model file is not an image: the message names the file and what it is */
+    /* a model file is not an image: refused by name, the message names the file */
     const char *model = tu_fixture("basic.safetensors");
     st = covidcam_classify_file(f->s, model, o.probs, o.logits, NC, &o.top);
     expect_err(f->s, st, COVIDCAM_ERR_UNSUPPORTED, "safetensors");
