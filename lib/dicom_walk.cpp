@@ -299,6 +299,7 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
                        "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
+    long last_elem = -1;    // elements must ascend: DCMTK keeps the first of two
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
         if (!meta_vr(p[off + 4], p[off + 5]))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
@@ -308,6 +309,10 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
                            isprint(p[off + 5]) ? p[off + 5] : '?');
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
+        if (static_cast<long>(elem) <= last_elem)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: element (0002,%04X) repeated or out of order", elem);
+        last_elem = elem;
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
         if (off + hdr > len)
             break;
