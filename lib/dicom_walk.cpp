@@ -192,7 +192,8 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
         unsigned group = get16(h, big), elem = get16(h + 2, big);
         uint64_t vlen;
         bool container = false, inner_implicit = cur.implicit, pixel_items = cur.implicit;
-        if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
+        bool delim = group == 0xFFFE && (elem == 0xE000 || elem == 0xE00D || elem == 0xE0DD);
+        if (delim) { // item and delimiters: 4-byte length, no VR (other FFFE tags are elements)
             vlen = get32(h + 4, big);
             if (elem == 0xE0DD) { // sequence delimiter: closes its items and the sequence
                 while (depth > 0 && stack[depth].item)
@@ -206,8 +207,6 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
                     depth--;
                 continue;
             }
-            if (elem != 0xE000)
-                continue;
             container = !cur.fragments;
         } else if (!cur.implicit) {
             // A VR DCMTK does not know is read as it reads it: two capital
@@ -249,7 +248,7 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
                            "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
                            max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
         bool fragments = open_ended && pixel_items && group == 0x7FE0 && elem == 0x0010;
-        bool item = group == 0xFFFE;
+        bool item = delim;
         stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
     }
 }
