@@ -192,7 +192,8 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
         unsigned group = get16(h, big), elem = get16(h + 2, big);
         uint64_t vlen;
         bool container = false, inner_implicit = cur.implicit, pixel_items = cur.implicit;
-        if (group == 0xFFFE) { // item and delimiters: 4-byte length, no VR
+        bool delim = group == 0xFFFE && (elem == 0xE000 || elem == 0xE00D || elem == 0xE0DD);
+        if (delim) { // item and delimiters: 4-byte length, no VR (other FFFE tags are elements)
             vlen = get32(h + 4, big);
             if (elem == 0xE0DD) { // sequence delimiter: closes its items and the sequence
                 while (depth > 0 && stack[depth].item)
@@ -206,8 +207,6 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
                     depth--;
                 continue;
             }
-            if (elem != 0xE000)
-                continue;
             container = !cur.fragments;
         } else if (!cur.implicit) {
             // A VR DCMTK does not know is read as it reads it: two capital
@@ -249,7 +248,7 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
                            "DICOM sequences nested deeper than %d levels at element (%04X,%04X), byte %llu",
                            max_nesting / 2, group, elem, static_cast<unsigned long long>(at));
         bool fragments = open_ended && pixel_items && group == 0x7FE0 && elem == 0x0010;
-        bool item = group == 0xFFFE;
+        bool item = delim;
         stack[++depth] = {open_ended ? UINT64_MAX : src.pos() + vlen, inner_implicit, fragments, item};
     }
 }
@@ -299,6 +298,7 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
                        "truncated or corrupt DICOM file: no file meta group (0002,xxxx) after \"DICM\"");
     bool explicit_vr = true, big = false, deflated = false, have_meta = false, have_ts = false;
     uint64_t group_end = 0; // from (0002,0000), 0 when absent
+    long last_elem = -1;    // elements must ascend: DCMTK keeps the first of two
     while (off + 8 <= len && p[off] == 0x02 && p[off + 1] == 0x00) {
         if (!meta_vr(p[off + 4], p[off + 5]))
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
@@ -308,6 +308,10 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
                            isprint(p[off + 5]) ? p[off + 5] : '?');
         have_meta = true;
         unsigned elem = get16(p + off + 2, false);
+        if (static_cast<long>(elem) <= last_elem)
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "corrupt DICOM file meta group: element (0002,%04X) repeated or out of order", elem);
+        last_elem = elem;
         size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
         if (off + hdr > len)
             break;
