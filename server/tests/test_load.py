@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import json
 import os
 import threading
+import time
 import unittest
 
 import serverlib as sl
@@ -44,11 +45,19 @@ class Load(unittest.TestCase):
             self.assertEqual(len(results), CLIENTS * PER_CLIENT)
             for job, answer in results:
                 self.assertEqual(answer, serial[job], job)
-            status, _, text = srv.request("GET", "/metrics")
-            n = sum(int(l.rsplit(" ", 1)[1]) for l in text.decode().splitlines()
-                    if l.startswith("covidcam_http_requests_total{route=\"") and 'code="200"' in l
-                    and ("classify" in l or "gradcam" in l))
-            self.assertEqual(n, len(jobs) + CLIENTS * PER_CLIENT)
+            # A request is counted when libmicrohttpd reports it complete, just
+            # after its client has the answer: wait (bounded) for the last ones.
+            want = len(jobs) + CLIENTS * PER_CLIENT
+            deadline = time.monotonic() + 10
+            while True:
+                status, _, text = srv.request("GET", "/metrics")
+                n = sum(int(l.rsplit(" ", 1)[1]) for l in text.decode().splitlines()
+                        if l.startswith("covidcam_http_requests_total{route=\"")
+                        and 'code="200"' in l and ("classify" in l or "gradcam" in l))
+                if n >= want or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(n, want)
             self.assertEqual(srv.stop(), 0, "".join(srv.log))
 
     def test_saturation_503_then_recovers(self):
