@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "model_meta.h"
 #include "tr_rng.h"
 
 /* A growable list of malloc'd strings. */
@@ -139,6 +140,34 @@ static int strv_has(const strv *s, const char *x)
     return 0;
 }
 
+/* A class folder name must be a class name the library loads (model_meta.h):
+ * at most CC_META_MAX_CLASS_NAME_BYTES bytes, no control character. The
+ * message shows the name with every byte below 0x20, DEL and above 0x7e as
+ * '?', so the name cannot forge terminal output itself. */
+static covidcam_status check_class_folder(const char *root, const char *name, cc_err *e)
+{
+    long c = cc_meta_control_char(name);
+    size_t len = strlen(name);
+    if (c < 0 && len <= CC_META_MAX_CLASS_NAME_BYTES)
+        return COVIDCAM_OK;
+    char shown[64];
+    size_t n = 0;
+    for (; name[n] && n + 1 < sizeof shown; n++) {
+        unsigned char b = (unsigned char)name[n];
+        shown[n] = b < 0x20 || b > 0x7e ? '?' : (char)b;
+    }
+    shown[n] = '\0';
+    if (c >= 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "%s: class folder '%s' has a control character at byte %ld; class names "
+                       "come from folder names and must be printable (rename the folder)",
+                       root, shown, c);
+    return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                   "%s: class folder '%s...' has a %zu-byte name; class names come from folder "
+                   "names and may have at most %d bytes (rename the folder)",
+                   root, shown, len, CC_META_MAX_CLASS_NAME_BYTES);
+}
+
 covidcam_status tr_classes_list(const char *roots, tr_classes *out, cc_err *e)
 {
     strv all = {0};
@@ -149,7 +178,8 @@ covidcam_status tr_classes_list(const char *roots, tr_classes *out, cc_err *e)
         if ((st = list_dir(root, 1, &dirs, e)))
             break;
         for (int i = 0; st == COVIDCAM_OK && i < dirs.n; i++)
-            if (!strv_has(&all, dirs.v[i]) && strv_push(&all, dirs.v[i]))
+            if (!(st = check_class_folder(root, dirs.v[i], e)) && !strv_has(&all, dirs.v[i]) &&
+                strv_push(&all, dirs.v[i]))
                 st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         strv_free(&dirs);
     }

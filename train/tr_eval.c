@@ -48,9 +48,10 @@ covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_con
 }
 
 /* The pieces of a test run, released together. The model is scored through
- * the library (covidcam_model_load, a session, covidcam_classify_tensor): the
- * path a shipped model takes, with its batch-norm folding and weight layouts,
- * not the trainer's graph. */
+ * the library's shipping path: covidcam_model_load, a session and
+ * covidcam_classify_file on each image file, so the library's own decoders
+ * (PNG, JPEG, DICOM), preprocessing, batch-norm folding and weight layouts are
+ * what is measured, not the trainer's loader or graph. */
 typedef struct test_run {
     tr_file f;
     cc_arch arch;
@@ -59,15 +60,12 @@ typedef struct test_run {
     const tr_split *split; /* own, or the caller's */
     covidcam_model *model;
     covidcam_session *session;
-    tr_loader *ld;
     tr_confusion c;
-    int batch;
     float *logits;
 } test_run;
 
 static void test_run_free(test_run *t)
 {
-    tr_loader_free(t->ld);
     covidcam_session_free(t->session);
     covidcam_model_free(t->model);
     tr_split_free(&t->own);
@@ -117,69 +115,44 @@ static covidcam_status open_test(test_run *t, const tr_opts *o, const char *mode
                                  const char *dir, const tr_split *given, cc_err *e)
 {
     covidcam_status st;
-    /* The metadata (classes, input, normalisation) drives the image loader. */
+    /* The metadata gives the class names the folders must match. */
     if ((st = tr_file_read(model_path, &t->f, e)) ||
         (st = tr_file_info(&t->f, &t->arch, &t->mi, e)) ||
         (st = open_library(t, o, model_path, e)) || (st = test_images(t, o, dir, given, e)))
         return st;
     if (t->split->n == 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "no readable test images");
-    int batch = t->batch = o->batch < t->split->n ? o->batch : t->split->n;
-    tr_loader_cfg c = {.split = t->split, .batch = batch, .size = t->mi.input_size,
-                       .channels = t->mi.in_channels, .mean = t->mi.mean, .std = t->mi.std,
-                       .workers = o->workers, .strict = o->strict};
-    if ((st = tr_loader_create(&c, &t->ld, e)))
-        return st;
     if (tr_confusion_init(&t->c, t->mi.classes.n))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     return COVIDCAM_OK;
 }
 
-/* One batch of the loader through the library, image by image. */
-static covidcam_status score_batch(test_run *t, const tr_batch *b, int batch, double *loss,
-                                   long *correct, tr_eval_out *out)
-{
-    int k = t->mi.classes.n, ch = t->mi.in_channels, size = t->mi.input_size;
-    size_t per = (size_t)ch * (size_t)size * (size_t)size;
-    for (int i = 0; i < batch; i++) {
-        if (b->labels[i] < 0)
-            continue;
-        int top = -1;
-        covidcam_status st = covidcam_classify_tensor(t->session, b->x + (size_t)i * per, ch,
-                                                      size, size, NULL, t->logits, (size_t)k,
-                                                      &top);
-        if (st)
-            return st;
-        int pred = 0;
-        tr_loss_out lo = tr_softmax_xent(t->logits, &b->labels[i], 1, k, 0.0, NULL, &pred);
-        tr_confusion_add(&t->c, b->labels[i], pred);
-        *loss += lo.loss_sum;
-        *correct += lo.correct;
-        out->n += lo.valid;
-    }
-    return COVIDCAM_OK;
-}
-
+/* Every test image through covidcam_classify_file. An image the trainer's
+ * scan read but the library refuses stops the test, naming the file: the
+ * model would refuse it in use too. */
 static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e)
 {
     memset(out, 0, sizeof *out);
     tr_confusion_reset(&t->c);
+    int k = t->mi.classes.n;
     double loss = 0;
     long correct = 0;
-    int batch = t->batch;
-    covidcam_status st = tr_loader_start(t->ld, 0, 0, e);
-    for (int k = 0; !st && k < tr_loader_batches(t->ld); k++) {
-        const tr_batch *b = NULL;
-        if ((st = tr_loader_next(t->ld, &b, e)))
-            break;
-        st = score_batch(t, b, batch, &loss, &correct, out);
+    for (int i = 0; i < t->split->n; i++) {
+        const tr_item *it = &t->split->items[i];
+        int top = -1, pred = 0;
+        covidcam_status st = covidcam_classify_file(t->session, it->path, NULL, t->logits,
+                                                    (size_t)k, &top);
         if (st)
-            snprintf(e->msg, sizeof e->msg, "%s", covidcam_session_last_error(t->session));
-        tr_loader_release(t->ld);
+            return cc_fail(e, st, "%s: %s", it->path, covidcam_session_last_error(t->session));
+        tr_loss_out lo = tr_softmax_xent(t->logits, &it->label, 1, k, 0.0, NULL, &pred);
+        tr_confusion_add(&t->c, it->label, pred);
+        loss += lo.loss_sum;
+        correct += lo.correct;
+        out->n += lo.valid;
     }
     out->loss = out->n ? loss / (double)out->n : 0;
     out->accuracy = out->n ? (double)correct / (double)out->n : 0;
-    return st;
+    return COVIDCAM_OK;
 }
 
 covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const char *dir,

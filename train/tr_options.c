@@ -229,9 +229,33 @@ static covidcam_status parse_split(tr_opts *o, cc_err *e)
     return COVIDCAM_OK;
 }
 
+/* --layers and --widths ("2,2,2,2" or "[2,2,2,2]") straight into the arch. */
+covidcam_status tr_arch_from_opts(const tr_opts *o, cc_arch *a, cc_err *e)
+{
+    if (strcmp(o->arch, "resnet") != 0)
+        return cc_arch_from_name(o->arch, a, e);
+    if (!o->block || !o->layers || !o->widths ||
+        (strcmp(o->block, "basic") != 0 && strcmp(o->block, "bottleneck") != 0))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--arch resnet needs --block basic|bottleneck, --layers and --widths");
+    int layers[CC_MAX_STAGES], widths[CC_MAX_STAGES];
+    int nl = tr_parse_int_list(o->layers, layers, CC_MAX_STAGES);
+    int nw = tr_parse_int_list(o->widths, widths, CC_MAX_STAGES);
+    if (nl < 1 || nw != nl)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--layers and --widths need 1 to %d positive numbers each, as many "
+                       "widths as stages",
+                       CC_MAX_STAGES);
+    covidcam_status st = cc_arch_from_lists(
+        strcmp(o->block, "bottleneck") == 0 ? CC_BLOCK_BOTTLENECK : CC_BLOCK_BASIC, layers,
+        widths, nl, o->stem_width, a, e);
+    if (st)
+        cc_err_prefix(e, "--arch resnet");
+    return st;
+}
+
 static covidcam_status check_arch(const tr_opts *o, cc_err *e)
 {
-    int v[8];
     int custom = strcmp(o->arch, "resnet") == 0;
     if (!custom && (o->block || o->layers || o->widths || o->stem_width))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
@@ -241,14 +265,8 @@ static covidcam_status check_arch(const tr_opts *o, cc_err *e)
     if (!o->block || !o->layers || !o->widths || !o->stem_width)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--arch resnet needs --block, --layers, --widths and --stem-width");
-    if (strcmp(o->block, "basic") != 0 && strcmp(o->block, "bottleneck") != 0)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--block must be basic or bottleneck");
-    int nl = tr_parse_int_list(o->layers, v, 4), nw = tr_parse_int_list(o->widths, v, 4);
-    if (nl < 1 || nw != nl)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "--layers and --widths need 1 to 4 positive numbers each, as many widths "
-                       "as stages");
-    return COVIDCAM_OK;
+    cc_arch a;
+    return tr_arch_from_opts(o, &a, e);
 }
 
 /* Which job the flags ask for, and whether they fit together. */

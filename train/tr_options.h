@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "arch.h"
 #include "error.h"
 
 typedef enum tr_mode { TR_MODE_TRAIN, TR_MODE_TEST, TR_MODE_BENCH, TR_MODE_HELP } tr_mode;
@@ -69,5 +70,10 @@ covidcam_status tr_opts_apply_config(tr_opts *o, json_t *cfg, cc_err *e);
 /* Parse "a,b,c" (or "[a,b,c]") positive integers into v; returns the count
  * or -1. */
 int tr_parse_int_list(const char *s, int *v, int max);
+
+/* The architecture named by --arch (and --block/--layers/--widths/--stem-width
+ * for "resnet"), built by the library's one rule (cc_arch_from_lists). The
+ * option check calls it too, so a custom net is parsed in one place. */
+covidcam_status tr_arch_from_opts(const tr_opts *o, cc_arch *a, cc_err *e);
 
 #endif

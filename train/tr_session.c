@@ -19,31 +19,6 @@ static int cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* --layers and --widths ("2,2,2,2" or "[2,2,2,2]") straight into the arch. */
-covidcam_status tr_arch_from_opts(const tr_opts *o, cc_arch *a, cc_err *e)
-{
-    if (strcmp(o->arch, "resnet") != 0)
-        return cc_arch_from_name(o->arch, a, e);
-    if (!o->block || !o->layers || !o->widths ||
-        (strcmp(o->block, "basic") != 0 && strcmp(o->block, "bottleneck") != 0))
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "--arch resnet needs --block basic|bottleneck, --layers and --widths");
-    int layers[CC_MAX_STAGES], widths[CC_MAX_STAGES];
-    int nl = tr_parse_int_list(o->layers, layers, CC_MAX_STAGES);
-    int nw = tr_parse_int_list(o->widths, widths, CC_MAX_STAGES);
-    if (nl < 1 || nw != nl)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "--layers and --widths need 1 to %d positive numbers each, as many "
-                       "widths as stages",
-                       CC_MAX_STAGES);
-    covidcam_status st = cc_arch_from_lists(
-        strcmp(o->block, "bottleneck") == 0 ? CC_BLOCK_BOTTLENECK : CC_BLOCK_BASIC, layers,
-        widths, nl, o->stem_width, a, e);
-    if (st)
-        cc_err_prefix(e, "--arch resnet");
-    return st;
-}
-
 static int same_classes(const tr_classes *a, const tr_classes *b)
 {
     if (a->n != b->n)

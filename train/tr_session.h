@@ -75,9 +75,6 @@ char *tr_session_training_json(const tr_session *s, const tr_report *val, double
 /* Human-readable summary of the run (data, model, optimiser) for logs and the report. */
 void tr_session_summary(const tr_session *s, char *buf, size_t n);
 
-/* The architecture named by --arch (and --block/--layers/... for "resnet"). */
-covidcam_status tr_arch_from_opts(const tr_opts *o, cc_arch *a, cc_err *e);
-
 /* fp32, bf16 or auto (bf16 where the CPU has native bf16); bf16 on a CPU
  * oneDNN cannot run it on is COVIDCAM_ERR_UNSUPPORTED. */
 covidcam_status tr_pick_precision(const char *name, cc_tprec *prec, cc_err *e);

@@ -438,24 +438,17 @@ covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, int o
 covidcam_status cc_dnn_relu_bwd(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out,
                                 cc_err *e)
 {
-    dnnl_eltwise_desc_t fd, bd;
-    dnnl_primitive_desc_t hint = NULL;
-    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
-                                                      dnnl_eltwise_relu_use_dst_for_bwd, &m->md,
-                                                      0.0f, 0.0f);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success)
-        st = hint_pd(g, &fd, &hint);
+        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success)
-        st = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, &m->md,
-                                             &m->md, 0.0f, 0.0f);
-    if (st != dnnl_success) {
-        if (hint)
-            dnnl_primitive_desc_destroy(hint);
-        return cc_dnn_fail(e, st, "ReLU backward descriptor");
-    }
-    covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "ReLU backward", out, e);
-    dnnl_primitive_desc_destroy(hint);
-    return rc;
+        st = cc_dnn_relu_bwd_pd(g->eng, &m->md, attr, &pd);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success)
+        return cc_dnn_fail(e, st, "ReLU backward");
+    return make_prim(g, NULL, pd, NULL, NULL, "ReLU backward", out, e); /* takes pd */
 }
 
 covidcam_status cc_dnn_add(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out, cc_err *e)

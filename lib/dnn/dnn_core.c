@@ -24,3 +24,26 @@ covidcam_status cc_dnn_fail(cc_err *e, dnnl_status_t st, const char *what)
     return cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN: %s failed (%s, status %d)", what,
                    cc_dnn_status_str(st), (int)st);
 }
+
+dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *md,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
+{
+    dnnl_eltwise_desc_t fd, bd;
+    dnnl_primitive_desc_t hint = NULL;
+    *out = NULL;
+    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
+                                                      dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f,
+                                                      0.f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(&hint, &fd, NULL, eng, NULL);
+    if (st == dnnl_success)
+        st = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f,
+                                             0.f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_desc_create(out, &bd, attr, eng, hint);
+    if (st != dnnl_success)
+        *out = NULL;
+    if (hint)
+        dnnl_primitive_desc_destroy(hint);
+    return st;
+}

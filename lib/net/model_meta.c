@@ -110,9 +110,8 @@ done:
 }
 
 /* Control characters would let a class name forge output lines or terminal
- * escapes: C0 (0x00-0x1f), DEL and C1 (U+0080-U+009F, 0xc2 0x80-0x9f in UTF-8,
- * which jansson guarantees). Returns the byte offset of the first, or -1. */
-static long control_char(const char *s)
+ * escapes (model_meta.h). */
+long cc_meta_control_char(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (long i = 0; p[i]; i++) {
@@ -137,7 +136,7 @@ static covidcam_status check_name(const json_t *a, size_t i, char **names, cc_er
                        "metadata: classes[%zu] must be a non-empty name of at most %d bytes, not "
                        "%zu bytes",
                        i, CC_META_MAX_CLASS_NAME_BYTES, len);
-    long c = control_char(s);
+    long c = cc_meta_control_char(s);
     if (c >= 0)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                        "metadata: classes[%zu] contains a control character at byte %ld; class "

@@ -44,4 +44,10 @@ covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc
 
 void cc_model_meta_free(cc_model_meta *m);
 
+/* The class-name character rule the loader applies: the byte offset of the
+ * first control character of s (C0 0x00-0x1f, DEL, or C1 U+0080-U+009F, which
+ * is 0xc2 0x80-0x9f in UTF-8), or -1 when there is none. The trainer applies
+ * it to class folder names, so it never writes a model the loader refuses. */
+long cc_meta_control_char(const char *s);
+
 #endif

@@ -95,6 +95,42 @@ static void test_class_errors(void **state)
     tt_rmtree(root);
 }
 
+/* Class names come from folder names, so a folder name the library's loader
+ * would refuse as a class name (model_meta.h: control characters, over 255
+ * bytes) is refused at scan time, naming the folder without echoing the
+ * control byte. */
+static void test_class_folder_names(void **state)
+{
+    (void)state;
+    cc_err e;
+    tr_classes c;
+    const char *root = tt_tempdir();
+    tt_mkdir(root, "Normal");
+    tt_mkdir(root, "CO\x1b[2JVID");
+    assert_int_equal(tr_classes_list(root, &c, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "class folder 'CO?[2JVID' has a control character at byte 2"));
+    assert_null(strchr(e.msg, 0x1b));
+    tt_rmtree(root);
+
+    root = tt_tempdir();
+    tt_mkdir(root, "Normal");
+    tt_mkdir(root, "Viral\xc2\x9bPneumonia"); /* C1 CSI in UTF-8 */
+    assert_int_equal(tr_classes_list(root, &c, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "control character at byte 5"));
+    tt_rmtree(root);
+
+    root = tt_tempdir();
+    char name[250];
+    memset(name, 'x', sizeof name - 1); /* 249 bytes: a legal class name (NAME_MAX is 255) */
+    name[sizeof name - 1] = '\0';
+    tt_mkdir(root, name);
+    tt_mkdir(root, "Caf\xc3\xa9"); /* printable UTF-8 stays a class name */
+    OK(tr_classes_list(root, &c, &e));
+    assert_int_equal(c.n, 2);
+    tr_classes_free(&c);
+    tt_rmtree(root);
+}
+
 /* Copy a fixture JPEG into root/cls/name. */
 static void put_jpeg(const char *root, const char *cls, const char *fixture, const char *name)
 {
@@ -504,6 +540,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes),
         cmocka_unit_test(test_class_errors),
+        cmocka_unit_test(test_class_folder_names),
         cmocka_unit_test(test_merged_sources),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_scan),

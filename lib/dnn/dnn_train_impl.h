@@ -1,5 +1,5 @@
 /* Internals shared by dnn_train.c (net, tensors, buffer planning) and
- * dnn_train_layers.c (the layer kinds). Not for use outside train/engine/.
+ * dnn_train_layers.c (the layer kinds). Not for use outside the engine (and its white-box tests).
  * Status mapping and allocation come from the oneDNN core (lib/dnn/dnn_core.h). */
 #ifndef COVIDCAM_DNN_TRAIN_IMPL_H
 #define COVIDCAM_DNN_TRAIN_IMPL_H

@@ -371,24 +371,15 @@ static covidcam_status relu_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 
 static const tlayer_ops relu_ops = {relu_fwd, relu_bwd};
 
-/* Backward pd of a ReLU on md (the hint is a forward ReLU on md). */
+/* Backward primitive of a ReLU on md, from the core's one builder. */
 static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_desc_t *md,
                                      cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
-    dnnl_eltwise_desc_t d;
-    CC_TDNN_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
-                                               dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f),
-                "relu");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "relu", e));
-    CC_TDNN_TRY(
-        dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f, 0.f),
-        "relu backward");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, fwd, &bwd, "relu backward", e));
-    CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
+    dnnl_primitive_desc_t bwd = NULL;
+    CC_TDNN_TRY(cc_dnn_relu_bwd_pd(net->eng, md, net->attr, &bwd), "relu backward for these shapes");
+    st = cc_tdnn_prim(net, bwd, &l->bwd_d, e);
 fail:
-    dnnl_primitive_desc_destroy(fwd);
     dnnl_primitive_desc_destroy(bwd);
     return st;
 }
