@@ -6,7 +6,7 @@
 #   tools/ci_robustness.sh [STAGE ...]
 #
 #   asan      the whole test suite built with -Db_sanitize=address,undefined,
-#             halt_on_error, leak detection on (suites 'bindings' and 'tools'
+#             halt_on_error, leak detection on (suites 'bindings', 'tools' and 'convert'
 #             excluded: the Python/Go runtimes are not ASan-instrumented; their C calls are
 #             the ones the C suites already make)
 #   valgrind  the compiled test programs of suites core, png, dicom and robust of a
@@ -46,7 +46,7 @@ stage_asan() {
     ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1 \
     UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1 \
         meson test -C "$dir/asan" --no-rebuild --print-errorlogs --num-processes "$jobs" \
-        --no-suite bindings --no-suite tools
+        --no-suite bindings --no-suite tools --no-suite convert
 }
 
 # Compiled test programs (not python3, not scripts) of the suites in

@@ -38,7 +38,7 @@ harnesses=${*:-}
 command -v clang >/dev/null || { echo "run_fuzzers: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
 if [ ! -f "$build/build.ninja" ]; then
-    CC=clang meson setup "$build" "$root" -Dfuzzing=true -Db_sanitize=address,undefined \
+    CC=clang CXX=clang++ meson setup "$build" "$root" -Dfuzzing=true -Db_sanitize=address,undefined \
         -Db_lundef=false -Dtests=false -Dexamples=false -Dtrainer=false -Dbench=false >/dev/null
 fi
 ninja -C "$build" -j2 >/dev/null
