@@ -105,6 +105,37 @@ static covidcam_status peek_dims(const uint8_t *buf, size_t len, uint32_t *w, ui
     return COVIDCAM_OK;
 }
 
+/* libpng allocates an ancillary chunk's declared length before reading it
+ * (Debian's libpng has no chunk size limit built in), so a 60-byte file
+ * declaring a 1.6 GB tEXt chunk made it allocate 1.6 GB. The whole PNG is in
+ * memory: refuse any chunk other than IDAT that declares more bytes than the
+ * buffer has left. A file cut inside IDAT is left to libpng's own message. */
+static covidcam_status check_chunk_lengths(const uint8_t *buf, size_t len, cc_err *e)
+{
+    size_t at = 8;
+    while (len - at >= 8) {
+        uint32_t n = be32(buf + at);
+        const uint8_t *type = buf + at + 4;
+        if (memcmp(type, "IEND", 4) == 0)
+            return COVIDCAM_OK;
+        size_t left = len - at - 8;
+        if (memcmp(type, "IDAT", 4) != 0 && ((uint64_t)n + 4 > left)) {
+            char name[5];
+            for (int i = 0; i < 4; i++)
+                name[i] = (type[i] >= 0x20 && type[i] < 0x7f) ? (char)type[i] : '?';
+            name[4] = '\0';
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "invalid PNG: chunk '%s' at byte %zu declares %" PRIu32
+                           " bytes, but only %zu remain (truncated or corrupt)",
+                           name, at, n, left);
+        }
+        if ((uint64_t)n + 4 > left)
+            return COVIDCAM_OK;
+        at += 8 + (size_t)n + 4;
+    }
+    return COVIDCAM_OK;
+}
+
 /* Ask libpng for 8-bit gray whatever the color type and bit depth. Gamma is
  * pinned to 1/1 so that gAMA/sRGB chunks never change the values (otherwise
  * libpng would do rgb_to_gray in linear light). */
@@ -139,6 +170,11 @@ static covidcam_status decode_rows(png_structp png, png_infop info, png_reader *
         return COVIDCAM_ERR_BAD_FORMAT; /* message written by on_png_error */
 
     png_set_user_limits(png, COVIDCAM_MAX_IMAGE_DIM, COVIDCAM_MAX_IMAGE_DIM);
+    /* Ancillary chunks (and their decompressed text or profile) at most 8 MB,
+     * at most 1000 of them: Debian's libpng is built without these limits, so
+     * a 60-byte file declaring a 700 MB chunk made libpng allocate it. */
+    png_set_chunk_malloc_max(png, 8u << 20);
+    png_set_chunk_cache_max(png, 1000);
     png_set_read_fn(png, rd, read_from_buffer);
     png_read_info(png, info);
     if (png_get_image_width(png, info) != w || png_get_image_height(png, info) != h)
@@ -159,6 +195,8 @@ covidcam_status cc_png_decode_gray(const void *buf, size_t len, cc_image *out, c
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL buffer or output image");
     uint32_t w = 0, h = 0;
     covidcam_status st = peek_dims(buf, len, &w, &h, e);
+    if (st == COVIDCAM_OK)
+        st = check_chunk_lengths(buf, len, e);
     if (st != COVIDCAM_OK)
         return st;
 

@@ -534,6 +534,18 @@ static void test_png_arguments(void **state)
     png = make_png(100000, 100000, row, sizeof row, &len);
     st = covidcam_classify_png(f->s, png, len, o.probs, o.logits, NC, &o.top);
     expect_err(f->s, st, COVIDCAM_ERR_LIMIT, "100000x100000");
+    /* an ancillary chunk declaring more bytes than the file has is refused
+     * before libpng allocates its declared length (1.6 GB here) */
+    {
+        static const uint8_t big_text[] = {
+            0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a,                /* signature */
+            0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 6, 0, 0, 0, 6, 8, 0, 0, 0, 0,
+            0, 0, 0, 0,                                                 /* IHDR, CRC */
+            0x60, 0, 0, 0, 't', 'E', 'X', 't', 'k', 'e', 'y', 0};       /* 1.6 GB tEXt */
+        st = covidcam_classify_png(f->s, big_text, sizeof big_text, o.probs, o.logits, NC,
+                                   &o.top);
+        expect_err(f->s, st, COVIDCAM_ERR_BAD_FORMAT, "chunk 'tEXt'");
+    }
     free(png);
     outs_untouched(&o);
 }
