@@ -54,6 +54,7 @@ static const opt_def k_opts[] = {
     {"decay-all", OT_FLAG, O(decay_all), 0, 1, NULL, "also decay BN weights/biases and the fc bias", 1},
     {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
+    {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
     {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = fp32 until bf16 is validated on AVX512-BF16/AMX hardware; bf16 is experimental)", 0},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
     {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
@@ -90,6 +91,7 @@ void tr_opts_defaults(tr_opts *o)
     o->weight_decay = 1e-4;
     o->warmup_epochs = 5;
     o->precision = "auto";
+    o->select = "loss";
     o->aug_scale = 0.10;
     o->aug_translate = 0.05;
     o->aug_rotate = 10;
@@ -279,6 +281,9 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     }
     if (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") && strcmp(o->precision, "auto"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--precision must be fp32, bf16 or auto");
+    if (strcmp(o->select, "loss") && strcmp(o->select, "accuracy"))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--select must be loss or accuracy, not '%s'",
+                       o->select);
     /* A resumed run checks this once the checkpoint's values are in. */
     if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
@@ -438,6 +443,9 @@ covidcam_status tr_opts_apply_config(tr_opts *o, json_t *cfg, cc_err *e)
                            "configuration (only --epochs may change)",
                            od->name);
     }
+    /* Checkpoints written before --select existed picked by accuracy. */
+    if (!json_object_get(cfg, "select") && !tr_opts_given(o, "select"))
+        o->select = "accuracy";
     if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--epochs %d must exceed the checkpoint's warm-up of %d epochs", o->epochs,

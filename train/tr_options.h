@@ -27,6 +27,7 @@ typedef struct tr_opts {
     double lr, momentum, weight_decay, label_smoothing;
     int decay_all;
     const char *precision;
+    const char *select; /* "loss" or "accuracy": which validation figure picks best.safetensors */
     long seed;
     int threads;
     /* augmentation */

@@ -5,7 +5,8 @@
 #include "error.h"
 
 /* The files a training run writes into its --out directory. */
-extern const char *const tr_out_files[4];
+#define TR_OUT_FILES 5
+extern const char *const tr_out_files[TR_OUT_FILES];
 
 /* INVALID_ARGUMENT naming the first of tr_out_files that exists in `dir`
  * (a fresh run would replace it), with the way out: --resume or --force. */

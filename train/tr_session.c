@@ -195,6 +195,8 @@ static covidcam_status restore_position(tr_session *s, const tr_file *f, cc_err 
     s->ep_seen = (long)json_integer_value(json_object_get(st, "epoch_seen"));
     s->ep_train_seconds = json_number_value(json_object_get(st, "epoch_train_seconds"));
     s->best_acc = json_number_value(json_object_get(st, "best_accuracy"));
+    json_t *bl = json_object_get(st, "best_loss");
+    s->best_loss = json_is_number(bl) && json_number_value(bl) >= 0 ? json_number_value(bl) : HUGE_VAL;
     s->best_epoch = (int)json_integer_value(json_object_get(st, "best_epoch"));
     s->have_best = s->best_epoch > 0;
     if (s->epoch < 0 || s->batch < 0 || s->iter < 0)
@@ -264,7 +266,9 @@ covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
     s->command = command;
     s->stop = stop;
     s->best_acc = -1;
+    s->best_loss = HUGE_VAL;
     tr_path(s->out_model, sizeof s->out_model, o->out_dir, "best.safetensors");
+    tr_path(s->out_last, sizeof s->out_last, o->out_dir, "last.safetensors");
     tr_path(s->out_ckpt, sizeof s->out_ckpt, o->out_dir, "checkpoint.safetensors");
     tr_path(s->out_csv, sizeof s->out_csv, o->out_dir, "metrics.csv");
     tr_path(s->out_html, sizeof s->out_html, o->out_dir, "report.html");
@@ -313,11 +317,12 @@ void tr_session_close(tr_session *s)
 
 char *tr_session_state_json(const tr_session *s)
 {
-    json_t *j = json_pack("{s:o,s:i,s:i,s:I,s:f,s:I,s:I,s:f,s:f,s:i,s:I,s:s,s:i,s:s}", "config",
+    json_t *j = json_pack("{s:o,s:i,s:i,s:I,s:f,s:I,s:I,s:f,s:f,s:f,s:i,s:I,s:s,s:i,s:s}", "config",
                           tr_opts_config(s->o), "epoch", s->epoch, "batch", s->batch, "iteration",
                           (json_int_t)s->iter, "epoch_loss_sum", s->ep_loss, "epoch_correct",
                           (json_int_t)s->ep_correct, "epoch_seen", (json_int_t)s->ep_seen,
                           "epoch_train_seconds", s->ep_train_seconds, "best_accuracy", s->best_acc,
+                          "best_loss", isfinite(s->best_loss) ? s->best_loss : -1.0,
                           "best_epoch", s->best_epoch, "skipped_images", (json_int_t)s->skipped,
                           "precision", s->prec == CC_TPREC_BF16 ? "bf16" : "fp32",
                           "train_images", s->split[TR_TRAIN].n, "command", s->command);

@@ -53,10 +53,11 @@ typedef struct tr_session {
     long ep_correct, ep_seen;
     double ep_train_seconds;
     double best_acc;
+    double best_loss; /* validation loss of the best epoch (selection by loss) */
     int best_epoch;
     long skipped;
     tr_progress prog;
-    char out_model[4096], out_ckpt[4096], out_csv[4096], out_html[4096];
+    char out_model[4096], out_last[4096], out_ckpt[4096], out_csv[4096], out_html[4096];
     char data_paths[4][8192]; /* absolute train/val/test/data folders */
 } tr_session;
 

@@ -122,20 +122,37 @@ static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r,
     fflush(stdout);
 }
 
-static covidcam_status save_best(tr_session *s, const tr_report *r, double val_loss, cc_err *e)
+/* Writes this epoch's model to `path` with its training metadata. */
+static covidcam_status save_epoch_model(tr_session *s, const char *path, const tr_report *r,
+                                        double val_loss, cc_err *e)
 {
     char *training = tr_session_training_json(s, r, val_loss);
     if (!training)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    covidcam_status st = tr_save_model(s->out_model, &s->p, &s->mi, training, e);
+    covidcam_status st = tr_save_model(path, &s->p, &s->mi, training, e);
     free(training);
+    return st;
+}
+
+static covidcam_status save_best(tr_session *s, const tr_report *r, double val_loss, cc_err *e)
+{
+    covidcam_status st = save_epoch_model(s, s->out_model, r, val_loss, e);
     if (st)
         return st;
     memcpy(s->best_conf.m, s->conf.m, (size_t)s->conf.k * s->conf.k * sizeof *s->conf.m);
     s->best_acc = r->accuracy;
+    s->best_loss = val_loss;
     s->best_epoch = s->epoch + 1;
     s->have_best = 1;
     return COVIDCAM_OK;
+}
+
+/* Whether this epoch beats the best so far by the --select rule. */
+static int is_best(const tr_session *s, const tr_report *r, double val_loss)
+{
+    if (strcmp(s->o->select, "accuracy") == 0)
+        return r->accuracy > s->best_acc;
+    return val_loss < s->best_loss;
 }
 
 /* Validation, reports and saving at the end of an epoch. Returns 1 in
@@ -157,8 +174,9 @@ static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc
     }
     if (tr_report_make(&s->conf, &r))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    int best = r.accuracy > s->best_acc;
-    if (best)
+    int best = is_best(s, &r, v.loss);
+    st = save_epoch_model(s, s->out_last, &r, v.loss, e);
+    if (!st && best)
         st = save_best(s, &r, v.loss, e);
     float row[TH_EP_COLS] = {
         (float)(s->epoch + 1), s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.f,

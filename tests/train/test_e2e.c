@@ -1,7 +1,8 @@
 /* End-to-end runs of the trainer on small generated image trees: a tiny model
  * overfits a tiny set; an interrupted and resumed run ends with the same
  * weights as an uninterrupted one; the saved model loads in the library and
- * gives the validation accuracy the trainer reported. */
+ * gives the validation accuracy the trainer reported; --select picks the
+ * epoch its rule names from the recorded validation curve. */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -221,6 +222,76 @@ static void test_refuse_overwrite(void **state)
 
 /* The best model in the library: same validation accuracy as the trainer
  * recorded in the model's training metadata. */
+/* The "training" metadata of a saved model, as JSON (caller frees). */
+static json_t *training_of(const char *path)
+{
+    covidcam_model *m = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE];
+    if (covidcam_model_load(path, &m, err, sizeof err) != COVIDCAM_OK)
+        fail_msg("covidcam_model_load: %s", err);
+    json_t *tj = json_loads(covidcam_model_metadata(m, "training"), 0, NULL);
+    covidcam_model_free(m);
+    assert_non_null(tj);
+    return tj;
+}
+
+/* Epoch rows of OUT/metrics.csv: val_loss and val_accuracy per epoch. */
+static int read_curve(const char *out, double *loss, double *acc, int max)
+{
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        int ep, it;
+        double lr, tl, ta, vl, va;
+        if (sscanf(line, "epoch,%d,%d,%lf,%lf,%lf,%lf,%lf", &ep, &it, &lr, &tl, &ta, &vl, &va) == 7) {
+            assert_int_equal(ep, n + 1);
+            loss[n] = vl;
+            acc[n++] = va;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* best.safetensors is the epoch the --select rule names from the curve in
+ * metrics.csv (first of equals); last.safetensors is always the final epoch. */
+static void check_select(const char *rule)
+{
+    const char *out = tt_tempdir();
+    char cmd[1024], path[4096];
+    double loss[8], acc[8];
+    tr_opts o;
+    tr_result res;
+    snprintf(cmd, sizeof cmd, "%s --epochs 5 --lr 0.2 --select %s", k_tiny, rule);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    int n = read_curve(out, loss, acc, 8), want = 0;
+    assert_int_equal(n, 5);
+    for (int i = 1; i < n; i++)
+        if (strcmp(rule, "loss") == 0 ? loss[i] < loss[want] : acc[i] > acc[want])
+            want = i;
+    snprintf(path, sizeof path, "%s/best.safetensors", out);
+    json_t *tj = training_of(path);
+    assert_int_equal(json_integer_value(json_object_get(tj, "epoch")), want + 1);
+    assert_float_equal(json_number_value(json_object_get(tj, "val_loss")), loss[want], 1e-5);
+    json_decref(tj);
+    snprintf(path, sizeof path, "%s/last.safetensors", out);
+    tj = training_of(path);
+    assert_int_equal(json_integer_value(json_object_get(tj, "epoch")), 5);
+    json_decref(tj);
+    tt_rmtree(out);
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    check_select("loss");
+    check_select("accuracy");
+}
+
 static void test_library_load(void **state)
 {
     (void)state;
@@ -275,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_resume),
         cmocka_unit_test(test_refuse_overwrite),
         cmocka_unit_test(test_library_load),
+        cmocka_unit_test(test_select),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
