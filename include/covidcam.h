@@ -126,6 +126,11 @@ COVIDCAM_API int covidcam_model_class_index(const covidcam_model *model, const c
 /* Side of the square network input in pixels (metadata input_size); 0 if NULL. */
 COVIDCAM_API int covidcam_model_input_size(const covidcam_model *model);
 
+/* Softmax temperature T of the model's calibration (metadata `temperature`,
+ * 1 when the file has none): every probability the library reports is
+ * softmax(logits / T); logits are always raw. 0 if model is NULL. */
+COVIDCAM_API float covidcam_model_temperature(const covidcam_model *model);
+
 /* Number of input channels (1 or 3); 0 if NULL. */
 COVIDCAM_API int covidcam_model_input_channels(const covidcam_model *model);
 

@@ -117,13 +117,28 @@ def resolve_arch(arch, block=None, layers=None, widths=None, stem_width=None):
     return block, layers, widths, int(stem_width)
 
 
+def _positive_text(key, value, lo, hi):
+    """The metadata text of an optional positive number (a string is kept
+    verbatim), checked as the loader checks it."""
+    text = value if isinstance(value, str) else repr(float(value))
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError("%s must be a number, not %r" % (key, text)) from None
+    if text != text.strip():
+        raise ValueError("%s must be a number, not %r" % (key, text))
+    _check_f32(key, number, lo, hi, True)
+    return text
+
+
 def covidcam_meta(arch, block=None, layers=None, widths=None, stem_width=None,
                   input_size=224, input_channels=3, mean=None, std=None, classes=None,
-                  bn_eps=None, description=None, training=None):
+                  bn_eps=None, description=None, training=None, temperature=None):
     """The __metadata__ dict (all values strings) for a covidcam model.
 
     mean/std: one value per input channel, 0-255 pixel units. bn_eps may be a
-    number or a string (written verbatim, e.g. "1e-3"). training: a JSON-able
+    number or a string (written verbatim, e.g. "1e-3"); so may temperature (the
+    softmax calibration, docs/model-format.md). training: a JSON-able
     object or an already-encoded JSON string. Raises ValueError for anything
     the C loader would refuse (bounds: docs/model-format.md)."""
     check_class_names(classes)
@@ -152,17 +167,11 @@ def covidcam_meta(arch, block=None, layers=None, widths=None, stem_width=None,
     meta.update(input_size=str(input_size), input_channels=str(input_channels),
                 mean=_json([float(v) for v in mean]), std=_json([float(v) for v in std]),
                 classes=_json([str(c) for c in classes]))
-    if bn_eps is not None:
-        text = bn_eps if isinstance(bn_eps, str) else repr(float(bn_eps))
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError("bn_eps must be a number, not %r" % text) from None
-        if text != text.strip():
-            raise ValueError("bn_eps must be a number, not %r" % text)
-        _check_f32("bn_eps", value, LIMITS["CC_META_MIN_BN_EPS"], LIMITS["CC_META_MAX_BN_EPS"],
-                   True)
-        meta["bn_eps"] = text
+    for key, value, lo, hi in (("bn_eps", bn_eps, "CC_META_MIN_BN_EPS", "CC_META_MAX_BN_EPS"),
+                               ("temperature", temperature, "CC_META_MIN_TEMPERATURE",
+                                "CC_META_MAX_TEMPERATURE")):
+        if value is not None:
+            meta[key] = _positive_text(key, value, LIMITS[lo], LIMITS[hi])
     if description is not None:
         meta["description"] = str(description)
     if training is not None:

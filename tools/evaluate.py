@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Evaluate a covidcam model on a folder tree through the C library.
 
-Runs `covidcam-classify --json` on every PNG under DATA/<class>/ (the class is
-the folder name) and prints, in Markdown, what the model card reports:
+Runs `covidcam-classify --json` on every image under DATA/<class>/ (the class
+is the folder name; several DATA trees are merged by class name; PNG, JPEG
+and DICOM are told apart by their bytes) and prints, in Markdown, what the model card reports:
 accuracy, the confusion matrix, per-class precision / recall / F1 (the
 notebook's table), and calibration — mean confidence against accuracy in
-confidence bins, with the expected calibration error (ECE).
+15 equal-width confidence bins, with the expected calibration error (ECE).
 
 Standard library only, so it runs with the plain `python3`.
 
@@ -19,15 +20,21 @@ import subprocess
 import sys
 
 
-def list_images(root):
-    classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-    items = []
-    for c in classes:
-        folder = os.path.join(root, c)
-        for f in sorted(os.listdir(folder)):
-            if f.lower().endswith(".png"):
-                items.append((os.path.join(folder, f), c))
-    return classes, items
+def list_images(roots):
+    """(sorted class names, [(path, class)]) of the regular files in
+    ROOT/<class>/ for every root (hidden files left out)."""
+    if isinstance(roots, str):
+        roots = [roots]
+    classes, items = set(), []
+    for root in roots:
+        for c in sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))):
+            classes.add(c)
+            folder = os.path.join(root, c)
+            for f in sorted(os.listdir(folder)):
+                path = os.path.join(folder, f)
+                if not f.startswith(".") and os.path.isfile(path):
+                    items.append((path, c))
+    return sorted(classes), items
 
 
 def classify(exe, model, paths, threads, chunk=200):
@@ -62,7 +69,7 @@ def table(classes, truth, pred):
     return cm, rows
 
 
-def calibration(conf, correct, bins=10):
+def calibration(conf, correct, bins=15):
     edges = [i / bins for i in range(bins + 1)]
     out, ece = [], 0.0
     for b in range(bins):
@@ -83,7 +90,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json-out", help="also write per-image results (JSON lines) here")
-    ap.add_argument("data", help="folder with one sub-folder of PNGs per class")
+    ap.add_argument("data", nargs="+", help="folder with one sub-folder of images per class "
+                    "(several are merged by class name)")
     a = ap.parse_args()
 
     classes, items = list_images(a.data)
@@ -116,11 +124,11 @@ def main():
     macro = [sum(x[k] for x in rows) / len(rows) for k in (1, 2, 3)]
     print("| macro avg | %.4f | %.4f | %.4f | %d |" % (macro[0], macro[1], macro[2], len(items)))
     bins, ece = calibration(conf, correct)
-    print("\nCalibration (top-class confidence in 10 equal bins):\n")
+    print("\nCalibration (top-class confidence in 15 equal bins):\n")
     print("| confidence | images | mean confidence | accuracy |")
     print("|---|---|---|---|")
     for lo, hi, n, mc, ac in bins:
-        print("| (%.1f, %.1f] | %d | %.4f | %.4f |" % (lo, hi, n, mc, ac))
+        print("| (%.3f, %.3f] | %d | %.4f | %.4f |" % (lo, hi, n, mc, ac))
     print("\nExpected calibration error (ECE): %.4f" % ece)
     ms = sorted(r["ms"] for r in results)
     print("\nMedian classification time per image: %.1f ms" % ms[len(ms) // 2])

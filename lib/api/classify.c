@@ -23,7 +23,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in, float *probs
     if (rc)
         return rc;
     const float *z = s->net->logits;
-    if ((rc = cc_classify_logits(z, nc, probs, top, &s->err)))
+    if ((rc = cc_classify_logits(z, nc, s->m->temperature, probs, top, &s->err)))
         return rc;
     if (logits)
         memcpy(logits, z, (size_t)nc * sizeof *z);

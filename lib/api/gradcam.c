@@ -253,7 +253,8 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     if (rc == COVIDCAM_OK) {
         const float *z = s->net->logits;
         memcpy(h->logits, z, (size_t)m->num_classes * sizeof *z);
-        rc = cc_classify_logits(z, m->num_classes, h->probs, &h->top, &s->err);
+        rc = cc_classify_logits(z, m->num_classes, m->temperature, h->probs, &h->top,
+                                &s->err);
     }
     if (rc == COVIDCAM_OK) {
         h->cls = o && o->target_class >= 0 ? o->target_class : h->top;

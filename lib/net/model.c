@@ -65,6 +65,11 @@ int covidcam_model_class_index(const covidcam_model *m, const char *name)
     return -1;
 }
 
+float covidcam_model_temperature(const covidcam_model *m)
+{
+    return m ? m->temperature : 0.f;
+}
+
 int covidcam_model_input_size(const covidcam_model *m)
 {
     return m ? m->input_size : 0;

@@ -36,6 +36,7 @@ struct covidcam_model {
     char **classes;
     float mean[3], std[3];
     double bn_eps;
+    float temperature; /* softmax(logits / temperature): metadata, default 1 */
     cc_st_meta *meta; /* copied metadata */
     size_t num_meta;
 

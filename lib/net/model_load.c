@@ -25,6 +25,7 @@ static covidcam_status parse_meta(covidcam_model *m, const cc_safetensors *st, c
     memcpy(m->mean, mm.mean, sizeof m->mean);
     memcpy(m->std, mm.std, sizeof m->std);
     m->bn_eps = mm.bn_eps;
+    m->temperature = mm.temperature;
     m->classes = mm.classes;
     m->num_classes = mm.num_classes;
     return COVIDCAM_OK;

@@ -243,22 +243,37 @@ static covidcam_status parse_input(cc_model_meta *m, const cc_safetensors *st, c
     return COVIDCAM_OK;
 }
 
-static covidcam_status parse_bn_eps(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
+/* An optional positive number `key` in [lo, hi] after conversion to float;
+ * *out keeps its default when the key is absent. */
+static covidcam_status parse_positive(const cc_safetensors *st, const char *key, double lo,
+                                      double hi, double *out, cc_err *e)
 {
-    const char *s = cc_st_meta_get(st, "bn_eps");
-    m->bn_eps = CC_META_DEFAULT_BN_EPS;
+    const char *s = cc_st_meta_get(st, key);
     if (!s)
         return COVIDCAM_OK;
     char *end;
     double d = strtod(s, &end);
     float f = (float)d;
-    if (end == s || *end || isspace((unsigned char)*s) || !isnormal(f) || f < (float)CC_META_MIN_BN_EPS ||
-        f > (float)CC_META_MAX_BN_EPS)
+    if (end == s || *end || isspace((unsigned char)*s) || !isnormal(f) || f < (float)lo ||
+        f > (float)hi)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "metadata: bn_eps must be a number in [%g, %g] (as float), not '%.64s'",
-                       CC_META_MIN_BN_EPS, CC_META_MAX_BN_EPS, s);
-    m->bn_eps = d;
+                       "metadata: %s must be a number in [%g, %g] (as float), not '%.64s'", key,
+                       lo, hi, s);
+    *out = d;
     return COVIDCAM_OK;
+}
+
+static covidcam_status parse_scalars(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
+{
+    double t = 1;
+    m->bn_eps = CC_META_DEFAULT_BN_EPS;
+    covidcam_status rc = parse_positive(st, "bn_eps", CC_META_MIN_BN_EPS, CC_META_MAX_BN_EPS,
+                                        &m->bn_eps, e);
+    if (!rc)
+        rc = parse_positive(st, "temperature", CC_META_MIN_TEMPERATURE, CC_META_MAX_TEMPERATURE,
+                            &t, e);
+    m->temperature = (float)t;
+    return rc;
 }
 
 covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc_model_meta *m,
@@ -271,7 +286,7 @@ covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc
         (rc = parse_input(m, st, e)))
         goto fail;
     if (!(classes = meta_req(st, "classes", e, &rc)) || (rc = parse_classes(m, classes, e)) ||
-        (rc = parse_bn_eps(m, st, e)))
+        (rc = parse_scalars(m, st, e)))
         goto fail;
     m->description = cc_st_meta_get(st, "description");
     return COVIDCAM_OK;

@@ -23,6 +23,9 @@
 #define CC_META_DEFAULT_BN_EPS 1e-5
 #define CC_META_MIN_BN_EPS 1e-10
 #define CC_META_MAX_BN_EPS 0.1
+/* Softmax temperature: probabilities are softmax(logits / T); 1 when absent. */
+#define CC_META_MIN_TEMPERATURE 0.01
+#define CC_META_MAX_TEMPERATURE 100
 
 typedef struct cc_model_meta {
     cc_arch arch;
@@ -30,6 +33,7 @@ typedef struct cc_model_meta {
     int in_ch;
     float mean[3], std[3];
     double bn_eps;      /* validated as a float; the library folds in double */
+    float temperature;  /* softmax temperature, 1 when the file has none */
     int num_classes;
     char **classes;     /* num_classes owned strings */
     const char *description; /* points into the safetensors metadata; may be NULL */

@@ -150,17 +150,25 @@ static void test_softmax_stable(void **state)
     (void)state;
     float z[3] = {3e38f, -3e38f, 0}, p[3];
     int top = -1;
-    assert_int_equal(cc_classify_logits(z, 3, p, &top, NULL), COVIDCAM_OK);
+    assert_int_equal(cc_classify_logits(z, 3, 1.0, p, &top, NULL), COVIDCAM_OK);
     assert_int_equal(top, 0);
     assert_true(p[0] == 1.0f && p[1] == 0.0f && p[2] == 0.0f);
     float e[3] = {1, 2, 3};
-    cc_softmax(e, 3, p);
+    cc_softmax(e, 3, 1.0, p);
     double s = exp(1) + exp(2) + exp(3);
     assert_float_equal(p[2], exp(3) / s, 1e-7);
+    /* temperature 2: softmax of the halved logits, by hand */
+    cc_softmax(e, 3, 2.0, p);
+    s = exp(0.5) + exp(1.0) + exp(1.5);
+    assert_float_equal(p[0], exp(0.5) / s, 1e-7);
+    assert_float_equal(p[2], exp(1.5) / s, 1e-7);
+    /* a tiny temperature on extreme logits stays finite */
+    cc_softmax(z, 3, 0.01, p);
+    assert_true(p[0] == 1.0f && p[1] == 0.0f && p[2] == 0.0f);
     cc_err err = {{0}};
     z[1] = INFINITY;
     top = -1;
-    assert_int_equal(cc_classify_logits(z, 3, p, &top, &err), COVIDCAM_ERR_BAD_FORMAT);
+    assert_int_equal(cc_classify_logits(z, 3, 1.0, p, &top, &err), COVIDCAM_ERR_BAD_FORMAT);
     assert_int_equal(top, -1);
     assert_non_null(strstr(err.msg, "class 1 is +inf"));
 }

@@ -8,9 +8,13 @@ Every case is written at a limit and just past it. The writer's verdict
 OK or not): what the writer refuses is forced into a file by hand and must be
 refused by the library too. The weights are those of tests/fixtures/basic.safetensors
 with fc resized to the class count. Standard library only (no torch, no numpy).
+
+Then the temperature a model carries is applied: the probabilities the library
+reports are softmax(logits / T) of the logits of the same call, recomputed here.
 """
 import ctypes
 import json
+import math
 import os
 import struct
 import sys
@@ -55,6 +59,14 @@ CASES = [
     ("bn_eps 9.9e-11", dict(bn_eps=9.9e-11), False),
     ("bn_eps 1e-40", dict(bn_eps=1e-40), False),
     ("bn_eps '1e-3'", dict(bn_eps="1e-3"), True),
+    ("temperature 1.5", dict(temperature=1.5), True),
+    ("temperature 0.01", dict(temperature=0.01), True),
+    ("temperature 0.0099", dict(temperature=0.0099), False),
+    ("temperature 100", dict(temperature=100.0), True),
+    ("temperature 100.01", dict(temperature=100.01), False),
+    ("temperature 0", dict(temperature=0.0), False),
+    ("temperature -1", dict(temperature=-1.0), False),
+    ("temperature 'nan'", dict(temperature="nan"), False),
     ("std 0.001", dict(std=[0.001]), True),
     ("std 0.00099", dict(std=[0.00099]), False),
     ("std 1e-40", dict(std=[1e-40]), False),
@@ -80,6 +92,9 @@ def raw_meta(kw):
     if "bn_eps" in kw:
         b = kw["bn_eps"]
         meta["bn_eps"] = b if isinstance(b, str) else repr(float(b))
+    if "temperature" in kw:
+        t = kw["temperature"]
+        meta["temperature"] = t if isinstance(t, str) else repr(float(t))
     return meta
 
 
@@ -138,7 +153,47 @@ def main():
         print("%s %-32s writer %s; loader %s" % ("ok  " if ok else "FAIL", what,
                                                   writer[:80], loader[:100]))
     print("%d of %d cases disagree" % (failures, len(CASES)))
+    for t in (1.0, 2.5, 0.4):
+        failures += check_temperature(lib, tensors, t)
     return 1 if failures else 0
+
+
+def check_temperature(lib, tensors, t):
+    """1 when the library's probabilities are not softmax(logits / t)."""
+    kw = dict(BASE, temperature=t) if t != 1.0 else dict(BASE)
+    buf = serialise(tensors, cm.covidcam_meta(**kw), kw["classes"])
+    model, sess = ctypes.c_void_p(), ctypes.c_void_p()
+    err = ctypes.create_string_buffer(512)
+    lib.covidcam_session_create.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                                            ctypes.c_size_t]
+    lib.covidcam_session_free.argtypes = [ctypes.c_void_p]
+    lib.covidcam_model_temperature.argtypes = [ctypes.c_void_p]
+    lib.covidcam_model_temperature.restype = ctypes.c_float
+    f3 = ctypes.c_float * 3
+    lib.covidcam_classify_pixels.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
+                                             ctypes.c_int, ctypes.c_size_t, f3, f3,
+                                             ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]
+    if lib.covidcam_model_load_from_memory(buf, len(buf), ctypes.byref(model), err, 512) or \
+            lib.covidcam_session_create(model, None, ctypes.byref(sess), err, 512):
+        print("FAIL temperature %g: %s" % (t, err.value.decode(errors="replace")))
+        return 1
+    side = 40
+    pixels = bytes((x * 7 + y * 3) % 256 for y in range(side) for x in range(side))
+    probs, logits, top = f3(), f3(), ctypes.c_int(-1)
+    st = lib.covidcam_classify_pixels(sess, pixels, side, side, side, probs, logits, 3,
+                                      ctypes.byref(top))
+    got_t = lib.covidcam_model_temperature(model)
+    lib.covidcam_session_free(sess)
+    lib.covidcam_model_free(model)
+    z = [v / t for v in logits]
+    m = max(z)
+    want = [math.exp(v - m) / sum(math.exp(u - m) for u in z) for v in z]
+    worst = max(abs(a - b) for a, b in zip(probs, want))
+    ok = st == 0 and abs(got_t - t) < 1e-6 and worst < 1e-6 and top.value == z.index(m)
+    print("%s temperature %-6g model says %g; max |p - softmax(z/T)| %.2e" %
+          ("ok  " if ok else "FAIL", t, got_t, worst))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

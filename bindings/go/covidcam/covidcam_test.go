@@ -117,6 +117,9 @@ func TestModelQueries(t *testing.T) {
 		if s, _ := strconv.Atoi(meta["input_size"]); m.InputSize() != s {
 			t.Errorf("%s: InputSize %d, want %d", name, m.InputSize(), s)
 		}
+		if m.Temperature() != 1 {
+			t.Errorf("%s: Temperature %g, want 1 (no temperature in the file)", name, m.Temperature())
+		}
 		if m.InputChannels() != tensors["conv1.weight"].Shape[1] {
 			t.Errorf("%s: InputChannels %d", name, m.InputChannels())
 		}

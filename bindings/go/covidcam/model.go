@@ -122,6 +122,14 @@ func (m *Model) InputChannels() (n int) {
 	return
 }
 
+// Temperature returns the softmax temperature T of the model's calibration
+// (1 when the file has none; 0 once closed): probabilities are
+// softmax(logits / T), logits stay raw.
+func (m *Model) Temperature() (t float32) {
+	m.read(func(h *C.covidcam_model) { t = float32(C.covidcam_model_temperature(h)) })
+	return
+}
+
 // Arch returns the metadata arch ("resnet50", or "resnet" for a custom one).
 func (m *Model) Arch() (s string) {
 	m.read(func(h *C.covidcam_model) { s = C.GoString(C.covidcam_model_arch(h)) })

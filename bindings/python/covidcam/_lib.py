@@ -92,6 +92,7 @@ _SIGNATURES = {
     "covidcam_model_class_index": (_int, [model_p, _str]),
     "covidcam_model_input_size": (_int, [model_p]),
     "covidcam_model_input_channels": (_int, [model_p]),
+    "covidcam_model_temperature": (ctypes.c_float, [model_p]),
     "covidcam_model_arch": (_str, [model_p]),
     "covidcam_model_metadata": (_str, [model_p, _str]),
     "covidcam_model_num_layers": (_int, [model_p]),

@@ -129,6 +129,12 @@ class Model(OwnedHandle):
         return self._lib.model_input_channels(self.handle)
 
     @property
+    def temperature(self):
+        """Softmax temperature T of the model's calibration (1.0 when the file
+        has none): probabilities are softmax(logits / T)."""
+        return self._lib.model_temperature(self.handle)
+
+    @property
     def arch(self):
         return decode(self._lib.model_arch(self.handle))
 

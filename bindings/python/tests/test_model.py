@@ -69,6 +69,7 @@ class ModelTest(unittest.TestCase):
                 self.assertEqual(m.num_classes, tensors["fc.weight"][0][0])
                 self.assertEqual(m.input_size, int(meta["input_size"]))
                 self.assertEqual(m.input_channels, int(meta["input_channels"]))
+                self.assertEqual(m.temperature, float(meta.get("temperature", "1")))
                 self.assertEqual(m.input_channels, tensors["conv1.weight"][0][1])
                 self.assertEqual(m.arch, meta["arch"])
                 self.assertEqual(m.metadata("mean"), meta["mean"])
