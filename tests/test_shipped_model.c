@@ -1,8 +1,9 @@
 /* The shipped model (the one .safetensors file in models/) loads, carries the
- * metadata the model card relies on, and classifies the validation images
- * listed in tests/shipped_model_images.txt as their class with high
+ * metadata the model card relies on (four classes, a calibration temperature,
+ * layer4 maps of at least 7 x 7), and classifies the validation images listed
+ * in tests/shipped_model_images.txt, PNG and JPEG, as their class with high
  * confidence (tools/pick_selftest.py chose them). A guard for loading and the
- * whole PNG pipeline; docs/model-card.md reports accuracy. */
+ * whole decoding pipeline; docs/model-card.md reports accuracy. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 
 #include "covidcam.h"
 #include "test_util.h"
+
+#define NCLASS 4
 
 static char model_path[8192];
 
@@ -47,10 +50,15 @@ static void test_metadata(void **state)
     char err[COVIDCAM_ERRBUF_SIZE] = "";
     if (covidcam_model_load(model_path, &m, err, sizeof err) != COVIDCAM_OK)
         fail_msg("%s", err);
-    assert_int_equal(covidcam_model_num_classes(m), 3);
+    assert_int_equal(covidcam_model_num_classes(m), NCLASS);
     assert_int_equal(covidcam_model_class_index(m, "COVID"), 0);
     assert_int_equal(covidcam_model_class_index(m, "Normal"), 1);
-    assert_int_equal(covidcam_model_class_index(m, "ViralPneumonia"), 2);
+    assert_int_equal(covidcam_model_class_index(m, "Tuberculosis"), 2);
+    assert_int_equal(covidcam_model_class_index(m, "ViralPneumonia"), 3);
+    assert_true(covidcam_model_input_size(m) >= 224); /* layer4 maps >= 7 x 7 */
+    /* calibrated: a fitted temperature, not the default 1 */
+    assert_non_null(covidcam_model_metadata(m, "temperature"));
+    assert_true(covidcam_model_temperature(m) != 1.0f);
     assert_non_null(covidcam_model_metadata(m, "training"));
     assert_non_null(covidcam_model_metadata(m, "mean"));
     covidcam_model_free(m);
@@ -73,25 +81,32 @@ static void test_selected_images(void **state)
     assert_int_equal(covidcam_model_load(model_path, &m, err, sizeof err), COVIDCAM_OK);
     assert_int_equal(covidcam_session_create(m, NULL, &s, err, sizeof err), COVIDCAM_OK);
     char line[1024], cls[128], rel[768];
-    int per_class[3] = {0};
+    int per_class[NCLASS] = {0}, per_format[4] = {0};
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#' || sscanf(line, "%127s %767s", cls, rel) != 2)
             continue;
         int want = covidcam_model_class_index(m, cls);
         assert_true(want >= 0);
-        float probs[3];
+        float probs[NCLASS];
         int top = -1;
-        covidcam_status st = covidcam_classify_file(s, tu_shared(rel), probs, NULL, 3, &top);
+        covidcam_status st = covidcam_classify_file(s, tu_shared(rel), probs, NULL, NCLASS, &top);
         if (st != COVIDCAM_OK)
             fail_msg("%s: %s", rel, covidcam_session_last_error(s));
+        covidcam_image_info info;
+        covidcam_image_info_init(&info);
+        assert_int_equal(covidcam_session_image_info(s, &info), COVIDCAM_OK);
+        assert_true(info.format >= 0 && info.format < 4);
+        per_format[info.format]++;
         if (top != want || probs[want] < 0.9f)
             fail_msg("%s: predicted %s (p=%.3f), expected %s", rel,
                      covidcam_model_class_name(m, top), probs[top], cls);
         per_class[want]++;
     }
     fclose(f);
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < NCLASS; c++)
         assert_true(per_class[c] >= 3);
+    assert_true(per_format[COVIDCAM_FORMAT_PNG] >= 3);
+    assert_true(per_format[COVIDCAM_FORMAT_JPEG] >= 2);
     covidcam_session_free(s);
     covidcam_model_free(m);
 }

@@ -2,8 +2,9 @@
 """Pick the validation images the shipped-model test classifies.
 
 Reads the per-image results written by `tools/evaluate.py --json-out` and
-writes, per class, the N correctly classified images with the highest
-confidence (ties broken by file name) as `<class> <path relative to the data
+writes, per class and file type (extension, so JPEGs are picked beside
+PNGs), the N correctly classified images with the highest confidence (ties
+broken by file name) as `<class> <path relative to the data
 root> <confidence>` lines. The test guards loading and the pipeline; the
 model card guards accuracy.
 
@@ -28,10 +29,11 @@ def main():
             if r["top"] != r["truth"]:
                 continue
             conf = r["probabilities"][r["top"]]
-            best.setdefault(r["truth"], []).append((-conf, r["file"]))
+            ext = os.path.splitext(r["file"])[1].lower()
+            best.setdefault((r["truth"], ext), []).append((-conf, r["file"]))
     print("# class, image (relative to the shared data root), confidence when picked")
-    for c in sorted(best):
-        for neg, path in sorted(best[c])[: a.per_class]:
+    for c, ext in sorted(best):
+        for neg, path in sorted(best[c, ext])[: a.per_class]:
             print("%s %s %.4f" % (c, os.path.relpath(path, a.root), -neg))
 
 

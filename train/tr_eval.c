@@ -168,8 +168,10 @@ covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const ch
     if (!st && tr_report_make(&t.c, &r))
         st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (!st) {
-        printf("test: %s on %s: %ld images, loss %.4f, accuracy %.4f\n", model_path,
-               dir ? dir : "the test split", v.n, v.loss, v.accuracy);
+        printf("test: %s on ", model_path);
+        for (const char *p = dir ? dir : "the test split"; *p; p++)
+            fputs(*p == TR_SOURCE_SEP ? ", " : (char[2]){*p, 0}, stdout);
+        printf(": %ld images, loss %.4f, accuracy %.4f\n", v.n, v.loss, v.accuracy);
         tr_confusion_print(stdout, &t.c, t.mi.classes.names);
         putchar('\n');
         tr_report_print(stdout, &r, t.mi.classes.names);

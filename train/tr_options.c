@@ -28,7 +28,7 @@ static const opt_def k_opts[] = {
     {"val", OT_STR, O(val_dir), 0, 0, "DIR",
      "validation images (class folders among the training classes); repeatable", 1},
     {"test", OT_STR, O(test_dir), 0, 0, "DIR",
-     "test images: evaluated with the best model after training, or alone with --model", 0},
+     "test images: evaluated with the best model after training, or alone with --model; repeatable", 0},
     {"data", OT_STR, O(data_root), 0, 0, "ROOT", "one tree to split per class (instead of --train/--val)", 1},
     {"split", OT_STR, O(split), 0, 0, "T,V,T", "train,val,test fractions of --data", 1},
     {"out", OT_STR, O(out_dir), 0, 0, "DIR",
@@ -318,18 +318,18 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     return COVIDCAM_OK;
 }
 
-/* --train and --val may be repeated: the folders are joined with
+/* --train, --val and --test may be repeated: the folders are joined with
  * TR_SOURCE_SEP in the option's own buffer. */
 static covidcam_status add_source(tr_opts *o, const opt_def *od, const char *v, cc_err *e)
 {
-    int train = od->off == O(train_dir);
-    if (!train && od->off != O(val_dir))
+    if (od->off != O(train_dir) && od->off != O(val_dir) && od->off != O(test_dir))
         return set_value(o, od, v, e);
     if (strchr(v, TR_SOURCE_SEP))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--%s: folder names containing a newline are not supported", od->name);
-    const char **cur = train ? &o->train_dir : &o->val_dir;
-    char *buf = train ? o->train_list : o->val_list;
+    const char **cur = (const char **)((char *)o + od->off);
+    char *buf = od->off == O(train_dir) ? o->train_list
+                : od->off == O(val_dir) ? o->val_list : o->test_list;
     size_t size = sizeof o->train_list;
     if (!o->given[od - k_opts])
         return set_value(o, od, v, e);

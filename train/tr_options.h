@@ -41,9 +41,9 @@ typedef struct tr_opts {
     /* set by parsing */
     tr_mode mode;
     char given[64]; /* given[i]: flag i of the table appeared on the command line */
-    /* --train / --val given more than once: the folders joined by
-     * TR_SOURCE_SEP (train_dir / val_dir then point here) */
-    char train_list[8192], val_list[8192];
+    /* --train / --val / --test given more than once: the folders joined by
+     * TR_SOURCE_SEP (train_dir / val_dir / test_dir then point here) */
+    char train_list[8192], val_list[8192], test_list[8192];
 } tr_opts;
 
 void tr_opts_defaults(tr_opts *o);

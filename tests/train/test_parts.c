@@ -224,6 +224,12 @@ static void test_options(void **state)
     NEAR(o.lr, 0.1, 0);
     assert_int_equal(parse(&o, "--test t --model m", &e), COVIDCAM_OK);
     assert_int_equal(o.mode, TR_MODE_TEST);
+    assert_int_equal(parse(&o, "--test t --model m --test u", &e), COVIDCAM_OK);
+    assert_string_equal(o.test_dir, "t\nu");
+    /* --select: loss by default, accuracy on request, nothing else */
+    assert_string_equal(o.select, "loss");
+    assert_int_equal(parse(&o, "--train a --val b --out c --select accuracy", &e), COVIDCAM_OK);
+    assert_string_equal(o.select, "accuracy");
     assert_int_equal(parse(&o, "--benchmark --arch resnet50", &e), COVIDCAM_OK);
     assert_int_equal(o.mode, TR_MODE_BENCH);
     /* errors name the flag */
@@ -233,6 +239,7 @@ static void test_options(void **state)
         "--train a --out c",                        "--train a --val b",
         "--data r --split 0.5,0.2,0.1 --out c",     "--data r --split 0.9,0,0.1 --out c",
         "--train a --val b --out c --precision fp16", "--train a --val b --out c --input-channels 2",
+        "--train a --val b --out c --select best",
         "--train a --val b --out c --warmup-epochs 50", "--train a --val b --out c --arch resnet",
         "--train a --val b --out c --layers 2,2",   "--data r --train a --val b --out c",
         "--train a --val b --out c --arch resnet --block basic --layers 1,1 --widths 8 --stem-width 8",
