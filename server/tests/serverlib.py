@@ -43,6 +43,13 @@ def real_images(per_class=None):
     return out
 
 
+def model_meta(path=None):
+    """The __metadata__ of a safetensors model (the facts tests compare with)."""
+    with open(path or MODEL, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()

@@ -62,8 +62,10 @@ class Api(unittest.TestCase):
     def test_model(self):
         status, _, m = self.srv.json("GET", "/v1/model")
         self.assertEqual(status, 200)
-        self.assertEqual(m["classes"], ["COVID", "Normal", "ViralPneumonia"])
-        self.assertEqual((m["input_size"], m["input_channels"]), (160, 1))
+        meta = sl.model_meta()
+        self.assertEqual(m["classes"], json.loads(meta["classes"]))
+        self.assertEqual((m["input_size"], m["input_channels"]),
+                         (int(meta["input_size"]), int(meta["input_channels"])))
         self.assertEqual(m["arch"], "resnet")
         self.assertEqual(m["precision"], "fp32")
         self.assertIn("image/png", m["media_types"])
@@ -173,7 +175,8 @@ class Api(unittest.TestCase):
         status, _, got = self.srv.gradcam(sl.read(sl.SAMPLE), "?layer=layer4&class=COVID")
         self.assertEqual(status, 200, got)
         self.assertEqual((got["class"], got["layer"], got["method"]), ("COVID", "layer4.1", "gradcam"))
-        self.assertEqual(got["raw_size"], [5, 5])  # 160 / 32
+        side = -(-int(sl.model_meta()["input_size"]) // 32)  # layer4 stride 32, rounded up
+        self.assertEqual(got["raw_size"], [side, side])
         self.assertEqual(got["probability"], got["probabilities"]["COVID"])
         png = base64.b64decode(got["overlay_png"])
         self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
@@ -216,8 +219,10 @@ class Api(unittest.TestCase):
 
     def test_400_params(self):
         png = sl.read(sl.SAMPLE)
-        cases = [("?layer=layer9", "layer9", "layer4.1"), ("?class=Flu", "Flu", "ViralPneumonia"),
-                 ("?class=3", "'3'", "[0, 2]"), ("?method=saliency", "saliency", "layercam"),
+        classes = json.loads(sl.model_meta()["classes"])
+        k = len(classes)
+        cases = [("?layer=layer9", "layer9", "layer4.1"), ("?class=Flu", "Flu", classes[-1]),
+                 ("?class=%d" % k, "'%d'" % k, "[0, %d]" % (k - 1)), ("?method=saliency", "saliency", "layercam"),
                  ("?alpha=1.5", "1.5", "[0, 1]"), ("?alpha=nan", "nan", "[0, 1]"),
                  ("?colour=red", "colour", "alpha")]
         for query, *words in cases:
@@ -267,7 +272,8 @@ class Startup(unittest.TestCase):
             p.terminate()
             out, err = p.communicate(timeout=60)
         self.assertRegex(line, r"listening on http://127\.0\.0\.1:\d+/ model ")
-        self.assertIn("classes COVID,Normal,ViralPneumonia, precision fp32", line)
+        classes = ",".join(json.loads(sl.model_meta()["classes"]))
+        self.assertIn("classes %s, precision fp32" % classes, line)
         self.assertEqual(p.returncode, 0, err)
 
     def test_unsupported_precision_shows_library_message(self):
