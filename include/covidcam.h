@@ -53,7 +53,7 @@ extern "C" {
 /* The version this header belongs to. Set in meson.build's project() alone;
  * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
-#define COVIDCAM_VERSION_MINOR 2
+#define COVIDCAM_VERSION_MINOR 3
 #define COVIDCAM_VERSION_PATCH 0
 
 /* Enough bytes for any message the library writes to an errbuf. */
