@@ -411,6 +411,25 @@ COVIDCAM_API covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *he
                                                       size_t stride, float image_weight,
                                                       uint8_t *rgb);
 
+/* covidcam_heatmap_resize(), covidcam_heatmap_colormap() and
+ * covidcam_heatmap_overlay() with a message: on failure `errbuf` (may be NULL;
+ * COVIDCAM_ERRBUF_SIZE bytes suffice) names the culprit (which pointer is NULL,
+ * which size or stride or weight is out of range, the allocation that failed),
+ * "" on success. Same outputs, errors (INVALID_ARGUMENT, OUT_OF_MEMORY) and
+ * threading: several threads may render one heatmap at once (it is only read).
+ * The caller owns every buffer. Since 0.3. */
+COVIDCAM_API covidcam_status covidcam_heatmap_resize_errbuf(const covidcam_heatmap *heatmap,
+                                                            int width, int height, float *out,
+                                                            char *errbuf, size_t errbuf_size);
+COVIDCAM_API covidcam_status covidcam_heatmap_colormap_errbuf(const covidcam_heatmap *heatmap,
+                                                              int width, int height, uint8_t *rgb,
+                                                              char *errbuf, size_t errbuf_size);
+COVIDCAM_API covidcam_status covidcam_heatmap_overlay_errbuf(const covidcam_heatmap *heatmap,
+                                                             const uint8_t *gray, int width,
+                                                             int height, size_t stride,
+                                                             float image_weight, uint8_t *rgb,
+                                                             char *errbuf, size_t errbuf_size);
+
 /* Write the overlay on the heatmap's own copy of the original image, at the
  * original size, as an RGB PNG at `path`. INVALID_ARGUMENT if the heatmap came
  * from a tensor (no image; use covidcam_heatmap_overlay), IO on write errors. */

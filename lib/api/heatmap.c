@@ -95,18 +95,40 @@ int covidcam_heatmap_image_height(const covidcam_heatmap *h)
     return h ? h->image.height : 0;
 }
 
-static int bad_size(int width, int height)
+/* The output geometry check every renderer shares; names the culprit. */
+static covidcam_status check_size(int width, int height, cc_err *e)
 {
-    return width <= 0 || height <= 0 || (unsigned)width > COVIDCAM_MAX_IMAGE_DIM ||
-           (unsigned)height > COVIDCAM_MAX_IMAGE_DIM ||
-           (uint64_t)width * (uint64_t)height > COVIDCAM_MAX_IMAGE_PIXELS;
+    if (width <= 0 || height <= 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "output size %d x %d: width and height must be positive", width, height);
+    if ((unsigned)width > COVIDCAM_MAX_IMAGE_DIM || (unsigned)height > COVIDCAM_MAX_IMAGE_DIM ||
+        (uint64_t)width * (uint64_t)height > COVIDCAM_MAX_IMAGE_PIXELS)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "output size %d x %d is over the limits (%u per side, %llu pixels)", width,
+                       height, (unsigned)COVIDCAM_MAX_IMAGE_DIM,
+                       (unsigned long long)COVIDCAM_MAX_IMAGE_PIXELS);
+    return COVIDCAM_OK;
 }
 
-covidcam_status covidcam_heatmap_resize(const covidcam_heatmap *h, int width, int height,
-                                        float *out)
+/* NULL heatmap or output buffer: the first check of every renderer. */
+static covidcam_status check_args(const covidcam_heatmap *h, const void *out, const char *out_name,
+                                  cc_err *e)
 {
-    if (!h || !out || bad_size(width, height))
-        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    if (!h)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap must not be NULL");
+    if (!out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "%s must not be NULL", out_name);
+    return COVIDCAM_OK;
+}
+
+static covidcam_status heatmap_resize(const covidcam_heatmap *h, int width, int height,
+                                      float *out, cc_err *e)
+{
+    covidcam_status rc = check_args(h, out, "out", e);
+    if (!rc)
+        rc = check_size(width, height, e);
+    if (rc)
+        return rc;
     cc_resize_f32(h->map, h->size, h->size, out, width, height);
     return COVIDCAM_OK;
 }
@@ -119,33 +141,59 @@ static float *resized(const covidcam_heatmap *h, int width, int height)
     return m;
 }
 
-covidcam_status covidcam_heatmap_colormap(const covidcam_heatmap *h, int width, int height,
-                                          uint8_t *rgb)
+static covidcam_status heatmap_colormap(const covidcam_heatmap *h, int width, int height,
+                                        uint8_t *rgb, cc_err *e)
 {
-    if (!h || !rgb || bad_size(width, height))
-        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    covidcam_status rc = check_args(h, rgb, "rgb", e);
+    if (!rc)
+        rc = check_size(width, height, e);
+    if (rc)
+        return rc;
     float *m = resized(h, width, height);
     if (!m)
-        return COVIDCAM_ERR_OUT_OF_MEMORY;
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %d x %d map", width,
+                       height);
     cc_colormap_jet(m, (size_t)width * (size_t)height, rgb);
     free(m);
     return COVIDCAM_OK;
 }
 
-covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *h, const uint8_t *gray,
-                                         int width, int height, size_t stride, float image_weight,
-                                         uint8_t *rgb)
+static covidcam_status overlay_args(const covidcam_heatmap *h, const uint8_t *gray, int width,
+                                    int height, size_t stride, float image_weight,
+                                    const uint8_t *rgb, cc_err *e)
 {
-    if (!h || !gray || !rgb || bad_size(width, height) || !cc_pixels_fit(width, height, stride) ||
-        !(image_weight >= 0.0f && image_weight <= 1.0f))
-        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    covidcam_status rc = check_args(h, rgb, "rgb", e);
+    if (!rc)
+        rc = check_args(h, gray, "gray", e);
+    if (!rc)
+        rc = check_size(width, height, e);
+    if (rc)
+        return rc;
+    if (!cc_pixels_fit(width, height, stride))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "stride %zu is smaller than the width %d or the rows overflow", stride,
+                       width);
+    if (!(image_weight >= 0.0f && image_weight <= 1.0f))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "image_weight %g is not in [0, 1]",
+                       (double)image_weight);
+    return COVIDCAM_OK;
+}
+
+static covidcam_status heatmap_overlay(const covidcam_heatmap *h, const uint8_t *gray, int width,
+                                       int height, size_t stride, float image_weight,
+                                       uint8_t *rgb, cc_err *e)
+{
+    covidcam_status rc = overlay_args(h, gray, width, height, stride, image_weight, rgb, e);
+    if (rc)
+        return rc;
     size_t n = (size_t)width * (size_t)height;
     float *m = resized(h, width, height);
     uint8_t *packed = stride == (size_t)width ? NULL : malloc(n);
     if (!m || (stride != (size_t)width && !packed)) {
         free(m);
         free(packed);
-        return COVIDCAM_ERR_OUT_OF_MEMORY;
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %d x %d overlay",
+                       width, height);
     }
     if (packed)
         for (int y = 0; y < height; y++)
@@ -154,6 +202,54 @@ covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *h, const uint8_
     free(m);
     free(packed);
     return COVIDCAM_OK;
+}
+
+covidcam_status covidcam_heatmap_resize(const covidcam_heatmap *h, int width, int height,
+                                        float *out)
+{
+    return heatmap_resize(h, width, height, out, NULL);
+}
+
+covidcam_status covidcam_heatmap_colormap(const covidcam_heatmap *h, int width, int height,
+                                          uint8_t *rgb)
+{
+    return heatmap_colormap(h, width, height, rgb, NULL);
+}
+
+covidcam_status covidcam_heatmap_overlay(const covidcam_heatmap *h, const uint8_t *gray,
+                                         int width, int height, size_t stride, float image_weight,
+                                         uint8_t *rgb)
+{
+    return heatmap_overlay(h, gray, width, height, stride, image_weight, rgb, NULL);
+}
+
+covidcam_status covidcam_heatmap_resize_errbuf(const covidcam_heatmap *h, int width, int height,
+                                               float *out, char *errbuf, size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = heatmap_resize(h, width, height, out, &e);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
+}
+
+covidcam_status covidcam_heatmap_colormap_errbuf(const covidcam_heatmap *h, int width, int height,
+                                                 uint8_t *rgb, char *errbuf, size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = heatmap_colormap(h, width, height, rgb, &e);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
+}
+
+covidcam_status covidcam_heatmap_overlay_errbuf(const covidcam_heatmap *h, const uint8_t *gray,
+                                                int width, int height, size_t stride,
+                                                float image_weight, uint8_t *rgb, char *errbuf,
+                                                size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = heatmap_overlay(h, gray, width, height, stride, image_weight, rgb, &e);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
 }
 
 /* Render at w x ht (the overlay when `overlay`, else the colormap alone) and
@@ -165,11 +261,10 @@ static covidcam_status write_rgb(const covidcam_heatmap *h, const char *path, in
     if (!rgb)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %dx%d image", w, ht);
     covidcam_status rc =
-        overlay ? covidcam_heatmap_overlay(h, h->image.pixels, w, ht, (size_t)w, image_weight, rgb)
-                : covidcam_heatmap_colormap(h, w, ht, rgb);
+        overlay ? heatmap_overlay(h, h->image.pixels, w, ht, (size_t)w, image_weight, rgb, e)
+                : heatmap_colormap(h, w, ht, rgb, e);
     if (rc)
-        cc_fail(e, rc, "cannot render the %s: %s", overlay ? "overlay" : "colormap",
-                covidcam_status_string(rc));
+        cc_err_prefix(e, "cannot render the %s", overlay ? "overlay" : "colormap");
     else
         rc = cc_png_write_file(path, rgb, w, ht, 3, e);
     free(rgb);

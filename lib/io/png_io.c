@@ -380,8 +380,8 @@ covidcam_status cc_png_write_file(const char *path, const uint8_t *px, int width
 {
     if (!path)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path");
-    uint8_t *png;
-    size_t len;
+    uint8_t *png = NULL; /* set on success; initialised for -O3's flow analysis */
+    size_t len = 0;
     covidcam_status st = cc_png_encode(px, width, height, channels, &png, &len, e);
     if (st != COVIDCAM_OK)
         return st;

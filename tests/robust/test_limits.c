@@ -213,6 +213,84 @@ static void test_render_limits(void **state)
     covidcam_heatmap_free(h);
 }
 
+/* The message of a failed render call must contain `needle`. */
+static void expect_msg(covidcam_status got, const char *msg, const char *needle, const char *what)
+{
+    expect_status(got, COVIDCAM_ERR_INVALID_ARGUMENT, what, msg);
+    if (!strstr(msg, needle))
+        fail_msg("%s: message '%s' does not name '%s'", what, msg, needle);
+}
+
+/* The _errbuf twins of the renderers: the same outputs byte for byte, "" on
+ * success, and a message naming the culprit for each kind of bad argument and
+ * for a failed allocation. */
+static void test_render_errbuf(void **state)
+{
+    fx *f = *state;
+    size_t len;
+    uint8_t *png = rb_png_gray(40, 40, 1, NULL, &len);
+    covidcam_heatmap *h = NULL;
+    assert_int_equal(covidcam_gradcam_png(f->s, png, len, NULL, &h), COVIDCAM_OK);
+    free(png);
+    enum { W = 5, H = 3 };
+    float out[W * H], out2[W * H];
+    uint8_t rgb[3 * W * H], rgb2[3 * W * H], gray[2 * W * H];
+    for (size_t i = 0; i < sizeof gray; i++)
+        gray[i] = (uint8_t)(i * 37);
+    char err[COVIDCAM_ERRBUF_SIZE] = "stale";
+
+    assert_int_equal(covidcam_heatmap_resize(h, W, H, out), COVIDCAM_OK);
+    assert_int_equal(covidcam_heatmap_resize_errbuf(h, W, H, out2, err, sizeof err), COVIDCAM_OK);
+    assert_string_equal(err, "");
+    assert_memory_equal(out, out2, sizeof out);
+    assert_int_equal(covidcam_heatmap_colormap(h, W, H, rgb), COVIDCAM_OK);
+    assert_int_equal(covidcam_heatmap_colormap_errbuf(h, W, H, rgb2, err, sizeof err),
+                     COVIDCAM_OK);
+    assert_memory_equal(rgb, rgb2, sizeof rgb);
+    assert_int_equal(covidcam_heatmap_overlay(h, gray, W, H, 2 * W, 0.3f, rgb), COVIDCAM_OK);
+    assert_int_equal(
+        covidcam_heatmap_overlay_errbuf(h, gray, W, H, 2 * W, 0.3f, rgb2, err, sizeof err),
+        COVIDCAM_OK);
+    assert_memory_equal(rgb, rgb2, sizeof rgb);
+
+    expect_msg(covidcam_heatmap_resize_errbuf(NULL, W, H, out, err, sizeof err), err, "heatmap",
+               "resize NULL heatmap");
+    expect_msg(covidcam_heatmap_resize_errbuf(h, W, H, NULL, err, sizeof err), err, "out",
+               "resize NULL out");
+    expect_msg(covidcam_heatmap_resize_errbuf(h, 0, H, out, err, sizeof err), err, "0 x 3",
+               "resize 0 wide");
+    expect_msg(covidcam_heatmap_colormap_errbuf(h, 8193, 8192, rgb, err, sizeof err), err,
+               "8193 x 8192", "colormap over the pixel limit");
+    expect_msg(covidcam_heatmap_colormap_errbuf(h, W, H, NULL, err, sizeof err), err, "rgb",
+               "colormap NULL rgb");
+    expect_msg(covidcam_heatmap_overlay_errbuf(h, NULL, W, H, W, 0.5f, rgb, err, sizeof err), err,
+               "gray", "overlay NULL gray");
+    expect_msg(covidcam_heatmap_overlay_errbuf(h, gray, W, H, W - 1, 0.5f, rgb, err, sizeof err),
+               err, "stride 4", "overlay short stride");
+    expect_msg(covidcam_heatmap_overlay_errbuf(h, gray, W, H, W, 1.5f, rgb, err, sizeof err), err,
+               "image_weight 1.5", "overlay weight");
+    /* a NULL errbuf is allowed */
+    assert_int_equal(covidcam_heatmap_resize_errbuf(h, 0, H, out, NULL, 0),
+                     COVIDCAM_ERR_INVALID_ARGUMENT);
+
+    /* the first allocation of each renderer fails: OUT_OF_MEMORY, named, nothing leaked */
+    aw_arm(1);
+    covidcam_status st = covidcam_heatmap_colormap_errbuf(h, W, H, rgb, err, sizeof err);
+    long live = aw_live();
+    aw_disarm();
+    expect_status(st, COVIDCAM_ERR_OUT_OF_MEMORY, "colormap, allocation 1 fails", err);
+    assert_non_null(strstr(err, "out of memory"));
+    assert_int_equal(live, 0);
+    aw_arm(2);
+    st = covidcam_heatmap_overlay_errbuf(h, gray, W, H, 2 * W, 0.5f, rgb, err, sizeof err);
+    live = aw_live();
+    aw_disarm();
+    expect_status(st, COVIDCAM_ERR_OUT_OF_MEMORY, "overlay, allocation 2 fails", err);
+    assert_non_null(strstr(err, "5 x 3 overlay"));
+    assert_int_equal(live, 0);
+    covidcam_heatmap_free(h);
+}
+
 /* ------------------------------------------------------------------ models */
 
 static covidcam_status load_bytes(const uint8_t *b, size_t len, char *err, size_t max_request)
@@ -394,7 +472,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_bomb),          cmocka_unit_test(test_png_side_limit),
         cmocka_unit_test(test_png_pixel_limit),   cmocka_unit_test(test_pixels_limits),
-        cmocka_unit_test(test_render_limits),     cmocka_unit_test(test_header_limit),
+        cmocka_unit_test(test_render_limits),     cmocka_unit_test(test_render_errbuf),
+        cmocka_unit_test(test_header_limit),
         cmocka_unit_test(test_tensor_count_limit), cmocka_unit_test(test_class_limit),
         cmocka_unit_test(test_input_size_boundary), cmocka_unit_test(test_model_memory_limit),
         cmocka_unit_test(test_model_file_limit),

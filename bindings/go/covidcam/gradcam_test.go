@@ -233,4 +233,10 @@ func TestGradCAMErrors(t *testing.T) {
 	if _, err := hm.Colormap(0, 3); !errors.Is(err, covidcam.ErrInvalidArgument) {
 		t.Errorf("Colormap(0, 3): %v", err)
 	}
+	// The library's message (the _errbuf renderers) names the culprit.
+	_, err = hm.Overlay(make([]byte, 16), 4, 4, 4, 1.5)
+	if !errors.Is(err, covidcam.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "image_weight -0.5 is not in [0, 1]") {
+		t.Errorf("Overlay with alpha 1.5: %v", err)
+	}
 }

@@ -135,13 +135,20 @@ func (hm *Heatmap) Result() (r Result) {
 	return
 }
 
-func (hm *Heatmap) status(op string, f func(h *C.covidcam_heatmap) C.covidcam_status,
+// status runs a renderer through its _errbuf form, so a failure carries the
+// library's message naming the culprit after msg.
+func (hm *Heatmap) status(op string, f func(h *C.covidcam_heatmap, eb errbuf) C.covidcam_status,
 	msg string) error {
 	var st C.covidcam_status
-	if !hm.read(func(h *C.covidcam_heatmap) { st = f(h) }) {
+	eb := newErrbuf()
+	defer eb.free()
+	if !hm.read(func(h *C.covidcam_heatmap) { st = f(h, eb) }) {
 		return errClosed(op, "heatmap")
 	}
 	if st != C.COVIDCAM_OK {
+		if m := eb.String(); m != "" {
+			msg += ": " + m
+		}
 		return newError(op, st, msg)
 	}
 	return nil
@@ -153,8 +160,9 @@ func (hm *Heatmap) Resize(width, height int) ([]float32, error) {
 		return nil, err
 	}
 	out := make([]float32, width*height)
-	err := hm.status("Resize", func(h *C.covidcam_heatmap) C.covidcam_status {
-		return C.covidcam_heatmap_resize(h, C.int(width), C.int(height), cfloats(out))
+	err := hm.status("Resize", func(h *C.covidcam_heatmap, eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_resize_errbuf(h, C.int(width), C.int(height), cfloats(out),
+			eb.p, eb.size())
 	}, fmt.Sprintf("cannot resize to %dx%d", width, height))
 	if err != nil {
 		return nil, err
@@ -169,9 +177,9 @@ func (hm *Heatmap) Colormap(width, height int) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, 3*width*height)
-	err := hm.status("Colormap", func(h *C.covidcam_heatmap) C.covidcam_status {
-		return C.covidcam_heatmap_colormap(h, C.int(width), C.int(height),
-			(*C.uint8_t)(cbytes(out)))
+	err := hm.status("Colormap", func(h *C.covidcam_heatmap, eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_colormap_errbuf(h, C.int(width), C.int(height),
+			(*C.uint8_t)(cbytes(out)), eb.p, eb.size())
 	}, fmt.Sprintf("cannot colormap at %dx%d", width, height))
 	if err != nil {
 		return nil, err
@@ -191,9 +199,10 @@ func (hm *Heatmap) Overlay(gray []byte, width, height, stride int, alpha float32
 		return nil, err
 	}
 	out := make([]byte, 3*width*height)
-	err := hm.status("Overlay", func(h *C.covidcam_heatmap) C.covidcam_status {
-		return C.covidcam_heatmap_overlay(h, (*C.uint8_t)(cbytes(gray)), C.int(width),
-			C.int(height), C.size_t(stride), C.float(1-alpha), (*C.uint8_t)(cbytes(out)))
+	err := hm.status("Overlay", func(h *C.covidcam_heatmap, eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_overlay_errbuf(h, (*C.uint8_t)(cbytes(gray)), C.int(width),
+			C.int(height), C.size_t(stride), C.float(1-alpha), (*C.uint8_t)(cbytes(out)),
+			eb.p, eb.size())
 	}, fmt.Sprintf("cannot overlay on %dx%d pixels (stride %d, alpha %g)", width, height,
 		stride, alpha))
 	if err != nil {

@@ -171,18 +171,20 @@ func (m *Model) Preprocess(pixels []byte, width, height, stride int) ([]float32,
 	}
 	var out []float32
 	var st C.covidcam_status
+	eb := newErrbuf()
+	defer eb.free()
 	ok := m.read(func(h *C.covidcam_model) {
 		c := int(C.covidcam_model_input_channels(h))
 		s := int(C.covidcam_model_input_size(h))
 		out = make([]float32, c*s*s)
-		st = C.covidcam_model_preprocess(h, (*C.uint8_t)(cbytes(pixels)), C.int(width),
-			C.int(height), C.size_t(stride), cfloats(out), C.size_t(len(out)))
+		st = C.covidcam_model_preprocess_errbuf(h, (*C.uint8_t)(cbytes(pixels)), C.int(width),
+			C.int(height), C.size_t(stride), cfloats(out), C.size_t(len(out)), eb.p, eb.size())
 	})
 	if !ok {
 		return nil, errClosed("Preprocess", "model")
 	}
 	if st != C.COVIDCAM_OK {
-		return nil, newError("Preprocess", st, "cannot preprocess the pixels")
+		return nil, newError("Preprocess", st, "cannot preprocess the pixels: "+eb.String())
 	}
 	return out, nil
 }

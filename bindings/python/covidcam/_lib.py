@@ -99,6 +99,8 @@ _SIGNATURES = {
     "covidcam_model_layer_name": (_str, [model_p, _int]),
     "covidcam_model_preprocess": (status_t, [model_p, _buf, _int, _int, _size, c_float_p,
                                              _size]),
+    "covidcam_model_preprocess_errbuf": (status_t, [model_p, _buf, _int, _int, _size,
+                                                    c_float_p, _size, _str, _size]),
     # session
     "covidcam_session_options_init": (_void, [_P(SessionOptions)]),
     "covidcam_session_create": (status_t, [model_p, _P(SessionOptions), _P(session_p), _str,
@@ -154,6 +156,10 @@ _SIGNATURES = {
     "covidcam_heatmap_colormap": (status_t, [heatmap_p, _int, _int, _buf]),
     "covidcam_heatmap_overlay": (status_t, [heatmap_p, _buf, _int, _int, _size, ctypes.c_float,
                                             _buf]),
+    "covidcam_heatmap_resize_errbuf": (status_t, [heatmap_p, _int, _int, c_float_p, _str, _size]),
+    "covidcam_heatmap_colormap_errbuf": (status_t, [heatmap_p, _int, _int, _buf, _str, _size]),
+    "covidcam_heatmap_overlay_errbuf": (status_t, [heatmap_p, _buf, _int, _int, _size,
+                                                   ctypes.c_float, _buf, _str, _size]),
     "covidcam_heatmap_write_overlay": (status_t, [heatmap_p, _str, ctypes.c_float, _str, _size]),
     "covidcam_heatmap_write_colormap": (status_t, [heatmap_p, _str, _str, _size]),
 }

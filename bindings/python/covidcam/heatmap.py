@@ -64,6 +64,20 @@ class Heatmap(OwnedHandle):
     def _raise(self, status, what):
         raise error_for(status, what, _decode(self._lib.status_string(status)))
 
+    def _render(self, name, what, *args):
+        """Call the renderer `name` (heatmap_resize, ...) through its _errbuf
+        twin, so an error carries the library's message naming the culprit;
+        a library older than 0.3 lacks the twins and gives the status alone."""
+        if "covidcam_%s_errbuf" % name in self._lib.missing:
+            st = getattr(self._lib, name)(*args)
+        else:
+            err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+            st = getattr(self._lib, name + "_errbuf")(*args, err, len(err))
+            if st and err.value:
+                what = "%s: %s" % (what, _decode(err.value))
+        if st:
+            self._raise(st, what)
+
     # ------------------------------------------------------------ metadata
 
     def image_info(self):
@@ -163,9 +177,8 @@ class Heatmap(OwnedHandle):
             raise InvalidArgumentError("cannot resize the heatmap to %dx%d: more than %d pixels"
                                        % (width, height, 64 << 20))
         out = (ctypes.c_float * n)()
-        st = self._lib.heatmap_resize(h, width, height, out)
-        if st:
-            self._raise(st, "cannot resize the heatmap to %sx%s" % (width, height))
+        self._render("heatmap_resize", "cannot resize the heatmap to %sx%s" % (width, height),
+                     h, width, height, out)
         return _buffers.floats_out(out, n, (int(height), int(width)), numpy)
 
     def _default_size(self, width, height):
@@ -188,9 +201,8 @@ class Heatmap(OwnedHandle):
         a uint8 ndarray (height, width, 3); default size: the image's."""
         width, height = self._default_size(width, height)
         buf = ctypes.create_string_buffer(3 * max(width, 0) * max(height, 0))
-        st = self._lib.heatmap_colormap(self._h(), width, height, buf)
-        if st:
-            self._raise(st, "cannot colormap the heatmap at %dx%d" % (width, height))
+        self._render("heatmap_colormap", "cannot colormap the heatmap at %dx%d" % (width, height),
+                     self._h(), width, height, buf)
         return self._rgb_out(buf, width, height, numpy)
 
     def overlay(self, gray, width=None, height=None, stride=None, alpha=0.5, numpy=None):
@@ -199,11 +211,11 @@ class Heatmap(OwnedHandle):
         is 1 - alpha). RGB bytes, or an ndarray when numpy (default: when gray is one)."""
         ptr, w, hh, st_, keep = _buffers.pixels_pointer(gray, width, height, stride)
         buf = ctypes.create_string_buffer(3 * max(w, 0) * max(hh, 0))
-        st = self._lib.heatmap_overlay(self._h(), ptr, w, hh, st_, 1.0 - float(alpha), buf)
-        del keep
-        if st:
-            self._raise(st, "cannot overlay the heatmap on %dx%d pixels (alpha %s)"
-                        % (w, hh, alpha))
+        try:
+            self._render("heatmap_overlay", "cannot overlay the heatmap on %dx%d pixels (alpha %s)"
+                         % (w, hh, alpha), self._h(), ptr, w, hh, st_, 1.0 - float(alpha), buf)
+        finally:
+            del keep
         if numpy is None:
             numpy = _buffers.is_ndarray(gray)
         return self._rgb_out(buf, w, hh, numpy)

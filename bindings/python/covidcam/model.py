@@ -159,11 +159,17 @@ class Model(OwnedHandle):
         c, s = self.input_channels, self.input_size
         n = c * s * s
         out = (ctypes.c_float * n)()
-        err = self._lib.model_preprocess(h, ptr, w, hh, st, out, n)
+        what = "cannot preprocess %dx%d pixels (stride %d)" % (w, hh, st)
+        if "covidcam_model_preprocess_errbuf" in self._lib.missing:  # a library before 0.2
+            err = self._lib.model_preprocess(h, ptr, w, hh, st, out, n)
+        else:
+            msg = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+            err = self._lib.model_preprocess_errbuf(h, ptr, w, hh, st, out, n, msg, len(msg))
+            if err and msg.value:
+                what = "%s: %s" % (what, decode(msg.value))
         del keep
         if err:
-            raise error_for(err, "cannot preprocess %dx%d pixels (stride %d)" % (w, hh, st),
-                            decode(self._lib.status_string(err)))
+            raise error_for(err, what, decode(self._lib.status_string(err)))
         if numpy is None:
             numpy = _buffers.is_ndarray(pixels)
         return _buffers.floats_out(out, n, (c, s, s), numpy) if numpy else list(out)

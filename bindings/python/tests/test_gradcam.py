@@ -153,6 +153,16 @@ class GradcamTest(unittest.TestCase):
             a.frombytes(npy[10 + hlen:])
             self.assertEqual(list(a), support.flatten(cam.data()))
 
+    def test_render_errors_name_the_culprit(self):
+        # The library's own message (from the _errbuf renderers) reaches Python.
+        with self.sessions["basic"].gradcam(support.fixture("sample_64.png")) as cam:
+            with self.assertRaises(covidcam.InvalidArgumentError) as cm:
+                cam.overlay(bytes(12), 4, 3, alpha=1.5)
+            self.assertIn("image_weight -0.5 is not in [0, 1]", str(cm.exception))
+            with self.assertRaises(covidcam.InvalidArgumentError) as cm:
+                cam.colormap(0, 5)
+            self.assertIn("0 x 5", str(cm.exception))
+
     def test_errors(self):
         s = self.sessions["basic"]
         path = support.fixture("sample_64.png")
