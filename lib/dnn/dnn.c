@@ -1,4 +1,5 @@
-/* The inference layer on the oneDNN core (2.x C API). See dnn.h. */
+/* The inference layer on the oneDNN core: every primitive descriptor, memory
+ * descriptor and attribute comes from a dnn_core.h builder. See dnn.h. */
 #include "dnn_core.h"
 
 #include <omp.h>
@@ -86,7 +87,7 @@ static cc_dnn_md *md_by_tag(int ndims, const long *dims, dnnl_format_tag_t tag)
     cc_dnn_md *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    if (dnnl_memory_desc_init_by_tag(&m->md, ndims, d, dnnl_f32, tag) != dnnl_success) {
+    if (cc_dnn_desc_tag(&m->md, ndims, d, dnnl_f32, tag) != dnnl_success) {
         free(m);
         return NULL;
     }
@@ -112,7 +113,7 @@ cc_dnn_md *cc_dnn_md_any4(const long *dims)
 
 long cc_dnn_md_dim(const cc_dnn_md *m, int d)
 {
-    return d < m->md.ndims ? (long)m->md.dims[d] : 1;
+    return (long)cc_dnn_desc_dim(&m->md, d);
 }
 
 cc_dnn_md *cc_dnn_md_clone(const cc_dnn_md *m)
@@ -130,12 +131,12 @@ void cc_dnn_md_free(cc_dnn_md *m)
 
 size_t cc_dnn_md_bytes(const cc_dnn_md *m)
 {
-    return dnnl_memory_desc_get_size(&m->md);
+    return cc_dnn_desc_bytes(&m->md);
 }
 
 int cc_dnn_md_equal(const cc_dnn_md *a, const cc_dnn_md *b)
 {
-    return dnnl_memory_desc_equal(&a->md, &b->md);
+    return cc_dnn_desc_equal(&a->md, &b->md);
 }
 
 const cc_dnn_md *cc_dnn_prim_md(const cc_dnn_prim *p, cc_dnn_arg arg)
@@ -163,35 +164,24 @@ void cc_dnn_prim_free(cc_dnn_prim *p)
 static void query_md(cc_dnn_prim *p, const_dnnl_primitive_desc_t pd, cc_dnn_arg arg,
                      dnnl_query_t q, int index)
 {
-    const dnnl_memory_desc_t *m = dnnl_primitive_desc_query_md(pd, q, index);
-    if (!m || m->ndims == 0)
+    const dnnl_memory_desc_t *m = cc_dnn_pd_md(pd, q, index);
+    if (!m || cc_dnn_desc_ndims(m) == 0)
         return;
     p->md[arg].md = *m;
     p->has_md[arg] = 1;
 }
 
-/* Build a primitive from an op descriptor (or a ready pd when op is NULL), with
- * user scratchpad and optional post-ops; records the mds of every argument. */
-static covidcam_status make_prim(cc_dnn_engine *g, const void *op, dnnl_primitive_desc_t ready_pd,
-                                 const_dnnl_post_ops_t po, const_dnnl_primitive_desc_t hint,
+/* Build the primitive of pd, which the core's builder returned with status
+ * st (pd NULL on failure), and record the mds of every argument. Takes pd. */
+static covidcam_status make_prim(cc_dnn_engine *g, dnnl_status_t st, dnnl_primitive_desc_t pd,
                                  const char *what, cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = ready_pd;
-    cc_dnn_prim *p = calloc(1, sizeof *p);
-    dnnl_status_t st = dnnl_out_of_memory;
-    if (!p)
+    cc_dnn_prim *p = NULL;
+    if (st != dnnl_success)
         goto fail;
-    if (!pd) {
-        if ((st = dnnl_primitive_attr_create(&attr)) != dnnl_success)
-            goto fail;
-        if ((st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)))
-            goto fail;
-        if (po && (st = dnnl_primitive_attr_set_post_ops(attr, po)) != dnnl_success)
-            goto fail;
-        if ((st = dnnl_primitive_desc_create(&pd, op, attr, g->eng, hint)) != dnnl_success)
-            goto fail;
-    }
+    st = dnnl_out_of_memory;
+    if (!(p = calloc(1, sizeof *p)))
+        goto fail;
     if ((st = dnnl_primitive_create(&p->prim, pd)) != dnnl_success)
         goto fail;
     p->eng = g->eng;
@@ -206,274 +196,332 @@ static covidcam_status make_prim(cc_dnn_engine *g, const void *op, dnnl_primitiv
     query_md(p, pd, CC_ARG_SCRATCHPAD, dnnl_query_scratchpad_md, 0);
     p->scratchpad = p->has_md[CC_ARG_SCRATCHPAD] ? cc_dnn_md_bytes(&p->md[CC_ARG_SCRATCHPAD]) : 0;
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     *out = p;
     return COVIDCAM_OK;
 fail:
     if (pd)
         dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     cc_dnn_prim_free(p);
     return cc_dnn_fail(e, st, what);
 }
 
-static void conv_geometry(const cc_dnn_md *src, const cc_dnn_conv *c, dnnl_dims_t wd,
-                          dnnl_dims_t dd, dnnl_dims_t strides, dnnl_dims_t pad)
+/* The primitive of the pd `build` makes with the layer's attributes: user
+ * scratchpad (so sessions never share oneDNN's scratch buffers), plus a sum
+ * and/or ReLU post-op when asked. */
+typedef dnnl_status_t (*pd_builder)(cc_dnn_engine *g, const void *arg,
+                                    const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd);
+
+static covidcam_status build_prim(cc_dnn_engine *g, pd_builder build, const void *arg, int sum,
+                                  int relu, const char *what, cc_dnn_prim **out, cc_err *e)
 {
-    const dnnl_dims_t *sd = &src->md.dims;
-    wd[0] = c->oc;
-    wd[1] = (*sd)[1];
-    wd[2] = wd[3] = c->k;
-    dd[0] = (*sd)[0];
-    dd[1] = c->oc;
-    dd[2] = ((*sd)[2] + 2 * c->pad - c->k) / c->stride + 1;
-    dd[3] = ((*sd)[3] + 2 * c->pad - c->k) / c->stride + 1;
-    strides[0] = strides[1] = c->stride;
-    pad[0] = pad[1] = c->pad;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t st = cc_dnn_attr(sum, relu, &attr);
+    if (st == dnnl_success)
+        st = build(g, arg, attr, &pd);
+    dnnl_primitive_attr_destroy(attr);
+    return make_prim(g, st, pd, what, out, e);
 }
 
-/* Op descriptor of the forward convolution (shared by the inference primitive
- * and the training-mode hint that backward primitives require). */
-static dnnl_status_t conv_desc(dnnl_convolution_desc_t *cd, dnnl_prop_kind_t prop,
-                               const cc_dnn_md *src, const cc_dnn_conv *c, const cc_dnn_md *dst,
-                               int with_bias)
+/* A forward-training pd, only as the hint a backward pd needs. */
+static dnnl_status_t hint_pd(cc_dnn_engine *g, pd_builder build, const void *arg,
+                             dnnl_primitive_desc_t *pd)
 {
-    dnnl_dims_t wd, dd, strides, pad, bd;
-    dnnl_memory_desc_t wmd, bmd, dmd;
-    conv_geometry(src, c, wd, dd, strides, pad);
-    bd[0] = c->oc;
-    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    return build(g, arg, NULL, pd);
+}
+
+/* ------------------------------------------------------------ convolution */
+
+/* One convolution as the core's builders take it: the layer's mds (src and
+ * dst may be the caller's), oneDNN-chosen weights and a plain bias. */
+typedef struct conv_args {
+    dnnl_prop_kind_t prop;
+    const dnnl_memory_desc_t *src, *dst;
+    dnnl_memory_desc_t wei, bias, any_dst;
+    int with_bias;
+    dnnl_dims_t strides, pad;
+} conv_args;
+
+static dnnl_status_t conv_args_init(conv_args *a, dnnl_prop_kind_t prop, const cc_dnn_md *src,
+                                    const cc_dnn_conv *c, const cc_dnn_md *dst, int with_bias)
+{
+    dnnl_dims_t wd, dd, bd = {c->oc};
+    wd[0] = c->oc;
+    wd[1] = cc_dnn_desc_dim(&src->md, 1);
+    wd[2] = wd[3] = c->k;
+    dd[0] = cc_dnn_desc_dim(&src->md, 0);
+    dd[1] = c->oc;
+    dd[2] = (cc_dnn_desc_dim(&src->md, 2) + 2 * c->pad - c->k) / c->stride + 1;
+    dd[3] = (cc_dnn_desc_dim(&src->md, 3) + 2 * c->pad - c->k) / c->stride + 1;
+    a->prop = prop;
+    a->src = &src->md;
+    a->with_bias = with_bias;
+    a->strides[0] = a->strides[1] = c->stride;
+    a->pad[0] = a->pad[1] = c->pad;
+    dnnl_status_t st = cc_dnn_desc_tag(&a->wei, 4, wd, dnnl_f32, dnnl_format_tag_any);
     if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
+        st = cc_dnn_desc_tag(&a->bias, 1, bd, dnnl_f32, dnnl_x);
     if (st == dnnl_success && !dst)
-        st = dnnl_memory_desc_init_by_tag(&dmd, 4, dd, dnnl_f32, dnnl_format_tag_any);
-    if (st != dnnl_success)
-        return st;
-    return dnnl_convolution_forward_desc_init(cd, prop, dnnl_convolution_direct, &src->md, &wmd,
-                                              with_bias ? &bmd : NULL, dst ? &dst->md : &dmd,
-                                              strides, pad, pad);
+        st = cc_dnn_desc_tag(&a->any_dst, 4, dd, dnnl_f32, dnnl_format_tag_any);
+    a->dst = dst ? &dst->md : &a->any_dst;
+    return st;
+}
+
+static dnnl_status_t conv_fwd_pd(cc_dnn_engine *g, const void *arg,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    const conv_args *a = arg;
+    return cc_dnn_conv_fwd_pd(g->eng, a->prop, a->src, &a->wei, a->with_bias ? &a->bias : NULL,
+                              a->dst, a->strides, a->pad, attr, pd);
 }
 
 covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_conv *c,
                                 const cc_dnn_md *dst, cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_convolution_desc_t cd;
-    dnnl_post_ops_t po = NULL;
-    dnnl_status_t st = conv_desc(&cd, dnnl_forward_inference, src, c, dst, 1);
+    conv_args a;
+    dnnl_status_t st = conv_args_init(&a, dnnl_forward_inference, src, c, dst, 1);
     if (st != dnnl_success)
         return cc_dnn_fail(e, st, "convolution descriptor");
-    if (c->sum || c->relu) {
-        if ((st = dnnl_post_ops_create(&po)) != dnnl_success)
-            return cc_dnn_fail(e, st, "post-ops");
-        if (c->sum)
-            st = dnnl_post_ops_append_sum(po, 1.0f);
-        if (st == dnnl_success && c->relu)
-            st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-        if (st != dnnl_success) {
-            dnnl_post_ops_destroy(po);
-            return cc_dnn_fail(e, st, "post-ops");
-        }
-    }
-    covidcam_status rc = make_prim(g, &cd, NULL, po, NULL, "convolution", out, e);
-    if (po)
-        dnnl_post_ops_destroy(po);
-    return rc;
+    return build_prim(g, conv_fwd_pd, &a, c->sum, c->relu, "convolution", out, e);
 }
 
-/* A forward-training primitive descriptor, only as the hint backward needs. */
-static dnnl_status_t hint_pd(cc_dnn_engine *g, const void *op, dnnl_primitive_desc_t *pd)
+/* Backward data of the convolution a, with the forward-training hint. */
+typedef struct conv_bwd_args {
+    const conv_args *a;
+    const_dnnl_primitive_desc_t hint;
+} conv_bwd_args;
+
+static dnnl_status_t conv_bwd_data_pd(cc_dnn_engine *g, const void *arg,
+                                      const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
-    return dnnl_primitive_desc_create(pd, op, NULL, g->eng, NULL);
+    const conv_bwd_args *b = arg;
+    return cc_dnn_conv_bwd_data_pd(g->eng, b->a->src, &b->a->wei, b->a->dst, b->a->strides,
+                                   b->a->pad, attr, b->hint, pd);
 }
 
 covidcam_status cc_dnn_conv_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_conv *c,
                                      const cc_dnn_md *dst, cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_convolution_desc_t fd, bd;
+    conv_args a;
     dnnl_primitive_desc_t hint = NULL;
-    dnnl_dims_t wd, dd, strides, pad;
-    dnnl_memory_desc_t wmd;
-    conv_geometry(src, c, wd, dd, strides, pad);
-    dnnl_status_t st = conv_desc(&fd, dnnl_forward_training, src, c, dst, 0);
+    dnnl_status_t st = conv_args_init(&a, dnnl_forward_training, src, c, dst, 0);
     if (st == dnnl_success)
-        st = hint_pd(g, &fd, &hint);
-    if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&wmd, 4, wd, dnnl_f32, dnnl_format_tag_any);
-    if (st == dnnl_success)
-        st = dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src->md,
-                                                      &wmd, &dst->md, strides, pad, pad);
-    if (st != dnnl_success) {
-        if (hint)
-            dnnl_primitive_desc_destroy(hint);
+        st = hint_pd(g, conv_fwd_pd, &a, &hint);
+    if (st != dnnl_success)
         return cc_dnn_fail(e, st, "convolution backward-data descriptor");
-    }
-    covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "convolution backward-data", out, e);
+    conv_bwd_args b = {&a, hint};
+    covidcam_status rc =
+        build_prim(g, conv_bwd_data_pd, &b, 0, 0, "convolution backward-data", out, e);
     dnnl_primitive_desc_destroy(hint);
     return rc;
 }
 
-static dnnl_status_t pool_desc(dnnl_pooling_desc_t *pd, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
-                               const cc_dnn_md *src, const cc_dnn_md *dst, int kh, int kw,
-                               int stride, int pad)
+/* ------------------------------------------------------------ pooling */
+
+typedef struct pool_args {
+    dnnl_prop_kind_t prop;
+    dnnl_alg_kind_t alg;
+    const dnnl_memory_desc_t *src, *dst;
+    dnnl_memory_desc_t any_dst;
+    dnnl_dims_t strides, kernel, pad;
+    const_dnnl_primitive_desc_t hint; /* backward only */
+} pool_args;
+
+static dnnl_status_t pool_args_init(pool_args *a, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
+                                    const cc_dnn_md *src, const cc_dnn_md *dst, int kh, int kw,
+                                    int stride, int pad)
 {
-    const dnnl_dims_t *sd = &src->md.dims;
-    dnnl_dims_t dd = {(*sd)[0], (*sd)[1], ((*sd)[2] + 2 * pad - kh) / stride + 1,
-                      ((*sd)[3] + 2 * pad - kw) / stride + 1};
-    dnnl_dims_t strides = {stride, stride}, kernel = {kh, kw}, padding = {pad, pad};
-    dnnl_memory_desc_t dmd;
-    if (!dst) {
-        dnnl_status_t st = dnnl_memory_desc_init_by_tag(&dmd, 4, dd, dnnl_f32,
-                                                        dnnl_format_tag_any);
-        if (st != dnnl_success)
-            return st;
-    }
-    return dnnl_pooling_forward_desc_init(pd, prop, alg, &src->md, dst ? &dst->md : &dmd, strides,
-                                          kernel, padding, padding);
+    const dnnl_memory_desc_t *s = &src->md;
+    dnnl_dims_t dd = {cc_dnn_desc_dim(s, 0), cc_dnn_desc_dim(s, 1),
+                      (cc_dnn_desc_dim(s, 2) + 2 * pad - kh) / stride + 1,
+                      (cc_dnn_desc_dim(s, 3) + 2 * pad - kw) / stride + 1};
+    a->prop = prop;
+    a->alg = alg;
+    a->src = s;
+    a->strides[0] = a->strides[1] = stride;
+    a->kernel[0] = kh;
+    a->kernel[1] = kw;
+    a->pad[0] = a->pad[1] = pad;
+    a->hint = NULL;
+    a->dst = dst ? &dst->md : &a->any_dst;
+    if (dst)
+        return dnnl_success;
+    return cc_dnn_desc_tag(&a->any_dst, 4, dd, dnnl_f32, dnnl_format_tag_any);
+}
+
+static dnnl_status_t pool_fwd_pd(cc_dnn_engine *g, const void *arg,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    const pool_args *a = arg;
+    return cc_dnn_pool_fwd_pd(g->eng, a->prop, a->alg, a->src, a->dst, a->strides, a->kernel,
+                              a->pad, attr, pd);
+}
+
+static dnnl_status_t pool_bwd_pd(cc_dnn_engine *g, const void *arg,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    const pool_args *a = arg;
+    return cc_dnn_pool_bwd_pd(g->eng, a->alg, a->src, a->dst, a->strides, a->kernel, a->pad, attr,
+                              a->hint, pd);
 }
 
 covidcam_status cc_dnn_maxpool_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int k, int stride,
                                    int pad, cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_pooling_desc_t pd;
-    dnnl_status_t st =
-        pool_desc(&pd, dnnl_forward_inference, dnnl_pooling_max, src, NULL, k, k, stride, pad);
+    pool_args a;
+    dnnl_status_t st = pool_args_init(&a, dnnl_forward_inference, dnnl_pooling_max, src, NULL, k,
+                                      k, stride, pad);
     if (st != dnnl_success)
         return cc_dnn_fail(e, st, "max pooling descriptor");
-    return make_prim(g, &pd, NULL, NULL, NULL, "max pooling", out, e);
+    return build_prim(g, pool_fwd_pd, &a, 0, 0, "max pooling", out, e);
 }
 
 covidcam_status cc_dnn_gap_fwd(cc_dnn_engine *g, const cc_dnn_md *src, cc_dnn_prim **out,
                                cc_err *e)
 {
-    dnnl_pooling_desc_t pd;
-    int h = (int)src->md.dims[2], w = (int)src->md.dims[3];
-    dnnl_status_t st = pool_desc(&pd, dnnl_forward_inference, dnnl_pooling_avg_exclude_padding,
-                                 src, NULL, h, w, 1, 0);
+    pool_args a;
+    int h = (int)cc_dnn_desc_dim(&src->md, 2), w = (int)cc_dnn_desc_dim(&src->md, 3);
+    dnnl_status_t st = pool_args_init(&a, dnnl_forward_inference,
+                                      dnnl_pooling_avg_exclude_padding, src, NULL, h, w, 1, 0);
     if (st != dnnl_success)
         return cc_dnn_fail(e, st, "average pooling descriptor");
-    return make_prim(g, &pd, NULL, NULL, NULL, "average pooling", out, e);
+    return build_prim(g, pool_fwd_pd, &a, 0, 0, "average pooling", out, e);
 }
 
 covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_md *dst,
                                cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_pooling_desc_t fd, bd;
+    pool_args a;
     dnnl_primitive_desc_t hint = NULL;
-    int h = (int)src->md.dims[2], w = (int)src->md.dims[3];
-    dnnl_dims_t strides = {1, 1}, kernel = {h, w}, padding = {0, 0};
-    dnnl_status_t st = pool_desc(&fd, dnnl_forward_training, dnnl_pooling_avg_exclude_padding, src,
-                                 dst, h, w, 1, 0);
+    int h = (int)cc_dnn_desc_dim(&src->md, 2), w = (int)cc_dnn_desc_dim(&src->md, 3);
+    dnnl_status_t st = pool_args_init(&a, dnnl_forward_training,
+                                      dnnl_pooling_avg_exclude_padding, src, dst, h, w, 1, 0);
     if (st == dnnl_success)
-        st = hint_pd(g, &fd, &hint);
-    if (st == dnnl_success)
-        st = dnnl_pooling_backward_desc_init(&bd, dnnl_pooling_avg_exclude_padding, &src->md,
-                                             &dst->md, strides, kernel, padding, padding);
-    if (st != dnnl_success) {
-        if (hint)
-            dnnl_primitive_desc_destroy(hint);
+        st = hint_pd(g, pool_fwd_pd, &a, &hint);
+    if (st != dnnl_success)
         return cc_dnn_fail(e, st, "average pooling backward descriptor");
-    }
-    covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "average pooling backward", out, e);
+    a.hint = hint;
+    covidcam_status rc = build_prim(g, pool_bwd_pd, &a, 0, 0, "average pooling backward", out, e);
     dnnl_primitive_desc_destroy(hint);
     return rc;
 }
 
-static dnnl_status_t fc_desc(dnnl_inner_product_desc_t *d, dnnl_prop_kind_t prop,
-                             const cc_dnn_md *src, int oc, int with_bias)
+/* ------------------------------------------------------------ inner product */
+
+/* One inner product: src is the caller's md, weights oneDNN's choice, dst
+ * plain NC. */
+typedef struct fc_args {
+    dnnl_prop_kind_t prop;
+    const dnnl_memory_desc_t *src;
+    dnnl_memory_desc_t wei, bias, dst;
+    int with_bias;
+    const_dnnl_primitive_desc_t hint; /* backward only */
+} fc_args;
+
+static dnnl_status_t fc_args_init(fc_args *a, dnnl_prop_kind_t prop, const cc_dnn_md *src, int oc,
+                                  int with_bias)
 {
-    dnnl_dims_t wd = {oc, src->md.dims[1], 1, 1}, bd = {oc}, dd = {src->md.dims[0], oc};
-    for (int i = 2; i < src->md.ndims; i++)
-        wd[i] = src->md.dims[i];
-    dnnl_memory_desc_t wmd, bmd, dmd;
-    dnnl_status_t st =
-        dnnl_memory_desc_init_by_tag(&wmd, src->md.ndims, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_dims_t wd = {oc, cc_dnn_desc_dim(&src->md, 1), 1, 1}, bd = {oc},
+                dd = {cc_dnn_desc_dim(&src->md, 0), oc};
+    int nd = cc_dnn_desc_ndims(&src->md);
+    for (int i = 2; i < nd; i++)
+        wd[i] = cc_dnn_desc_dim(&src->md, i);
+    a->prop = prop;
+    a->src = &src->md;
+    a->with_bias = with_bias;
+    a->hint = NULL;
+    dnnl_status_t st = cc_dnn_desc_tag(&a->wei, nd, wd, dnnl_f32, dnnl_format_tag_any);
     if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_x);
+        st = cc_dnn_desc_tag(&a->bias, 1, bd, dnnl_f32, dnnl_x);
     if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_nc);
-    if (st != dnnl_success)
-        return st;
-    return dnnl_inner_product_forward_desc_init(d, prop, &src->md, &wmd, with_bias ? &bmd : NULL,
-                                                &dmd);
+        st = cc_dnn_desc_tag(&a->dst, 2, dd, dnnl_f32, dnnl_nc);
+    return st;
+}
+
+static dnnl_status_t fc_fwd_pd(cc_dnn_engine *g, const void *arg, const_dnnl_primitive_attr_t attr,
+                               dnnl_primitive_desc_t *pd)
+{
+    const fc_args *a = arg;
+    return cc_dnn_ip_fwd_pd(g->eng, a->prop, a->src, &a->wei, a->with_bias ? &a->bias : NULL,
+                            &a->dst, attr, pd);
+}
+
+static dnnl_status_t fc_bwd_data_pd(cc_dnn_engine *g, const void *arg,
+                                    const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    const fc_args *a = arg;
+    return cc_dnn_ip_bwd_data_pd(g->eng, a->src, &a->wei, &a->dst, attr, a->hint, pd);
 }
 
 covidcam_status cc_dnn_fc_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int oc, cc_dnn_prim **out,
                               cc_err *e)
 {
-    dnnl_inner_product_desc_t d;
-    dnnl_status_t st = fc_desc(&d, dnnl_forward_inference, src, oc, 1);
+    fc_args a;
+    dnnl_status_t st = fc_args_init(&a, dnnl_forward_inference, src, oc, 1);
     if (st != dnnl_success)
         return cc_dnn_fail(e, st, "inner product descriptor");
-    return make_prim(g, &d, NULL, NULL, NULL, "inner product", out, e);
+    return build_prim(g, fc_fwd_pd, &a, 0, 0, "inner product", out, e);
 }
 
 covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, int oc,
                                    cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_inner_product_desc_t fd, bd;
+    fc_args a;
     dnnl_primitive_desc_t hint = NULL;
-    dnnl_dims_t wd = {oc, src->md.dims[1], 1, 1}, dd = {src->md.dims[0], oc};
-    for (int i = 2; i < src->md.ndims; i++)
-        wd[i] = src->md.dims[i];
-    dnnl_memory_desc_t wmd, dmd;
-    dnnl_status_t st = fc_desc(&fd, dnnl_forward_training, src, oc, 0);
+    dnnl_status_t st = fc_args_init(&a, dnnl_forward_training, src, oc, 0);
     if (st == dnnl_success)
-        st = hint_pd(g, &fd, &hint);
-    if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&wmd, src->md.ndims, wd, dnnl_f32, dnnl_format_tag_any);
-    if (st == dnnl_success)
-        st = dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_nc);
-    if (st == dnnl_success)
-        st = dnnl_inner_product_backward_data_desc_init(&bd, &src->md, &wmd, &dmd);
-    if (st != dnnl_success) {
-        if (hint)
-            dnnl_primitive_desc_destroy(hint);
+        st = hint_pd(g, fc_fwd_pd, &a, &hint);
+    if (st != dnnl_success)
         return cc_dnn_fail(e, st, "inner product backward-data descriptor");
-    }
-    covidcam_status rc = make_prim(g, &bd, NULL, NULL, hint, "inner product backward-data", out, e);
+    a.hint = hint;
+    covidcam_status rc =
+        build_prim(g, fc_bwd_data_pd, &a, 0, 0, "inner product backward-data", out, e);
     dnnl_primitive_desc_destroy(hint);
     return rc;
+}
+
+/* ------------------------------------------------------------ eltwise, binary, reorder */
+
+static dnnl_status_t relu_bwd_pd(cc_dnn_engine *g, const void *arg,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    return cc_dnn_relu_bwd_pd(g->eng, arg, attr, pd);
 }
 
 covidcam_status cc_dnn_relu_bwd(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out,
                                 cc_err *e)
 {
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
-    if (st == dnnl_success)
-        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success)
-        st = cc_dnn_relu_bwd_pd(g->eng, &m->md, attr, &pd);
-    dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "ReLU backward");
-    return make_prim(g, NULL, pd, NULL, NULL, "ReLU backward", out, e); /* takes pd */
+    return build_prim(g, relu_bwd_pd, &m->md, 0, 0, "ReLU backward", out, e);
+}
+
+static dnnl_status_t add_pd(cc_dnn_engine *g, const void *arg, const_dnnl_primitive_attr_t attr,
+                            dnnl_primitive_desc_t *pd)
+{
+    const dnnl_memory_desc_t *m = arg;
+    return cc_dnn_binary_pd(g->eng, dnnl_binary_add, m, m, m, attr, pd);
 }
 
 covidcam_status cc_dnn_add(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_binary_desc_t d;
-    dnnl_status_t st = dnnl_binary_desc_init(&d, dnnl_binary_add, &m->md, &m->md, &m->md);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "binary add descriptor");
-    return make_prim(g, &d, NULL, NULL, NULL, "binary add", out, e);
+    return build_prim(g, add_pd, &m->md, 0, 0, "binary add", out, e);
+}
+
+typedef struct reorder_args {
+    const dnnl_memory_desc_t *src, *dst;
+} reorder_args;
+
+static dnnl_status_t reorder_pd(cc_dnn_engine *g, const void *arg,
+                                const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
+{
+    const reorder_args *a = arg;
+    return cc_dnn_reorder_pd(g->eng, a->src, a->dst, attr, pd);
 }
 
 covidcam_status cc_dnn_reorder(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_md *dst,
                                cc_dnn_prim **out, cc_err *e)
 {
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
-    if (st == dnnl_success)
-        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success)
-        st = dnnl_reorder_primitive_desc_create(&pd, &src->md, g->eng, &dst->md, g->eng, attr);
-    dnnl_primitive_attr_destroy(attr);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "reorder descriptor");
-    return make_prim(g, NULL, pd, NULL, NULL, "reorder", out, e);
+    reorder_args a = {&src->md, &dst->md};
+    return build_prim(g, reorder_pd, &a, 0, 0, "reorder", out, e);
 }
 
 covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind *binds, int n,
@@ -490,7 +538,7 @@ covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind 
         if (!p->mem[a]) {
             /* Created with the handle, so read-only weights shared between
              * sessions are never written (set_data_handle zero-pads). */
-            st = dnnl_memory_create(&p->mem[a], &p->md[a].md, p->eng, binds[i].ptr);
+            st = cc_dnn_mem_create(p->eng, &p->md[a].md, binds[i].ptr, &p->mem[a]);
         } else {
             void *cur = NULL;
             st = dnnl_memory_get_data_handle(p->mem[a], &cur);

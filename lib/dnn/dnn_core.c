@@ -1,4 +1,8 @@
+/* The oneDNN core (2.x C API). See dnn_core.h: a port to oneDNN 3.x rewrites
+ * the bodies below and nothing else of the layers' oneDNN use. */
 #include "dnn_core.h"
+
+#include <string.h>
 
 const char *cc_dnn_status_str(dnnl_status_t s)
 {
@@ -25,25 +29,282 @@ covidcam_status cc_dnn_fail(cc_err *e, dnnl_status_t st, const char *what)
                    cc_dnn_status_str(st), (int)st);
 }
 
+/* ------------------------------------------------------------ memory descriptors */
+
+dnnl_status_t cc_dnn_desc_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
+                              dnnl_data_type_t dt, dnnl_format_tag_t tag)
+{
+    memset(md, 0, sizeof *md);
+    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, tag);
+}
+
+int cc_dnn_desc_ndims(const dnnl_memory_desc_t *md)
+{
+    return md->ndims;
+}
+
+dnnl_dim_t cc_dnn_desc_dim(const dnnl_memory_desc_t *md, int i)
+{
+    return i < md->ndims ? md->dims[i] : 1;
+}
+
+int cc_dnn_desc_dims(const dnnl_memory_desc_t *md, dnnl_dim_t *dims)
+{
+    for (int i = 0; i < md->ndims; i++)
+        dims[i] = md->dims[i];
+    return md->ndims;
+}
+
+dnnl_data_type_t cc_dnn_desc_dt(const dnnl_memory_desc_t *md)
+{
+    return md->data_type;
+}
+
+size_t cc_dnn_desc_bytes(const dnnl_memory_desc_t *md)
+{
+    return dnnl_memory_desc_get_size(md);
+}
+
+int cc_dnn_desc_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+{
+    return dnnl_memory_desc_equal(a, b);
+}
+
+const dnnl_memory_desc_t *cc_dnn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int index)
+{
+    return dnnl_primitive_desc_query_md(pd, q, index);
+}
+
+int cc_dnn_pd_is_ref(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+        return 0;
+    return strncmp(impl, "ref", 3) == 0;
+}
+
+dnnl_status_t cc_dnn_mem_create(dnnl_engine_t eng, const dnnl_memory_desc_t *md, void *handle,
+                                dnnl_memory_t *out)
+{
+    return dnnl_memory_create(out, md, eng, handle);
+}
+
+/* ------------------------------------------------------------ attributes */
+
+/* The post-ops of cc_dnn_attr, set on attr (which copies them). */
+static dnnl_status_t set_post_ops(dnnl_primitive_attr_t attr, int sum, int relu)
+{
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success && sum)
+        st = dnnl_post_ops_append_sum(po, 1.0f);
+    if (st == dnnl_success && relu)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+dnnl_status_t cc_dnn_attr(int sum, int relu, dnnl_primitive_attr_t *out)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && (sum || relu))
+        st = set_post_ops(attr, sum, relu);
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        attr = NULL;
+    }
+    *out = attr;
+    return st;
+}
+
+/* ------------------------------------------------------------ builders */
+
+/* The pd of an initialised 2.x op descriptor; in 3.x each builder calls its
+ * dnnl_*_primitive_desc_create instead. init: the op descriptor's status. */
+static dnnl_status_t pd_of(dnnl_status_t init, const void *op, const_dnnl_primitive_attr_t attr,
+                           dnnl_engine_t eng, const_dnnl_primitive_desc_t hint,
+                           dnnl_primitive_desc_t *out)
+{
+    *out = NULL;
+    if (init != dnnl_success)
+        return init;
+    dnnl_status_t st = dnnl_primitive_desc_create(out, op, attr, eng, hint);
+    if (st != dnnl_success)
+        *out = NULL;
+    return st;
+}
+
+dnnl_status_t cc_dnn_conv_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
+                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                                 const dnnl_dim_t *strides, const dnnl_dim_t *pad,
+                                 const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_status_t st = dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, src,
+                                                          wei, bias, dst, strides, pad, pad);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
+dnnl_status_t cc_dnn_conv_bwd_data_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff_src,
+                                      const dnnl_memory_desc_t *wei,
+                                      const dnnl_memory_desc_t *diff_dst,
+                                      const dnnl_dim_t *strides, const dnnl_dim_t *pad,
+                                      const_dnnl_primitive_attr_t attr,
+                                      const_dnnl_primitive_desc_t hint,
+                                      dnnl_primitive_desc_t *out)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_status_t st = dnnl_convolution_backward_data_desc_init(
+        &d, dnnl_convolution_direct, diff_src, wei, diff_dst, strides, pad, pad);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_conv_bwd_weights_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
+                                         const dnnl_memory_desc_t *diff_wei,
+                                         const dnnl_memory_desc_t *diff_bias,
+                                         const dnnl_memory_desc_t *diff_dst,
+                                         const dnnl_dim_t *strides, const dnnl_dim_t *pad,
+                                         const_dnnl_primitive_attr_t attr,
+                                         const_dnnl_primitive_desc_t hint,
+                                         dnnl_primitive_desc_t *out)
+{
+    dnnl_convolution_desc_t d;
+    dnnl_status_t st = dnnl_convolution_backward_weights_desc_init(
+        &d, dnnl_convolution_direct, src, diff_wei, diff_bias, diff_dst, strides, pad, pad);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_bn_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
+                               const dnnl_memory_desc_t *data, float eps, unsigned flags,
+                               const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
+{
+    dnnl_batch_normalization_desc_t d;
+    dnnl_status_t st = dnnl_batch_normalization_forward_desc_init(&d, prop, data, eps, flags);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
+dnnl_status_t cc_dnn_bn_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff,
+                               const dnnl_memory_desc_t *data, float eps, unsigned flags,
+                               const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
+                               dnnl_primitive_desc_t *out)
+{
+    dnnl_batch_normalization_desc_t d;
+    dnnl_status_t st =
+        dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, diff, data, eps, flags);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_pool_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
+                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                                 const dnnl_dim_t *strides, const dnnl_dim_t *kernel,
+                                 const dnnl_dim_t *pad, const_dnnl_primitive_attr_t attr,
+                                 dnnl_primitive_desc_t *out)
+{
+    dnnl_pooling_desc_t d;
+    dnnl_status_t st =
+        dnnl_pooling_forward_desc_init(&d, prop, alg, src, dst, strides, kernel, pad, pad);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
+dnnl_status_t cc_dnn_pool_bwd_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
+                                 const dnnl_memory_desc_t *diff_src,
+                                 const dnnl_memory_desc_t *diff_dst, const dnnl_dim_t *strides,
+                                 const dnnl_dim_t *kernel, const dnnl_dim_t *pad,
+                                 const_dnnl_primitive_attr_t attr,
+                                 const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *out)
+{
+    dnnl_pooling_desc_t d;
+    dnnl_status_t st =
+        dnnl_pooling_backward_desc_init(&d, alg, diff_src, diff_dst, strides, kernel, pad, pad);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_ip_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
+                               const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                               const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                               const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
+{
+    dnnl_inner_product_desc_t d;
+    dnnl_status_t st = dnnl_inner_product_forward_desc_init(&d, prop, src, wei, bias, dst);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
+dnnl_status_t cc_dnn_ip_bwd_data_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff_src,
+                                    const dnnl_memory_desc_t *wei,
+                                    const dnnl_memory_desc_t *diff_dst,
+                                    const_dnnl_primitive_attr_t attr,
+                                    const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *out)
+{
+    dnnl_inner_product_desc_t d;
+    dnnl_status_t st = dnnl_inner_product_backward_data_desc_init(&d, diff_src, wei, diff_dst);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_ip_bwd_weights_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
+                                       const dnnl_memory_desc_t *diff_wei,
+                                       const dnnl_memory_desc_t *diff_bias,
+                                       const dnnl_memory_desc_t *diff_dst,
+                                       const_dnnl_primitive_attr_t attr,
+                                       const_dnnl_primitive_desc_t hint,
+                                       dnnl_primitive_desc_t *out)
+{
+    dnnl_inner_product_desc_t d;
+    dnnl_status_t st =
+        dnnl_inner_product_backward_weights_desc_init(&d, src, diff_wei, diff_bias, diff_dst);
+    return pd_of(st, &d, attr, eng, hint, out);
+}
+
+dnnl_status_t cc_dnn_eltwise_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
+                                    const dnnl_memory_desc_t *src, float alpha, float beta,
+                                    const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
+{
+    dnnl_eltwise_desc_t d;
+    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, prop, alg, src, alpha, beta);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
 dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *md,
                                  const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
-    dnnl_eltwise_desc_t fd, bd;
+    dnnl_eltwise_desc_t bd;
     dnnl_primitive_desc_t hint = NULL;
     *out = NULL;
-    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&fd, dnnl_forward_training,
-                                                      dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f,
-                                                      0.f);
-    if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(&hint, &fd, NULL, eng, NULL);
-    if (st == dnnl_success)
+    dnnl_status_t st = cc_dnn_eltwise_fwd_pd(eng, dnnl_forward_training,
+                                             dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f, NULL,
+                                             &hint);
+    if (st == dnnl_success) {
         st = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f,
                                              0.f);
-    if (st == dnnl_success)
-        st = dnnl_primitive_desc_create(out, &bd, attr, eng, hint);
-    if (st != dnnl_success)
-        *out = NULL;
+        st = pd_of(st, &bd, attr, eng, hint, out);
+    }
     if (hint)
         dnnl_primitive_desc_destroy(hint);
+    return st;
+}
+
+dnnl_status_t cc_dnn_binary_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
+                               const dnnl_memory_desc_t *src0, const dnnl_memory_desc_t *src1,
+                               const dnnl_memory_desc_t *dst, const_dnnl_primitive_attr_t attr,
+                               dnnl_primitive_desc_t *out)
+{
+    dnnl_binary_desc_t d;
+    dnnl_status_t st = dnnl_binary_desc_init(&d, alg, src0, src1, dst);
+    return pd_of(st, &d, attr, eng, NULL, out);
+}
+
+dnnl_status_t cc_dnn_reorder_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
+                                const dnnl_memory_desc_t *dst, const_dnnl_primitive_attr_t attr,
+                                dnnl_primitive_desc_t *out)
+{
+    *out = NULL;
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(out, src, eng, dst, eng, attr);
+    if (st != dnnl_success)
+        *out = NULL;
     return st;
 }

@@ -68,7 +68,7 @@ covidcam_status cc_tdnn_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *ha
     if (grow((void **)&net->mems, &net->capm, net->nm, sizeof *net->mems))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     dnnl_memory_t m = NULL;
-    CC_TDNN_TRY(dnnl_memory_create(&m, md, net->eng, handle), "memory creation");
+    CC_TDNN_TRY(cc_dnn_mem_create(net->eng, md, handle, &m), "memory creation");
     net->mems[net->nm++] = m;
     *out = m;
 fail:
@@ -79,7 +79,7 @@ covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dn
                                   cc_err *e)
 {
     void *buf = NULL;
-    covidcam_status st = cc_tdnn_alloc(net, dnnl_memory_desc_get_size(md), &buf, e);
+    covidcam_status st = cc_tdnn_alloc(net, cc_dnn_desc_bytes(md), &buf, e);
     if (st)
         return st;
     return cc_tdnn_mem(net, md, buf, out, e);
@@ -90,11 +90,11 @@ covidcam_status cc_tdnn_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim
     covidcam_status st = COVIDCAM_OK;
     if (grow((void **)&net->prims, &net->capp, net->np, sizeof *net->prims))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    const dnnl_memory_desc_t *smd = cc_dnn_pd_md(pd, dnnl_query_scratchpad_md, 0);
     memset(pr, 0, sizeof *pr);
     if (smd) {
         pr->smd = *smd;
-        pr->sbytes = dnnl_memory_desc_get_size(smd);
+        pr->sbytes = cc_dnn_desc_bytes(smd);
     }
     CC_TDNN_TRY(dnnl_primitive_create(&pr->p, pd), "primitive creation");
     net->prims[net->np++] = pr;
@@ -104,32 +104,18 @@ fail:
     return st;
 }
 
-covidcam_status cc_tdnn_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
-                           const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                           const char *what, cc_err *e)
+covidcam_status cc_tdnn_pd_status(dnnl_status_t s, const char *what, cc_err *e)
 {
-    dnnl_status_t s = dnnl_primitive_desc_create(pd, op_desc, attr ? attr : net->attr, net->eng,
-                                                 hint);
-    if (s != dnnl_success) {
-        *pd = NULL;
-        char name[96];
-        snprintf(name, sizeof name, "%s for these shapes", what);
-        return cc_dnn_fail(e, s, name);
-    }
-    return COVIDCAM_OK;
+    if (s == dnnl_success)
+        return COVIDCAM_OK;
+    char name[96];
+    snprintf(name, sizeof name, "%s for these shapes", what);
+    return cc_dnn_fail(e, s, name);
 }
 
 const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
 {
-    return dnnl_primitive_desc_query_md(pd, what, 0);
-}
-
-int cc_tdnn_is_ref(const_dnnl_primitive_desc_t pd)
-{
-    const char *impl = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
-        return 0;
-    return strncmp(impl, "ref", 3) == 0;
+    return cc_dnn_pd_md(pd, what, 0);
 }
 
 covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
@@ -137,8 +123,7 @@ covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_primitive_desc_t pd = NULL;
-    CC_TDNN_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng,
-                                                   sum ? net->attr_sum : net->attr),
+    CC_TDNN_TRY(cc_dnn_reorder_pd(net->eng, src, dst, sum ? net->attr_sum : net->attr, &pd),
                 "reorder");
     st = cc_tdnn_prim(net, pd, pr, e);
 fail:
@@ -175,8 +160,7 @@ dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_t
                                   dnnl_format_tag_t tag)
 {
     dnnl_memory_desc_t md;
-    memset(&md, 0, sizeof md);
-    dnnl_memory_desc_init_by_tag(&md, ndims, dims, dt, tag);
+    cc_dnn_desc_tag(&md, ndims, dims, dt, tag); /* an empty md on failure */
     return md;
 }
 
@@ -185,7 +169,6 @@ dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_t
 covidcam_status cc_tnet_create(cc_tprec prec, int with_backward, cc_tnet **out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_post_ops_t po = NULL;
     if (prec == CC_TPREC_BF16 && !cc_tdnn_has_bf16())
         return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
                        "bf16 training needs a CPU with AVX-512 (oneDNN reports %s)",
@@ -200,20 +183,11 @@ covidcam_status cc_tnet_create(cc_tprec prec, int with_backward, cc_tnet **out, 
     CC_TDNN_TRY(dnnl_engine_create(&net->eng, dnnl_cpu, 0), "engine creation");
     CC_TDNN_TRY(dnnl_stream_create(&net->strm, net->eng, dnnl_stream_default_flags),
                 "stream creation");
-    CC_TDNN_TRY(dnnl_primitive_attr_create(&net->attr), "attributes");
-    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr, dnnl_scratchpad_mode_user),
-                "scratchpad mode");
-    CC_TDNN_TRY(dnnl_primitive_attr_create(&net->attr_sum), "attributes");
-    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(net->attr_sum, dnnl_scratchpad_mode_user),
-                "scratchpad mode");
-    CC_TDNN_TRY(dnnl_post_ops_create(&po), "post-ops");
-    CC_TDNN_TRY(dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
-    CC_TDNN_TRY(dnnl_primitive_attr_set_post_ops(net->attr_sum, po), "post-ops");
-    dnnl_post_ops_destroy(po);
+    CC_TDNN_TRY(cc_dnn_attr(0, 0, &net->attr), "attributes");
+    CC_TDNN_TRY(cc_dnn_attr(1, 0, &net->attr_sum), "attributes");
     *out = net;
     return COVIDCAM_OK;
 fail:
-    dnnl_post_ops_destroy(po);
     cc_tnet_free(net);
     return st;
 }
@@ -274,8 +248,8 @@ covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
     t->last_consumer = -1;
     t->needs_diff = net->train;
     dnnl_memory_desc_t plain = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
-    t->plain_f32 = dnnl_memory_desc_equal(md, &plain);
-    covidcam_status st = cc_tdnn_alloc(net, dnnl_memory_desc_get_size(md), &t->data, e);
+    t->plain_f32 = cc_dnn_desc_equal(md, &plain);
+    covidcam_status st = cc_tdnn_alloc(net, cc_dnn_desc_bytes(md), &t->data, e);
     if (st)
         return st;
     st = cc_tdnn_mem(net, md, t->data, &t->mem, e);
@@ -345,7 +319,7 @@ covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnn
     tport *p = &l->in[i];
     p->t = t;
     p->md = *md;
-    p->adapt = !dnnl_memory_desc_equal(md, &t->md);
+    p->adapt = !cc_dnn_desc_equal(md, &t->md);
     if (l->index > t->last_consumer)
         t->last_consumer = l->index;
     if (i + 1 > l->nin)
@@ -407,7 +381,7 @@ static covidcam_status port_finalize(cc_tnet *net, tlayer *l, tport *p, cc_err *
 covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
                                  const dnnl_memory_desc_t *want, cc_err *e)
 {
-    a->on = !dnnl_memory_desc_equal(have, want);
+    a->on = !cc_dnn_desc_equal(have, want);
     if (!a->on)
         return COVIDCAM_OK;
     covidcam_status st = cc_tdnn_mem_alloc(net, want, &a->mem, e);
@@ -417,7 +391,7 @@ covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc
 covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
                                   const dnnl_memory_desc_t *want, cc_err *e)
 {
-    a->on = !dnnl_memory_desc_equal(prim, want);
+    a->on = !cc_dnn_desc_equal(prim, want);
     if (!a->on)
         return COVIDCAM_OK;
     covidcam_status st = cc_tdnn_mem_alloc(net, prim, &a->mem, e);
@@ -449,14 +423,14 @@ covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl
     w->user_md = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
     /* oneDNN only reads weights through this handle; the cast is safe. */
     CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, (void *)user, &w->user_mem, e));
-    w->fwd_own = !dnnl_memory_desc_equal(fwd_md, &w->user_md);
+    w->fwd_own = !cc_dnn_desc_equal(fwd_md, &w->user_md);
     w->fwd_mem = w->user_mem;
     if (w->fwd_own) {
         CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, fwd_md, &w->fwd_mem, e));
         CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, fwd_md, 0, &w->fwd_reorder, e));
     }
     w->bwd_mem = w->fwd_mem;
-    if (bwd_md && !dnnl_memory_desc_equal(bwd_md, fwd_md)) {
+    if (bwd_md && !cc_dnn_desc_equal(bwd_md, fwd_md)) {
         w->bwd_own = 1;
         CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, bwd_md, &w->bwd_mem, e));
         CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, bwd_md, 0, &w->bwd_reorder, e));
@@ -464,7 +438,7 @@ covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl
     if (dw_md) {
         CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, duser, &w->duser_mem, e));
         w->dw_mem = w->duser_mem;
-        w->dw_own = !dnnl_memory_desc_equal(dw_md, &w->user_md);
+        w->dw_own = !cc_dnn_desc_equal(dw_md, &w->user_md);
         if (w->dw_own) {
             CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, dw_md, &w->dw_mem, e));
             CC_TDNN_CHECK(cc_tdnn_reorder(net, dw_md, &w->user_md, 0, &w->dw_reorder, e));
@@ -555,7 +529,7 @@ static covidcam_status plan_diffs(cc_tnet *net, cc_err *e)
     }
     qsort(order, (size_t)n, sizeof *order, by_last_consumer_desc);
     for (int i = 0; i < n; i++) {
-        size_t need = dnnl_memory_desc_get_size(&order[i]->md);
+        size_t need = cc_dnn_desc_bytes(&order[i]->md);
         int b = pick_buffer(pool, npool, order[i], need);
         if (b < 0)
             b = npool++;
@@ -587,13 +561,13 @@ static covidcam_status plan_tmp(cc_tnet *net, cc_err *e)
 {
     size_t need = 64;
     for (int i = 0; i < net->nt; i++) {
-        size_t b = dnnl_memory_desc_get_size(&net->tensors[i]->md);
+        size_t b = cc_dnn_desc_bytes(&net->tensors[i]->md);
         if (b > need)
             need = b;
     }
     for (int i = 0; i < net->nl; i++)
         for (int j = 0; j < net->layers[i]->nin; j++) {
-            size_t b = dnnl_memory_desc_get_size(&net->layers[i]->in[j].md);
+            size_t b = cc_dnn_desc_bytes(&net->layers[i]->in[j].md);
             if (b > need)
                 need = b;
         }
@@ -679,10 +653,9 @@ static covidcam_status copy_tensor(cc_tnet *net, cc_tt *t, int diff, int to_host
                        diff ? "gradient" : "data");
     dnnl_memory_desc_t hmd =
         cc_tdnn_md_tag(t->ndims, t->dims, dnnl_f32, cc_tdnn_plain_tag(t->ndims));
-    CC_TDNN_TRY(dnnl_memory_create(&hm, &hmd, net->eng, host), "memory creation");
+    CC_TDNN_TRY(cc_dnn_mem_create(net->eng, &hmd, host, &hm), "memory creation");
     const dnnl_memory_desc_t *src = to_host ? &t->md : &hmd, *dst = to_host ? &hmd : &t->md;
-    CC_TDNN_TRY(dnnl_reorder_primitive_desc_create(&pd, src, net->eng, dst, net->eng, NULL),
-                "reorder");
+    CC_TDNN_TRY(cc_dnn_reorder_pd(net->eng, src, dst, NULL, &pd), "reorder");
     CC_TDNN_TRY(dnnl_primitive_create(&p, pd), "reorder");
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, to_host ? tm : hm}, {DNNL_ARG_TO, to_host ? hm : tm}};
     CC_TDNN_TRY(dnnl_primitive_execute(p, net->strm, 2, a), "reorder");

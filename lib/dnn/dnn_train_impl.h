@@ -1,6 +1,7 @@
 /* Internals shared by dnn_train.c (net, tensors, buffer planning) and
  * dnn_train_layers.c (the layer kinds). Not for use outside the engine (and its white-box tests).
- * Status mapping and allocation come from the oneDNN core (lib/dnn/dnn_core.h). */
+ * Status mapping, allocation, primitive-descriptor builders, md helpers and
+ * attributes come from the oneDNN core (lib/dnn/dnn_core.h). */
 #ifndef COVIDCAM_DNN_TRAIN_IMPL_H
 #define COVIDCAM_DNN_TRAIN_IMPL_H
 
@@ -166,14 +167,11 @@ covidcam_status cc_tdnn_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl
 covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
                                     dnnl_memory_t dst, cc_err *e);
 
-/* Primitive descriptor from an op descriptor; attr NULL means the net's
- * (user scratchpad). On failure *pd is NULL. */
-covidcam_status cc_tdnn_pd(cc_tnet *net, const void *op_desc, const_dnnl_primitive_attr_t attr,
-                           const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd,
-                           const char *what, cc_err *e);
+/* The status of a core builder (cc_dnn_*_pd) that made the pd of `what`:
+ * failure maps through the core as "<what> for these shapes". */
+covidcam_status cc_tdnn_pd_status(dnnl_status_t s, const char *what, cc_err *e);
+/* The md (index 0) a pd uses for query `what`, owned by the pd. */
 const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
-/* 1 when oneDNN picked a reference (slow) implementation. */
-int cc_tdnn_is_ref(const_dnnl_primitive_desc_t pd);
 
 dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
                                   dnnl_format_tag_t tag);

@@ -1,5 +1,6 @@
 /* The layer kinds of the training graph: each has a constructor that picks
- * oneDNN primitives and layouts, a forward and a backward pass. */
+ * oneDNN primitives and layouts (building every primitive descriptor and md
+ * through the core, dnn_core.h), a forward and a backward pass. */
 #include "dnn_train_impl.h"
 
 #include <string.h>
@@ -70,8 +71,8 @@ typedef struct conv_shape {
 static int is_plain(const cc_tt *t)
 {
     dnnl_memory_desc_t plain =
-        cc_tdnn_md_tag(t->ndims, t->dims, t->md.data_type, cc_tdnn_plain_tag(t->ndims));
-    return dnnl_memory_desc_equal(&plain, &t->md);
+        cc_tdnn_md_tag(t->ndims, t->dims, cc_dnn_desc_dt(&t->md), cc_tdnn_plain_tag(t->ndims));
+    return cc_dnn_desc_equal(&plain, &t->md);
 }
 
 /* Forward pd: reuse the layout of an input another primitive produced when a
@@ -84,64 +85,65 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
     dnnl_memory_desc_t any_src = md_any(4, s->src, net->dt);
     dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dst = md_any(4, s->dst, net->dt);
-    dnnl_convolution_desc_t d;
-    if (in->md.data_type == net->dt && !is_plain(in) &&
-        dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &in->md, &wei, NULL,
-                                           &dst, s->strides, s->pad, s->pad) == dnnl_success &&
-        cc_tdnn_pd(net, &d, NULL, NULL, pd, "convolution", e) == COVIDCAM_OK) {
-        if (!cc_tdnn_is_ref(*pd))
+    if (cc_dnn_desc_dt(&in->md) == net->dt && !is_plain(in) &&
+        cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, &in->md, &wei, NULL, &dst, s->strides,
+                                             s->pad, net->attr, pd),
+                          "convolution", e) == COVIDCAM_OK) {
+        if (!cc_dnn_pd_is_ref(*pd))
             return COVIDCAM_OK;
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
     }
-    if (dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, &any_src, &wei, NULL,
-                                           &dst, s->strides, s->pad, s->pad) != dnnl_success)
-        return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad convolution shapes");
-    return cc_tdnn_pd(net, &d, NULL, NULL, pd, "convolution", e);
+    return cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, &any_src, &wei, NULL, &dst,
+                                                s->strides, s->pad, net->attr, pd),
+                             "convolution", e);
 }
 
 /* A backward pd on the layouts the forward pass uses, unless that leaves only
  * a reference implementation (oneDNN's jit kernels do not cover, e.g., one
  * input channel or 2x2 maps): then on the layouts oneDNN prefers, converted
- * at run time. `make` fills the op descriptor for the given layouts. */
-typedef dnnl_status_t (*conv_desc_fn)(dnnl_convolution_desc_t *d, const conv_shape *s,
-                                      const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
-                                      const dnnl_memory_desc_t *b);
+ * at run time. `make` builds the pd for the given layouts through the core. */
+typedef dnnl_status_t (*conv_pd_fn)(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *a,
+                                    const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *b,
+                                    const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd);
 
-static dnnl_status_t desc_bwd_d(dnnl_convolution_desc_t *d, const conv_shape *s,
-                                const dnnl_memory_desc_t *dsrc, const dnnl_memory_desc_t *w,
-                                const dnnl_memory_desc_t *ddst)
+static dnnl_status_t pd_bwd_d(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *dsrc,
+                              const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *ddst,
+                              const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd)
 {
-    return dnnl_convolution_backward_data_desc_init(d, dnnl_convolution_direct, dsrc, w, ddst,
-                                                    s->strides, s->pad, s->pad);
+    return cc_dnn_conv_bwd_data_pd(net->eng, dsrc, w, ddst, s->strides, s->pad, net->attr, fwd,
+                                   pd);
 }
 
-static dnnl_status_t desc_bwd_w(dnnl_convolution_desc_t *d, const conv_shape *s,
-                                const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dw,
-                                const dnnl_memory_desc_t *ddst)
+static dnnl_status_t pd_bwd_w(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *src,
+                              const dnnl_memory_desc_t *dw, const dnnl_memory_desc_t *ddst,
+                              const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd)
 {
-    return dnnl_convolution_backward_weights_desc_init(d, dnnl_convolution_direct, src, dw, NULL,
-                                                       ddst, s->strides, s->pad, s->pad);
+    return cc_dnn_conv_bwd_weights_pd(net->eng, src, dw, NULL, ddst, s->strides, s->pad,
+                                      net->attr, fwd, pd);
 }
 
-static covidcam_status conv_bwd_pd(cc_tnet *net, const conv_shape *s, conv_desc_fn make,
+/* md with the dims and data type of a 4-D md and the layout left to oneDNN. */
+static dnnl_memory_desc_t md_any_like(const dnnl_memory_desc_t *md)
+{
+    dnnl_dims_t d = {0};
+    cc_dnn_desc_dims(md, d);
+    return md_any(4, d, cc_dnn_desc_dt(md));
+}
+
+static covidcam_status conv_bwd_pd(cc_tnet *net, const conv_shape *s, conv_pd_fn make,
                                    const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
                                    const dnnl_memory_desc_t *b, const_dnnl_primitive_desc_t fwd,
                                    dnnl_primitive_desc_t *pd, const char *what, cc_err *e)
 {
-    dnnl_convolution_desc_t d;
-    dnnl_memory_desc_t any_a = md_any(4, a->dims, a->data_type);
-    dnnl_memory_desc_t any_b = md_any(4, b->dims, b->data_type);
-    if (make(&d, s, a, w, b) == dnnl_success &&
-        cc_tdnn_pd(net, &d, NULL, fwd, pd, what, e) == COVIDCAM_OK) {
-        if (!cc_tdnn_is_ref(*pd))
+    dnnl_memory_desc_t any_a = md_any_like(a), any_b = md_any_like(b);
+    if (cc_tdnn_pd_status(make(net, s, a, w, b, fwd, pd), what, e) == COVIDCAM_OK) {
+        if (!cc_dnn_pd_is_ref(*pd))
             return COVIDCAM_OK;
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
     }
-    if (make(&d, s, &any_a, w, &any_b) != dnnl_success)
-        return cc_fail(e, COVIDCAM_ERR_BACKEND, "bad %s shapes", what);
-    return cc_tdnn_pd(net, &d, NULL, fwd, pd, what, e);
+    return cc_tdnn_pd_status(make(net, s, &any_a, w, &any_b, fwd, pd), what, e);
 }
 
 static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s,
@@ -152,14 +154,14 @@ static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s
     dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dwei = md_any(4, s->wei, dnnl_f32);
     const dnnl_memory_desc_t *dst = &l->out->md, *src = &l->in[0].md;
     if (l->has_bwd_d) {
-        CC_TDNN_CHECK(conv_bwd_pd(net, s, desc_bwd_d, src, &wei, dst, fwd, bd,
+        CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_d, src, &wei, dst, fwd, bd,
                                   "convolution backward data", e));
         CC_TDNN_CHECK(
             cc_tdnn_adapt_in(net, &l->bd_ddst, dst, cc_tdnn_query(*bd, dnnl_query_diff_dst_md), e));
         CC_TDNN_CHECK(cc_tdnn_adapt_out(net, &l->bd_dsrc,
                                         cc_tdnn_query(*bd, dnnl_query_diff_src_md), src, e));
     }
-    CC_TDNN_CHECK(conv_bwd_pd(net, s, desc_bwd_w, src, &dwei, dst, fwd, bw,
+    CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_w, src, &dwei, dst, fwd, bw,
                               "convolution backward weights", e));
     CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bw_src, src, cc_tdnn_query(*bw, dnnl_query_src_md), e));
     CC_TDNN_CHECK(
@@ -306,7 +308,6 @@ covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_param
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad batch norm arguments");
     unsigned flags = dnnl_use_scale | dnnl_use_shift | (relu ? dnnl_fuse_norm_relu : 0u);
     dnnl_primitive_desc_t inf = NULL, tr = NULL, bwd = NULL;
-    dnnl_batch_normalization_desc_t d;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &bn_ops, &l, e));
     l->bn = *p;
@@ -314,22 +315,20 @@ covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_param
     l->reduce_n = (double)in->dims[0] * (in->ndims == 4 ? (double)(in->dims[2] * in->dims[3]) : 1);
     CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
     CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, &in->md, l->index, &l->out, e));
-    CC_TDNN_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &in->md,
-                                                           p->eps, flags | dnnl_use_global_stats),
-                "batch norm");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &inf, "batch norm", e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_inference, &in->md,
+                                                     p->eps, flags | dnnl_use_global_stats,
+                                                     net->attr, &inf),
+                                    "batch norm", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, inf, &l->fwd_inf, e));
     CC_TDNN_CHECK(bn_param_mems(net, l, e));
     if (net->train) {
-        CC_TDNN_TRY(dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &in->md,
-                                                               p->eps, flags),
-                    "batch norm");
-        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &tr, "batch norm training", e));
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_training, &in->md,
+                                                         p->eps, flags, net->attr, &tr),
+                                        "batch norm training", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, tr, &l->fwd, e));
-        CC_TDNN_TRY(dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &in->md, &in->md,
-                                                                p->eps, flags),
-                    "batch norm backward");
-        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, tr, &bwd, "batch norm backward", e));
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_bwd_pd(net->eng, &in->md, &in->md, p->eps, flags,
+                                                         net->attr, tr, &bwd),
+                                        "batch norm backward", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
         if (relu)
             CC_TDNN_CHECK(
@@ -375,11 +374,11 @@ static const tlayer_ops relu_ops = {relu_fwd, relu_bwd};
 static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_desc_t *md,
                                      cc_err *e)
 {
-    covidcam_status st = COVIDCAM_OK;
     dnnl_primitive_desc_t bwd = NULL;
-    CC_TDNN_TRY(cc_dnn_relu_bwd_pd(net->eng, md, net->attr, &bwd), "relu backward for these shapes");
-    st = cc_tdnn_prim(net, bwd, &l->bwd_d, e);
-fail:
+    covidcam_status st = cc_tdnn_pd_status(cc_dnn_relu_bwd_pd(net->eng, md, net->attr, &bwd),
+                                           "relu backward", e);
+    if (!st)
+        st = cc_tdnn_prim(net, bwd, &l->bwd_d, e);
     dnnl_primitive_desc_destroy(bwd);
     return st;
 }
@@ -392,15 +391,13 @@ covidcam_status cc_tnet_relu(cc_tnet *net, cc_tt *in, cc_tt **out, cc_err *e)
     if (!out)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad relu arguments");
     dnnl_primitive_desc_t fwd = NULL;
-    dnnl_eltwise_desc_t d;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &relu_ops, &l, e));
     CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
-    CC_TDNN_TRY(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training,
-                                               dnnl_eltwise_relu_use_dst_for_bwd, &in->md, 0.f,
-                                               0.f),
-                "relu");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "relu", e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_eltwise_fwd_pd(net->eng, dnnl_forward_training,
+                                                          dnnl_eltwise_relu_use_dst_for_bwd,
+                                                          &in->md, 0.f, 0.f, net->attr, &fwd),
+                                    "relu", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, cc_tdnn_query(fwd, dnnl_query_dst_md),
                                  l->index, &l->out, e));
@@ -451,27 +448,25 @@ static covidcam_status pool_make(cc_tnet *net, cc_tt *in, dnnl_alg_kind_t alg,
     if (od[2] <= 0 || od[3] <= 0 || pad[0] >= kernel[0] || pad[1] >= kernel[1])
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad pooling shapes");
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
-    dnnl_memory_desc_t dst = md_any(4, od, in->md.data_type);
+    dnnl_memory_desc_t dst = md_any(4, od, cc_dnn_desc_dt(&in->md));
     dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
-    dnnl_pooling_desc_t d;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &pool_ops, &l, e));
     CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
-    CC_TDNN_TRY(
-        dnnl_pooling_forward_desc_init(&d, prop, alg, &in->md, &dst, strides, kernel, pad, pad),
-        "pooling");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, &fwd, "pooling", e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_fwd_pd(net->eng, prop, alg, &in->md, &dst, strides,
+                                                       kernel, pad, net->attr, &fwd),
+                                    "pooling", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     CC_TDNN_CHECK(
         cc_tdnn_tensor(net, 4, od, cc_tdnn_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
     const dnnl_memory_desc_t *ws = cc_tdnn_query(fwd, dnnl_query_workspace_md);
-    if (ws && dnnl_memory_desc_get_size(ws))
+    if (ws && cc_dnn_desc_bytes(ws))
         CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, ws, &l->ws_mem, e));
     if (net->train) {
-        CC_TDNN_TRY(dnnl_pooling_backward_desc_init(&d, alg, &in->md, &l->out->md, strides, kernel,
-                                                    pad, pad),
-                    "pooling backward");
-        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, fwd, &bwd, "pooling backward", e));
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_bwd_pd(net->eng, alg, &in->md, &l->out->md,
+                                                           strides, kernel, pad, net->attr, fwd,
+                                                           &bwd),
+                                        "pooling backward", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
     }
     *out = l->out;
@@ -549,26 +544,26 @@ static covidcam_status fc_pds(cc_tnet *net, tlayer *l, const cc_tt *in, int k,
     covidcam_status st = COVIDCAM_OK;
     int nd = in->ndims;
     dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
-    dnnl_memory_desc_t src = in->md.data_type == dnnl_f32 ? in->md : md_any(nd, in->dims, dnnl_f32);
+    dnnl_memory_desc_t src =
+        cc_dnn_desc_dt(&in->md) == dnnl_f32 ? in->md : md_any(nd, in->dims, dnnl_f32);
     dnnl_memory_desc_t wei = md_any(nd, wd, dnnl_f32),
                        bias = cc_tdnn_md_tag(1, bdims, dnnl_f32, dnnl_a);
     dnnl_memory_desc_t dst = cc_tdnn_md_tag(2, dd, dnnl_f32, dnnl_ab);
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
-    dnnl_inner_product_desc_t d;
-    CC_TDNN_TRY(dnnl_inner_product_forward_desc_init(&d, prop, &src, &wei, &bias, &dst),
-                "inner product");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, NULL, fwd, "inner product", e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(
+        cc_dnn_ip_fwd_pd(net->eng, prop, &src, &wei, &bias, &dst, net->attr, fwd), "inner product",
+        e));
     if (!net->train)
         return COVIDCAM_OK;
     src = *cc_tdnn_query(*fwd, dnnl_query_src_md);
     if (l->has_bwd_d) {
-        CC_TDNN_TRY(dnnl_inner_product_backward_data_desc_init(&d, &src, &wei, &dst),
-                    "inner product");
-        CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, *fwd, bd, "inner product backward data", e));
+        CC_TDNN_CHECK(cc_tdnn_pd_status(
+            cc_dnn_ip_bwd_data_pd(net->eng, &src, &wei, &dst, net->attr, *fwd, bd),
+            "inner product backward data", e));
     }
-    CC_TDNN_TRY(dnnl_inner_product_backward_weights_desc_init(&d, &src, &wei, &bias, &dst),
-                "inner product");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, NULL, *fwd, bw, "inner product backward weights", e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(
+        cc_dnn_ip_bwd_weights_pd(net->eng, &src, &wei, &bias, &dst, net->attr, *fwd, bw),
+        "inner product backward weights", e));
 fail:
     return st;
 }
@@ -642,23 +637,6 @@ fail:
 
 static const tlayer_ops add_ops = {add_fwd, add_bwd};
 
-static covidcam_status add_attr(int relu, dnnl_primitive_attr_t *attr, cc_err *e)
-{
-    covidcam_status st = COVIDCAM_OK;
-    dnnl_post_ops_t po = NULL;
-    CC_TDNN_TRY(dnnl_primitive_attr_create(attr), "attributes");
-    CC_TDNN_TRY(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
-                "attributes");
-    if (relu) {
-        CC_TDNN_TRY(dnnl_post_ops_create(&po), "post-ops");
-        CC_TDNN_TRY(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f), "post-ops");
-        CC_TDNN_TRY(dnnl_primitive_attr_set_post_ops(*attr, po), "post-ops");
-    }
-fail:
-    dnnl_post_ops_destroy(po);
-    return st;
-}
-
 static int same_dims(const cc_tt *a, const cc_tt *b)
 {
     if (a->ndims != b->ndims)
@@ -679,16 +657,16 @@ covidcam_status cc_tnet_add(cc_tnet *net, cc_tt *a, cc_tt *b, int relu, cc_tt **
                                                          "inputs of equal dims");
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t fwd = NULL;
-    dnnl_binary_desc_t d;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &add_ops, &l, e));
     CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, a, &a->md, e));
     CC_TDNN_CHECK(cc_tdnn_port(net, l, 1, b, &a->md, e));
     l->in[0].force_contrib = !relu;
     l->in[1].force_contrib = 1;
-    CC_TDNN_CHECK(add_attr(relu, &attr, e));
-    CC_TDNN_TRY(dnnl_binary_desc_init(&d, dnnl_binary_add, &a->md, &a->md, &a->md), "binary add");
-    CC_TDNN_CHECK(cc_tdnn_pd(net, &d, attr, NULL, &fwd, "residual add", e));
+    CC_TDNN_TRY(cc_dnn_attr(0, relu, &attr), "attributes"); /* the ReLU fused as a post-op */
+    CC_TDNN_CHECK(cc_tdnn_pd_status(
+        cc_dnn_binary_pd(net->eng, dnnl_binary_add, &a->md, &a->md, &a->md, attr, &fwd),
+        "residual add", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     CC_TDNN_CHECK(cc_tdnn_tensor(net, a->ndims, a->dims, &a->md, l->index, &l->out, e));
     if (net->train && relu)

@@ -1,5 +1,7 @@
-/* The oneDNN core's one status map, which the inference layer and the training
- * engine share (the engine used to report out-of-memory as BACKEND). */
+/* The oneDNN core: its one status map, which the inference layer and the
+ * training engine share (the engine used to report out-of-memory as BACKEND),
+ * and the md helpers, attributes and builders both layers now reach oneDNN's
+ * version-specific calls through. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,11 +46,110 @@ static void test_engine_uses_core_map(void **state)
     assert_int_equal(engine_call(dnnl_runtime_error, &e), COVIDCAM_ERR_BACKEND);
 }
 
+/* The md helpers are all the layers read of a md. */
+static void test_desc_helpers(void **state)
+{
+    (void)state;
+    const dnnl_dims_t d = {2, 3, 5, 7};
+    dnnl_memory_desc_t a, b, c;
+    assert_int_equal(cc_dnn_desc_tag(&a, 4, d, dnnl_f32, dnnl_nchw), dnnl_success);
+    assert_int_equal(cc_dnn_desc_tag(&b, 4, d, dnnl_f32, dnnl_nchw), dnnl_success);
+    assert_int_equal(cc_dnn_desc_tag(&c, 4, d, dnnl_f32, dnnl_nhwc), dnnl_success);
+    assert_int_equal(cc_dnn_desc_ndims(&a), 4);
+    assert_int_equal(cc_dnn_desc_dim(&a, 1), 3);
+    assert_int_equal(cc_dnn_desc_dim(&a, 4), 1); /* past ndims: broadcast */
+    dnnl_dims_t got = {0};
+    assert_int_equal(cc_dnn_desc_dims(&a, got), 4);
+    assert_int_equal(got[3], 7);
+    assert_int_equal(cc_dnn_desc_dt(&a), dnnl_f32);
+    assert_int_equal(cc_dnn_desc_bytes(&a), 2 * 3 * 5 * 7 * sizeof(float));
+    assert_true(cc_dnn_desc_equal(&a, &b));
+    assert_false(cc_dnn_desc_equal(&a, &c));
+}
+
+/* A md the core could not build is empty, never garbage. */
+static void test_desc_failure_is_empty(void **state)
+{
+    (void)state;
+    const dnnl_dims_t d = {2, -3};
+    dnnl_memory_desc_t a;
+    assert_int_not_equal(cc_dnn_desc_tag(&a, 2, d, dnnl_f32, dnnl_ab), dnnl_success);
+    assert_int_equal(cc_dnn_desc_ndims(&a), 0);
+    assert_int_equal(cc_dnn_desc_bytes(&a), 0);
+}
+
+/* User scratchpad always; sum before ReLU, as the residual blocks need. */
+static void test_attr(void **state)
+{
+    (void)state;
+    dnnl_primitive_attr_t attr = NULL;
+    const_dnnl_post_ops_t po = NULL;
+    dnnl_scratchpad_mode_t mode;
+    assert_int_equal(cc_dnn_attr(1, 1, &attr), dnnl_success);
+    assert_int_equal(dnnl_primitive_attr_get_scratchpad_mode(attr, &mode), dnnl_success);
+    assert_int_equal(mode, dnnl_scratchpad_mode_user);
+    assert_int_equal(dnnl_primitive_attr_get_post_ops(attr, &po), dnnl_success);
+    assert_int_equal(dnnl_post_ops_len(po), 2);
+    assert_int_equal(dnnl_post_ops_get_kind(po, 0), dnnl_sum);
+    assert_int_equal(dnnl_post_ops_get_kind(po, 1), dnnl_eltwise);
+    dnnl_primitive_attr_destroy(attr);
+    assert_int_equal(cc_dnn_attr(0, 0, &attr), dnnl_success);
+    assert_int_equal(dnnl_primitive_attr_get_post_ops(attr, &po), dnnl_success);
+    assert_int_equal(dnnl_post_ops_len(po), 0);
+    dnnl_primitive_attr_destroy(attr);
+}
+
+/* Builders return a pd whose mds answer the layers' queries, and NULL with
+ * oneDNN's status on shapes that do not fit. */
+static void test_builders(void **state)
+{
+    (void)state;
+    dnnl_engine_t eng = NULL;
+    assert_int_equal(dnnl_engine_create(&eng, dnnl_cpu, 0), dnnl_success);
+    const dnnl_dims_t sd = {1, 4, 8, 8}, wd = {8, 4, 3, 3}, dd = {1, 8, 4, 4}, bad = {1, 8, 5, 5};
+    const dnnl_dims_t strides = {2, 2}, pad = {1, 1}, kernel = {2, 2};
+    dnnl_memory_desc_t src, wei, dst, dst_bad;
+    assert_int_equal(cc_dnn_desc_tag(&src, 4, sd, dnnl_f32, dnnl_nchw), dnnl_success);
+    assert_int_equal(cc_dnn_desc_tag(&wei, 4, wd, dnnl_f32, dnnl_format_tag_any), dnnl_success);
+    assert_int_equal(cc_dnn_desc_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any), dnnl_success);
+    assert_int_equal(cc_dnn_desc_tag(&dst_bad, 4, bad, dnnl_f32, dnnl_format_tag_any),
+                     dnnl_success);
+    /* pd starts non-NULL: a failing builder must clear it */
+    dnnl_primitive_desc_t fwd = NULL, bwd = NULL, pd = (dnnl_primitive_desc_t)&eng;
+    assert_int_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, &src, &wei, NULL, &dst,
+                                        strides, pad, NULL, &fwd),
+                     dnnl_success);
+    assert_int_equal(cc_dnn_desc_dim(cc_dnn_pd_md(fwd, dnnl_query_dst_md, 0), 1), 8);
+    assert_int_equal(cc_dnn_conv_bwd_data_pd(eng, &src, &wei, &dst, strides, pad, NULL, fwd, &bwd),
+                     dnnl_success);
+    assert_true(cc_dnn_desc_equal(cc_dnn_pd_md(bwd, dnnl_query_diff_src_md, 0), &src));
+    assert_int_not_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, &src, &wei, NULL,
+                                            &dst_bad, strides, pad, NULL, &pd),
+                         dnnl_success);
+    assert_null(pd);
+    dnnl_primitive_desc_destroy(bwd);
+    dnnl_primitive_desc_destroy(fwd);
+    const dnnl_dims_t pd_dims = {1, 4, 4, 4}, no_pad = {0, 0};
+    dnnl_memory_desc_t pool_dst;
+    assert_int_equal(cc_dnn_desc_tag(&pool_dst, 4, pd_dims, dnnl_f32, dnnl_format_tag_any),
+                     dnnl_success);
+    assert_int_equal(cc_dnn_pool_fwd_pd(eng, dnnl_forward_inference, dnnl_pooling_max, &src,
+                                        &pool_dst, strides, kernel, no_pad, NULL, &fwd),
+                     dnnl_success);
+    assert_int_equal(cc_dnn_desc_dim(cc_dnn_pd_md(fwd, dnnl_query_dst_md, 0), 2), 4);
+    dnnl_primitive_desc_destroy(fwd);
+    dnnl_engine_destroy(eng);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_map),
         cmocka_unit_test(test_engine_uses_core_map),
+        cmocka_unit_test(test_desc_helpers),
+        cmocka_unit_test(test_desc_failure_is_empty),
+        cmocka_unit_test(test_attr),
+        cmocka_unit_test(test_builders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
