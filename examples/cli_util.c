@@ -182,6 +182,56 @@ json_t *cli_json_image_info(const covidcam_image_info *info)
     return o;
 }
 
+/* Why each assessment warning matters, by bit (include/covidcam.h). */
+static const char *const warning_why[] = {
+    "the image is almost uniform: there is no radiograph to read",
+    "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
+    "the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
+    "the image is far from square and the resize to the model input distorts it"};
+
+int cli_warnings(const covidcam_image_info *info, const covidcam_assessment *a,
+                 char warnings[][128], int max)
+{
+    int n = cli_image_warnings(info, warnings, max);
+    for (unsigned i = 0; i < sizeof warning_why / sizeof *warning_why && n < max; i++)
+        if (a->warnings & (1u << i))
+            snprintf(warnings[n++], 128, "%s: %s", covidcam_warning_name(1u << i),
+                     warning_why[i]);
+    if (a->ood && n < max)
+        snprintf(warnings[n++], 128,
+                 "out_of_distribution: score %.1f is above the model's threshold %.1f",
+                 a->ood_score, a->ood_threshold);
+    return n;
+}
+
+int cli_json_set_trust(json_t *obj, const covidcam_image_info *info,
+                       const covidcam_assessment *a)
+{
+    char warnings[CLI_MAX_WARNINGS][128];
+    int n = cli_warnings(info, a, warnings, CLI_MAX_WARNINGS);
+    json_t *w = json_array();
+    int bad = !w;
+    for (int i = 0; !bad && i < n; i++)
+        bad = json_array_append_new(w, json_string(warnings[i])) != 0;
+    json_t *score = a->ood_available && isfinite(a->ood_score) ? json_real(a->ood_score)
+                                                               : json_null();
+    bad |= json_object_set_new(obj, "ood", json_boolean(a->ood)) != 0;
+    bad |= json_object_set_new(obj, "ood_score", score) != 0;
+    bad |= json_object_set_new(obj, "warnings", w) != 0;
+    return bad ? -1 : 0;
+}
+
+int cli_ood_line(const covidcam_assessment *a, char *buf, size_t size)
+{
+    if (!a->ood)
+        return 0;
+    snprintf(buf, size,
+             "  OUT OF DISTRIBUTION: this image is unlike the model's training images "
+             "(score %.1f > %.1f); do not trust the answer",
+             a->ood_score, a->ood_threshold);
+    return 1;
+}
+
 int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], int max)
 {
     int n = 0;

@@ -48,4 +48,24 @@ json_t *cli_json_image_info(const covidcam_image_info *info);
  * `warnings`; returns how many. Warnings only: the image is still classified. */
 int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], int max);
 
+/* Room for every warning cli_warnings can give. */
+#define CLI_MAX_WARNINGS 8
+
+/* Every reason to doubt an answer, as sentences into `warnings` (up to max):
+ * the DICOM ones of cli_image_warnings, one "name: why" per assessment bit
+ * (names as covidcam_warning_name), and "out_of_distribution: ..." when the
+ * assessment flags the image. Returns how many. */
+int cli_warnings(const covidcam_image_info *info, const covidcam_assessment *a,
+                 char warnings[][128], int max);
+
+/* Set "ood" (bool), "ood_score" (number, null when the model has no OOD
+ * statistics) and "warnings" (the list of cli_warnings, [] when none) on
+ * `obj`. -1 on allocation failure. */
+int cli_json_set_trust(json_t *obj, const covidcam_image_info *info,
+                       const covidcam_assessment *a);
+
+/* The one-line verdict the table output prints for a flagged image, into
+ * buf; 0 when the image is not flagged (nothing written). */
+int cli_ood_line(const covidcam_assessment *a, char *buf, size_t size);
+
 #endif

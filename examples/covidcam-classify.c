@@ -21,8 +21,12 @@ static void usage(FILE *f)
             "\n"
             "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever\n"
             "its name; converted to gray) with the covidcam model FILE and print the top\n"
-            "class and the probability of every class. A DICOM whose ViewPosition is\n"
-            "lateral or whose Modality is not CR/DX is classified with a warning.\n"
+            "class and the probability of every class. Doubts about an answer are\n"
+            "warnings on stderr (and in the JSON), never failures: a DICOM whose\n"
+            "ViewPosition is lateral or whose Modality is not CR/DX, an image that is\n"
+            "nearly constant, of low dynamic range, likely inverted or far from square,\n"
+            "and, with a model that carries OOD statistics, an image unlike the training\n"
+            "images (a line \"OUT OF DISTRIBUTION\" in the table). docs/trust.md.\n"
             "\n"
             "  -m, --model FILE   covidcam safetensors model (docs/model-format.md)\n"
             "  -j, --json         one JSON object per image and line:\n"
@@ -31,7 +35,9 @@ static void usage(FILE *f)
             "                        \"image\":{\"format\", \"width\", \"height\", \"bits\",\n"
             "                        \"channels\", \"photometric\", and for DICOM \"modality\",\n"
             "                        \"view_position\", \"body_part\", \"window_center\"...},\n"
-            "                        \"warnings\":[...] (only when there are some)}\n"
+            "                        \"ood\": true|false, \"ood_score\": number (null when\n"
+            "                        the model has no OOD statistics),\n"
+            "                        \"warnings\":[...] ([] when none)}\n"
             "                     ms is the wall time of the classify call (decode,\n"
             "                     preprocessing, network). A failed image gives\n"
             "                     {\"file\":..., \"status\":..., \"error\":...} instead.\n"
@@ -78,16 +84,20 @@ static int parse(int argc, char **argv, args *a)
     return 0;
 }
 
-static void print_text(const covidcam_model *m, const char *file, const float *probs, int top)
+static void print_text(const covidcam_model *m, const char *file, const float *probs, int top,
+                       const covidcam_assessment *as)
 {
+    char line[256];
     printf("%s: %s\n", file, covidcam_model_class_name(m, top));
     for (int i = 0; i < covidcam_model_num_classes(m); i++)
         printf("  %-20s %.4f\n", covidcam_model_class_name(m, i), (double)probs[i]);
+    if (cli_ood_line(as, line, sizeof line))
+        printf("%s\n", line);
 }
 
 static int print_json(const covidcam_model *m, const char *file, const float *probs,
                       const float *logits, int top, double ms, const covidcam_image_info *info,
-                      char warnings[][128], int nwarn)
+                      const covidcam_assessment *as)
 {
     json_t *o = json_object();
     json_t *rest = json_pack("{s:s, s:o, s:o, s:f, s:o}", "top", covidcam_model_class_name(m, top),
@@ -100,11 +110,9 @@ static int print_json(const covidcam_model *m, const char *file, const float *pr
         return -1;
     }
     json_decref(rest);
-    if (nwarn) {
-        json_t *w = json_array();
-        for (int i = 0; i < nwarn; i++)
-            json_array_append_new(w, json_string(warnings[i]));
-        json_object_set_new(o, "warnings", w);
+    if (cli_json_set_trust(o, info, as)) {
+        json_decref(o);
+        return -1;
     }
     return cli_print_json(o);
 }
@@ -133,15 +141,18 @@ static int classify_one(covidcam_session *s, const char *file, int json, float *
     covidcam_image_info info;
     covidcam_image_info_init(&info);
     covidcam_session_image_info(s, &info);
-    char warnings[4][128];
-    int nwarn = cli_image_warnings(&info, warnings, 4);
+    covidcam_assessment as;
+    covidcam_assessment_init(&as);
+    covidcam_session_assessment(s, &as);
+    char warnings[CLI_MAX_WARNINGS][128];
+    int nwarn = cli_warnings(&info, &as, warnings, CLI_MAX_WARNINGS);
     for (int i = 0; i < nwarn; i++)
         fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
     if (!json) {
-        print_text(m, file, probs, top);
+        print_text(m, file, probs, top, &as);
         return 0;
     }
-    if (print_json(m, file, probs, logits, top, ms, &info, warnings, nwarn)) {
+    if (print_json(m, file, probs, logits, top, ms, &info, &as)) {
         cli_print_json_failure();
         fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
         return 1;

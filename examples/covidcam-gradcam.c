@@ -54,8 +54,8 @@ static void usage(FILE *f)
             "                          i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)\n"
             "  -j, --json              one JSON object per image and line: file, top,\n"
             "                          probabilities, class, probability, method, layer,\n"
-            "                          raw_size [h, w], outputs {kind: path}, ms, image\n"
-            "                          (as covidcam-classify --json)\n"
+            "                          raw_size [h, w], outputs {kind: path}, ms, image,\n"
+            "                          ood, ood_score, warnings (as covidcam-classify --json)\n"
             "  -t, --threads N         oneDNN threads (default 0 = all cores)\n"
             "      --list-layers       print the model's target layer names and exit\n"
             "  -h, --help              show this help\n"
@@ -359,6 +359,11 @@ static void print_text(const covidcam_model *m, const char *file, const covidcam
     for (int k = 0; k < 3; k++)
         if (path[k])
             printf("  %-8s %s\n", kind[k], path[k]);
+    covidcam_assessment as;
+    covidcam_assessment_init(&as);
+    char line[256];
+    if (covidcam_heatmap_assessment(h, &as) == COVIDCAM_OK && cli_ood_line(&as, line, sizeof line))
+        printf("%s\n", line);
 }
 
 static json_t *json_outputs(const outputs *o)
@@ -390,8 +395,11 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
     covidcam_image_info_init(&info);
     if (j && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
         json_object_set_new(j, "image", cli_json_image_info(&info));
+    covidcam_assessment as;
+    covidcam_assessment_init(&as);
+    covidcam_heatmap_assessment(h, &as);
     json_t *line = json_object();
-    if (!j || !line || cli_json_set_file(line, "file", file) || json_object_update(line, j)) {
+    if (!j || !line || cli_json_set_trust(j, &info, &as) || cli_json_set_file(line, "file", file) || json_object_update(line, j)) {
         json_decref(j);
         json_decref(line);
         cli_print_json_failure();
@@ -428,8 +436,11 @@ static int explain_one(covidcam_session *s, const args *a, const covidcam_gradca
     covidcam_image_info info;
     covidcam_image_info_init(&info);
     covidcam_heatmap_image_info(h, &info);
-    char warnings[4][128];
-    int nwarn = cli_image_warnings(&info, warnings, 4);
+    covidcam_assessment as;
+    covidcam_assessment_init(&as);
+    covidcam_heatmap_assessment(h, &as);
+    char warnings[CLI_MAX_WARNINGS][128];
+    int nwarn = cli_warnings(&info, &as, warnings, CLI_MAX_WARNINGS);
     for (int i = 0; i < nwarn; i++)
         fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
     char msg[2 * PATH_MAX];

@@ -553,6 +553,89 @@ COVIDCAM_API covidcam_status covidcam_image_probe_file(const char *path,
                                                        covidcam_image_info *info, char *errbuf,
                                                        size_t errbuf_size);
 
+/* ---------------------------------------------------------------- trust */
+
+/* Every classify and Grad-CAM call also assesses whether its answer can be
+ * trusted: checks on the decoded image (warnings) and, when the model file
+ * carries out-of-distribution statistics, a score of how far the image's
+ * pooled features lie from the training images'. Neither ever changes the
+ * probabilities, the class or the map; they say when not to believe them.
+ * Rules and measurements: docs/trust.md. */
+
+/* Findings about an input image (bits of covidcam_assessment.warnings),
+ * checked on the decoded gray image before it is resized. Tensor input has
+ * no image and gets none. */
+typedef enum covidcam_warning {
+    COVIDCAM_WARN_NEARLY_CONSTANT = 1 << 0,   /* gray standard deviation below 4 (of 255) */
+    COVIDCAM_WARN_LOW_DYNAMIC_RANGE = 1 << 1, /* 1st to 99th percentile span below 48, e.g.
+                                                 12-bit values stored in a 16-bit PNG */
+    COVIDCAM_WARN_LIKELY_INVERTED = 1 << 2,   /* the mediastinum is darker than the lungs:
+                                                 inverted polarity, or not a frontal film */
+    COVIDCAM_WARN_EXTREME_ASPECT = 1 << 3     /* longer side over 1.6 x the shorter: the
+                                                 resize to a square distorts it */
+} covidcam_warning;
+
+/* The name of one warning bit ("nearly_constant", "low_dynamic_range",
+ * "likely_inverted", "extreme_aspect"): a static string, NULL for 0, several
+ * bits or an unknown bit. Names never change once published. */
+COVIDCAM_API const char *covidcam_warning_name(unsigned warning);
+
+/* The assessment of one classification. The struct may grow at its end in
+ * later versions: set struct_size (covidcam_assessment_init); the library
+ * writes only the fields that fit in struct_size bytes. */
+typedef struct covidcam_assessment {
+    size_t struct_size;   /* sizeof(covidcam_assessment); set by _init */
+    unsigned warnings;    /* COVIDCAM_WARN_* bits, 0 when none */
+    int ood_available;    /* 1 when the model carries OOD statistics */
+    int ood;              /* 1 when ood_score > ood_threshold: the image is unlike the
+                             training images; 0 when not, or not available */
+    double ood_score;     /* squared Mahalanobis distance of the pooled features to the
+                             nearest class mean (shared covariance); 0 when not available */
+    double ood_threshold; /* the model's threshold (99th percentile of the score on its
+                             validation images); 0 when not available */
+} covidcam_assessment;
+
+/* Zero `a` and set its struct_size. NULL is a no-op. */
+static inline void covidcam_assessment_init(covidcam_assessment *a)
+{
+    unsigned char *p = (unsigned char *)a;
+    size_t i;
+    if (!a)
+        return;
+    for (i = 0; i < sizeof *a; i++)
+        p[i] = 0;
+    a->struct_size = sizeof *a;
+}
+
+/* The assessment of the session's last successful classify or Grad-CAM call.
+ * Writes *out up to out->struct_size. Errors: INVALID_ARGUMENT (NULL session
+ * or out, struct_size smaller than the first two fields, or no successful call
+ * yet / the last one failed). Same thread rules as the session. */
+COVIDCAM_API covidcam_status covidcam_session_assessment(const covidcam_session *session,
+                                                         covidcam_assessment *out);
+
+/* The assessment of the classification a heatmap came with. Writes *out up to
+ * out->struct_size. INVALID_ARGUMENT on NULL or a too small struct_size.
+ * Thread-safe on a heatmap no thread is freeing. */
+COVIDCAM_API covidcam_status covidcam_heatmap_assessment(const covidcam_heatmap *heatmap,
+                                                         covidcam_assessment *out);
+
+/* 1 when the model file carries OOD statistics, else 0 (also for NULL). */
+COVIDCAM_API int covidcam_model_has_ood(const covidcam_model *model);
+
+/* Length of the model's pooled feature vector (the fc layer's input); 0 for
+ * NULL. */
+COVIDCAM_API int covidcam_model_num_features(const covidcam_model *model);
+
+/* The pooled features (global average of the last block, what the fc layer
+ * reads) of the session's last successful classify or Grad-CAM call, into the
+ * caller's `features` (capacity floats, at least covidcam_model_num_features).
+ * This is what the OOD statistics are fitted on (tools/ood_fit.py).
+ * Errors: INVALID_ARGUMENT (NULL, capacity too small, no successful call yet),
+ * message in the session. Same thread rules as the session. */
+COVIDCAM_API covidcam_status covidcam_session_features(covidcam_session *session,
+                                                       float *features, size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,6 +29,7 @@ typedef struct classify_job {
     size_t capacity;
     int top;
     covidcam_image_info info;
+    covidcam_assessment assessment;
     outcome out;
 } classify_job;
 
@@ -54,7 +55,7 @@ static void run_classify(covidcam_session *s, void *arg)
     classify_job *j = arg;
     double t0 = j->out.started = server_now_ms();
     covidcam_status rc = infer_classify(s, j->img, j->n, j->probs, j->logits, j->capacity, &j->top,
-                                       &j->info);
+                                       &j->info, &j->assessment);
     j->out.ms = server_now_ms() - t0;
     if (rc)
         fail(&j->out, rc, covidcam_session_last_error(s));
@@ -123,12 +124,13 @@ enum MHD_Result api_classify(request *rq, struct MHD_Connection *c, const unsign
                              "no memory for %zu classes", k);
     classify_job j = {.img = img, .n = n, .probs = buf, .logits = buf + k, .capacity = k};
     covidcam_image_info_init(&j.info);
+    covidcam_assessment_init(&j.assessment);
     j.job.run = run_classify;
     j.job.arg = &j;
     if (!dispatch(rq, c, &j.job, &j.out, &ret))
         ret = respond_json(rq, c, MHD_HTTP_OK,
                            result_json_classify(m, file, j.probs, j.logits, j.top,
-                                                cli_round3(j.out.ms), &j.info));
+                                                cli_round3(j.out.ms), &j.info, &j.assessment));
     free(buf);
     return ret;
 }

@@ -31,11 +31,13 @@ void infer_media_list(char *buf, size_t size)
 
 covidcam_status infer_classify(covidcam_session *s, const void *body, size_t n, float *probs,
                                float *logits, size_t capacity, int *top,
-                               covidcam_image_info *info)
+                               covidcam_image_info *info, covidcam_assessment *assessment)
 {
     covidcam_status rc = covidcam_classify_image(s, body, n, probs, logits, capacity, top);
-    if (rc == COVIDCAM_OK)
+    if (rc == COVIDCAM_OK) {
         covidcam_session_image_info(s, info);
+        covidcam_session_assessment(s, assessment);
+    }
     return rc;
 }
 

@@ -20,10 +20,11 @@ int infer_accepts(const char *type);
  * (`size` bytes), for error messages and GET /v1/model. */
 void infer_media_list(char *buf, size_t size);
 
-/* Classify the image in `n` bytes at `body` (as covidcam_classify_png). */
+/* Classify the image in `n` bytes at `body` (as covidcam_classify_image);
+ * on success also what the input was and the trust assessment. */
 covidcam_status infer_classify(covidcam_session *s, const void *body, size_t n, float *probs,
                                float *logits, size_t capacity, int *top,
-                               covidcam_image_info *info);
+                               covidcam_image_info *info, covidcam_assessment *assessment);
 
 /* Classify and explain it (as covidcam_gradcam_png). */
 covidcam_status infer_gradcam(covidcam_session *s, const void *body, size_t n,

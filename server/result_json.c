@@ -14,29 +14,26 @@ const char *result_method_name(covidcam_cam_method m)
     return "unknown";
 }
 
-/* The DICOM view/modality warnings, as the CLIs print them (only when any). */
-static json_t *add_warnings(json_t *o, const covidcam_image_info *info)
+/* "ood", "ood_score" and "warnings", as the CLIs print them. */
+static json_t *add_trust(json_t *o, const covidcam_image_info *info,
+                         const covidcam_assessment *a)
 {
-    char warnings[4][128];
-    int n = cli_image_warnings(info, warnings, 4);
-    if (!o || n <= 0)
-        return o;
-    json_t *w = json_array();
-    for (int i = 0; w && i < n; i++)
-        json_array_append_new(w, json_string(warnings[i]));
-    json_object_set_new(o, "warnings", w);
+    if (o && cli_json_set_trust(o, info, a)) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
 json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
                              const float *logits, int top, double ms,
-                             const covidcam_image_info *info)
+                             const covidcam_image_info *info, const covidcam_assessment *a)
 {
     json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:f, s:o}", "file", file, "top",
                           covidcam_model_class_name(m, top), "probabilities",
                           cli_json_class_map(m, probs), "logits", cli_json_class_map(m, logits),
                           "ms", ms, "image", cli_json_image_info(info));
-    return add_warnings(o, info);
+    return add_trust(o, info, a);
 }
 
 json_t *result_json_gradcam(const covidcam_model *m, const char *file,
@@ -54,7 +51,10 @@ json_t *result_json_gradcam(const covidcam_model *m, const char *file,
     covidcam_image_info_init(&info);
     if (o && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
         json_object_set_new(o, "image", cli_json_image_info(&info));
-    return add_warnings(o, &info);
+    covidcam_assessment a;
+    covidcam_assessment_init(&a);
+    covidcam_heatmap_assessment(h, &a);
+    return add_trust(o, &info, &a);
 }
 
 char *result_json_dump(json_t *obj)

@@ -13,13 +13,15 @@
 /* Method names as the command-line programs and the query parameter spell them. */
 const char *result_method_name(covidcam_cam_method m);
 
-/* {"file", "top", "probabilities": {class: p}, "logits": {class: z}, "ms"}. */
+/* {"file", "top", "probabilities": {class: p}, "logits": {class: z}, "ms",
+ *  "image", "ood", "ood_score", "warnings"}: covidcam-classify's fields. */
 json_t *result_json_classify(const covidcam_model *m, const char *file, const float *probs,
                              const float *logits, int top, double ms,
-                             const covidcam_image_info *info);
+                             const covidcam_image_info *info, const covidcam_assessment *a);
 
 /* {"file", "top", "probabilities", "class", "probability", "method", "layer",
- *  "raw_size": [h, w], "ms"}: covidcam-gradcam's fields but "outputs". */
+ *  "raw_size": [h, w], "ms", "image", "ood", "ood_score", "warnings"}:
+ *  covidcam-gradcam's fields but "outputs". */
 json_t *result_json_gradcam(const covidcam_model *m, const char *file,
                             const covidcam_heatmap *h, double ms);
 

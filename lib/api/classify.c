@@ -22,6 +22,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in, float *probs
     cc_dnn_threads_restore(prev);
     if (rc)
         return rc;
+    cc_session_assess(s);
     const float *z = s->net->logits;
     if ((rc = cc_classify_logits(z, nc, s->m->temperature, probs, top, &s->err)))
         return rc;
@@ -37,6 +38,8 @@ static covidcam_status classify(covidcam_session *s, const cc_input *in, float *
     if (rc)
         return rc;
     rc = run(s, in, probs, logits, capacity, top);
+    if (rc)
+        s->assessed = 0;
     cc_session_end(s);
     return rc;
 }

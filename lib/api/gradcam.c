@@ -251,6 +251,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     int prev = cc_dnn_threads_set(s->threads);
     rc = cc_net_forward(s->net, s->input, target, &s->err);
     if (rc == COVIDCAM_OK) {
+        cc_session_assess(s); /* before the backward pass reuses any buffer */
         const float *z = s->net->logits;
         memcpy(h->logits, z, (size_t)m->num_classes * sizeof *z);
         rc = cc_classify_logits(z, m->num_classes, m->temperature, h->probs, &h->top,
@@ -268,6 +269,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
         goto fail;
     h->image = img;
     h->info = s->info;
+    h->assess = s->assess;
     *out = h;
     return COVIDCAM_OK;
 fail:
@@ -290,6 +292,8 @@ covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
     else if ((rc = read_options(s, user, &o)) == COVIDCAM_OK &&
              (rc = check_options(s, &o, &target)) == COVIDCAM_OK)
         rc = run(s, in, &o, force_general, out, target);
+    if (rc)
+        s->assessed = 0;
     cc_session_end(s);
     return rc;
 }

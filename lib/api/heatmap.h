@@ -19,6 +19,7 @@ struct covidcam_heatmap {
     int top;
     cc_image image; /* gray copy of the original image; empty for tensors */
     covidcam_image_info info; /* what the input was */
+    covidcam_assessment assess; /* of the classification the map came with */
 };
 
 #endif

@@ -8,6 +8,7 @@
 #include "pixels_copy.h"
 #include "image_info.h"
 #include "image_io.h"
+#include "input_checks.h"
 #include "preprocess.h"
 
 _Static_assert(offsetof(covidcam_session_options, num_threads) ==
@@ -80,7 +81,9 @@ covidcam_status covidcam_session_create(const covidcam_model *m,
     size_t plane = (size_t)m->input_size * (size_t)m->input_size;
     s->input = cc_dnn_alloc(plane * (size_t)m->in_ch * sizeof(float));
     s->tmp = malloc(plane * sizeof(float));
-    if (!s->input || !s->tmp) {
+    if (m->ood)
+        s->ood_work = malloc((size_t)m->fc.ic * sizeof *s->ood_work);
+    if (!s->input || !s->tmp || (m->ood && !s->ood_work)) {
         rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         goto fail;
     }
@@ -106,6 +109,7 @@ void covidcam_session_free(covidcam_session *s)
     cc_net_free(s->net);
     cc_dnn_free(s->input);
     free(s->tmp);
+    free(s->ood_work);
     free(s);
 }
 
@@ -129,6 +133,8 @@ covidcam_status cc_session_begin(covidcam_session *s)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     s->err.msg[0] = '\0';
     covidcam_image_info_init(&s->info);
+    covidcam_assessment_init(&s->assess);
+    s->assessed = 0;
     return COVIDCAM_OK;
 }
 
@@ -210,12 +216,15 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
                                                 image, &s->err)))
             return rc;
         cc_info_pixels(in->width, in->height, &s->info);
+        s->assess.warnings = cc_input_checks(in->pixels, in->width, in->height, in->stride, NULL);
         cc_preprocess_gray(in->pixels, in->width, in->height, in->stride, m->input_size, m->in_ch,
                            m->mean, m->std, s->tmp, s->input);
         return COVIDCAM_OK;
     }
     if ((rc = decode(s, in, &img)))
         return rc;
+    s->assess.warnings =
+        cc_input_checks(img.pixels, img.width, img.height, (size_t)img.width, NULL);
     cc_preprocess_gray(img.pixels, img.width, img.height, (size_t)img.width, m->input_size,
                        m->in_ch, m->mean, m->std, s->tmp, s->input);
     if (image)

@@ -18,6 +18,9 @@ struct covidcam_session {
     float *input; /* plain C x S x S network input */
     float *tmp;   /* S x S resize scratch */
     covidcam_image_info info; /* the last input; format NONE until one is decoded */
+    covidcam_assessment assess; /* of the last call (assess.c) */
+    int assessed;               /* 1 after a successful call */
+    double *ood_work;           /* features doubles when the model has OOD statistics */
 };
 
 /* One image handed to the library, in any of the accepted forms. */
@@ -55,5 +58,12 @@ covidcam_status cc_session_begin(covidcam_session *s);
 
 /* End a call started by cc_session_begin. */
 void cc_session_end(covidcam_session *s);
+
+/* After a successful forward pass: the OOD score of the pooled features into
+ * s->assess (whose warnings cc_session_set_input set), and mark it valid. */
+void cc_session_assess(covidcam_session *s);
+
+/* Copy an assessment into a caller's struct, up to its struct_size. */
+covidcam_status cc_assess_export(const covidcam_assessment *src, covidcam_assessment *dst);
 
 #endif

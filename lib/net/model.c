@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "finite.h"
+#include "ood.h"
 #include "preprocess.h"
 
 static void free_conv(cc_conv_w *c)
@@ -28,6 +29,7 @@ void covidcam_model_free(covidcam_model *m)
     free(m->blocks);
     free_conv(&m->fc);
     free(m->fc_plain);
+    cc_ood_free(m->ood);
     for (int i = 0; m->classes && i < m->num_classes; i++)
         free(m->classes[i]);
     free(m->classes);
@@ -68,6 +70,16 @@ int covidcam_model_class_index(const covidcam_model *m, const char *name)
 float covidcam_model_temperature(const covidcam_model *m)
 {
     return m ? m->temperature : 0.f;
+}
+
+int covidcam_model_has_ood(const covidcam_model *m)
+{
+    return m && m->ood;
+}
+
+int covidcam_model_num_features(const covidcam_model *m)
+{
+    return m ? m->fc.ic : 0;
 }
 
 int covidcam_model_input_size(const covidcam_model *m)

@@ -46,6 +46,10 @@ struct covidcam_model {
     cc_conv_w fc; /* geom.oc = classes, ic = features, k = 1 */
     float *fc_plain; /* fc.weight as classes x features, for the Grad-CAM closed form */
 
+    struct cc_ood *ood; /* out-of-distribution statistics (ood.h), NULL when absent */
+    int has_ood_meta;     /* the metadata announces them (set at parse, read at load) */
+    double ood_threshold; /* from the metadata */
+
     char **layer_names; /* blocks first, then stage aliases */
     int num_layers;
 

@@ -9,6 +9,7 @@
 
 #include "denormal.h"
 #include "model_meta.h"
+#include "ood.h"
 #include "png_io.h"
 #include "resnet.h"
 
@@ -28,6 +29,8 @@ static covidcam_status parse_meta(covidcam_model *m, const cc_safetensors *st, c
     m->temperature = mm.temperature;
     m->classes = mm.classes;
     m->num_classes = mm.num_classes;
+    m->has_ood_meta = mm.has_ood;
+    m->ood_threshold = mm.ood_threshold;
     return COVIDCAM_OK;
 }
 
@@ -105,15 +108,20 @@ static covidcam_status check_tensors(const covidcam_model *m, const cc_safetenso
         rc = check_tensor(st, &specs[i], e);
     for (size_t i = 0; i < st->num_tensors && !rc; i++) {
         const char *name = st->tensors[i].name;
-        int known = is_ignored(name);
+        int known = is_ignored(name) || (m->has_ood_meta && cc_ood_is_tensor(name));
         for (int k = 0; k < n && !known; k++)
             known = strcmp(specs[k].name, name) == 0;
-        if (!known)
+        if (!known && cc_ood_is_tensor(name))
+            rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                         "tensor '%s' without the metadata ood_method and ood_threshold", name);
+        else if (!known)
             rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                          "unexpected tensor '%s' for arch %s (wrong architecture metadata?)", name,
                          m->arch.name);
     }
     free(specs);
+    if (!rc && m->has_ood_meta)
+        rc = cc_ood_check(st, m->num_classes, cc_arch_features(&m->arch), e);
     return rc;
 }
 
@@ -372,7 +380,9 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
         (rc = check_tensors(m, st, e)) ||
         (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
-        (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)))
+        (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)) ||
+        (m->has_ood_meta && (rc = cc_ood_load(st, m->num_classes, m->fc.ic, m->ood_threshold,
+                                              &m->ood, e))))
         goto fail;
     *out = m;
     return COVIDCAM_OK;

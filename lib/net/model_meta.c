@@ -276,6 +276,28 @@ static covidcam_status parse_scalars(cc_model_meta *m, const cc_safetensors *st,
     return rc;
 }
 
+/* ood_method and ood_threshold come together or not at all; the tensors they
+ * describe are checked by the loader (lib/net/ood.c). */
+static covidcam_status parse_ood(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
+{
+    const char *method = cc_st_meta_get(st, "ood_method");
+    const char *thr = cc_st_meta_get(st, "ood_threshold");
+    if (!method && !thr)
+        return COVIDCAM_OK;
+    if (!method || !thr)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "metadata: %s is present without %s (both or neither)",
+                       method ? "ood_method" : "ood_threshold",
+                       method ? "ood_threshold" : "ood_method");
+    if (strcmp(method, CC_META_OOD_METHOD) != 0)
+        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                       "metadata: ood_method '%.64s' is not supported (this library reads '%s')",
+                       method, CC_META_OOD_METHOD);
+    m->has_ood = 1;
+    return parse_positive(st, "ood_threshold", CC_META_MIN_OOD_THRESHOLD,
+                          CC_META_MAX_OOD_THRESHOLD, &m->ood_threshold, e);
+}
+
 covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc_model_meta *m,
                                     cc_err *e)
 {
@@ -286,7 +308,7 @@ covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc
         (rc = parse_input(m, st, e)))
         goto fail;
     if (!(classes = meta_req(st, "classes", e, &rc)) || (rc = parse_classes(m, classes, e)) ||
-        (rc = parse_scalars(m, st, e)))
+        (rc = parse_scalars(m, st, e)) || (rc = parse_ood(m, st, e)))
         goto fail;
     m->description = cc_st_meta_get(st, "description");
     return COVIDCAM_OK;

@@ -26,6 +26,11 @@
 /* Softmax temperature: probabilities are softmax(logits / T); 1 when absent. */
 #define CC_META_MIN_TEMPERATURE 0.01
 #define CC_META_MAX_TEMPERATURE 100
+/* Out-of-distribution statistics (lib/net/ood.h): the one method, and the
+ * bounds of its threshold (a squared Mahalanobis distance). */
+#define CC_META_OOD_METHOD "mahalanobis"
+#define CC_META_MIN_OOD_THRESHOLD 1e-6
+#define CC_META_MAX_OOD_THRESHOLD 1e12
 
 typedef struct cc_model_meta {
     cc_arch arch;
@@ -34,6 +39,8 @@ typedef struct cc_model_meta {
     float mean[3], std[3];
     double bn_eps;      /* validated as a float; the library folds in double */
     float temperature;  /* softmax temperature, 1 when the file has none */
+    int has_ood;        /* ood_method and ood_threshold are present (tensors: ood.h) */
+    double ood_threshold;
     int num_classes;
     char **classes;     /* num_classes owned strings */
     const char *description; /* points into the safetensors metadata; may be NULL */

@@ -34,7 +34,9 @@ def main():
                               "channels": 1, "photometric": "GRAY", "orientation": 6}, a
         assert b["image"]["format"] == "PNG" and b["image"]["bits"] == 16, b
         assert c["status"] == "unsupported" and "GIF" in c["error"], c
-        assert "warnings" not in a, a
+        # no DICOM warnings for a JPEG; the trust fields are on every result
+        assert not [w for w in a["warnings"] if w.startswith(("ViewPosition", "Modality"))], a
+        assert a["ood"] is False and a["ood_score"] is None, a  # no OOD statistics
 
         # --out-dir: x.jpg, y.png, z.jpeg -> x.*, y.*, z.*
         src = {"x.jpg": jpg, "y.png": png, "z.jpeg": os.path.join(fx, "jpeg", "gray_q50.jpg")}

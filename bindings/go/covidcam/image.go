@@ -185,3 +185,118 @@ func (s *Session) GradCAMImage(image []byte, opts *GradCAMOptions) (*Heatmap, er
 		return C.covidcam_gradcam_image(h, cbytes(image), C.size_t(len(image)), o, out)
 	})
 }
+
+// Warning bits of an Assessment (covidcam_warning): findings about an input
+// image, checked before the network. Never a failure.
+const (
+	WarnNearlyConstant  = uint(C.COVIDCAM_WARN_NEARLY_CONSTANT)
+	WarnLowDynamicRange = uint(C.COVIDCAM_WARN_LOW_DYNAMIC_RANGE)
+	WarnLikelyInverted  = uint(C.COVIDCAM_WARN_LIKELY_INVERTED)
+	WarnExtremeAspect   = uint(C.COVIDCAM_WARN_EXTREME_ASPECT)
+)
+
+// warningWhy is why each warning matters, in bit order: the sentences of
+// examples/cli_util.c, so that covidcam-go prints what covidcam-classify does.
+var warningWhy = []string{
+	"the image is almost uniform: there is no radiograph to read",
+	"the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
+	"the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
+	"the image is far from square and the resize to the model input distorts it",
+}
+
+// Assessment is covidcam_assessment: whether a classification can be trusted.
+// Warnings holds the names of the warning bits ("likely_inverted", ...);
+// OOD is true when the model carries OOD statistics (OODAvailable) and the
+// image's score is above the model's threshold. It never changes an answer.
+type Assessment struct {
+	Bits         uint
+	Warnings     []string
+	OODAvailable bool
+	OOD          bool
+	OODScore     float64
+	OODThreshold float64
+}
+
+func goAssessment(ca *C.covidcam_assessment) Assessment {
+	a := Assessment{Bits: uint(ca.warnings), OODAvailable: ca.ood_available != 0,
+		OOD: ca.ood != 0, OODScore: float64(ca.ood_score),
+		OODThreshold: float64(ca.ood_threshold), Warnings: []string{}}
+	for i := range warningWhy {
+		if a.Bits&(1<<uint(i)) != 0 {
+			a.Warnings = append(a.Warnings, C.GoString(C.covidcam_warning_name(C.uint(1<<uint(i)))))
+		}
+	}
+	return a
+}
+
+// Sentences gives the warnings as the command-line programs print them
+// ("name: why"), plus "out_of_distribution: ..." when the image is flagged.
+func (a Assessment) Sentences() []string {
+	out := []string{}
+	for i, why := range warningWhy {
+		if a.Bits&(1<<uint(i)) != 0 {
+			out = append(out, C.GoString(C.covidcam_warning_name(C.uint(1<<uint(i))))+": "+why)
+		}
+	}
+	if a.OOD {
+		out = append(out, fmt.Sprintf("out_of_distribution: score %.1f is above the model's "+
+			"threshold %.1f", a.OODScore, a.OODThreshold))
+	}
+	return out
+}
+
+// OODLine is the table output's verdict for a flagged image ("" when not).
+func (a Assessment) OODLine() string {
+	if !a.OOD {
+		return ""
+	}
+	return fmt.Sprintf("  OUT OF DISTRIBUTION: this image is unlike the model's training "+
+		"images (score %.1f > %.1f); do not trust the answer", a.OODScore, a.OODThreshold)
+}
+
+// Assessment of the session's last successful classify or Grad-CAM call
+// (ErrInvalidArgument when the last call failed).
+func (s *Session) Assessment() (Assessment, error) {
+	var ca C.covidcam_assessment
+	C.covidcam_assessment_init(&ca)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return Assessment{}, errClosed("Assessment", "session")
+	}
+	if st := C.covidcam_session_assessment(s.h, &ca); st != C.COVIDCAM_OK {
+		return Assessment{}, newError("Assessment", st,
+			"the session has no assessment (the last call failed or none was made)")
+	}
+	return goAssessment(&ca), nil
+}
+
+// Features returns the pooled features (what the fc layer reads) of the
+// session's last successful classify or Grad-CAM call.
+func (s *Session) Features() ([]float32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return nil, errClosed("Features", "session")
+	}
+	n := int(C.covidcam_model_num_features(C.covidcam_session_model(s.h)))
+	out := make([]float32, n)
+	if st := C.covidcam_session_features(s.h, cfloats(out), C.size_t(n)); st != C.COVIDCAM_OK {
+		return nil, newError("Features", st, C.GoString(C.covidcam_session_last_error(s.h)))
+	}
+	return out, nil
+}
+
+// Assessment of the classification the heatmap came with.
+func (hm *Heatmap) Assessment() (Assessment, error) {
+	var ca C.covidcam_assessment
+	C.covidcam_assessment_init(&ca)
+	var st C.covidcam_status = C.COVIDCAM_ERR_INVALID_ARGUMENT
+	if !hm.read(func(h *C.covidcam_heatmap) { st = C.covidcam_heatmap_assessment(h, &ca) }) {
+		return Assessment{}, errClosed("Assessment", "heatmap")
+	}
+	if st != C.COVIDCAM_OK {
+		return Assessment{}, newError("Assessment", st, "cannot read the assessment")
+	}
+	return goAssessment(&ca), nil
+}

@@ -145,3 +145,61 @@ func openBasic(t *testing.T) (*covidcam.Model, *covidcam.Session) {
 	}
 	return m, s
 }
+
+// chestLike is a caricature of a frontal film: dark lungs either side of a
+// bright mediastinum (the bands the library's polarity check compares).
+func chestLike(w, h int) []byte {
+	px := make([]byte, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := 90 + (x*7+y*13)%21 - 10
+			switch {
+			case (x*100 >= 15*w && x*100 < 33*w) || (x*100 >= 67*w && x*100 < 85*w):
+				v -= 50
+			case x*100 >= 42*w && x*100 < 58*w:
+				v += 120
+			}
+			px[y*w+x] = byte(v)
+		}
+	}
+	return px
+}
+
+func TestAssessment(t *testing.T) {
+	m, s := openBasic(t)
+	defer m.Close()
+	defer s.Close()
+	if _, err := s.Assessment(); !errors.Is(err, covidcam.ErrInvalidArgument) {
+		t.Fatalf("assessment before any call: %v", err)
+	}
+	px := chestLike(100, 90)
+	if _, err := s.ClassifyPixels(px, 100, 90, 100); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Assessment()
+	if err != nil || len(a.Warnings) != 0 || a.OODAvailable || a.OOD || m.HasOOD() {
+		t.Fatalf("upright film: %+v %v", a, err)
+	}
+	for i := range px {
+		px[i] = 255 - px[i]
+	}
+	ref, _ := s.ClassifyPixels(px, 100, 90, 100)
+	a, _ = s.Assessment()
+	if len(a.Warnings) != 1 || a.Warnings[0] != "likely_inverted" || a.Bits != covidcam.WarnLikelyInverted ||
+		len(a.Sentences()) != 1 || !strings.HasPrefix(a.Sentences()[0], "likely_inverted: ") {
+		t.Fatalf("inverted film: %+v %q", a, a.Sentences())
+	}
+	f, err := s.Features()
+	if err != nil || len(f) != m.NumFeatures() || len(f) == 0 {
+		t.Fatalf("features: %d of %d, %v", len(f), m.NumFeatures(), err)
+	}
+	hm, err := s.GradCAMPixels(px, 100, 90, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hm.Close()
+	ha, err := hm.Assessment()
+	if err != nil || ha.Bits != a.Bits || hm.Result().Probabilities[0] != ref.Probabilities[0] {
+		t.Fatalf("heatmap assessment %+v, %v", ha, err)
+	}
+}

@@ -130,6 +130,18 @@ func (m *Model) Temperature() (t float32) {
 	return
 }
 
+// HasOOD reports whether the model file carries out-of-distribution statistics.
+func (m *Model) HasOOD() (b bool) {
+	m.read(func(h *C.covidcam_model) { b = C.covidcam_model_has_ood(h) != 0 })
+	return
+}
+
+// NumFeatures returns the length of the pooled feature vector (Session.Features).
+func (m *Model) NumFeatures() (n int) {
+	m.read(func(h *C.covidcam_model) { n = int(C.covidcam_model_num_features(h)) })
+	return
+}
+
 // Arch returns the metadata arch ("resnet50", or "resnet" for a custom one).
 func (m *Model) Arch() (s string) {
 	m.read(func(h *C.covidcam_model) { s = C.GoString(C.covidcam_model_arch(h)) })

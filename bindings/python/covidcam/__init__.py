@@ -17,13 +17,14 @@ from .errors import (BackendError, BadFormatError, Error, FileIOError, InvalidAr
                      LibraryNotFoundError, LimitError, OutOfMemoryError, Status,
                      UnsupportedError)
 from .heatmap import Heatmap, Method
+from .assessment import Assessment
 from .image_info import Format, ImageInfo, WindowSource, probe
 from .model import Model
 from .session import Precision, Result, Session
 
 __all__ = [
     "Model", "Session", "Heatmap", "Result", "Method", "Precision", "Status",
-    "ImageInfo", "Format", "WindowSource", "probe",
+    "ImageInfo", "Format", "WindowSource", "probe", "Assessment",
     "Error", "InvalidArgumentError", "FileIOError", "BadFormatError", "UnsupportedError",
     "OutOfMemoryError", "BackendError", "LimitError", "LibraryNotFoundError",
     "library_version", "library_path", "status_string",

@@ -11,8 +11,12 @@ Usage: {prog} --model FILE [--json] [--threads N] IMAGE...
 
 Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever
 its name; converted to gray) with the covidcam model FILE and print the top
-class and the probability of every class. A DICOM whose ViewPosition is
-lateral or whose Modality is not CR/DX is classified with a warning.
+class and the probability of every class. Doubts about an answer are
+warnings on stderr (and in the JSON), never failures: a DICOM whose
+ViewPosition is lateral or whose Modality is not CR/DX, an image that is
+nearly constant, of low dynamic range, likely inverted or far from square,
+and, with a model that carries OOD statistics, an image unlike the training
+images (a line "OUT OF DISTRIBUTION" in the table). docs/trust.md.
 
   -m, --model FILE   covidcam safetensors model (docs/model-format.md)
   -j, --json         one JSON object per image and line:
@@ -21,7 +25,9 @@ lateral or whose Modality is not CR/DX is classified with a warning.
                         "image":{{"format", "width", "height", "bits",
                         "channels", "photometric", and for DICOM "modality",
                         "view_position", "body_part", "window_center"...}},
-                        "warnings":[...] (only when there are some)}}
+                        "ood": true|false, "ood_score": number (null when
+                        the model has no OOD statistics),
+                        "warnings":[...] ([] when none)}}
                      ms is the wall time of the classify call (decode,
                      preprocessing, network). A failed image gives
                      {{"file":..., "status":..., "error":...}} instead.
@@ -75,20 +81,24 @@ def _classify_one(prog, session, file, json):
         return 1
     ms = u.round3(u.now_ms() - t0)
     info = session.image_info()
-    warnings = info.warnings()
+    trust = session.assessment()
+    warnings = info.warnings() + trust.sentences()
     for w in warnings:
         u.err(prog, "%s: warning: %s" % (file, w))
     if not json:
         u.out("%s: %s\n" % (file, r.label))
         for c, p in zip(r.classes, r.probabilities):
             u.out("  %s %.4f\n" % (u.pad(c, 20), p))
+        if trust.ood:
+            u.out(trust.ood_line() + "\n")
         return 0
     line = _jsonout.file_fields("file", file)
     line.update({"top": r.label,
                  "probabilities": _jsonout.class_map(r.classes, r.probabilities),
                  "logits": _jsonout.class_map(r.classes, r.logits), "ms": ms, "image": u.image_json(info)})
-    if warnings:
-        line["warnings"] = warnings
+    line.update({"ood": trust.ood,
+                 "ood_score": trust.ood_score if trust.ood_available else None,
+                 "warnings": warnings})
     u.out(_jsonout.dumps(line) + "\n")
     return 0
 

@@ -29,8 +29,8 @@ Options:
                           i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)
   -j, --json              one JSON object per image and line: file, top,
                           probabilities, class, probability, method, layer,
-                          raw_size [h, w], outputs {{kind: path}}, ms, image
-                          (as covidcam-classify --json)
+                          raw_size [h, w], outputs {{kind: path}}, ms, image,
+                          ood, ood_score, warnings (as covidcam-classify --json)
   -t, --threads N         oneDNN threads (default 0 = all cores)
       --list-layers       print the model's target layer names and exit
   -h, --help              show this help
@@ -238,6 +238,9 @@ def _print_cam_text(file, cam, out):
     for kind in ("overlay", "heatmap", "npy"):
         if out[kind]:
             u.out("  %s %s\n" % (u.pad(kind, 8), out[kind]))
+    trust = cam.assessment()
+    if trust.ood:
+        u.out(trust.ood_line() + "\n")
 
 
 def _print_cam_json(file, cam, out, ms):
@@ -255,6 +258,10 @@ def _print_cam_json(file, cam, out, ms):
         "method": cam.method.label, "layer": cam.layer, "raw_size": [h, w],
         "outputs": outputs, "ms": ms,
         "image": u.image_json(cam.image_info())})
+    info, trust = cam.image_info(), cam.assessment()
+    line.update({"ood": trust.ood,
+                 "ood_score": trust.ood_score if trust.ood_available else None,
+                 "warnings": info.warnings() + trust.sentences()})
     u.out(_jsonout.dumps(line) + "\n")
 
 
@@ -268,7 +275,7 @@ def _explain_one(prog, session, a, target, file):
         return 1
     ms = u.round3(u.now_ms() - t0)
     with cam:
-        for w in cam.image_info().warnings():
+        for w in cam.image_info().warnings() + cam.assessment().sentences():
             u.err(prog, "%s: warning: %s" % (file, w))
         out = _outputs_for(a, file)
         failed = _write_outputs(cam, out, a["alpha"])

@@ -72,6 +72,16 @@ class ImageInfoStruct(ctypes.Structure):
                 ("window_width", ctypes.c_double)]
 
 
+class AssessmentStruct(ctypes.Structure):
+    """covidcam_assessment (include/covidcam.h), field for field."""
+    _fields_ = [("struct_size", ctypes.c_size_t),
+                ("warnings", ctypes.c_uint),
+                ("ood_available", ctypes.c_int),
+                ("ood", ctypes.c_int),
+                ("ood_score", ctypes.c_double),
+                ("ood_threshold", ctypes.c_double)]
+
+
 _P = ctypes.POINTER
 _void = None
 _size = ctypes.c_size_t
@@ -122,6 +132,13 @@ _SIGNATURES = {
     # image formats
     "covidcam_session_image_info": (status_t, [session_p, _P(ImageInfoStruct)]),
     "covidcam_heatmap_image_info": (status_t, [heatmap_p, _P(ImageInfoStruct)]),
+    # trust (0.3)
+    "covidcam_warning_name": (_str, [ctypes.c_uint]),
+    "covidcam_session_assessment": (status_t, [session_p, _P(AssessmentStruct)]),
+    "covidcam_heatmap_assessment": (status_t, [heatmap_p, _P(AssessmentStruct)]),
+    "covidcam_model_has_ood": (_int, [model_p]),
+    "covidcam_model_num_features": (_int, [model_p]),
+    "covidcam_session_features": (status_t, [session_p, c_float_p, _size]),
     "covidcam_image_probe": (status_t, [_buf, _size, _P(ImageInfoStruct), _str, _size]),
     "covidcam_image_probe_file": (status_t, [_str, _P(ImageInfoStruct), _str, _size]),
     # Grad-CAM

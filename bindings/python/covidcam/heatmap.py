@@ -4,7 +4,7 @@ import ctypes
 import enum
 import os
 
-from . import _buffers, _lib, _npy, image_info
+from . import _buffers, _lib, _npy, assessment, image_info
 from ._checks import c_int, c_path
 from ._handle import OwnedHandle
 from .errors import FileIOError, InvalidArgumentError, error_for
@@ -79,6 +79,15 @@ class Heatmap(OwnedHandle):
             self._raise(st, what)
 
     # ------------------------------------------------------------ metadata
+
+    def assessment(self):
+        """The Assessment (warnings, OOD score) of the classification this map
+        came with."""
+        a = assessment.new_struct()
+        st = self._lib.heatmap_assessment(self._h(), ctypes.byref(a))
+        if st:
+            self._raise(st, "cannot read the heatmap's assessment")
+        return assessment.Assessment(a, self._lib)
 
     def image_info(self):
         """The ImageInfo of the image this map was computed from."""

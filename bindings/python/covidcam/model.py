@@ -150,6 +150,16 @@ class Model(OwnedHandle):
         v = self._lib.model_metadata(self.handle, c_str(key, "metadata key"))
         return default if v is None else decode(v)
 
+    @property
+    def has_ood(self):
+        """True when the model file carries out-of-distribution statistics."""
+        return bool(self._lib.model_has_ood(self.handle))
+
+    @property
+    def num_features(self):
+        """Length of the pooled feature vector (Session.features)."""
+        return self._lib.model_num_features(self.handle)
+
     def preprocess(self, pixels, width=None, height=None, stride=None, numpy=None):
         """The network input for gray pixels (as classify does): a flat list of
         C*S*S floats, or a (C, S, S) float32 ndarray when numpy (default: when

@@ -5,7 +5,7 @@ import enum
 import os
 import threading
 
-from . import _buffers, _lib, image_info
+from . import _buffers, _lib, assessment, image_info
 from ._checks import c_int, c_path, c_str
 from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
@@ -153,6 +153,28 @@ class Session(OwnedHandle):
             raise error_for(st, "the session has no decoded input (the last call failed or "
                             "none was made)", decode(self._lib.status_string(st)))
         return image_info.ImageInfo(info)
+
+    def assessment(self):
+        """The Assessment (warnings, OOD score) of the last successful classify
+        or Grad-CAM call (InvalidArgumentError if the last call failed)."""
+        a = assessment.new_struct()
+        with self._lock:
+            st = self._lib.session_assessment(self._h(), ctypes.byref(a))
+        if st:
+            raise error_for(st, "the session has no assessment (the last call failed or none "
+                            "was made)", decode(self._lib.status_string(st)))
+        return assessment.Assessment(a, self._lib)
+
+    def features(self, numpy=None):
+        """The pooled features (what the fc layer reads) of the last successful
+        call: a list of floats, or a float32 ndarray when numpy."""
+        n = self._model.num_features
+        out = (ctypes.c_float * n)()
+        with self._lock:
+            st = self._lib.session_features(self._h(), out, n)
+            if st:
+                self._raise(st)
+        return _buffers.floats_out(out, n, (n,), numpy) if numpy else list(out)
 
     def classify_pixels(self, pixels, width=None, height=None, stride=None):
         """Classify 8-bit gray pixels: a 2-D uint8 ndarray, or a buffer of

@@ -33,7 +33,8 @@ func classifyMain(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		info, _ := s.ImageInfo()
-		warnings := info.Warnings()
+		trust, _ := s.Assessment()
+		warnings := append(info.Warnings(), trust.Sentences()...)
 		for _, w := range warnings {
 			fmt.Fprintf(stderr, "%s: %s: warning: %s\n", fs.Name(), f, w)
 		}
@@ -42,15 +43,16 @@ func classifyMain(args []string, stdout, stderr io.Writer) int {
 				{"probabilities", classMap(r.Classes, r.Probabilities)},
 				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms},
 				{"image", imageObject(info)}}...)
-			if len(warnings) > 0 {
-				out = append(out, field{"warnings", warnings})
-			}
+			out = append(out, trustFields(trust, warnings)...)
 			fmt.Fprintln(stdout, dumps(out))
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", f, r.Label)
 		for i, c := range r.Classes {
 			fmt.Fprintf(stdout, "  %s %.4f\n", pad(c, 20), r.Probabilities[i])
+		}
+		if line := trust.OODLine(); line != "" {
+			fmt.Fprintln(stdout, line)
 		}
 	}
 	return failed

@@ -128,7 +128,9 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 	}
 	defer hm.Close()
 	info, _ := hm.ImageInfo()
-	for _, w := range info.Warnings() {
+	trust, _ := hm.Assessment()
+	warnings := append(info.Warnings(), trust.Sentences()...)
+	for _, w := range warnings {
 		fmt.Fprintf(stderr, "%s: %s: warning: %s\n", prog, file, w)
 	}
 	outputs, err := writeOutputs(hm, o)
@@ -142,12 +144,13 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 	r := hm.Result()
 	if o.json {
 		w, h := hm.RawSize()
-		fmt.Fprintln(stdout, dumps(append(fileFields("file", file), object{{"top", r.Label},
+		line := append(fileFields("file", file), object{{"top", r.Label},
 			{"probabilities", classMap(r.Classes, r.Probabilities)},
 			{"class", hm.ClassName()}, {"probability", f32(hm.Probability())},
 			{"method", hm.Method().String()}, {"layer", hm.Layer()},
 			{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms},
-			{"image", imageObject(info)}}...)))
+			{"image", imageObject(info)}}...)
+		fmt.Fprintln(stdout, dumps(append(line, trustFields(trust, warnings)...)))
 		return 0
 	}
 	fmt.Fprintf(stdout, "%s: %s (%.4f); %s of %s (%.4f) at %s\n", file, r.Label,
@@ -159,6 +162,9 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 		if !strings.HasSuffix(f.key, "_bytes") {
 			fmt.Fprintf(stdout, "  %s %s\n", pad(f.key, 8), f.value)
 		}
+	}
+	if line := trust.OODLine(); line != "" {
+		fmt.Fprintln(stdout, line)
 	}
 	return 0
 }

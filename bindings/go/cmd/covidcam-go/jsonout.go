@@ -113,6 +113,10 @@ func dumps(v any) string {
 		return "[" + strings.Join(parts, ",") + "]"
 	case int:
 		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return "null"
 	case string:
 		return jsonString(x)
 	case f32:
@@ -127,6 +131,19 @@ func dumps(v any) string {
 		return jsonReal(x)
 	}
 	panic("dumps: unsupported type")
+}
+
+// trustFields is "ood", "ood_score" (null without OOD statistics) and
+// "warnings" ([] when none), as cli_json_set_trust writes them.
+func trustFields(a covidcam.Assessment, warnings []string) object {
+	var score any
+	if a.OODAvailable {
+		score = a.OODScore
+	}
+	if warnings == nil {
+		warnings = []string{}
+	}
+	return object{{"ood", a.OOD}, {"ood_score", score}, {"warnings", warnings}}
 }
 
 func classMap(classes []string, values []float32) object {

@@ -1,0 +1,82 @@
+/* The trust assessment of a call (covidcam_assessment) and the pooled
+ * features it is computed from. */
+#include <stddef.h>
+#include <string.h>
+
+#include "heatmap.h"
+#include "ood.h"
+#include "session.h"
+
+/* Index = bit position; names are API (docs/trust.md) and never change. */
+static const char *const warning_names[] = {"nearly_constant", "low_dynamic_range",
+                                            "likely_inverted", "extreme_aspect"};
+
+const char *covidcam_warning_name(unsigned w)
+{
+    for (unsigned i = 0; i < sizeof warning_names / sizeof *warning_names; i++)
+        if (w == 1u << i)
+            return warning_names[i];
+    return NULL;
+}
+
+/* The pooled features sit in the average pool's output. For one image its
+ * spatial size is 1 x 1, so every layout oneDNN may pick (plain nc, nhwc or
+ * channel blocks nChw8c/16c) stores channel c at offset c. */
+static const float *features(const covidcam_session *s)
+{
+    return s->net->gap_out;
+}
+
+void cc_session_assess(covidcam_session *s)
+{
+    const cc_ood *o = s->m->ood;
+    s->assessed = 1;
+    if (!o)
+        return;
+    s->assess.ood_available = 1;
+    s->assess.ood_threshold = o->threshold;
+    s->assess.ood_score = cc_ood_score(o, features(s), s->ood_work);
+    s->assess.ood = s->assess.ood_score > o->threshold;
+}
+
+covidcam_status cc_assess_export(const covidcam_assessment *src, covidcam_assessment *dst)
+{
+    size_t need = offsetof(covidcam_assessment, warnings) + sizeof dst->warnings;
+    if (!dst || dst->struct_size < need)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    size_t n = dst->struct_size < sizeof *src ? dst->struct_size : sizeof *src;
+    size_t skip = sizeof dst->struct_size;
+    memcpy((char *)dst + skip, (const char *)src + skip, n - skip);
+    return COVIDCAM_OK;
+}
+
+covidcam_status covidcam_session_assessment(const covidcam_session *s, covidcam_assessment *out)
+{
+    if (!s || !s->assessed)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    return cc_assess_export(&s->assess, out);
+}
+
+covidcam_status covidcam_heatmap_assessment(const covidcam_heatmap *h, covidcam_assessment *out)
+{
+    if (!h)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    return cc_assess_export(&h->assess, out);
+}
+
+covidcam_status covidcam_session_features(covidcam_session *s, float *out, size_t capacity)
+{
+    if (!s)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    size_t n = (size_t)s->m->fc.ic;
+    if (!out)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "features must not be NULL");
+    if (capacity < n)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "capacity %zu is less than the model's %zu features", capacity, n);
+    if (!s->assessed)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "no features: the session has no successful classify or Grad-CAM call");
+    memcpy(out, features(s), n * sizeof *out);
+    return COVIDCAM_OK;
+}

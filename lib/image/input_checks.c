@@ -1,0 +1,84 @@
+/* Input checks on the decoded gray image (see input_checks.h). */
+#include "input_checks.h"
+
+#include <math.h>
+
+#include "covidcam.h"
+
+/* Mean of the gray values in columns [x0, x1) of rows [y0, y1). */
+static double band_sum(const uint8_t *px, size_t stride, int x0, int x1, int y0, int y1,
+                       double *count)
+{
+    double sum = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            sum += px[(size_t)y * stride + (size_t)x];
+    *count += (double)(x1 - x0) * (double)(y1 - y0);
+    return sum;
+}
+
+/* On a frontal chest film the mediastinum and spine (central columns) are
+ * brighter than the air-filled lungs on either side; an inverted film (or a
+ * MONOCHROME1 image shown as MONOCHROME2) has it the other way round. The
+ * bands are fractions of the image so that the rule does not depend on size. */
+static double polarity(const uint8_t *px, int w, int h, size_t stride, double std)
+{
+    int y0 = h / 4, y1 = h - h / 4;
+    double nc = 0, nl = 0;
+    double c = band_sum(px, stride, w * 42 / 100, w * 58 / 100, y0, y1, &nc);
+    double l = band_sum(px, stride, w * 15 / 100, w * 33 / 100, y0, y1, &nl) +
+               band_sum(px, stride, w * 67 / 100, w * 85 / 100, y0, y1, &nl);
+    if (nc == 0 || nl == 0 || std <= 0)
+        return 0;
+    return (c / nc - l / nl) / std;
+}
+
+static int percentile(const uint64_t hist[256], uint64_t n, double q)
+{
+    uint64_t want = (uint64_t)ceil(q * (double)n), acc = 0;
+    if (want == 0)
+        want = 1;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (acc >= want)
+            return v;
+    }
+    return 255;
+}
+
+unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride,
+                         cc_input_stats *out)
+{
+    uint64_t hist[256] = {0};
+    for (int y = 0; y < height; y++) {
+        const uint8_t *row = px + (size_t)y * stride;
+        for (int x = 0; x < width; x++)
+            hist[row[x]]++;
+    }
+    uint64_t n = (uint64_t)width * (uint64_t)height;
+    double sum = 0, sq = 0;
+    for (int v = 0; v < 256; v++) {
+        sum += (double)v * (double)hist[v];
+        sq += (double)v * (double)v * (double)hist[v];
+    }
+    cc_input_stats st;
+    st.mean = sum / (double)n;
+    double var = sq / (double)n - st.mean * st.mean;
+    st.std = var > 0 ? sqrt(var) : 0;
+    st.p1 = percentile(hist, n, 0.01);
+    st.p99 = percentile(hist, n, 0.99);
+    st.polarity = polarity(px, width, height, stride, st.std);
+    st.aspect = width > height ? (double)width / height : (double)height / width;
+    unsigned w = 0;
+    if (st.std < CC_CHECK_MIN_STD)
+        w |= COVIDCAM_WARN_NEARLY_CONSTANT;
+    else if (st.polarity < 0)
+        w |= COVIDCAM_WARN_LIKELY_INVERTED;
+    if (st.p99 - st.p1 < CC_CHECK_MIN_SPAN)
+        w |= COVIDCAM_WARN_LOW_DYNAMIC_RANGE;
+    if (st.aspect > CC_CHECK_MAX_ASPECT)
+        w |= COVIDCAM_WARN_EXTREME_ASPECT;
+    if (out)
+        *out = st;
+    return w;
+}
