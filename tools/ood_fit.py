@@ -111,8 +111,15 @@ def append_tensors(src, dst, tensors, meta):
     os.replace(tmp, dst)
 
 
-def labelled(model, roots):
+def labelled(model, roots, per_class=0):
     classes, items = evaluate.list_images(roots)
+    if per_class:  # the first N of each class in name order: deterministic
+        seen, kept = {}, []
+        for p, c in items:
+            seen[c] = seen.get(c, 0) + 1
+            if seen[c] <= per_class:
+                kept.append((p, c))
+        items = kept
     missing = [c for c in classes if model.class_index(c) < 0]
     if missing:
         sys.exit("class folders %s are not classes of the model %s" % (missing, model.classes))
@@ -123,7 +130,7 @@ def cmd_fit(a):
     model = covidcam.Model(a.model)
     session = covidcam.Session(model, threads=a.threads)
     k = model.num_classes
-    paths, labels = labelled(model, a.train)
+    paths, labels = labelled(model, a.train, a.per_class)
     feats, _, kept = run(session, paths)
     labels = labels[[paths.index(p) for p in kept]] if len(kept) != len(paths) else labels
     means, prec = fit_gaussians(feats, labels, k)
@@ -193,6 +200,8 @@ def main():
     f.add_argument("--train", action="append", required=True, help="tree of class folders")
     f.add_argument("--val", action="append", required=True, help="tree of class folders")
     f.add_argument("--write", help="write the model with the statistics here")
+    f.add_argument("--per-class", type=int, default=0,
+                   help="fit on at most N training images per class (0 = all) [0]")
     f.add_argument("--threads", type=int, default=0)
     m = sub.add_parser("measure", help="fraction flagged per folder")
     m.add_argument("--model", required=True)

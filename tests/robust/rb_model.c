@@ -48,7 +48,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 
 rb_model_spec rb_model_default(void)
 {
-    rb_model_spec s = {"basic", "[1,1]", "[2,4]", 2, 32, 1, 3, 0, 1};
+    rb_model_spec s = {"basic", "[1,1]", "[2,4]", 2, 32, 1, 3, 0, 1, 0.0};
     return s;
 }
 
@@ -62,7 +62,33 @@ static void meta_json(sbuf *h, const rb_model_spec *s)
               s->in_ch == 3 ? "120,127.5,135" : "127.5", s->in_ch == 3 ? "50,60,70" : "64");
     for (int i = 0; i < s->num_classes; i++)
         sb_printf(h, "%s\\\"c%d\\\"", i ? "," : "", i);
-    sb_printf(h, "]\"}");
+    sb_printf(h, "]\"");
+    if (s->ood_threshold > 0)
+        sb_printf(h, ",\"ood_method\":\"mahalanobis\",\"ood_threshold\":\"%.9g\"",
+                  s->ood_threshold);
+    sb_printf(h, "}");
+}
+
+/* The OOD tensors' specs and values (see rb_model_spec.ood_threshold). */
+static void ood_specs(int classes, int features, cc_tensor_spec *t)
+{
+    snprintf(t[0].name, sizeof t[0].name, "ood.class_means");
+    t[0].ndim = 2;
+    t[0].shape[0] = classes;
+    t[0].shape[1] = features;
+    snprintf(t[1].name, sizeof t[1].name, "ood.precision");
+    t[1].ndim = 2;
+    t[1].shape[0] = t[1].shape[1] = features;
+}
+
+static void ood_values(int classes, int features, float *means, float *prec)
+{
+    for (int k = 0; k < classes; k++)
+        for (int i = 0; i < features; i++)
+            means[(size_t)k * features + i] = (float)k;
+    for (int i = 0; i < features; i++)
+        for (int j = 0; j < features; j++)
+            prec[(size_t)i * features + j] = i == j ? 1.0f : 0.0f;
 }
 
 /* Header length field + JSON padded with spaces to a multiple of 8 + data. */
@@ -134,14 +160,30 @@ uint8_t *rb_model_build(const rb_model_spec *s, size_t *len)
     cc_arch a;
     if (cc_arch_custom(s->block, s->layers, s->widths, stem, &a, NULL) != COVIDCAM_OK)
         return NULL;
-    int n = 0;
+    int n = 0, narch;
     cc_tensor_spec *t = cc_arch_tensors(&a, s->in_ch, s->num_classes, &n);
     size_t data_len = 0;
-    uint8_t *data = t ? fill_data(t, n, s->seed, &data_len) : NULL;
+    uint8_t *data = NULL;
     uint8_t *out = NULL;
     sbuf h = {NULL, 0, 0, 1};
-    if (!data)
+    narch = n;
+    if (t && s->ood_threshold > 0) {
+        cc_tensor_spec *more = realloc(t, (size_t)(n + 2) * sizeof *t);
+        if (!more)
+            goto done;
+        t = more;
+        memset(t + n, 0, 2 * sizeof *t);
+        ood_specs(s->num_classes, cc_arch_features(&a), t + n);
+        n += 2;
+    }
+    if (!t || !(data = fill_data(t, n, s->seed, &data_len)))
         goto done;
+    if (n > narch) {
+        size_t arch_bytes = data_len - (numel(&t[narch]) + numel(&t[narch + 1])) * 4;
+        float *means = (float *)(void *)(data + arch_bytes);
+        ood_values(s->num_classes, cc_arch_features(&a), means,
+                   means + numel(&t[narch]));
+    }
     sb_printf(&h, "{");
     meta_json(&h, s);
     size_t off = 0;

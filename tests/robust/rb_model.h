@@ -17,6 +17,8 @@ typedef struct rb_model_spec {
     int num_classes; /* class names are "c0", "c1", ... */
     int pad_header;  /* extra spaces appended to the JSON header */
     unsigned seed;   /* weights are a deterministic function of the seed */
+    double ood_threshold; /* > 0: add OOD statistics with this threshold: class k's
+                             mean is k in every feature, the precision the identity */
 } rb_model_spec;
 
 /* The defaults used throughout: basic, layers [1,1], widths [2,4], stem 2,

@@ -238,6 +238,7 @@ static int setup(void **state)
 {
     ctx *c = calloc(1, sizeof *c);
     rb_model_spec spec = rb_model_default();
+    spec.ood_threshold = 1.0; /* every scenario also loads and scores OOD statistics */
     c->model_bytes = rb_model_build(&spec, &c->model_len);
     c->png = rb_png_gray(45, 37, 3, NULL, &c->png_len);
     if (!c->model_bytes || !c->png)

@@ -464,6 +464,57 @@ static void test_empty_tensor_not_overlap(void **state)
     free(b);
 }
 
+/* ------------------------------------------------------------ OOD score */
+
+/* The score by hand: class k's mean is k in every feature and the precision
+ * the identity (rb_model_spec.ood_threshold), so it is min_k sum (f_i - k)^2.
+ * A threshold below / above it sets / clears the flag; warnings stay apart. */
+static void test_ood_score_by_hand(void **state)
+{
+    (void)state;
+    double score = -1;
+    for (int pass = 0; pass < 2; pass++) {
+        rb_model_spec spec = rb_model_default();
+        spec.ood_threshold = pass == 0 ? 1e-6 : 1e12;
+        size_t len;
+        uint8_t *b = rb_model_build(&spec, &len);
+        assert_non_null(b);
+        covidcam_model *m = load_bytes(b, len);
+        free(b);
+        assert_int_equal(covidcam_model_has_ood(m), 1);
+        covidcam_session *s = session_of(m);
+        uint8_t *px = gradient_pixels(40, 30);
+        assert_int_equal(covidcam_classify_pixels(s, px, 40, 30, 40, NULL, NULL, 0, NULL),
+                         COVIDCAM_OK);
+        int nf = covidcam_model_num_features(m);
+        float f[64];
+        assert_true(nf > 0 && nf <= 64);
+        assert_int_equal(covidcam_session_features(s, f, (size_t)nf - 1),
+                         COVIDCAM_ERR_INVALID_ARGUMENT);
+        assert_int_equal(covidcam_session_features(s, f, (size_t)nf), COVIDCAM_OK);
+        double best = INFINITY;
+        for (int k = 0; k < covidcam_model_num_classes(m); k++) {
+            double d = 0;
+            for (int i = 0; i < nf; i++)
+                d += ((double)f[i] - k) * ((double)f[i] - k);
+            best = d < best ? d : best;
+        }
+        covidcam_assessment a;
+        covidcam_assessment_init(&a);
+        assert_int_equal(covidcam_session_assessment(s, &a), COVIDCAM_OK);
+        assert_int_equal(a.ood_available, 1);
+        assert_true(fabs(a.ood_score - best) <= 1e-6 * (1 + best));
+        assert_int_equal(a.ood, pass == 0);
+        assert_true(fabs(a.ood_threshold - spec.ood_threshold) <= 1e-6 * spec.ood_threshold);
+        if (pass == 1)
+            assert_true(a.ood_score == score); /* the threshold changes no score */
+        score = a.ood_score;
+        free(px);
+        covidcam_session_free(s);
+        covidcam_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_shared_session),
         cmocka_unit_test(test_long_path_keeps_reason),
         cmocka_unit_test(test_empty_tensor_not_overlap),
+        cmocka_unit_test(test_ood_score_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
