@@ -19,7 +19,9 @@
 
 typedef struct cc_dnn_engine cc_dnn_engine;
 typedef struct cc_dnn_stream cc_dnn_stream;
-typedef struct cc_dnn_md cc_dnn_md;
+/* An md is the core's desc (dnn_core.h: cc_dnn_desc), so it is cloned, never
+ * copied, and freed by its owner. */
+typedef struct cc_dnn_desc cc_dnn_md;
 typedef struct cc_dnn_prim cc_dnn_prim;
 
 /* Which tensor of a primitive an md query or an execution argument means. */
@@ -63,7 +65,9 @@ cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims);
 cc_dnn_md *cc_dnn_md_any4(const long *dims);
 /* Dimension d (0-based) of md. */
 long cc_dnn_md_dim(const cc_dnn_md *md, int d);
+/* A copy of md the caller owns (frees); NULL if OOM. */
 cc_dnn_md *cc_dnn_md_clone(const cc_dnn_md *md);
+/* Release an md from md_plain, md_any4 or md_clone (NULL: nothing). */
 void cc_dnn_md_free(cc_dnn_md *md);
 size_t cc_dnn_md_bytes(const cc_dnn_md *md);
 int cc_dnn_md_equal(const cc_dnn_md *a, const cc_dnn_md *b);
