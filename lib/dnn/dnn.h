@@ -2,9 +2,10 @@
  *
  * Only lib/dnn/ includes <oneapi/dnnl/dnnl.h> in the library (dnn.c on the
  * shared core dnn_core.h): oneDNN 3.x changed the C API (operation descriptors
- * gone, memory descriptors became handles), and the calls it changed sit in
- * the core's builders and md helpers (dnn_core.c), so a port touches
- * lib/dnn/ alone. Everything here is opaque to the rest of lib/.
+ * gone, memory descriptors became handles), and the calls it changed, md
+ * lifetimes included, sit in the core's builders and desc functions
+ * (dnn_core.c), so a port touches that file alone. Everything here is opaque
+ * to the rest of lib/.
  *
  * Threads: an engine may be shared by threads. Streams, primitives and their
  * bound memory belong to one session (one thread at a time). Primitives are
