@@ -3,6 +3,7 @@
 #include "dnn_core.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +15,10 @@ struct cc_dnn_stream {
     dnnl_stream_t stream;
 };
 
-struct cc_dnn_md {
-    dnnl_memory_desc_t md;
-};
-
 struct cc_dnn_prim {
     dnnl_primitive_t prim;
     dnnl_engine_t eng;
-    cc_dnn_md md[CC_ARG_COUNT];
-    int has_md[CC_ARG_COUNT];
+    cc_dnn_md *md[CC_ARG_COUNT]; /* the pd's mds, cloned; NULL: no such argument */
     dnnl_memory_t mem[CC_ARG_COUNT];
     size_t scratchpad;
 };
@@ -84,13 +80,8 @@ static cc_dnn_md *md_by_tag(int ndims, const long *dims, dnnl_format_tag_t tag)
     dnnl_dims_t d = {0};
     for (int i = 0; i < ndims; i++)
         d[i] = dims[i];
-    cc_dnn_md *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    if (cc_dnn_desc_tag(&m->md, ndims, d, dnnl_f32, tag) != dnnl_success) {
-        free(m);
-        return NULL;
-    }
+    cc_dnn_md *m = NULL;
+    cc_dnn_desc_create(ndims, d, dnnl_f32, tag, &m); /* NULL on failure */
     return m;
 }
 
@@ -113,35 +104,34 @@ cc_dnn_md *cc_dnn_md_any4(const long *dims)
 
 long cc_dnn_md_dim(const cc_dnn_md *m, int d)
 {
-    return (long)cc_dnn_desc_dim(&m->md, d);
+    return (long)cc_dnn_desc_dim(m, d);
 }
 
 cc_dnn_md *cc_dnn_md_clone(const cc_dnn_md *m)
 {
-    cc_dnn_md *c = malloc(sizeof *c);
-    if (c)
-        *c = *m;
+    cc_dnn_md *c = NULL;
+    cc_dnn_desc_clone(m, &c); /* NULL on failure */
     return c;
 }
 
 void cc_dnn_md_free(cc_dnn_md *m)
 {
-    free(m);
+    cc_dnn_desc_free(m);
 }
 
 size_t cc_dnn_md_bytes(const cc_dnn_md *m)
 {
-    return cc_dnn_desc_bytes(&m->md);
+    return cc_dnn_desc_bytes(m);
 }
 
 int cc_dnn_md_equal(const cc_dnn_md *a, const cc_dnn_md *b)
 {
-    return cc_dnn_desc_equal(&a->md, &b->md);
+    return cc_dnn_desc_equal(a, b);
 }
 
 const cc_dnn_md *cc_dnn_prim_md(const cc_dnn_prim *p, cc_dnn_arg arg)
 {
-    return p->has_md[arg] ? &p->md[arg] : NULL;
+    return p->md[arg];
 }
 
 size_t cc_dnn_prim_scratchpad(const cc_dnn_prim *p)
@@ -153,22 +143,53 @@ void cc_dnn_prim_free(cc_dnn_prim *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < CC_ARG_COUNT; i++)
+    for (int i = 0; i < CC_ARG_COUNT; i++) {
         if (p->mem[i])
             dnnl_memory_destroy(p->mem[i]);
+        cc_dnn_desc_free(p->md[i]);
+    }
     if (p->prim)
         dnnl_primitive_destroy(p->prim);
     free(p);
 }
 
-static void query_md(cc_dnn_prim *p, const_dnnl_primitive_desc_t pd, cc_dnn_arg arg,
-                     dnnl_query_t q, int index)
+/* Keep a clone of the md pd uses for arg, as the pd is destroyed once the
+ * primitive exists; an argument the pd does not have stays NULL. */
+static dnnl_status_t query_md(cc_dnn_prim *p, const_dnnl_primitive_desc_t pd, cc_dnn_arg arg,
+                              dnnl_query_t q, int index)
 {
-    const dnnl_memory_desc_t *m = cc_dnn_pd_md(pd, q, index);
-    if (!m || cc_dnn_desc_ndims(m) == 0)
-        return;
-    p->md[arg].md = *m;
-    p->has_md[arg] = 1;
+    cc_dnn_md *m = NULL;
+    dnnl_status_t st = cc_dnn_desc_query(pd, q, index, &m);
+    if (st == dnnl_success && cc_dnn_desc_ndims(m) == 0) {
+        cc_dnn_desc_free(m);
+        m = NULL;
+    }
+    p->md[arg] = m;
+    return st;
+}
+
+/* The mds of every argument a primitive can have, into p->md. */
+static dnnl_status_t query_mds(cc_dnn_prim *p, const_dnnl_primitive_desc_t pd)
+{
+    static const struct {
+        cc_dnn_arg arg;
+        dnnl_query_t q;
+        int index;
+    } args[] = {
+        {CC_ARG_SRC, dnnl_query_src_md, 0},
+        {CC_ARG_SRC_1, dnnl_query_src_md, 1},
+        {CC_ARG_WEIGHTS, dnnl_query_weights_md, 0},
+        {CC_ARG_BIAS, dnnl_query_weights_md, 1},
+        {CC_ARG_DST, dnnl_query_dst_md, 0},
+        {CC_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0},
+        {CC_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0},
+        {CC_ARG_WORKSPACE, dnnl_query_workspace_md, 0},
+        {CC_ARG_SCRATCHPAD, dnnl_query_scratchpad_md, 0},
+    };
+    dnnl_status_t st = dnnl_success;
+    for (size_t i = 0; i < sizeof args / sizeof args[0] && st == dnnl_success; i++)
+        st = query_md(p, pd, args[i].arg, args[i].q, args[i].index);
+    return st;
 }
 
 /* Build the primitive of pd, which the core's builder returned with status
@@ -185,16 +206,9 @@ static covidcam_status make_prim(cc_dnn_engine *g, dnnl_status_t st, dnnl_primit
     if ((st = dnnl_primitive_create(&p->prim, pd)) != dnnl_success)
         goto fail;
     p->eng = g->eng;
-    query_md(p, pd, CC_ARG_SRC, dnnl_query_src_md, 0);
-    query_md(p, pd, CC_ARG_SRC_1, dnnl_query_src_md, 1);
-    query_md(p, pd, CC_ARG_WEIGHTS, dnnl_query_weights_md, 0);
-    query_md(p, pd, CC_ARG_BIAS, dnnl_query_weights_md, 1);
-    query_md(p, pd, CC_ARG_DST, dnnl_query_dst_md, 0);
-    query_md(p, pd, CC_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0);
-    query_md(p, pd, CC_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0);
-    query_md(p, pd, CC_ARG_WORKSPACE, dnnl_query_workspace_md, 0);
-    query_md(p, pd, CC_ARG_SCRATCHPAD, dnnl_query_scratchpad_md, 0);
-    p->scratchpad = p->has_md[CC_ARG_SCRATCHPAD] ? cc_dnn_md_bytes(&p->md[CC_ARG_SCRATCHPAD]) : 0;
+    if ((st = query_mds(p, pd)) != dnnl_success)
+        goto fail;
+    p->scratchpad = p->md[CC_ARG_SCRATCHPAD] ? cc_dnn_md_bytes(p->md[CC_ARG_SCRATCHPAD]) : 0;
     dnnl_primitive_desc_destroy(pd);
     *out = p;
     return COVIDCAM_OK;
@@ -233,45 +247,55 @@ static dnnl_status_t hint_pd(cc_dnn_engine *g, pd_builder build, const void *arg
 /* ------------------------------------------------------------ convolution */
 
 /* One convolution as the core's builders take it: the layer's mds (src and
- * dst may be the caller's), oneDNN-chosen weights and a plain bias. */
+ * dst may be the caller's), oneDNN-chosen weights and a plain bias, which the
+ * args own from conv_args_init to conv_args_free. */
 typedef struct conv_args {
     dnnl_prop_kind_t prop;
-    const dnnl_memory_desc_t *src, *dst;
-    dnnl_memory_desc_t wei, bias, any_dst;
+    const cc_dnn_md *src, *dst;
+    cc_dnn_md *wei, *bias, *any_dst; /* owned */
     int with_bias;
     dnnl_dims_t strides, pad;
 } conv_args;
 
+/* On failure the args hold what was made so far: conv_args_free in any case. */
 static dnnl_status_t conv_args_init(conv_args *a, dnnl_prop_kind_t prop, const cc_dnn_md *src,
                                     const cc_dnn_conv *c, const cc_dnn_md *dst, int with_bias)
 {
     dnnl_dims_t wd, dd, bd = {c->oc};
     wd[0] = c->oc;
-    wd[1] = cc_dnn_desc_dim(&src->md, 1);
+    wd[1] = cc_dnn_desc_dim(src, 1);
     wd[2] = wd[3] = c->k;
-    dd[0] = cc_dnn_desc_dim(&src->md, 0);
+    dd[0] = cc_dnn_desc_dim(src, 0);
     dd[1] = c->oc;
-    dd[2] = (cc_dnn_desc_dim(&src->md, 2) + 2 * c->pad - c->k) / c->stride + 1;
-    dd[3] = (cc_dnn_desc_dim(&src->md, 3) + 2 * c->pad - c->k) / c->stride + 1;
+    dd[2] = (cc_dnn_desc_dim(src, 2) + 2 * c->pad - c->k) / c->stride + 1;
+    dd[3] = (cc_dnn_desc_dim(src, 3) + 2 * c->pad - c->k) / c->stride + 1;
     a->prop = prop;
-    a->src = &src->md;
+    a->src = src;
+    a->wei = a->bias = a->any_dst = NULL;
     a->with_bias = with_bias;
     a->strides[0] = a->strides[1] = c->stride;
     a->pad[0] = a->pad[1] = c->pad;
-    dnnl_status_t st = cc_dnn_desc_tag(&a->wei, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_status_t st = cc_dnn_desc_create(4, wd, dnnl_f32, dnnl_format_tag_any, &a->wei);
     if (st == dnnl_success)
-        st = cc_dnn_desc_tag(&a->bias, 1, bd, dnnl_f32, dnnl_x);
+        st = cc_dnn_desc_create(1, bd, dnnl_f32, dnnl_x, &a->bias);
     if (st == dnnl_success && !dst)
-        st = cc_dnn_desc_tag(&a->any_dst, 4, dd, dnnl_f32, dnnl_format_tag_any);
-    a->dst = dst ? &dst->md : &a->any_dst;
+        st = cc_dnn_desc_create(4, dd, dnnl_f32, dnnl_format_tag_any, &a->any_dst);
+    a->dst = dst ? dst : a->any_dst;
     return st;
+}
+
+static void conv_args_free(conv_args *a)
+{
+    cc_dnn_desc_free(a->wei);
+    cc_dnn_desc_free(a->bias);
+    cc_dnn_desc_free(a->any_dst);
 }
 
 static dnnl_status_t conv_fwd_pd(cc_dnn_engine *g, const void *arg,
                                  const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
     const conv_args *a = arg;
-    return cc_dnn_conv_fwd_pd(g->eng, a->prop, a->src, &a->wei, a->with_bias ? &a->bias : NULL,
+    return cc_dnn_conv_fwd_pd(g->eng, a->prop, a->src, a->wei, a->with_bias ? a->bias : NULL,
                               a->dst, a->strides, a->pad, attr, pd);
 }
 
@@ -279,10 +303,14 @@ covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc
                                 const cc_dnn_md *dst, cc_dnn_prim **out, cc_err *e)
 {
     conv_args a;
+    covidcam_status rc;
     dnnl_status_t st = conv_args_init(&a, dnnl_forward_inference, src, c, dst, 1);
     if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "convolution descriptor");
-    return build_prim(g, conv_fwd_pd, &a, c->sum, c->relu, "convolution", out, e);
+        rc = cc_dnn_fail(e, st, "convolution descriptor");
+    else
+        rc = build_prim(g, conv_fwd_pd, &a, c->sum, c->relu, "convolution", out, e);
+    conv_args_free(&a);
+    return rc;
 }
 
 /* Backward data of the convolution a, with the forward-training hint. */
@@ -295,7 +323,7 @@ static dnnl_status_t conv_bwd_data_pd(cc_dnn_engine *g, const void *arg,
                                       const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
     const conv_bwd_args *b = arg;
-    return cc_dnn_conv_bwd_data_pd(g->eng, b->a->src, &b->a->wei, b->a->dst, b->a->strides,
+    return cc_dnn_conv_bwd_data_pd(g->eng, b->a->src, b->a->wei, b->a->dst, b->a->strides,
                                    b->a->pad, attr, b->hint, pd);
 }
 
@@ -304,49 +332,62 @@ covidcam_status cc_dnn_conv_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, con
 {
     conv_args a;
     dnnl_primitive_desc_t hint = NULL;
+    covidcam_status rc;
     dnnl_status_t st = conv_args_init(&a, dnnl_forward_training, src, c, dst, 0);
     if (st == dnnl_success)
         st = hint_pd(g, conv_fwd_pd, &a, &hint);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "convolution backward-data descriptor");
-    conv_bwd_args b = {&a, hint};
-    covidcam_status rc =
-        build_prim(g, conv_bwd_data_pd, &b, 0, 0, "convolution backward-data", out, e);
-    dnnl_primitive_desc_destroy(hint);
+    if (st != dnnl_success) {
+        rc = cc_dnn_fail(e, st, "convolution backward-data descriptor");
+    } else {
+        conv_bwd_args b = {&a, hint};
+        rc = build_prim(g, conv_bwd_data_pd, &b, 0, 0, "convolution backward-data", out, e);
+    }
+    if (hint)
+        dnnl_primitive_desc_destroy(hint);
+    conv_args_free(&a);
     return rc;
 }
 
 /* ------------------------------------------------------------ pooling */
 
+/* One pooling; any_dst (oneDNN's choice when the caller fixes no dst) is
+ * owned from pool_args_init to pool_args_free. */
 typedef struct pool_args {
     dnnl_prop_kind_t prop;
     dnnl_alg_kind_t alg;
-    const dnnl_memory_desc_t *src, *dst;
-    dnnl_memory_desc_t any_dst;
+    const cc_dnn_md *src, *dst;
+    cc_dnn_md *any_dst; /* owned */
     dnnl_dims_t strides, kernel, pad;
     const_dnnl_primitive_desc_t hint; /* backward only */
 } pool_args;
 
+/* On failure the args hold what was made so far: pool_args_free in any case. */
 static dnnl_status_t pool_args_init(pool_args *a, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
                                     const cc_dnn_md *src, const cc_dnn_md *dst, int kh, int kw,
                                     int stride, int pad)
 {
-    const dnnl_memory_desc_t *s = &src->md;
-    dnnl_dims_t dd = {cc_dnn_desc_dim(s, 0), cc_dnn_desc_dim(s, 1),
-                      (cc_dnn_desc_dim(s, 2) + 2 * pad - kh) / stride + 1,
-                      (cc_dnn_desc_dim(s, 3) + 2 * pad - kw) / stride + 1};
+    dnnl_dims_t dd = {cc_dnn_desc_dim(src, 0), cc_dnn_desc_dim(src, 1),
+                      (cc_dnn_desc_dim(src, 2) + 2 * pad - kh) / stride + 1,
+                      (cc_dnn_desc_dim(src, 3) + 2 * pad - kw) / stride + 1};
     a->prop = prop;
     a->alg = alg;
-    a->src = s;
+    a->src = src;
     a->strides[0] = a->strides[1] = stride;
     a->kernel[0] = kh;
     a->kernel[1] = kw;
     a->pad[0] = a->pad[1] = pad;
     a->hint = NULL;
-    a->dst = dst ? &dst->md : &a->any_dst;
-    if (dst)
-        return dnnl_success;
-    return cc_dnn_desc_tag(&a->any_dst, 4, dd, dnnl_f32, dnnl_format_tag_any);
+    a->any_dst = NULL;
+    dnnl_status_t st = dnnl_success;
+    if (!dst)
+        st = cc_dnn_desc_create(4, dd, dnnl_f32, dnnl_format_tag_any, &a->any_dst);
+    a->dst = dst ? dst : a->any_dst;
+    return st;
+}
+
+static void pool_args_free(pool_args *a)
+{
+    cc_dnn_desc_free(a->any_dst);
 }
 
 static dnnl_status_t pool_fwd_pd(cc_dnn_engine *g, const void *arg,
@@ -365,27 +406,39 @@ static dnnl_status_t pool_bwd_pd(cc_dnn_engine *g, const void *arg,
                               a->hint, pd);
 }
 
+/* A forward pooling primitive of a (made by pool_args_init with status st). */
+static covidcam_status pool_fwd(cc_dnn_engine *g, pool_args *a, dnnl_status_t st,
+                                const char *what, cc_dnn_prim **out, cc_err *e)
+{
+    char name[64];
+    covidcam_status rc;
+    if (st != dnnl_success) {
+        snprintf(name, sizeof name, "%s descriptor", what);
+        rc = cc_dnn_fail(e, st, name);
+    } else {
+        rc = build_prim(g, pool_fwd_pd, a, 0, 0, what, out, e);
+    }
+    pool_args_free(a);
+    return rc;
+}
+
 covidcam_status cc_dnn_maxpool_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int k, int stride,
                                    int pad, cc_dnn_prim **out, cc_err *e)
 {
     pool_args a;
     dnnl_status_t st = pool_args_init(&a, dnnl_forward_inference, dnnl_pooling_max, src, NULL, k,
                                       k, stride, pad);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "max pooling descriptor");
-    return build_prim(g, pool_fwd_pd, &a, 0, 0, "max pooling", out, e);
+    return pool_fwd(g, &a, st, "max pooling", out, e);
 }
 
 covidcam_status cc_dnn_gap_fwd(cc_dnn_engine *g, const cc_dnn_md *src, cc_dnn_prim **out,
                                cc_err *e)
 {
     pool_args a;
-    int h = (int)cc_dnn_desc_dim(&src->md, 2), w = (int)cc_dnn_desc_dim(&src->md, 3);
+    int h = (int)cc_dnn_desc_dim(src, 2), w = (int)cc_dnn_desc_dim(src, 3);
     dnnl_status_t st = pool_args_init(&a, dnnl_forward_inference,
                                       dnnl_pooling_avg_exclude_padding, src, NULL, h, w, 1, 0);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "average pooling descriptor");
-    return build_prim(g, pool_fwd_pd, &a, 0, 0, "average pooling", out, e);
+    return pool_fwd(g, &a, st, "average pooling", out, e);
 }
 
 covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_md *dst,
@@ -393,74 +446,92 @@ covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc_
 {
     pool_args a;
     dnnl_primitive_desc_t hint = NULL;
-    int h = (int)cc_dnn_desc_dim(&src->md, 2), w = (int)cc_dnn_desc_dim(&src->md, 3);
+    covidcam_status rc;
+    int h = (int)cc_dnn_desc_dim(src, 2), w = (int)cc_dnn_desc_dim(src, 3);
     dnnl_status_t st = pool_args_init(&a, dnnl_forward_training,
                                       dnnl_pooling_avg_exclude_padding, src, dst, h, w, 1, 0);
     if (st == dnnl_success)
         st = hint_pd(g, pool_fwd_pd, &a, &hint);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "average pooling backward descriptor");
-    a.hint = hint;
-    covidcam_status rc = build_prim(g, pool_bwd_pd, &a, 0, 0, "average pooling backward", out, e);
-    dnnl_primitive_desc_destroy(hint);
+    if (st != dnnl_success) {
+        rc = cc_dnn_fail(e, st, "average pooling backward descriptor");
+    } else {
+        a.hint = hint;
+        rc = build_prim(g, pool_bwd_pd, &a, 0, 0, "average pooling backward", out, e);
+    }
+    if (hint)
+        dnnl_primitive_desc_destroy(hint);
+    pool_args_free(&a);
     return rc;
 }
 
 /* ------------------------------------------------------------ inner product */
 
 /* One inner product: src is the caller's md, weights oneDNN's choice, dst
- * plain NC. */
+ * plain NC; the args own wei, bias and dst from fc_args_init to fc_args_free. */
 typedef struct fc_args {
     dnnl_prop_kind_t prop;
-    const dnnl_memory_desc_t *src;
-    dnnl_memory_desc_t wei, bias, dst;
+    const cc_dnn_md *src;
+    cc_dnn_md *wei, *bias, *dst; /* owned */
     int with_bias;
     const_dnnl_primitive_desc_t hint; /* backward only */
 } fc_args;
 
+/* On failure the args hold what was made so far: fc_args_free in any case. */
 static dnnl_status_t fc_args_init(fc_args *a, dnnl_prop_kind_t prop, const cc_dnn_md *src, int oc,
                                   int with_bias)
 {
-    dnnl_dims_t wd = {oc, cc_dnn_desc_dim(&src->md, 1), 1, 1}, bd = {oc},
-                dd = {cc_dnn_desc_dim(&src->md, 0), oc};
-    int nd = cc_dnn_desc_ndims(&src->md);
+    dnnl_dims_t wd = {oc, cc_dnn_desc_dim(src, 1), 1, 1}, bd = {oc},
+                dd = {cc_dnn_desc_dim(src, 0), oc};
+    int nd = cc_dnn_desc_ndims(src);
     for (int i = 2; i < nd; i++)
-        wd[i] = cc_dnn_desc_dim(&src->md, i);
+        wd[i] = cc_dnn_desc_dim(src, i);
     a->prop = prop;
-    a->src = &src->md;
+    a->src = src;
+    a->wei = a->bias = a->dst = NULL;
     a->with_bias = with_bias;
     a->hint = NULL;
-    dnnl_status_t st = cc_dnn_desc_tag(&a->wei, nd, wd, dnnl_f32, dnnl_format_tag_any);
+    dnnl_status_t st = cc_dnn_desc_create(nd, wd, dnnl_f32, dnnl_format_tag_any, &a->wei);
     if (st == dnnl_success)
-        st = cc_dnn_desc_tag(&a->bias, 1, bd, dnnl_f32, dnnl_x);
+        st = cc_dnn_desc_create(1, bd, dnnl_f32, dnnl_x, &a->bias);
     if (st == dnnl_success)
-        st = cc_dnn_desc_tag(&a->dst, 2, dd, dnnl_f32, dnnl_nc);
+        st = cc_dnn_desc_create(2, dd, dnnl_f32, dnnl_nc, &a->dst);
     return st;
+}
+
+static void fc_args_free(fc_args *a)
+{
+    cc_dnn_desc_free(a->wei);
+    cc_dnn_desc_free(a->bias);
+    cc_dnn_desc_free(a->dst);
 }
 
 static dnnl_status_t fc_fwd_pd(cc_dnn_engine *g, const void *arg, const_dnnl_primitive_attr_t attr,
                                dnnl_primitive_desc_t *pd)
 {
     const fc_args *a = arg;
-    return cc_dnn_ip_fwd_pd(g->eng, a->prop, a->src, &a->wei, a->with_bias ? &a->bias : NULL,
-                            &a->dst, attr, pd);
+    return cc_dnn_ip_fwd_pd(g->eng, a->prop, a->src, a->wei, a->with_bias ? a->bias : NULL,
+                            a->dst, attr, pd);
 }
 
 static dnnl_status_t fc_bwd_data_pd(cc_dnn_engine *g, const void *arg,
                                     const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd)
 {
     const fc_args *a = arg;
-    return cc_dnn_ip_bwd_data_pd(g->eng, a->src, &a->wei, &a->dst, attr, a->hint, pd);
+    return cc_dnn_ip_bwd_data_pd(g->eng, a->src, a->wei, a->dst, attr, a->hint, pd);
 }
 
 covidcam_status cc_dnn_fc_fwd(cc_dnn_engine *g, const cc_dnn_md *src, int oc, cc_dnn_prim **out,
                               cc_err *e)
 {
     fc_args a;
+    covidcam_status rc;
     dnnl_status_t st = fc_args_init(&a, dnnl_forward_inference, src, oc, 1);
     if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "inner product descriptor");
-    return build_prim(g, fc_fwd_pd, &a, 0, 0, "inner product", out, e);
+        rc = cc_dnn_fail(e, st, "inner product descriptor");
+    else
+        rc = build_prim(g, fc_fwd_pd, &a, 0, 0, "inner product", out, e);
+    fc_args_free(&a);
+    return rc;
 }
 
 covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, int oc,
@@ -468,15 +539,19 @@ covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *g, const cc_dnn_md *src, int o
 {
     fc_args a;
     dnnl_primitive_desc_t hint = NULL;
+    covidcam_status rc;
     dnnl_status_t st = fc_args_init(&a, dnnl_forward_training, src, oc, 0);
     if (st == dnnl_success)
         st = hint_pd(g, fc_fwd_pd, &a, &hint);
-    if (st != dnnl_success)
-        return cc_dnn_fail(e, st, "inner product backward-data descriptor");
-    a.hint = hint;
-    covidcam_status rc =
-        build_prim(g, fc_bwd_data_pd, &a, 0, 0, "inner product backward-data", out, e);
-    dnnl_primitive_desc_destroy(hint);
+    if (st != dnnl_success) {
+        rc = cc_dnn_fail(e, st, "inner product backward-data descriptor");
+    } else {
+        a.hint = hint;
+        rc = build_prim(g, fc_bwd_data_pd, &a, 0, 0, "inner product backward-data", out, e);
+    }
+    if (hint)
+        dnnl_primitive_desc_destroy(hint);
+    fc_args_free(&a);
     return rc;
 }
 
@@ -491,23 +566,23 @@ static dnnl_status_t relu_bwd_pd(cc_dnn_engine *g, const void *arg,
 covidcam_status cc_dnn_relu_bwd(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out,
                                 cc_err *e)
 {
-    return build_prim(g, relu_bwd_pd, &m->md, 0, 0, "ReLU backward", out, e);
+    return build_prim(g, relu_bwd_pd, m, 0, 0, "ReLU backward", out, e);
 }
 
 static dnnl_status_t add_pd(cc_dnn_engine *g, const void *arg, const_dnnl_primitive_attr_t attr,
                             dnnl_primitive_desc_t *pd)
 {
-    const dnnl_memory_desc_t *m = arg;
+    const cc_dnn_md *m = arg;
     return cc_dnn_binary_pd(g->eng, dnnl_binary_add, m, m, m, attr, pd);
 }
 
 covidcam_status cc_dnn_add(cc_dnn_engine *g, const cc_dnn_md *m, cc_dnn_prim **out, cc_err *e)
 {
-    return build_prim(g, add_pd, &m->md, 0, 0, "binary add", out, e);
+    return build_prim(g, add_pd, m, 0, 0, "binary add", out, e);
 }
 
 typedef struct reorder_args {
-    const dnnl_memory_desc_t *src, *dst;
+    const cc_dnn_md *src, *dst;
 } reorder_args;
 
 static dnnl_status_t reorder_pd(cc_dnn_engine *g, const void *arg,
@@ -520,7 +595,7 @@ static dnnl_status_t reorder_pd(cc_dnn_engine *g, const void *arg,
 covidcam_status cc_dnn_reorder(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_md *dst,
                                cc_dnn_prim **out, cc_err *e)
 {
-    reorder_args a = {&src->md, &dst->md};
+    reorder_args a = {src, dst};
     return build_prim(g, reorder_pd, &a, 0, 0, "reorder", out, e);
 }
 
@@ -533,12 +608,12 @@ covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind 
     for (int i = 0; i < n; i++) {
         cc_dnn_arg a = binds[i].arg;
         dnnl_status_t st;
-        if (!p->has_md[a])
+        if (!p->md[a])
             return cc_fail(e, COVIDCAM_ERR_BACKEND, "oneDNN: primitive has no argument %d", a);
         if (!p->mem[a]) {
             /* Created with the handle, so read-only weights shared between
              * sessions are never written (set_data_handle zero-pads). */
-            st = cc_dnn_mem_create(p->eng, &p->md[a].md, binds[i].ptr, &p->mem[a]);
+            st = cc_dnn_mem_create(p->eng, p->md[a], binds[i].ptr, &p->mem[a]);
         } else {
             void *cur = NULL;
             st = dnnl_memory_get_data_handle(p->mem[a], &cur);

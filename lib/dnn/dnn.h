@@ -2,9 +2,10 @@
  *
  * Only lib/dnn/ includes <oneapi/dnnl/dnnl.h> in the library (dnn.c on the
  * shared core dnn_core.h): oneDNN 3.x changed the C API (operation descriptors
- * gone, memory descriptors became handles), and the calls it changed sit in
- * the core's builders and md helpers (dnn_core.c), so a port touches
- * lib/dnn/ alone. Everything here is opaque to the rest of lib/.
+ * gone, memory descriptors became handles), and the calls it changed, md
+ * lifetimes included, sit in the core's builders and desc functions
+ * (dnn_core.c), so a port touches that file alone. Everything here is opaque
+ * to the rest of lib/.
  *
  * Threads: an engine may be shared by threads. Streams, primitives and their
  * bound memory belong to one session (one thread at a time). Primitives are
@@ -19,7 +20,9 @@
 
 typedef struct cc_dnn_engine cc_dnn_engine;
 typedef struct cc_dnn_stream cc_dnn_stream;
-typedef struct cc_dnn_md cc_dnn_md;
+/* An md is the core's desc (dnn_core.h: cc_dnn_desc), so it is cloned, never
+ * copied, and freed by its owner. */
+typedef struct cc_dnn_desc cc_dnn_md;
 typedef struct cc_dnn_prim cc_dnn_prim;
 
 /* Which tensor of a primitive an md query or an execution argument means. */
@@ -63,7 +66,9 @@ cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims);
 cc_dnn_md *cc_dnn_md_any4(const long *dims);
 /* Dimension d (0-based) of md. */
 long cc_dnn_md_dim(const cc_dnn_md *md, int d);
+/* A copy of md the caller owns (frees); NULL if OOM. */
 cc_dnn_md *cc_dnn_md_clone(const cc_dnn_md *md);
+/* Release an md from md_plain, md_any4 or md_clone (NULL: nothing). */
 void cc_dnn_md_free(cc_dnn_md *md);
 size_t cc_dnn_md_bytes(const cc_dnn_md *md);
 int cc_dnn_md_equal(const cc_dnn_md *a, const cc_dnn_md *b);

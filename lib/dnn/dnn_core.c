@@ -2,6 +2,8 @@
  * the bodies below and nothing else of the layers' oneDNN use. */
 #include "dnn_core.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *cc_dnn_status_str(dnnl_status_t s)
@@ -31,48 +33,116 @@ covidcam_status cc_dnn_fail(cc_err *e, dnnl_status_t st, const char *what)
 
 /* ------------------------------------------------------------ memory descriptors */
 
-dnnl_status_t cc_dnn_desc_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
-                              dnnl_data_type_t dt, dnnl_format_tag_t tag)
+/* 2.x: the md struct itself. In 3.x this holds the dnnl_memory_desc_t handle;
+ * create/clone/query become dnnl_memory_desc_create_with_tag / _clone (a pd's
+ * md cloned before the caller may destroy the pd), free calls
+ * dnnl_memory_desc_destroy and the field reads dnnl_memory_desc_query. */
+struct cc_dnn_desc {
+    dnnl_memory_desc_t md;
+};
+
+/* Descs alive in the process (cc_dnn_desc_live): a debugging aid only, never
+ * read by the library itself. Atomic because sessions build on several
+ * threads. */
+static atomic_long live_descs;
+
+/* The raw md the 2.x calls take; NULL stays NULL (no bias, no diff bias). */
+static const dnnl_memory_desc_t *raw(const cc_dnn_desc *d)
 {
-    memset(md, 0, sizeof *md);
-    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dt, tag);
+    return d ? &d->md : NULL;
 }
 
-int cc_dnn_desc_ndims(const dnnl_memory_desc_t *md)
+/* A zeroed (empty) desc, counted as live. NULL if out of memory. */
+static cc_dnn_desc *desc_new(void)
 {
-    return md->ndims;
+    cc_dnn_desc *d = calloc(1, sizeof *d);
+    if (d)
+        atomic_fetch_add(&live_descs, 1);
+    return d;
 }
 
-dnnl_dim_t cc_dnn_desc_dim(const dnnl_memory_desc_t *md, int i)
+void cc_dnn_desc_free(cc_dnn_desc *d)
 {
-    return i < md->ndims ? md->dims[i] : 1;
+    if (!d)
+        return;
+    atomic_fetch_sub(&live_descs, 1);
+    free(d);
 }
 
-int cc_dnn_desc_dims(const dnnl_memory_desc_t *md, dnnl_dim_t *dims)
+long cc_dnn_desc_live(void)
 {
-    for (int i = 0; i < md->ndims; i++)
-        dims[i] = md->dims[i];
-    return md->ndims;
+    return atomic_load(&live_descs);
 }
 
-dnnl_data_type_t cc_dnn_desc_dt(const dnnl_memory_desc_t *md)
+dnnl_status_t cc_dnn_desc_create(int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt,
+                                 dnnl_format_tag_t tag, cc_dnn_desc **out)
 {
-    return md->data_type;
+    cc_dnn_desc *d = desc_new();
+    *out = NULL;
+    if (!d)
+        return dnnl_out_of_memory;
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(&d->md, ndims, dims, dt, tag);
+    if (st != dnnl_success) {
+        cc_dnn_desc_free(d);
+        return st;
+    }
+    *out = d;
+    return dnnl_success;
 }
 
-size_t cc_dnn_desc_bytes(const dnnl_memory_desc_t *md)
+dnnl_status_t cc_dnn_desc_clone(const cc_dnn_desc *src, cc_dnn_desc **out)
 {
-    return dnnl_memory_desc_get_size(md);
+    cc_dnn_desc *d = desc_new();
+    *out = d;
+    if (!d)
+        return dnnl_out_of_memory;
+    d->md = src->md; /* 2.x: a struct copy is the clone */
+    return dnnl_success;
 }
 
-int cc_dnn_desc_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+dnnl_status_t cc_dnn_desc_query(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int index,
+                                cc_dnn_desc **out)
 {
-    return dnnl_memory_desc_equal(a, b);
+    const dnnl_memory_desc_t *m = dnnl_primitive_desc_query_md(pd, q, index);
+    cc_dnn_desc *d = desc_new();
+    *out = d;
+    if (!d)
+        return dnnl_out_of_memory;
+    if (m)
+        d->md = *m; /* copied: the pd's md dies with the pd */
+    return dnnl_success;
 }
 
-const dnnl_memory_desc_t *cc_dnn_pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q, int index)
+int cc_dnn_desc_ndims(const cc_dnn_desc *d)
 {
-    return dnnl_primitive_desc_query_md(pd, q, index);
+    return d->md.ndims;
+}
+
+dnnl_dim_t cc_dnn_desc_dim(const cc_dnn_desc *d, int i)
+{
+    return i < d->md.ndims ? d->md.dims[i] : 1;
+}
+
+int cc_dnn_desc_dims(const cc_dnn_desc *d, dnnl_dim_t *dims)
+{
+    for (int i = 0; i < d->md.ndims; i++)
+        dims[i] = d->md.dims[i];
+    return d->md.ndims;
+}
+
+dnnl_data_type_t cc_dnn_desc_dt(const cc_dnn_desc *d)
+{
+    return d->md.data_type;
+}
+
+size_t cc_dnn_desc_bytes(const cc_dnn_desc *d)
+{
+    return dnnl_memory_desc_get_size(&d->md);
+}
+
+int cc_dnn_desc_equal(const cc_dnn_desc *a, const cc_dnn_desc *b)
+{
+    return dnnl_memory_desc_equal(&a->md, &b->md);
 }
 
 int cc_dnn_pd_is_ref(const_dnnl_primitive_desc_t pd)
@@ -83,10 +153,10 @@ int cc_dnn_pd_is_ref(const_dnnl_primitive_desc_t pd)
     return strncmp(impl, "ref", 3) == 0;
 }
 
-dnnl_status_t cc_dnn_mem_create(dnnl_engine_t eng, const dnnl_memory_desc_t *md, void *handle,
+dnnl_status_t cc_dnn_mem_create(dnnl_engine_t eng, const cc_dnn_desc *d, void *handle,
                                 dnnl_memory_t *out)
 {
-    return dnnl_memory_create(out, md, eng, handle);
+    return dnnl_memory_create(out, raw(d), eng, handle);
 }
 
 /* ------------------------------------------------------------ attributes */
@@ -140,20 +210,21 @@ static dnnl_status_t pd_of(dnnl_status_t init, const void *op, const_dnnl_primit
 }
 
 dnnl_status_t cc_dnn_conv_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
-                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
-                                 const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                                 const cc_dnn_desc *src, const cc_dnn_desc *wei,
+                                 const cc_dnn_desc *bias, const cc_dnn_desc *dst,
                                  const dnnl_dim_t *strides, const dnnl_dim_t *pad,
                                  const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
     dnnl_convolution_desc_t d;
-    dnnl_status_t st = dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, src,
-                                                          wei, bias, dst, strides, pad, pad);
+    dnnl_status_t st =
+        dnnl_convolution_forward_desc_init(&d, prop, dnnl_convolution_direct, raw(src), raw(wei),
+                                           raw(bias), raw(dst), strides, pad, pad);
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_conv_bwd_data_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff_src,
-                                      const dnnl_memory_desc_t *wei,
-                                      const dnnl_memory_desc_t *diff_dst,
+dnnl_status_t cc_dnn_conv_bwd_data_pd(dnnl_engine_t eng, const cc_dnn_desc *diff_src,
+                                      const cc_dnn_desc *wei,
+                                      const cc_dnn_desc *diff_dst,
                                       const dnnl_dim_t *strides, const dnnl_dim_t *pad,
                                       const_dnnl_primitive_attr_t attr,
                                       const_dnnl_primitive_desc_t hint,
@@ -161,14 +232,14 @@ dnnl_status_t cc_dnn_conv_bwd_data_pd(dnnl_engine_t eng, const dnnl_memory_desc_
 {
     dnnl_convolution_desc_t d;
     dnnl_status_t st = dnnl_convolution_backward_data_desc_init(
-        &d, dnnl_convolution_direct, diff_src, wei, diff_dst, strides, pad, pad);
+        &d, dnnl_convolution_direct, raw(diff_src), raw(wei), raw(diff_dst), strides, pad, pad);
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
-dnnl_status_t cc_dnn_conv_bwd_weights_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
-                                         const dnnl_memory_desc_t *diff_wei,
-                                         const dnnl_memory_desc_t *diff_bias,
-                                         const dnnl_memory_desc_t *diff_dst,
+dnnl_status_t cc_dnn_conv_bwd_weights_pd(dnnl_engine_t eng, const cc_dnn_desc *src,
+                                         const cc_dnn_desc *diff_wei,
+                                         const cc_dnn_desc *diff_bias,
+                                         const cc_dnn_desc *diff_dst,
                                          const dnnl_dim_t *strides, const dnnl_dim_t *pad,
                                          const_dnnl_primitive_attr_t attr,
                                          const_dnnl_primitive_desc_t hint,
@@ -176,100 +247,103 @@ dnnl_status_t cc_dnn_conv_bwd_weights_pd(dnnl_engine_t eng, const dnnl_memory_de
 {
     dnnl_convolution_desc_t d;
     dnnl_status_t st = dnnl_convolution_backward_weights_desc_init(
-        &d, dnnl_convolution_direct, src, diff_wei, diff_bias, diff_dst, strides, pad, pad);
+        &d, dnnl_convolution_direct, raw(src), raw(diff_wei), raw(diff_bias), raw(diff_dst),
+        strides, pad, pad);
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
 dnnl_status_t cc_dnn_bn_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
-                               const dnnl_memory_desc_t *data, float eps, unsigned flags,
+                               const cc_dnn_desc *data, float eps, unsigned flags,
                                const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
     dnnl_batch_normalization_desc_t d;
-    dnnl_status_t st = dnnl_batch_normalization_forward_desc_init(&d, prop, data, eps, flags);
+    dnnl_status_t st = dnnl_batch_normalization_forward_desc_init(&d, prop, raw(data), eps, flags);
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_bn_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff,
-                               const dnnl_memory_desc_t *data, float eps, unsigned flags,
+dnnl_status_t cc_dnn_bn_bwd_pd(dnnl_engine_t eng, const cc_dnn_desc *diff,
+                               const cc_dnn_desc *data, float eps, unsigned flags,
                                const_dnnl_primitive_attr_t attr, const_dnnl_primitive_desc_t hint,
                                dnnl_primitive_desc_t *out)
 {
     dnnl_batch_normalization_desc_t d;
-    dnnl_status_t st =
-        dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, diff, data, eps, flags);
+    dnnl_status_t st = dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, raw(diff),
+                                                                   raw(data), eps, flags);
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
 dnnl_status_t cc_dnn_pool_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
-                                 const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                                 const cc_dnn_desc *src, const cc_dnn_desc *dst,
                                  const dnnl_dim_t *strides, const dnnl_dim_t *kernel,
                                  const dnnl_dim_t *pad, const_dnnl_primitive_attr_t attr,
                                  dnnl_primitive_desc_t *out)
 {
     dnnl_pooling_desc_t d;
-    dnnl_status_t st =
-        dnnl_pooling_forward_desc_init(&d, prop, alg, src, dst, strides, kernel, pad, pad);
+    dnnl_status_t st = dnnl_pooling_forward_desc_init(&d, prop, alg, raw(src), raw(dst), strides,
+                                                      kernel, pad, pad);
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
 dnnl_status_t cc_dnn_pool_bwd_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
-                                 const dnnl_memory_desc_t *diff_src,
-                                 const dnnl_memory_desc_t *diff_dst, const dnnl_dim_t *strides,
+                                 const cc_dnn_desc *diff_src,
+                                 const cc_dnn_desc *diff_dst, const dnnl_dim_t *strides,
                                  const dnnl_dim_t *kernel, const dnnl_dim_t *pad,
                                  const_dnnl_primitive_attr_t attr,
                                  const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *out)
 {
     dnnl_pooling_desc_t d;
-    dnnl_status_t st =
-        dnnl_pooling_backward_desc_init(&d, alg, diff_src, diff_dst, strides, kernel, pad, pad);
+    dnnl_status_t st = dnnl_pooling_backward_desc_init(&d, alg, raw(diff_src), raw(diff_dst),
+                                                       strides, kernel, pad, pad);
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
 dnnl_status_t cc_dnn_ip_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop,
-                               const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
-                               const dnnl_memory_desc_t *bias, const dnnl_memory_desc_t *dst,
+                               const cc_dnn_desc *src, const cc_dnn_desc *wei,
+                               const cc_dnn_desc *bias, const cc_dnn_desc *dst,
                                const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
     dnnl_inner_product_desc_t d;
-    dnnl_status_t st = dnnl_inner_product_forward_desc_init(&d, prop, src, wei, bias, dst);
+    dnnl_status_t st =
+        dnnl_inner_product_forward_desc_init(&d, prop, raw(src), raw(wei), raw(bias), raw(dst));
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_ip_bwd_data_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *diff_src,
-                                    const dnnl_memory_desc_t *wei,
-                                    const dnnl_memory_desc_t *diff_dst,
+dnnl_status_t cc_dnn_ip_bwd_data_pd(dnnl_engine_t eng, const cc_dnn_desc *diff_src,
+                                    const cc_dnn_desc *wei,
+                                    const cc_dnn_desc *diff_dst,
                                     const_dnnl_primitive_attr_t attr,
                                     const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *out)
 {
     dnnl_inner_product_desc_t d;
-    dnnl_status_t st = dnnl_inner_product_backward_data_desc_init(&d, diff_src, wei, diff_dst);
+    dnnl_status_t st =
+        dnnl_inner_product_backward_data_desc_init(&d, raw(diff_src), raw(wei), raw(diff_dst));
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
-dnnl_status_t cc_dnn_ip_bwd_weights_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
-                                       const dnnl_memory_desc_t *diff_wei,
-                                       const dnnl_memory_desc_t *diff_bias,
-                                       const dnnl_memory_desc_t *diff_dst,
+dnnl_status_t cc_dnn_ip_bwd_weights_pd(dnnl_engine_t eng, const cc_dnn_desc *src,
+                                       const cc_dnn_desc *diff_wei,
+                                       const cc_dnn_desc *diff_bias,
+                                       const cc_dnn_desc *diff_dst,
                                        const_dnnl_primitive_attr_t attr,
                                        const_dnnl_primitive_desc_t hint,
                                        dnnl_primitive_desc_t *out)
 {
     dnnl_inner_product_desc_t d;
-    dnnl_status_t st =
-        dnnl_inner_product_backward_weights_desc_init(&d, src, diff_wei, diff_bias, diff_dst);
+    dnnl_status_t st = dnnl_inner_product_backward_weights_desc_init(&d, raw(src), raw(diff_wei),
+                                                                     raw(diff_bias), raw(diff_dst));
     return pd_of(st, &d, attr, eng, hint, out);
 }
 
 dnnl_status_t cc_dnn_eltwise_fwd_pd(dnnl_engine_t eng, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg,
-                                    const dnnl_memory_desc_t *src, float alpha, float beta,
+                                    const cc_dnn_desc *src, float alpha, float beta,
                                     const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
     dnnl_eltwise_desc_t d;
-    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, prop, alg, src, alpha, beta);
+    dnnl_status_t st = dnnl_eltwise_forward_desc_init(&d, prop, alg, raw(src), alpha, beta);
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *md,
+dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const cc_dnn_desc *md,
                                  const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *out)
 {
     dnnl_eltwise_desc_t bd;
@@ -279,8 +353,8 @@ dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *md
                                              dnnl_eltwise_relu_use_dst_for_bwd, md, 0.f, 0.f, NULL,
                                              &hint);
     if (st == dnnl_success) {
-        st = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, md, md, 0.f,
-                                             0.f);
+        st = dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, raw(md),
+                                             raw(md), 0.f, 0.f);
         st = pd_of(st, &bd, attr, eng, hint, out);
     }
     if (hint)
@@ -289,21 +363,21 @@ dnnl_status_t cc_dnn_relu_bwd_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *md
 }
 
 dnnl_status_t cc_dnn_binary_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
-                               const dnnl_memory_desc_t *src0, const dnnl_memory_desc_t *src1,
-                               const dnnl_memory_desc_t *dst, const_dnnl_primitive_attr_t attr,
+                               const cc_dnn_desc *src0, const cc_dnn_desc *src1,
+                               const cc_dnn_desc *dst, const_dnnl_primitive_attr_t attr,
                                dnnl_primitive_desc_t *out)
 {
     dnnl_binary_desc_t d;
-    dnnl_status_t st = dnnl_binary_desc_init(&d, alg, src0, src1, dst);
+    dnnl_status_t st = dnnl_binary_desc_init(&d, alg, raw(src0), raw(src1), raw(dst));
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_reorder_pd(dnnl_engine_t eng, const dnnl_memory_desc_t *src,
-                                const dnnl_memory_desc_t *dst, const_dnnl_primitive_attr_t attr,
+dnnl_status_t cc_dnn_reorder_pd(dnnl_engine_t eng, const cc_dnn_desc *src,
+                                const cc_dnn_desc *dst, const_dnnl_primitive_attr_t attr,
                                 dnnl_primitive_desc_t *out)
 {
     *out = NULL;
-    dnnl_status_t st = dnnl_reorder_primitive_desc_create(out, src, eng, dst, eng, attr);
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(out, raw(src), eng, raw(dst), eng, attr);
     if (st != dnnl_success)
         *out = NULL;
     return st;

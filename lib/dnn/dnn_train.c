@@ -61,7 +61,7 @@ covidcam_status cc_tdnn_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e)
     return COVIDCAM_OK;
 }
 
-covidcam_status cc_tdnn_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
+covidcam_status cc_tdnn_mem(cc_tnet *net, const cc_dnn_desc *md, void *handle,
                             dnnl_memory_t *out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
@@ -75,7 +75,7 @@ fail:
     return st;
 }
 
-covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
+covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const cc_dnn_desc *md, dnnl_memory_t *out,
                                   cc_err *e)
 {
     void *buf = NULL;
@@ -90,12 +90,9 @@ covidcam_status cc_tdnn_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim
     covidcam_status st = COVIDCAM_OK;
     if (grow((void **)&net->prims, &net->capp, net->np, sizeof *net->prims))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    const dnnl_memory_desc_t *smd = cc_dnn_pd_md(pd, dnnl_query_scratchpad_md, 0);
     memset(pr, 0, sizeof *pr);
-    if (smd) {
-        pr->smd = *smd;
-        pr->sbytes = cc_dnn_desc_bytes(smd);
-    }
+    CC_TDNN_CHECK(cc_tdnn_query(net, pd, dnnl_query_scratchpad_md, &pr->smd, e));
+    pr->sbytes = cc_dnn_desc_bytes(pr->smd);
     CC_TDNN_TRY(dnnl_primitive_create(&pr->p, pd), "primitive creation");
     net->prims[net->np++] = pr;
     if (pr->sbytes > net->scratch_bytes)
@@ -113,13 +110,41 @@ covidcam_status cc_tdnn_pd_status(dnnl_status_t s, const char *what, cc_err *e)
     return cc_dnn_fail(e, s, name);
 }
 
-const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
+/* Register d (made with status made) with the net, which frees it; the slot
+ * was grown beforehand, so a failure here leaks nothing. */
+static covidcam_status keep_desc(cc_tnet *net, dnnl_status_t made, cc_dnn_desc *d,
+                                 const cc_dnn_desc **out, cc_err *e)
 {
-    return cc_dnn_pd_md(pd, what, 0);
+    *out = NULL;
+    if (made != dnnl_success)
+        return cc_dnn_fail(e, made, "memory descriptor");
+    net->descs[net->nd++] = d;
+    *out = d;
+    return COVIDCAM_OK;
 }
 
-covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
-                                const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e)
+covidcam_status cc_tdnn_desc(cc_tnet *net, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                             dnnl_format_tag_t tag, const cc_dnn_desc **out, cc_err *e)
+{
+    cc_dnn_desc *d = NULL;
+    if (grow((void **)&net->descs, &net->capd, net->nd, sizeof *net->descs))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    dnnl_status_t made = cc_dnn_desc_create(ndims, dims, dt, tag, &d);
+    return keep_desc(net, made, d, out, e);
+}
+
+covidcam_status cc_tdnn_query(cc_tnet *net, const_dnnl_primitive_desc_t pd, dnnl_query_t what,
+                              const cc_dnn_desc **out, cc_err *e)
+{
+    cc_dnn_desc *d = NULL;
+    if (grow((void **)&net->descs, &net->capd, net->nd, sizeof *net->descs))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    dnnl_status_t made = cc_dnn_desc_query(pd, what, 0, &d);
+    return keep_desc(net, made, d, out, e);
+}
+
+covidcam_status cc_tdnn_reorder(cc_tnet *net, const cc_dnn_desc *src,
+                                const cc_dnn_desc *dst, int sum, tprim *pr, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_primitive_desc_t pd = NULL;
@@ -154,14 +179,6 @@ covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t
 dnnl_format_tag_t cc_tdnn_plain_tag(int ndims)
 {
     return ndims == 1 ? dnnl_a : ndims == 2 ? dnnl_ab : dnnl_abcd;
-}
-
-dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
-                                  dnnl_format_tag_t tag)
-{
-    dnnl_memory_desc_t md;
-    cc_dnn_desc_tag(&md, ndims, dims, dt, tag); /* an empty md on failure */
-    return md;
 }
 
 /* ------------------------------------------------------------ net */
@@ -207,6 +224,9 @@ void cc_tnet_free(cc_tnet *net)
         cc_dnn_free(net->bufs[i]);
     for (int i = 0; i < net->nt; i++)
         free(net->tensors[i]);
+    for (int i = 0; i < net->nd; i++)
+        cc_dnn_desc_free(net->descs[i]);
+    free(net->descs);
     free(net->layers);
     free(net->prims);
     free(net->mems);
@@ -231,7 +251,7 @@ void cc_tnet_params_changed(cc_tnet *net)
 }
 
 covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
-                               const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e)
+                               const cc_dnn_desc *md, int producer, cc_tt **out, cc_err *e)
 {
     if (net->finalized)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "net already finalized");
@@ -243,13 +263,17 @@ covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
     net->tensors[net->nt++] = t;
     t->ndims = ndims;
     memcpy(t->dims, dims, sizeof(dnnl_dims_t));
-    t->md = *md;
+    t->md = md;
     t->producer = producer;
     t->last_consumer = -1;
     t->needs_diff = net->train;
-    dnnl_memory_desc_t plain = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
-    t->plain_f32 = cc_dnn_desc_equal(md, &plain);
-    covidcam_status st = cc_tdnn_alloc(net, cc_dnn_desc_bytes(md), &t->data, e);
+    const cc_dnn_desc *plain = NULL;
+    covidcam_status st =
+        cc_tdnn_desc(net, ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims), &plain, e);
+    if (st)
+        return st;
+    t->plain_f32 = cc_dnn_desc_equal(md, plain);
+    st = cc_tdnn_alloc(net, cc_dnn_desc_bytes(md), &t->data, e);
     if (st)
         return st;
     st = cc_tdnn_mem(net, md, t->data, &t->mem, e);
@@ -270,8 +294,10 @@ covidcam_status cc_tnet_input(cc_tnet *net, int ndims, const int *dims, int want
             return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "input dim %d is %d", i, dims[i]);
         d[i] = dims[i];
     }
-    dnnl_memory_desc_t md = cc_tdnn_md_tag(ndims, d, dnnl_f32, cc_tdnn_plain_tag(ndims));
-    covidcam_status st = cc_tdnn_tensor(net, ndims, d, &md, -1, out, e);
+    const cc_dnn_desc *md = NULL;
+    covidcam_status st = cc_tdnn_desc(net, ndims, d, dnnl_f32, cc_tdnn_plain_tag(ndims), &md, e);
+    if (!st)
+        st = cc_tdnn_tensor(net, ndims, d, md, -1, out, e);
     if (st)
         return st;
     (*out)->needs_diff = net->train && want_diff;
@@ -313,13 +339,13 @@ covidcam_status cc_tdnn_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out,
 
 /* ------------------------------------------------------------ ports */
 
-covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
+covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const cc_dnn_desc *md,
                              cc_err *e)
 {
     tport *p = &l->in[i];
     p->t = t;
-    p->md = *md;
-    p->adapt = !cc_dnn_desc_equal(md, &t->md);
+    p->md = md;
+    p->adapt = !cc_dnn_desc_equal(md, t->md);
     if (l->index > t->last_consumer)
         t->last_consumer = l->index;
     if (i + 1 > l->nin)
@@ -329,7 +355,7 @@ covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnn
     covidcam_status st = cc_tdnn_mem_alloc(net, md, &p->mem, e);
     if (st)
         return st;
-    return cc_tdnn_reorder(net, &t->md, md, 0, &p->to_layer, e);
+    return cc_tdnn_reorder(net, t->md, md, 0, &p->to_layer, e);
 }
 
 covidcam_status cc_tdnn_port_fwd(cc_tnet *net, tport *p, cc_err *e)
@@ -370,16 +396,16 @@ static covidcam_status port_finalize(cc_tnet *net, tlayer *l, tport *p, cc_err *
     p->direct = fresh && !p->adapt && !p->force_contrib && p->t->needs_diff;
     if (p->direct)
         return COVIDCAM_OK;
-    covidcam_status st = cc_tdnn_mem(net, &p->md, net->tmp, &p->tmp, e);
+    covidcam_status st = cc_tdnn_mem(net, p->md, net->tmp, &p->tmp, e);
     if (st || !p->t->needs_diff)
         return st;
-    return cc_tdnn_reorder(net, &p->md, &p->t->md, !fresh, &p->contrib, e);
+    return cc_tdnn_reorder(net, p->md, p->t->md, !fresh, &p->contrib, e);
 }
 
 /* ------------------------------------------------------------ adapters */
 
-covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
-                                 const dnnl_memory_desc_t *want, cc_err *e)
+covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const cc_dnn_desc *have,
+                                 const cc_dnn_desc *want, cc_err *e)
 {
     a->on = !cc_dnn_desc_equal(have, want);
     if (!a->on)
@@ -388,8 +414,8 @@ covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc
     return st ? st : cc_tdnn_reorder(net, have, want, 0, &a->r, e);
 }
 
-covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
-                                  const dnnl_memory_desc_t *want, cc_err *e)
+covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const cc_dnn_desc *prim,
+                                  const cc_dnn_desc *want, cc_err *e)
 {
     a->on = !cc_dnn_desc_equal(prim, want);
     if (!a->on)
@@ -413,35 +439,36 @@ covidcam_status cc_tdnn_adapt_done(cc_tnet *net, tadapt *a, dnnl_memory_t m, cc_
 /* ------------------------------------------------------------ weights */
 
 covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
-                                const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
-                                const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
+                                const float *user, float *duser, const cc_dnn_desc *fwd_md,
+                                const cc_dnn_desc *bwd_md, const cc_dnn_desc *dw_md,
                                 cc_err *e)
 {
     covidcam_status st;
     w->user = user;
     w->duser = duser;
-    w->user_md = cc_tdnn_md_tag(ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims));
+    CC_TDNN_CHECK(
+        cc_tdnn_desc(net, ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims), &w->user_md, e));
     /* oneDNN only reads weights through this handle; the cast is safe. */
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, (void *)user, &w->user_mem, e));
-    w->fwd_own = !cc_dnn_desc_equal(fwd_md, &w->user_md);
+    CC_TDNN_CHECK(cc_tdnn_mem(net, w->user_md, (void *)user, &w->user_mem, e));
+    w->fwd_own = !cc_dnn_desc_equal(fwd_md, w->user_md);
     w->fwd_mem = w->user_mem;
     if (w->fwd_own) {
         CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, fwd_md, &w->fwd_mem, e));
-        CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, fwd_md, 0, &w->fwd_reorder, e));
+        CC_TDNN_CHECK(cc_tdnn_reorder(net, w->user_md, fwd_md, 0, &w->fwd_reorder, e));
     }
     w->bwd_mem = w->fwd_mem;
     if (bwd_md && !cc_dnn_desc_equal(bwd_md, fwd_md)) {
         w->bwd_own = 1;
         CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, bwd_md, &w->bwd_mem, e));
-        CC_TDNN_CHECK(cc_tdnn_reorder(net, &w->user_md, bwd_md, 0, &w->bwd_reorder, e));
+        CC_TDNN_CHECK(cc_tdnn_reorder(net, w->user_md, bwd_md, 0, &w->bwd_reorder, e));
     }
     if (dw_md) {
-        CC_TDNN_CHECK(cc_tdnn_mem(net, &w->user_md, duser, &w->duser_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, w->user_md, duser, &w->duser_mem, e));
         w->dw_mem = w->duser_mem;
-        w->dw_own = !cc_dnn_desc_equal(dw_md, &w->user_md);
+        w->dw_own = !cc_dnn_desc_equal(dw_md, w->user_md);
         if (w->dw_own) {
             CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, dw_md, &w->dw_mem, e));
-            CC_TDNN_CHECK(cc_tdnn_reorder(net, dw_md, &w->user_md, 0, &w->dw_reorder, e));
+            CC_TDNN_CHECK(cc_tdnn_reorder(net, dw_md, w->user_md, 0, &w->dw_reorder, e));
         }
     }
 fail:
@@ -529,7 +556,7 @@ static covidcam_status plan_diffs(cc_tnet *net, cc_err *e)
     }
     qsort(order, (size_t)n, sizeof *order, by_last_consumer_desc);
     for (int i = 0; i < n; i++) {
-        size_t need = cc_dnn_desc_bytes(&order[i]->md);
+        size_t need = cc_dnn_desc_bytes(order[i]->md);
         int b = pick_buffer(pool, npool, order[i], need);
         if (b < 0)
             b = npool++;
@@ -547,7 +574,7 @@ static covidcam_status plan_diffs(cc_tnet *net, cc_err *e)
         CC_TDNN_CHECK(cc_tdnn_alloc(net, pool[b].bytes, &bufs[b], e));
     for (int i = 0; i < n; i++) {
         order[i]->diff = bufs[slot[i]];
-        CC_TDNN_CHECK(cc_tdnn_mem(net, &order[i]->md, order[i]->diff, &order[i]->dmem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, order[i]->md, order[i]->diff, &order[i]->dmem, e));
     }
 fail:
     free(bufs);
@@ -561,13 +588,13 @@ static covidcam_status plan_tmp(cc_tnet *net, cc_err *e)
 {
     size_t need = 64;
     for (int i = 0; i < net->nt; i++) {
-        size_t b = cc_dnn_desc_bytes(&net->tensors[i]->md);
+        size_t b = cc_dnn_desc_bytes(net->tensors[i]->md);
         if (b > need)
             need = b;
     }
     for (int i = 0; i < net->nl; i++)
         for (int j = 0; j < net->layers[i]->nin; j++) {
-            size_t b = cc_dnn_desc_bytes(&net->layers[i]->in[j].md);
+            size_t b = cc_dnn_desc_bytes(net->layers[i]->in[j].md);
             if (b > need)
                 need = b;
         }
@@ -593,7 +620,7 @@ covidcam_status cc_tnet_finalize(cc_tnet *net, cc_err *e)
     for (int i = 0; i < net->np; i++) {
         tprim *pr = net->prims[i];
         if (pr->sbytes)
-            CC_TDNN_CHECK(cc_tdnn_mem(net, &pr->smd, net->scratch, &pr->scratch, e));
+            CC_TDNN_CHECK(cc_tdnn_mem(net, pr->smd, net->scratch, &pr->scratch, e));
     }
     net->finalized = 1;
 fail:
@@ -645,16 +672,17 @@ static covidcam_status copy_tensor(cc_tnet *net, cc_tt *t, int diff, int to_host
 {
     covidcam_status st = COVIDCAM_OK;
     dnnl_memory_t hm = NULL;
+    cc_dnn_desc *hmd = NULL; /* ours, not the net's: this runs at any time */
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_memory_t tm = diff ? t->dmem : t->mem;
     if (!tm)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "tensor has no %s buffer",
                        diff ? "gradient" : "data");
-    dnnl_memory_desc_t hmd =
-        cc_tdnn_md_tag(t->ndims, t->dims, dnnl_f32, cc_tdnn_plain_tag(t->ndims));
-    CC_TDNN_TRY(cc_dnn_mem_create(net->eng, &hmd, host, &hm), "memory creation");
-    const dnnl_memory_desc_t *src = to_host ? &t->md : &hmd, *dst = to_host ? &hmd : &t->md;
+    CC_TDNN_TRY(cc_dnn_desc_create(t->ndims, t->dims, dnnl_f32, cc_tdnn_plain_tag(t->ndims), &hmd),
+                "memory descriptor");
+    CC_TDNN_TRY(cc_dnn_mem_create(net->eng, hmd, host, &hm), "memory creation");
+    const cc_dnn_desc *src = to_host ? t->md : hmd, *dst = to_host ? hmd : t->md;
     CC_TDNN_TRY(cc_dnn_reorder_pd(net->eng, src, dst, NULL, &pd), "reorder");
     CC_TDNN_TRY(dnnl_primitive_create(&p, pd), "reorder");
     dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, to_host ? tm : hm}, {DNNL_ARG_TO, to_host ? hm : tm}};
@@ -664,6 +692,7 @@ fail:
     dnnl_primitive_destroy(p);
     dnnl_primitive_desc_destroy(pd);
     dnnl_memory_destroy(hm);
+    cc_dnn_desc_free(hmd);
     return st;
 }
 

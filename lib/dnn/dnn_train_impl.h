@@ -1,7 +1,14 @@
 /* Internals shared by dnn_train.c (net, tensors, buffer planning) and
  * dnn_train_layers.c (the layer kinds). Not for use outside the engine (and its white-box tests).
  * Status mapping, allocation, primitive-descriptor builders, md helpers and
- * attributes come from the oneDNN core (lib/dnn/dnn_core.h). */
+ * attributes come from the oneDNN core (lib/dnn/dnn_core.h).
+ *
+ * Every md the engine builds with is a core desc the net owns: cc_tdnn_desc
+ * and cc_tdnn_query make it and register it with the net, like memory objects
+ * and buffers, and cc_tnet_free frees it. So tensors, ports, primitives and
+ * weights share `const cc_dnn_desc *` pointers to immutable descs (never a
+ * copy), and an error path between creating a desc and storing it leaks
+ * nothing. Only copy_tensor, which runs at any time, frees its own. */
 #ifndef COVIDCAM_DNN_TRAIN_IMPL_H
 #define COVIDCAM_DNN_TRAIN_IMPL_H
 
@@ -32,7 +39,7 @@
 /* A primitive and its view of the shared user-managed scratchpad. */
 typedef struct tprim {
     dnnl_primitive_t p;
-    dnnl_memory_desc_t smd;
+    const cc_dnn_desc *smd; /* net-owned; empty when the primitive needs no scratchpad */
     size_t sbytes;
     dnnl_memory_t scratch;
 } tprim;
@@ -40,7 +47,7 @@ typedef struct tprim {
 struct cc_tt {
     int ndims;
     dnnl_dims_t dims;
-    dnnl_memory_desc_t md;
+    const cc_dnn_desc *md; /* net-owned */
     int plain_f32;
     void *data;
     dnnl_memory_t mem;
@@ -57,7 +64,7 @@ struct cc_tt {
  * highest-index consumer) overwrites t->diff; later ones are summed into it. */
 typedef struct tport {
     cc_tt *t;
-    dnnl_memory_desc_t md;
+    const cc_dnn_desc *md; /* net-owned */
     int adapt;            /* md differs from t->md */
     dnnl_memory_t mem;    /* adapted data (adapt) */
     tprim to_layer;       /* reorder t -> md (adapt) */
@@ -87,7 +94,7 @@ typedef struct tlayer_ops {
 typedef struct tweights {
     const float *user;
     float *duser;
-    dnnl_memory_desc_t user_md;
+    const cc_dnn_desc *user_md; /* net-owned */
     dnnl_memory_t user_mem, duser_mem;
     dnnl_memory_t fwd_mem; /* == user_mem when the layouts agree */
     tprim fwd_reorder;
@@ -143,6 +150,8 @@ struct cc_tnet {
     int nm, capm;
     void **bufs;
     int nb, capb;
+    cc_dnn_desc **descs;
+    int nd, capd;
     size_t bytes;
     size_t scratch_bytes, tmp_bytes;
     void *scratch, *tmp;
@@ -151,17 +160,17 @@ struct cc_tnet {
 
 /* Buffers and memory objects owned (and freed) by the net. */
 covidcam_status cc_tdnn_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);
-covidcam_status cc_tdnn_mem(cc_tnet *net, const dnnl_memory_desc_t *md, void *handle,
+covidcam_status cc_tdnn_mem(cc_tnet *net, const cc_dnn_desc *md, void *handle,
                             dnnl_memory_t *out, cc_err *e);
 /* Allocate a buffer for md and wrap it. */
-covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const dnnl_memory_desc_t *md, dnnl_memory_t *out,
+covidcam_status cc_tdnn_mem_alloc(cc_tnet *net, const cc_dnn_desc *md, dnnl_memory_t *out,
                                   cc_err *e);
 
 /* Create the primitive of pd into pr and register it for the scratchpad.
  * Does not destroy pd. */
 covidcam_status cc_tdnn_prim(cc_tnet *net, const_dnnl_primitive_desc_t pd, tprim *pr, cc_err *e);
-covidcam_status cc_tdnn_reorder(cc_tnet *net, const dnnl_memory_desc_t *src,
-                                const dnnl_memory_desc_t *dst, int sum, tprim *pr, cc_err *e);
+covidcam_status cc_tdnn_reorder(cc_tnet *net, const cc_dnn_desc *src,
+                                const cc_dnn_desc *dst, int sum, tprim *pr, cc_err *e);
 covidcam_status cc_tdnn_run(cc_tnet *net, const tprim *pr, int nargs, const dnnl_exec_arg_t *args,
                             cc_err *e);
 covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t src,
@@ -170,19 +179,24 @@ covidcam_status cc_tdnn_run_reorder(cc_tnet *net, const tprim *pr, dnnl_memory_t
 /* The status of a core builder (cc_dnn_*_pd) that made the pd of `what`:
  * failure maps through the core as "<what> for these shapes". */
 covidcam_status cc_tdnn_pd_status(dnnl_status_t s, const char *what, cc_err *e);
-/* The md (index 0) a pd uses for query `what`, owned by the pd. */
-const dnnl_memory_desc_t *cc_tdnn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
-
-dnnl_memory_desc_t cc_tdnn_md_tag(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
-                                  dnnl_format_tag_t tag);
+/* A desc of dims, data type dt and layout tag, owned by the net (freed by
+ * cc_tnet_free). On failure *out is NULL and e says why. */
+covidcam_status cc_tdnn_desc(cc_tnet *net, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                             dnnl_format_tag_t tag, const cc_dnn_desc **out, cc_err *e);
+/* A net-owned copy of the md (index 0) pd uses for query `what`, so it
+ * outlives pd; empty (0 bytes) when pd has no such argument. */
+covidcam_status cc_tdnn_query(cc_tnet *net, const_dnnl_primitive_desc_t pd, dnnl_query_t what,
+                              const cc_dnn_desc **out, cc_err *e);
 dnnl_format_tag_t cc_tdnn_plain_tag(int ndims);
 
-/* A new tensor produced by layer `producer` with layout md; data allocated. */
+/* A new tensor produced by layer `producer` with layout md (net-owned, kept by
+ * reference); data allocated. */
 covidcam_status cc_tdnn_tensor(cc_tnet *net, int ndims, const dnnl_dims_t dims,
-                               const dnnl_memory_desc_t *md, int producer, cc_tt **out, cc_err *e);
+                               const cc_dnn_desc *md, int producer, cc_tt **out, cc_err *e);
 
-/* Make l->in[i] read t in layout md (adapting if needed). */
-covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const dnnl_memory_desc_t *md,
+/* Make l->in[i] read t in layout md (net-owned, kept by reference; adapting
+ * if needed). */
+covidcam_status cc_tdnn_port(cc_tnet *net, tlayer *l, int i, cc_tt *t, const cc_dnn_desc *md,
                              cc_err *e);
 covidcam_status cc_tdnn_port_fwd(cc_tnet *net, tport *p, cc_err *e);
 dnnl_memory_t cc_tdnn_port_src(const tport *p);
@@ -195,10 +209,10 @@ covidcam_status cc_tdnn_port_contrib(cc_tnet *net, tport *p, dnnl_memory_t src, 
 /* An input the primitive reads in layout `want` while it is kept in `have`;
  * or (out) an output the primitive writes in `prim` that is wanted in `want`.
  * Either is off when the layouts agree. */
-covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *have,
-                                 const dnnl_memory_desc_t *want, cc_err *e);
-covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const dnnl_memory_desc_t *prim,
-                                  const dnnl_memory_desc_t *want, cc_err *e);
+covidcam_status cc_tdnn_adapt_in(cc_tnet *net, tadapt *a, const cc_dnn_desc *have,
+                                 const cc_dnn_desc *want, cc_err *e);
+covidcam_status cc_tdnn_adapt_out(cc_tnet *net, tadapt *a, const cc_dnn_desc *prim,
+                                  const cc_dnn_desc *want, cc_err *e);
 /* The memory to give the primitive: for an input, converted from `m` first. */
 covidcam_status cc_tdnn_adapt_src(cc_tnet *net, tadapt *a, dnnl_memory_t m, dnnl_memory_t *use,
                                   cc_err *e);
@@ -210,8 +224,8 @@ covidcam_status cc_tdnn_layer(cc_tnet *net, const tlayer_ops *ops, tlayer **out,
 
 /* Weights: set up from the caller's array and the primitives' layouts. */
 covidcam_status cc_tdnn_weights(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
-                                const float *user, float *duser, const dnnl_memory_desc_t *fwd_md,
-                                const dnnl_memory_desc_t *bwd_md, const dnnl_memory_desc_t *dw_md,
+                                const float *user, float *duser, const cc_dnn_desc *fwd_md,
+                                const cc_dnn_desc *bwd_md, const cc_dnn_desc *dw_md,
                                 cc_err *e);
 covidcam_status cc_tdnn_weights_refresh(cc_tnet *net, tweights *w, cc_err *e);
 covidcam_status cc_tdnn_weights_grad_done(cc_tnet *net, tweights *w, cc_err *e);

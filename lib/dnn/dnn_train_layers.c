@@ -21,9 +21,11 @@ static covidcam_status check_in(cc_tnet *net, const cc_tt *in, int ndims, cc_err
     return COVIDCAM_OK;
 }
 
-static dnnl_memory_desc_t md_any(int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt)
+/* A net-owned desc whose layout the primitive picks. */
+static covidcam_status md_any(cc_tnet *net, int ndims, const dnnl_dims_t dims, dnnl_data_type_t dt,
+                              const cc_dnn_desc **out, cc_err *e)
 {
-    return cc_tdnn_md_tag(ndims, dims, dt, dnnl_format_tag_any);
+    return cc_tdnn_desc(net, ndims, dims, dt, dnnl_format_tag_any, out, e);
 }
 
 /* ------------------------------------------------------------ convolution */
@@ -68,11 +70,14 @@ typedef struct conv_shape {
     dnnl_dims_t src, wei, dst, strides, pad;
 } conv_shape;
 
-static int is_plain(const cc_tt *t)
+/* *plain: 1 when t is in the plain layout of its own data type. */
+static covidcam_status is_plain(cc_tnet *net, const cc_tt *t, int *plain, cc_err *e)
 {
-    dnnl_memory_desc_t plain =
-        cc_tdnn_md_tag(t->ndims, t->dims, cc_dnn_desc_dt(&t->md), cc_tdnn_plain_tag(t->ndims));
-    return cc_dnn_desc_equal(&plain, &t->md);
+    const cc_dnn_desc *md = NULL;
+    covidcam_status st = cc_tdnn_desc(net, t->ndims, t->dims, cc_dnn_desc_dt(t->md),
+                                      cc_tdnn_plain_tag(t->ndims), &md, e);
+    *plain = !st && cc_dnn_desc_equal(md, t->md);
+    return st;
 }
 
 /* Forward pd: reuse the layout of an input another primitive produced when a
@@ -82,11 +87,16 @@ static int is_plain(const cc_tt *t)
 static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_shape *s,
                                    dnnl_primitive_desc_t *pd, cc_err *e)
 {
+    covidcam_status st = COVIDCAM_OK;
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
-    dnnl_memory_desc_t any_src = md_any(4, s->src, net->dt);
-    dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dst = md_any(4, s->dst, net->dt);
-    if (cc_dnn_desc_dt(&in->md) == net->dt && !is_plain(in) &&
-        cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, &in->md, &wei, NULL, &dst, s->strides,
+    const cc_dnn_desc *any_src = NULL, *wei = NULL, *dst = NULL;
+    int plain = 0;
+    CC_TDNN_CHECK(md_any(net, 4, s->src, net->dt, &any_src, e));
+    CC_TDNN_CHECK(md_any(net, 4, s->wei, net->dt, &wei, e));
+    CC_TDNN_CHECK(md_any(net, 4, s->dst, net->dt, &dst, e));
+    CC_TDNN_CHECK(is_plain(net, in, &plain, e));
+    if (cc_dnn_desc_dt(in->md) == net->dt && !plain &&
+        cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, in->md, wei, NULL, dst, s->strides,
                                              s->pad, net->attr, pd),
                           "convolution", e) == COVIDCAM_OK) {
         if (!cc_dnn_pd_is_ref(*pd))
@@ -94,56 +104,64 @@ static covidcam_status conv_fwd_pd(cc_tnet *net, const cc_tt *in, const conv_sha
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
     }
-    return cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, &any_src, &wei, NULL, &dst,
-                                                s->strides, s->pad, net->attr, pd),
-                             "convolution", e);
+    st = cc_tdnn_pd_status(cc_dnn_conv_fwd_pd(net->eng, prop, any_src, wei, NULL, dst, s->strides,
+                                              s->pad, net->attr, pd),
+                           "convolution", e);
+fail:
+    return st;
 }
 
 /* A backward pd on the layouts the forward pass uses, unless that leaves only
  * a reference implementation (oneDNN's jit kernels do not cover, e.g., one
  * input channel or 2x2 maps): then on the layouts oneDNN prefers, converted
  * at run time. `make` builds the pd for the given layouts through the core. */
-typedef dnnl_status_t (*conv_pd_fn)(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *a,
-                                    const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *b,
+typedef dnnl_status_t (*conv_pd_fn)(cc_tnet *net, const conv_shape *s, const cc_dnn_desc *a,
+                                    const cc_dnn_desc *w, const cc_dnn_desc *b,
                                     const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd);
 
-static dnnl_status_t pd_bwd_d(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *dsrc,
-                              const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *ddst,
+static dnnl_status_t pd_bwd_d(cc_tnet *net, const conv_shape *s, const cc_dnn_desc *dsrc,
+                              const cc_dnn_desc *w, const cc_dnn_desc *ddst,
                               const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd)
 {
     return cc_dnn_conv_bwd_data_pd(net->eng, dsrc, w, ddst, s->strides, s->pad, net->attr, fwd,
                                    pd);
 }
 
-static dnnl_status_t pd_bwd_w(cc_tnet *net, const conv_shape *s, const dnnl_memory_desc_t *src,
-                              const dnnl_memory_desc_t *dw, const dnnl_memory_desc_t *ddst,
+static dnnl_status_t pd_bwd_w(cc_tnet *net, const conv_shape *s, const cc_dnn_desc *src,
+                              const cc_dnn_desc *dw, const cc_dnn_desc *ddst,
                               const_dnnl_primitive_desc_t fwd, dnnl_primitive_desc_t *pd)
 {
     return cc_dnn_conv_bwd_weights_pd(net->eng, src, dw, NULL, ddst, s->strides, s->pad,
                                       net->attr, fwd, pd);
 }
 
-/* md with the dims and data type of a 4-D md and the layout left to oneDNN. */
-static dnnl_memory_desc_t md_any_like(const dnnl_memory_desc_t *md)
+/* A desc with the dims and data type of a 4-D md and the layout left to oneDNN. */
+static covidcam_status md_any_like(cc_tnet *net, const cc_dnn_desc *md, const cc_dnn_desc **out,
+                                   cc_err *e)
 {
     dnnl_dims_t d = {0};
     cc_dnn_desc_dims(md, d);
-    return md_any(4, d, cc_dnn_desc_dt(md));
+    return md_any(net, 4, d, cc_dnn_desc_dt(md), out, e);
 }
 
 static covidcam_status conv_bwd_pd(cc_tnet *net, const conv_shape *s, conv_pd_fn make,
-                                   const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *w,
-                                   const dnnl_memory_desc_t *b, const_dnnl_primitive_desc_t fwd,
+                                   const cc_dnn_desc *a, const cc_dnn_desc *w,
+                                   const cc_dnn_desc *b, const_dnnl_primitive_desc_t fwd,
                                    dnnl_primitive_desc_t *pd, const char *what, cc_err *e)
 {
-    dnnl_memory_desc_t any_a = md_any_like(a), any_b = md_any_like(b);
+    covidcam_status st = COVIDCAM_OK;
+    const cc_dnn_desc *any_a = NULL, *any_b = NULL;
+    CC_TDNN_CHECK(md_any_like(net, a, &any_a, e));
+    CC_TDNN_CHECK(md_any_like(net, b, &any_b, e));
     if (cc_tdnn_pd_status(make(net, s, a, w, b, fwd, pd), what, e) == COVIDCAM_OK) {
         if (!cc_dnn_pd_is_ref(*pd))
             return COVIDCAM_OK;
         dnnl_primitive_desc_destroy(*pd);
         *pd = NULL;
     }
-    return cc_tdnn_pd_status(make(net, s, &any_a, w, &any_b, fwd, pd), what, e);
+    st = cc_tdnn_pd_status(make(net, s, any_a, w, any_b, fwd, pd), what, e);
+fail:
+    return st;
 }
 
 static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s,
@@ -151,21 +169,43 @@ static covidcam_status conv_bwd_pds(cc_tnet *net, tlayer *l, const conv_shape *s
                                     dnnl_primitive_desc_t *bw, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    dnnl_memory_desc_t wei = md_any(4, s->wei, net->dt), dwei = md_any(4, s->wei, dnnl_f32);
-    const dnnl_memory_desc_t *dst = &l->out->md, *src = &l->in[0].md;
+    const cc_dnn_desc *wei = NULL, *dwei = NULL, *q = NULL;
+    const cc_dnn_desc *dst = l->out->md, *src = l->in[0].md;
+    CC_TDNN_CHECK(md_any(net, 4, s->wei, net->dt, &wei, e));
+    CC_TDNN_CHECK(md_any(net, 4, s->wei, dnnl_f32, &dwei, e));
     if (l->has_bwd_d) {
-        CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_d, src, &wei, dst, fwd, bd,
+        CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_d, src, wei, dst, fwd, bd,
                                   "convolution backward data", e));
-        CC_TDNN_CHECK(
-            cc_tdnn_adapt_in(net, &l->bd_ddst, dst, cc_tdnn_query(*bd, dnnl_query_diff_dst_md), e));
-        CC_TDNN_CHECK(cc_tdnn_adapt_out(net, &l->bd_dsrc,
-                                        cc_tdnn_query(*bd, dnnl_query_diff_src_md), src, e));
+        CC_TDNN_CHECK(cc_tdnn_query(net, *bd, dnnl_query_diff_dst_md, &q, e));
+        CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bd_ddst, dst, q, e));
+        CC_TDNN_CHECK(cc_tdnn_query(net, *bd, dnnl_query_diff_src_md, &q, e));
+        CC_TDNN_CHECK(cc_tdnn_adapt_out(net, &l->bd_dsrc, q, src, e));
     }
-    CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_w, src, &dwei, dst, fwd, bw,
+    CC_TDNN_CHECK(conv_bwd_pd(net, s, pd_bwd_w, src, dwei, dst, fwd, bw,
                               "convolution backward weights", e));
-    CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bw_src, src, cc_tdnn_query(*bw, dnnl_query_src_md), e));
-    CC_TDNN_CHECK(
-        cc_tdnn_adapt_in(net, &l->bw_ddst, dst, cc_tdnn_query(*bw, dnnl_query_diff_dst_md), e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, *bw, dnnl_query_src_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bw_src, src, q, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, *bw, dnnl_query_diff_dst_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_adapt_in(net, &l->bw_ddst, dst, q, e));
+fail:
+    return st;
+}
+
+/* The layer's weights in the layouts the pds chose: fwd's weights, bd's (the
+ * backward-data pd, NULL: none) and bw's weight gradient (NULL: none). */
+static covidcam_status weights_of(cc_tnet *net, tweights *w, int ndims, const dnnl_dims_t dims,
+                                  const float *user, float *duser, const_dnnl_primitive_desc_t fwd,
+                                  const_dnnl_primitive_desc_t bd, const_dnnl_primitive_desc_t bw,
+                                  cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    const cc_dnn_desc *fwd_md = NULL, *bwd_md = NULL, *dw_md = NULL;
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_weights_md, &fwd_md, e));
+    if (bd)
+        CC_TDNN_CHECK(cc_tdnn_query(net, bd, dnnl_query_weights_md, &bwd_md, e));
+    if (bw)
+        CC_TDNN_CHECK(cc_tdnn_query(net, bw, dnnl_query_diff_weights_md, &dw_md, e));
+    st = cc_tdnn_weights(net, w, ndims, dims, user, duser, fwd_md, bwd_md, dw_md, e);
 fail:
     return st;
 }
@@ -189,12 +229,14 @@ covidcam_status cc_tnet_conv(cc_tnet *net, cc_tt *in, int oc, int kernel, int st
                     {stride, stride},
                     {pad, pad}};
     dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
+    const cc_dnn_desc *q = NULL;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &conv_ops, &l, e));
     CC_TDNN_CHECK(conv_fwd_pd(net, in, &s, &fwd, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, cc_tdnn_query(fwd, dnnl_query_src_md), e));
-    CC_TDNN_CHECK(
-        cc_tdnn_tensor(net, 4, s.dst, cc_tdnn_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_src_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, q, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_dst_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, 4, s.dst, q, l->index, &l->out, e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     if (net->train) {
         l->has_bwd_d = in->needs_diff;
@@ -203,10 +245,7 @@ covidcam_status cc_tnet_conv(cc_tnet *net, cc_tt *in, int oc, int kernel, int st
             CC_TDNN_CHECK(cc_tdnn_prim(net, bd, &l->bwd_d, e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, bw, &l->bwd_w, e));
     }
-    CC_TDNN_CHECK(cc_tdnn_weights(net, &l->w, 4, s.wei, w, dw,
-                                  cc_tdnn_query(fwd, dnnl_query_weights_md),
-                                  bd ? cc_tdnn_query(bd, dnnl_query_weights_md) : NULL,
-                                  bw ? cc_tdnn_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+    CC_TDNN_CHECK(weights_of(net, &l->w, 4, s.wei, w, dw, fwd, bd, bw, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -279,20 +318,21 @@ static covidcam_status bn_param_mems(cc_tnet *net, tlayer *l, cc_err *e)
     covidcam_status st;
     const cc_tbn_params *p = &l->bn;
     dnnl_dims_t c = {l->channels};
-    dnnl_memory_desc_t md = cc_tdnn_md_tag(1, c, dnnl_f32, dnnl_a);
+    const cc_dnn_desc *md = NULL;
+    CC_TDNN_CHECK(cc_tdnn_desc(net, 1, c, dnnl_f32, dnnl_a, &md, e));
     /* oneDNN only reads scale/shift/running stats through these handles. */
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, (void *)p->scale, &l->scale_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, (void *)p->shift, &l->shift_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->running_mean, &l->rmean_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->running_var, &l->rvar_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, (void *)p->scale, &l->scale_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, (void *)p->shift, &l->shift_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, p->running_mean, &l->rmean_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, p->running_var, &l->rvar_mem, e));
     if (!net->train)
         return COVIDCAM_OK;
     CC_TDNN_CHECK(cc_tdnn_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->mean, e));
     CC_TDNN_CHECK(cc_tdnn_alloc(net, (size_t)l->channels * sizeof(float), (void **)&l->var, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, l->mean, &l->mean_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, l->var, &l->var_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->dscale, &l->dscale_mem, e));
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &md, p->dshift, &l->dshift_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, l->mean, &l->mean_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, l->var, &l->var_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, p->dscale, &l->dscale_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, md, p->dshift, &l->dshift_mem, e));
 fail:
     return st;
 }
@@ -313,26 +353,28 @@ covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_param
     l->bn = *p;
     l->channels = (int)in->dims[1];
     l->reduce_n = (double)in->dims[0] * (in->ndims == 4 ? (double)(in->dims[2] * in->dims[3]) : 1);
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
-    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, &in->md, l->index, &l->out, e));
-    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_inference, &in->md,
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, in->md, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, in->md, l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_inference, in->md,
                                                      p->eps, flags | dnnl_use_global_stats,
                                                      net->attr, &inf),
                                     "batch norm", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, inf, &l->fwd_inf, e));
     CC_TDNN_CHECK(bn_param_mems(net, l, e));
     if (net->train) {
-        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_training, &in->md,
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_fwd_pd(net->eng, dnnl_forward_training, in->md,
                                                          p->eps, flags, net->attr, &tr),
                                         "batch norm training", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, tr, &l->fwd, e));
-        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_bwd_pd(net->eng, &in->md, &in->md, p->eps, flags,
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_bn_bwd_pd(net->eng, in->md, in->md, p->eps, flags,
                                                          net->attr, tr, &bwd),
                                         "batch norm backward", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
-        if (relu)
-            CC_TDNN_CHECK(
-                cc_tdnn_mem_alloc(net, cc_tdnn_query(tr, dnnl_query_workspace_md), &l->ws_mem, e));
+        if (relu) {
+            const cc_dnn_desc *ws = NULL;
+            CC_TDNN_CHECK(cc_tdnn_query(net, tr, dnnl_query_workspace_md, &ws, e));
+            CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, ws, &l->ws_mem, e));
+        }
     }
     *out = l->out;
 fail:
@@ -371,7 +413,7 @@ static covidcam_status relu_bwd(cc_tnet *net, tlayer *l, cc_err *e)
 static const tlayer_ops relu_ops = {relu_fwd, relu_bwd};
 
 /* Backward primitive of a ReLU on md, from the core's one builder. */
-static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const dnnl_memory_desc_t *md,
+static covidcam_status relu_bwd_prim(cc_tnet *net, tlayer *l, const cc_dnn_desc *md,
                                      cc_err *e)
 {
     dnnl_primitive_desc_t bwd = NULL;
@@ -391,18 +433,19 @@ covidcam_status cc_tnet_relu(cc_tnet *net, cc_tt *in, cc_tt **out, cc_err *e)
     if (!out)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad relu arguments");
     dnnl_primitive_desc_t fwd = NULL;
+    const cc_dnn_desc *dst = NULL;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &relu_ops, &l, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, in->md, e));
     CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_eltwise_fwd_pd(net->eng, dnnl_forward_training,
                                                           dnnl_eltwise_relu_use_dst_for_bwd,
-                                                          &in->md, 0.f, 0.f, net->attr, &fwd),
+                                                          in->md, 0.f, 0.f, net->attr, &fwd),
                                     "relu", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
-    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, cc_tdnn_query(fwd, dnnl_query_dst_md),
-                                 l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_dst_md, &dst, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, in->ndims, in->dims, dst, l->index, &l->out, e));
     if (net->train)
-        CC_TDNN_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+        CC_TDNN_CHECK(relu_bwd_prim(net, l, l->out->md, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -448,22 +491,23 @@ static covidcam_status pool_make(cc_tnet *net, cc_tt *in, dnnl_alg_kind_t alg,
     if (od[2] <= 0 || od[3] <= 0 || pad[0] >= kernel[0] || pad[1] >= kernel[1])
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad pooling shapes");
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
-    dnnl_memory_desc_t dst = md_any(4, od, cc_dnn_desc_dt(&in->md));
+    const cc_dnn_desc *dst = NULL, *q = NULL;
     dnnl_primitive_desc_t fwd = NULL, bwd = NULL;
     tlayer *l = NULL;
+    CC_TDNN_CHECK(md_any(net, 4, od, cc_dnn_desc_dt(in->md), &dst, e));
     CC_TDNN_CHECK(cc_tdnn_layer(net, &pool_ops, &l, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, &in->md, e));
-    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_fwd_pd(net->eng, prop, alg, &in->md, &dst, strides,
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, in->md, e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_fwd_pd(net->eng, prop, alg, in->md, dst, strides,
                                                        kernel, pad, net->attr, &fwd),
                                     "pooling", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
-    CC_TDNN_CHECK(
-        cc_tdnn_tensor(net, 4, od, cc_tdnn_query(fwd, dnnl_query_dst_md), l->index, &l->out, e));
-    const dnnl_memory_desc_t *ws = cc_tdnn_query(fwd, dnnl_query_workspace_md);
-    if (ws && cc_dnn_desc_bytes(ws))
-        CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, ws, &l->ws_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_dst_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, 4, od, q, l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_workspace_md, &q, e));
+    if (cc_dnn_desc_bytes(q))
+        CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, q, &l->ws_mem, e));
     if (net->train) {
-        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_bwd_pd(net->eng, alg, &in->md, &l->out->md,
+        CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_pool_bwd_pd(net->eng, alg, in->md, l->out->md,
                                                            strides, kernel, pad, net->attr, fwd,
                                                            &bwd),
                                         "pooling backward", e));
@@ -544,25 +588,25 @@ static covidcam_status fc_pds(cc_tnet *net, tlayer *l, const cc_tt *in, int k,
     covidcam_status st = COVIDCAM_OK;
     int nd = in->ndims;
     dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
-    dnnl_memory_desc_t src =
-        cc_dnn_desc_dt(&in->md) == dnnl_f32 ? in->md : md_any(nd, in->dims, dnnl_f32);
-    dnnl_memory_desc_t wei = md_any(nd, wd, dnnl_f32),
-                       bias = cc_tdnn_md_tag(1, bdims, dnnl_f32, dnnl_a);
-    dnnl_memory_desc_t dst = cc_tdnn_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    const cc_dnn_desc *src = in->md, *wei = NULL, *bias = NULL, *dst = NULL;
+    if (cc_dnn_desc_dt(in->md) != dnnl_f32)
+        CC_TDNN_CHECK(md_any(net, nd, in->dims, dnnl_f32, &src, e));
+    CC_TDNN_CHECK(md_any(net, nd, wd, dnnl_f32, &wei, e));
+    CC_TDNN_CHECK(cc_tdnn_desc(net, 1, bdims, dnnl_f32, dnnl_a, &bias, e));
+    CC_TDNN_CHECK(cc_tdnn_desc(net, 2, dd, dnnl_f32, dnnl_ab, &dst, e));
     dnnl_prop_kind_t prop = net->train ? dnnl_forward_training : dnnl_forward_inference;
     CC_TDNN_CHECK(cc_tdnn_pd_status(
-        cc_dnn_ip_fwd_pd(net->eng, prop, &src, &wei, &bias, &dst, net->attr, fwd), "inner product",
-        e));
+        cc_dnn_ip_fwd_pd(net->eng, prop, src, wei, bias, dst, net->attr, fwd), "inner product", e));
     if (!net->train)
         return COVIDCAM_OK;
-    src = *cc_tdnn_query(*fwd, dnnl_query_src_md);
+    CC_TDNN_CHECK(cc_tdnn_query(net, *fwd, dnnl_query_src_md, &src, e));
     if (l->has_bwd_d) {
         CC_TDNN_CHECK(cc_tdnn_pd_status(
-            cc_dnn_ip_bwd_data_pd(net->eng, &src, &wei, &dst, net->attr, *fwd, bd),
+            cc_dnn_ip_bwd_data_pd(net->eng, src, wei, dst, net->attr, *fwd, bd),
             "inner product backward data", e));
     }
     CC_TDNN_CHECK(cc_tdnn_pd_status(
-        cc_dnn_ip_bwd_weights_pd(net->eng, &src, &wei, &bias, &dst, net->attr, *fwd, bw),
+        cc_dnn_ip_bwd_weights_pd(net->eng, src, wei, bias, dst, net->attr, *fwd, bw),
         "inner product backward weights", e));
 fail:
     return st;
@@ -579,27 +623,26 @@ covidcam_status cc_tnet_fc(cc_tnet *net, cc_tt *in, int k, const float *w, const
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad inner product arguments");
     dnnl_primitive_desc_t fwd = NULL, bd = NULL, bw = NULL;
     dnnl_dims_t wd = {k, in->dims[1], 1, 1}, bdims = {k}, dd = {in->dims[0], k};
-    dnnl_memory_desc_t bmd = cc_tdnn_md_tag(1, bdims, dnnl_f32, dnnl_a);
-    dnnl_memory_desc_t dmd = cc_tdnn_md_tag(2, dd, dnnl_f32, dnnl_ab);
+    const cc_dnn_desc *bmd = NULL, *dmd = NULL, *q = NULL;
     tlayer *l = NULL;
+    CC_TDNN_CHECK(cc_tdnn_desc(net, 1, bdims, dnnl_f32, dnnl_a, &bmd, e));
+    CC_TDNN_CHECK(cc_tdnn_desc(net, 2, dd, dnnl_f32, dnnl_ab, &dmd, e));
     CC_TDNN_CHECK(cc_tdnn_layer(net, &fc_ops, &l, e));
     l->has_bwd_d = net->train && in->needs_diff;
     CC_TDNN_CHECK(fc_pds(net, l, in, k, &fwd, &bd, &bw, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, cc_tdnn_query(fwd, dnnl_query_src_md), e));
-    CC_TDNN_CHECK(cc_tdnn_tensor(net, 2, dd, &dmd, l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_query(net, fwd, dnnl_query_src_md, &q, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, in, q, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, 2, dd, dmd, l->index, &l->out, e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
     if (bd)
         CC_TDNN_CHECK(cc_tdnn_prim(net, bd, &l->bwd_d, e));
     if (bw)
         CC_TDNN_CHECK(cc_tdnn_prim(net, bw, &l->bwd_w, e));
-    CC_TDNN_CHECK(cc_tdnn_weights(net, &l->w, in->ndims, wd, w, dw,
-                                  cc_tdnn_query(fwd, dnnl_query_weights_md),
-                                  bd ? cc_tdnn_query(bd, dnnl_query_weights_md) : NULL,
-                                  bw ? cc_tdnn_query(bw, dnnl_query_diff_weights_md) : NULL, e));
+    CC_TDNN_CHECK(weights_of(net, &l->w, in->ndims, wd, w, dw, fwd, bd, bw, e));
     /* oneDNN only reads the bias through this handle. */
-    CC_TDNN_CHECK(cc_tdnn_mem(net, &bmd, (void *)b, &l->bias_mem, e));
+    CC_TDNN_CHECK(cc_tdnn_mem(net, bmd, (void *)b, &l->bias_mem, e));
     if (net->train)
-        CC_TDNN_CHECK(cc_tdnn_mem(net, &bmd, db, &l->dbias_mem, e));
+        CC_TDNN_CHECK(cc_tdnn_mem(net, bmd, db, &l->dbias_mem, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);
@@ -659,18 +702,18 @@ covidcam_status cc_tnet_add(cc_tnet *net, cc_tt *a, cc_tt *b, int relu, cc_tt **
     dnnl_primitive_desc_t fwd = NULL;
     tlayer *l = NULL;
     CC_TDNN_CHECK(cc_tdnn_layer(net, &add_ops, &l, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, a, &a->md, e));
-    CC_TDNN_CHECK(cc_tdnn_port(net, l, 1, b, &a->md, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 0, a, a->md, e));
+    CC_TDNN_CHECK(cc_tdnn_port(net, l, 1, b, a->md, e));
     l->in[0].force_contrib = !relu;
     l->in[1].force_contrib = 1;
     CC_TDNN_TRY(cc_dnn_attr(0, relu, &attr), "attributes"); /* the ReLU fused as a post-op */
     CC_TDNN_CHECK(cc_tdnn_pd_status(
-        cc_dnn_binary_pd(net->eng, dnnl_binary_add, &a->md, &a->md, &a->md, attr, &fwd),
+        cc_dnn_binary_pd(net->eng, dnnl_binary_add, a->md, a->md, a->md, attr, &fwd),
         "residual add", e));
     CC_TDNN_CHECK(cc_tdnn_prim(net, fwd, &l->fwd, e));
-    CC_TDNN_CHECK(cc_tdnn_tensor(net, a->ndims, a->dims, &a->md, l->index, &l->out, e));
+    CC_TDNN_CHECK(cc_tdnn_tensor(net, a->ndims, a->dims, a->md, l->index, &l->out, e));
     if (net->train && relu)
-        CC_TDNN_CHECK(relu_bwd_prim(net, l, &l->out->md, e));
+        CC_TDNN_CHECK(relu_bwd_prim(net, l, l->out->md, e));
     *out = l->out;
 fail:
     dnnl_primitive_desc_destroy(fwd);

@@ -2,7 +2,8 @@
  * way through a public call is failed in turn (N = 1, 2, ... until the call no
  * longer reaches an Nth allocation). Each failing run must return
  * COVIDCAM_ERR_OUT_OF_MEMORY, leave its out-parameter untouched, free every
- * block it allocated, close every descriptor it opened and leave the session
+ * block and every oneDNN memory descriptor (cc_dnn_desc_live) it allocated,
+ * close every file descriptor it opened and leave the session
  * usable: every primitive it keeps must fit its scratchpad, and the same call
  * made right after, without injection, must give the bit-identical result of
  * a clean run. */
@@ -19,6 +20,7 @@
 
 #include "alloc_wrap.h"
 #include "covidcam.h"
+#include "dnn_core.h"
 #include "rb_files.h"
 #include "rb_invariants.h"
 #include "rb_model.h"
@@ -63,6 +65,7 @@ typedef struct scenario {
 static long sweep(ctx *c, const scenario *sc)
 {
     for (long n = 1;; n++) {
+        long descs = cc_dnn_desc_live();
         if (sc->prepare)
             sc->prepare(c);
         int fds = rb_count_fds();
@@ -78,6 +81,9 @@ static long sweep(ctx *c, const scenario *sc)
                 sc->release(c);
             if (aw_live() != 0)
                 fail_msg("%s: clean run: %ld block(s) were never freed", sc->name, aw_live());
+            if (cc_dnn_desc_live() != descs)
+                fail_msg("%s: clean run: %ld memory descriptor(s) were never freed", sc->name,
+                         cc_dnn_desc_live() - descs);
             return n - 1;
         }
         if (st != COVIDCAM_ERR_OUT_OF_MEMORY)
@@ -102,6 +108,10 @@ static long sweep(ctx *c, const scenario *sc)
         if (aw_live() != 0)
             fail_msg("%s: allocation #%ld failed and %ld block(s) were never freed", sc->name,
                      n, aw_live());
+        /* Counted apart from the blocks: oneDNN 3.x allocates mds itself. */
+        if (cc_dnn_desc_live() != descs)
+            fail_msg("%s: allocation #%ld failed and %ld memory descriptor(s) were never freed",
+                     sc->name, n, cc_dnn_desc_live() - descs);
     }
 }
 

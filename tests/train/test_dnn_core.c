@@ -46,36 +46,79 @@ static void test_engine_uses_core_map(void **state)
     assert_int_equal(engine_call(dnnl_runtime_error, &e), COVIDCAM_ERR_BACKEND);
 }
 
-/* The md helpers are all the layers read of a md. */
+/* The desc accessors are all the layers read of a md; every desc made is
+ * freed (the live count returns to where it started). */
 static void test_desc_helpers(void **state)
 {
     (void)state;
     const dnnl_dims_t d = {2, 3, 5, 7};
-    dnnl_memory_desc_t a, b, c;
-    assert_int_equal(cc_dnn_desc_tag(&a, 4, d, dnnl_f32, dnnl_nchw), dnnl_success);
-    assert_int_equal(cc_dnn_desc_tag(&b, 4, d, dnnl_f32, dnnl_nchw), dnnl_success);
-    assert_int_equal(cc_dnn_desc_tag(&c, 4, d, dnnl_f32, dnnl_nhwc), dnnl_success);
-    assert_int_equal(cc_dnn_desc_ndims(&a), 4);
-    assert_int_equal(cc_dnn_desc_dim(&a, 1), 3);
-    assert_int_equal(cc_dnn_desc_dim(&a, 4), 1); /* past ndims: broadcast */
+    long live = cc_dnn_desc_live();
+    cc_dnn_desc *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(cc_dnn_desc_create(4, d, dnnl_f32, dnnl_nchw, &a), dnnl_success);
+    assert_int_equal(cc_dnn_desc_create(4, d, dnnl_f32, dnnl_nchw, &b), dnnl_success);
+    assert_int_equal(cc_dnn_desc_create(4, d, dnnl_f32, dnnl_nhwc, &c), dnnl_success);
+    assert_int_equal(cc_dnn_desc_live(), live + 3);
+    assert_int_equal(cc_dnn_desc_ndims(a), 4);
+    assert_int_equal(cc_dnn_desc_dim(a, 1), 3);
+    assert_int_equal(cc_dnn_desc_dim(a, 4), 1); /* past ndims: broadcast */
     dnnl_dims_t got = {0};
-    assert_int_equal(cc_dnn_desc_dims(&a, got), 4);
+    assert_int_equal(cc_dnn_desc_dims(a, got), 4);
     assert_int_equal(got[3], 7);
-    assert_int_equal(cc_dnn_desc_dt(&a), dnnl_f32);
-    assert_int_equal(cc_dnn_desc_bytes(&a), 2 * 3 * 5 * 7 * sizeof(float));
-    assert_true(cc_dnn_desc_equal(&a, &b));
-    assert_false(cc_dnn_desc_equal(&a, &c));
+    assert_int_equal(cc_dnn_desc_dt(a), dnnl_f32);
+    assert_int_equal(cc_dnn_desc_bytes(a), 2 * 3 * 5 * 7 * sizeof(float));
+    assert_true(cc_dnn_desc_equal(a, b));
+    assert_false(cc_dnn_desc_equal(a, c));
+    cc_dnn_desc *k = NULL;
+    assert_int_equal(cc_dnn_desc_clone(c, &k), dnnl_success);
+    assert_true(cc_dnn_desc_equal(k, c));
+    cc_dnn_desc_free(c); /* the clone is independent of its source */
+    assert_int_equal(cc_dnn_desc_bytes(k), 2 * 3 * 5 * 7 * sizeof(float));
+    cc_dnn_desc_free(k);
+    cc_dnn_desc_free(b);
+    cc_dnn_desc_free(a);
+    cc_dnn_desc_free(NULL);
+    assert_int_equal(cc_dnn_desc_live(), live);
 }
 
-/* A md the core could not build is empty, never garbage. */
-static void test_desc_failure_is_empty(void **state)
+/* A desc the core could not build is NULL and counts as nothing. */
+static void test_desc_failure_is_null(void **state)
 {
     (void)state;
     const dnnl_dims_t d = {2, -3};
-    dnnl_memory_desc_t a;
-    assert_int_not_equal(cc_dnn_desc_tag(&a, 2, d, dnnl_f32, dnnl_ab), dnnl_success);
-    assert_int_equal(cc_dnn_desc_ndims(&a), 0);
-    assert_int_equal(cc_dnn_desc_bytes(&a), 0);
+    long live = cc_dnn_desc_live();
+    cc_dnn_desc *a = (cc_dnn_desc *)&live;
+    assert_int_not_equal(cc_dnn_desc_create(2, d, dnnl_f32, dnnl_ab, &a), dnnl_success);
+    assert_null(a);
+    assert_int_equal(cc_dnn_desc_live(), live);
+}
+
+/* A queried desc is the caller's: it outlives the pd it came from, and an
+ * argument the pd lacks gives an empty desc. */
+static void test_desc_query_outlives_pd(void **state)
+{
+    (void)state;
+    dnnl_engine_t eng = NULL;
+    assert_int_equal(dnnl_engine_create(&eng, dnnl_cpu, 0), dnnl_success);
+    const dnnl_dims_t d = {1, 4, 6, 6};
+    long live = cc_dnn_desc_live();
+    cc_dnn_desc *src = NULL, *dst = NULL, *ws = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    assert_int_equal(cc_dnn_desc_create(4, d, dnnl_f32, dnnl_nchw, &src), dnnl_success);
+    assert_int_equal(cc_dnn_eltwise_fwd_pd(eng, dnnl_forward_inference, dnnl_eltwise_relu, src,
+                                           0.f, 0.f, NULL, &pd),
+                     dnnl_success);
+    assert_int_equal(cc_dnn_desc_query(pd, dnnl_query_dst_md, 0, &dst), dnnl_success);
+    assert_int_equal(cc_dnn_desc_query(pd, dnnl_query_workspace_md, 0, &ws), dnnl_success);
+    dnnl_primitive_desc_destroy(pd);
+    assert_true(cc_dnn_desc_equal(dst, src));
+    assert_non_null(ws);
+    assert_int_equal(cc_dnn_desc_ndims(ws), 0);
+    assert_int_equal(cc_dnn_desc_bytes(ws), 0);
+    cc_dnn_desc_free(ws);
+    cc_dnn_desc_free(dst);
+    cc_dnn_desc_free(src);
+    assert_int_equal(cc_dnn_desc_live(), live);
+    dnnl_engine_destroy(eng);
 }
 
 /* User scratchpad always; sum before ReLU, as the residual blocks need. */
@@ -108,36 +151,49 @@ static void test_builders(void **state)
     assert_int_equal(dnnl_engine_create(&eng, dnnl_cpu, 0), dnnl_success);
     const dnnl_dims_t sd = {1, 4, 8, 8}, wd = {8, 4, 3, 3}, dd = {1, 8, 4, 4}, bad = {1, 8, 5, 5};
     const dnnl_dims_t strides = {2, 2}, pad = {1, 1}, kernel = {2, 2};
-    dnnl_memory_desc_t src, wei, dst, dst_bad;
-    assert_int_equal(cc_dnn_desc_tag(&src, 4, sd, dnnl_f32, dnnl_nchw), dnnl_success);
-    assert_int_equal(cc_dnn_desc_tag(&wei, 4, wd, dnnl_f32, dnnl_format_tag_any), dnnl_success);
-    assert_int_equal(cc_dnn_desc_tag(&dst, 4, dd, dnnl_f32, dnnl_format_tag_any), dnnl_success);
-    assert_int_equal(cc_dnn_desc_tag(&dst_bad, 4, bad, dnnl_f32, dnnl_format_tag_any),
+    long live = cc_dnn_desc_live();
+    cc_dnn_desc *src = NULL, *wei = NULL, *dst = NULL, *dst_bad = NULL, *q = NULL;
+    assert_int_equal(cc_dnn_desc_create(4, sd, dnnl_f32, dnnl_nchw, &src), dnnl_success);
+    assert_int_equal(cc_dnn_desc_create(4, wd, dnnl_f32, dnnl_format_tag_any, &wei), dnnl_success);
+    assert_int_equal(cc_dnn_desc_create(4, dd, dnnl_f32, dnnl_format_tag_any, &dst), dnnl_success);
+    assert_int_equal(cc_dnn_desc_create(4, bad, dnnl_f32, dnnl_format_tag_any, &dst_bad),
                      dnnl_success);
     /* pd starts non-NULL: a failing builder must clear it */
     dnnl_primitive_desc_t fwd = NULL, bwd = NULL, pd = (dnnl_primitive_desc_t)&eng;
-    assert_int_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, &src, &wei, NULL, &dst,
-                                        strides, pad, NULL, &fwd),
+    assert_int_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, src, wei, NULL, dst, strides,
+                                        pad, NULL, &fwd),
                      dnnl_success);
-    assert_int_equal(cc_dnn_desc_dim(cc_dnn_pd_md(fwd, dnnl_query_dst_md, 0), 1), 8);
-    assert_int_equal(cc_dnn_conv_bwd_data_pd(eng, &src, &wei, &dst, strides, pad, NULL, fwd, &bwd),
+    assert_int_equal(cc_dnn_desc_query(fwd, dnnl_query_dst_md, 0, &q), dnnl_success);
+    assert_int_equal(cc_dnn_desc_dim(q, 1), 8);
+    cc_dnn_desc_free(q);
+    assert_int_equal(cc_dnn_conv_bwd_data_pd(eng, src, wei, dst, strides, pad, NULL, fwd, &bwd),
                      dnnl_success);
-    assert_true(cc_dnn_desc_equal(cc_dnn_pd_md(bwd, dnnl_query_diff_src_md, 0), &src));
-    assert_int_not_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, &src, &wei, NULL,
-                                            &dst_bad, strides, pad, NULL, &pd),
+    assert_int_equal(cc_dnn_desc_query(bwd, dnnl_query_diff_src_md, 0, &q), dnnl_success);
+    assert_true(cc_dnn_desc_equal(q, src));
+    cc_dnn_desc_free(q);
+    assert_int_not_equal(cc_dnn_conv_fwd_pd(eng, dnnl_forward_training, src, wei, NULL, dst_bad,
+                                            strides, pad, NULL, &pd),
                          dnnl_success);
     assert_null(pd);
     dnnl_primitive_desc_destroy(bwd);
     dnnl_primitive_desc_destroy(fwd);
     const dnnl_dims_t pd_dims = {1, 4, 4, 4}, no_pad = {0, 0};
-    dnnl_memory_desc_t pool_dst;
-    assert_int_equal(cc_dnn_desc_tag(&pool_dst, 4, pd_dims, dnnl_f32, dnnl_format_tag_any),
+    cc_dnn_desc *pool_dst = NULL;
+    assert_int_equal(cc_dnn_desc_create(4, pd_dims, dnnl_f32, dnnl_format_tag_any, &pool_dst),
                      dnnl_success);
-    assert_int_equal(cc_dnn_pool_fwd_pd(eng, dnnl_forward_inference, dnnl_pooling_max, &src,
-                                        &pool_dst, strides, kernel, no_pad, NULL, &fwd),
+    assert_int_equal(cc_dnn_pool_fwd_pd(eng, dnnl_forward_inference, dnnl_pooling_max, src,
+                                        pool_dst, strides, kernel, no_pad, NULL, &fwd),
                      dnnl_success);
-    assert_int_equal(cc_dnn_desc_dim(cc_dnn_pd_md(fwd, dnnl_query_dst_md, 0), 2), 4);
+    assert_int_equal(cc_dnn_desc_query(fwd, dnnl_query_dst_md, 0, &q), dnnl_success);
+    assert_int_equal(cc_dnn_desc_dim(q, 2), 4);
+    cc_dnn_desc_free(q);
     dnnl_primitive_desc_destroy(fwd);
+    cc_dnn_desc_free(pool_dst);
+    cc_dnn_desc_free(dst_bad);
+    cc_dnn_desc_free(dst);
+    cc_dnn_desc_free(wei);
+    cc_dnn_desc_free(src);
+    assert_int_equal(cc_dnn_desc_live(), live);
     dnnl_engine_destroy(eng);
 }
 
@@ -147,7 +203,8 @@ int main(void)
         cmocka_unit_test(test_status_map),
         cmocka_unit_test(test_engine_uses_core_map),
         cmocka_unit_test(test_desc_helpers),
-        cmocka_unit_test(test_desc_failure_is_empty),
+        cmocka_unit_test(test_desc_failure_is_null),
+        cmocka_unit_test(test_desc_query_outlives_pd),
         cmocka_unit_test(test_attr),
         cmocka_unit_test(test_builders),
     };
