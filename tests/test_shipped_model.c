@@ -1,8 +1,9 @@
 /* The shipped model (the one .safetensors file in models/) loads, carries the
  * metadata the model card relies on (four classes, a calibration temperature,
- * layer4 maps of at least 7 x 7), and classifies the validation images listed
- * in tests/shipped_model_images.txt, PNG and JPEG, as their class with high
- * confidence (tools/pick_selftest.py chose them). A guard for loading and the
+ * layer4 maps of at least 7 x 7, out-of-distribution statistics), and
+ * classifies the validation images listed in tests/shipped_model_images.txt,
+ * PNG and JPEG, as their class with high confidence and without a flag or a
+ * warning (tools/pick_selftest.py chose them). A guard for loading and the
  * whole decoding pipeline; docs/model-card.md reports accuracy. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -61,6 +62,7 @@ static void test_metadata(void **state)
     assert_true(covidcam_model_temperature(m) != 1.0f);
     assert_non_null(covidcam_model_metadata(m, "training"));
     assert_non_null(covidcam_model_metadata(m, "mean"));
+    assert_int_equal(covidcam_model_has_ood(m), 1);
     covidcam_model_free(m);
 }
 
@@ -100,6 +102,12 @@ static void test_selected_images(void **state)
         if (top != want || probs[want] < 0.9f)
             fail_msg("%s: predicted %s (p=%.3f), expected %s", rel,
                      covidcam_model_class_name(m, top), probs[top], cls);
+        covidcam_assessment a;
+        covidcam_assessment_init(&a);
+        assert_int_equal(covidcam_session_assessment(s, &a), COVIDCAM_OK);
+        if (a.ood || a.warnings)
+            fail_msg("%s: flagged (ood %d, score %.1f > %.1f, warnings 0x%x)", rel, a.ood,
+                     a.ood_score, a.ood_threshold, a.warnings);
         per_class[want]++;
     }
     fclose(f);

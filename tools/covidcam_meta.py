@@ -50,6 +50,10 @@ def _read_limits():
 LIMITS = _read_limits()
 
 
+# The metadata `resize` values the loader accepts (lib/net/model_meta.c).
+RESIZE_MODES = ("stretch", "center_crop", "pad")
+
+
 def _json(value):
     return json.dumps(value, separators=(",", ":"))
 
@@ -133,12 +137,14 @@ def _positive_text(key, value, lo, hi):
 
 def covidcam_meta(arch, block=None, layers=None, widths=None, stem_width=None,
                   input_size=224, input_channels=3, mean=None, std=None, classes=None,
-                  bn_eps=None, description=None, training=None, temperature=None):
+                  bn_eps=None, description=None, training=None, temperature=None,
+                  resize=None):
     """The __metadata__ dict (all values strings) for a covidcam model.
 
     mean/std: one value per input channel, 0-255 pixel units. bn_eps may be a
     number or a string (written verbatim, e.g. "1e-3"); so may temperature (the
-    softmax calibration, docs/model-format.md). training: a JSON-able
+    softmax calibration, docs/model-format.md). resize: "stretch" (the
+    default when absent), "center_crop" or "pad" (docs/preprocessing.md). training: a JSON-able
     object or an already-encoded JSON string. Raises ValueError for anything
     the C loader would refuse (bounds: docs/model-format.md)."""
     check_class_names(classes)
@@ -172,6 +178,10 @@ def covidcam_meta(arch, block=None, layers=None, widths=None, stem_width=None,
                                 "CC_META_MAX_TEMPERATURE")):
         if value is not None:
             meta[key] = _positive_text(key, value, LIMITS[lo], LIMITS[hi])
+    if resize is not None:
+        if resize not in RESIZE_MODES:
+            raise ValueError("resize must be one of %s, not %r" % (", ".join(RESIZE_MODES), resize))
+        meta["resize"] = resize
     if description is not None:
         meta["description"] = str(description)
     if training is not None:

@@ -156,31 +156,37 @@ def images_under(folder):
     return sorted(out)
 
 
+def judge(session, paths, t):
+    """Per readable image: (OOD flag, flagged or warned, energy score)."""
+    out = []
+    for p in paths:
+        try:
+            r = session.classify_file(p)
+        except covidcam.Error as exc:
+            print("skipped %s: %s" % (p, exc), file=sys.stderr)
+            continue
+        s = session.assessment()
+        out.append((s.ood, s.ood or bool(s.warnings), float(energy(np.array([r.logits]), t)[0])))
+    return out
+
+
 def cmd_measure(a):
     model = covidcam.Model(a.model)
     if not model.has_ood:
         sys.exit("%s has no OOD statistics (run fit --write first)" % a.model)
     session = covidcam.Session(model, threads=a.threads)
-    vpaths, _ = labelled(model, a.val)
-    _, vlogits, _ = run(session, vpaths)
     t = model.temperature
-    ethr = float(np.percentile(energy(vlogits, t), PERCENTILE))
+    vpaths, _ = labelled(model, a.val)
+    val = judge(session, vpaths, t)
+    ethr = float(np.percentile([e for _, _, e in val], PERCENTILE))
+    sets = [("validation X-rays (in distribution)", val)]
+    sets += [(os.path.basename(os.path.normpath(f)), judge(session, images_under(f), t))
+             for f in a.sets]
     rows = []
-    for folder in a.sets:
-        paths = images_under(folder)
-        maha = warned = en = n = 0
-        for p in paths:
-            try:
-                r = session.classify_file(p)
-            except covidcam.Error as exc:
-                print("skipped %s: %s" % (p, exc), file=sys.stderr)
-                continue
-            s = session.assessment()
-            n += 1
-            maha += s.ood
-            warned += s.ood or bool(s.warnings)
-            en += float(energy(np.array([r.logits]), t)[0]) > ethr
-        rows.append((os.path.basename(os.path.normpath(folder)), n, maha, warned, en))
+    for name, res in sets:
+        n = len(res)
+        rows.append((name, n, sum(r[0] for r in res), sum(r[1] for r in res),
+                     sum(r[2] > ethr for r in res)))
     print("| set | images | Mahalanobis flagged | flagged or warned | energy flagged |")
     print("|---|---|---|---|---|")
     for name, n, m, w, e in rows:

@@ -269,6 +269,7 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
         goto fail;
     h->image = img;
     h->info = s->info;
+    h->resize = m->resize;
     h->assess = s->assess;
     *out = h;
     return COVIDCAM_OK;

@@ -121,6 +121,47 @@ static covidcam_status check_args(const covidcam_heatmap *h, const void *out, co
     return COVIDCAM_OK;
 }
 
+/* [start, start + len) of an axis of n samples, scaled to an axis of m and
+ * rounded, kept at least one sample wide inside [0, m). */
+static void scaled_span(int start, int len, int n, int m, int *lo, int *hi)
+{
+    int a = (int)((double)start * m / n + 0.5), b = (int)((double)(start + len) * m / n + 0.5);
+    if (a > m - 1)
+        a = m - 1;
+    if (b <= a)
+        b = a + 1;
+    *lo = a;
+    *hi = b > m ? m : b;
+}
+
+/* The normalised map drawn back onto the source image's frame at width x
+ * height: the inverse of the model's resize mode. Under center_crop the map
+ * covers the cropped square and is 0 outside it; under pad the part of the map
+ * the image filled is stretched over the frame. Tensor input has no frame. */
+static void map_in_frame(const covidcam_heatmap *h, int width, int height, float *out)
+{
+    int iw = h->info.width, ih = h->info.height, s = h->size;
+    if (h->resize == CC_RESIZE_STRETCH || h->info.format == COVIDCAM_FORMAT_TENSOR || iw <= 0 ||
+        ih <= 0) {
+        cc_resize_f32(h->map, s, s, out, width, height);
+        return;
+    }
+    cc_fit f;
+    cc_fit_plan((cc_resize_mode)h->resize, iw, ih, s, &f);
+    if (h->resize == CC_RESIZE_PAD) {
+        cc_resize_f32_rect(h->map + (size_t)f.dy * s + f.dx, f.dw, f.dh, (size_t)s, out, width,
+                           height, (size_t)width);
+        return;
+    }
+    int x0, x1, y0, y1;
+    scaled_span(f.sx, f.sw, iw, width, &x0, &x1);
+    scaled_span(f.sy, f.sh, ih, height, &y0, &y1);
+    for (size_t i = 0; i < (size_t)width * height; i++)
+        out[i] = 0.0f;
+    cc_resize_f32_rect(h->map, s, s, (size_t)s, out + (size_t)y0 * width + x0, x1 - x0, y1 - y0,
+                       (size_t)width);
+}
+
 static covidcam_status heatmap_resize(const covidcam_heatmap *h, int width, int height,
                                       float *out, cc_err *e)
 {
@@ -129,7 +170,7 @@ static covidcam_status heatmap_resize(const covidcam_heatmap *h, int width, int 
         rc = check_size(width, height, e);
     if (rc)
         return rc;
-    cc_resize_f32(h->map, h->size, h->size, out, width, height);
+    map_in_frame(h, width, height, out);
     return COVIDCAM_OK;
 }
 
@@ -137,7 +178,7 @@ static float *resized(const covidcam_heatmap *h, int width, int height)
 {
     float *m = malloc((size_t)width * (size_t)height * sizeof *m);
     if (m)
-        cc_resize_f32(h->map, h->size, h->size, m, width, height);
+        map_in_frame(h, width, height, m);
     return m;
 }
 

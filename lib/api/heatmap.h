@@ -20,6 +20,7 @@ struct covidcam_heatmap {
     cc_image image; /* gray copy of the original image; empty for tensors */
     covidcam_image_info info; /* what the input was */
     covidcam_assessment assess; /* of the classification the map came with */
+    int resize;                 /* the model's cc_resize_mode: how the map maps back */
 };
 
 #endif

@@ -54,9 +54,10 @@ static void lerp_row_f32(const float *r0, const float *r1, float h1, const tap *
     }
 }
 
-/* `elem` is 1 for uint8 sources and 4 for float ones; stride is in bytes. */
+/* `elem` is 1 for uint8 sources and 4 for float ones; stride is in bytes,
+ * dst_stride in floats. */
 static void resize_any(const void *src, int elem, int sw, int sh, size_t stride, float *dst,
-                       int dw, int dh)
+                       int dw, int dh, size_t dst_stride)
 {
     const unsigned char *base = src;
     tap tx[CC_TAP_BLOCK];
@@ -68,7 +69,7 @@ static void resize_any(const void *src, int elem, int sw, int sh, size_t stride,
             make_taps(sh, dh, y, 1, &ty);
             const void *r0 = base + (size_t)ty.i0 * stride;
             const void *r1 = base + (size_t)ty.i1 * stride;
-            float *out = dst + (size_t)y * dw + xb;
+            float *out = dst + (size_t)y * dst_stride + xb;
             if (elem == 1)
                 lerp_row_u8(r0, r1, ty.w1, tx, n, out);
             else
@@ -80,19 +81,61 @@ static void resize_any(const void *src, int elem, int sw, int sh, size_t stride,
 void cc_resize_u8_to_f32(const uint8_t *src, int sw, int sh, size_t stride, float *dst, int dw,
                          int dh)
 {
-    resize_any(src, 1, sw, sh, stride, dst, dw, dh);
+    resize_any(src, 1, sw, sh, stride, dst, dw, dh, (size_t)dw);
 }
 
 void cc_resize_f32(const float *src, int sw, int sh, float *dst, int dw, int dh)
 {
-    resize_any(src, (int)sizeof(float), sw, sh, (size_t)sw * sizeof(float), dst, dw, dh);
+    resize_any(src, (int)sizeof(float), sw, sh, (size_t)sw * sizeof(float), dst, dw, dh,
+               (size_t)dw);
+}
+
+void cc_resize_f32_rect(const float *src, int sw, int sh, size_t src_stride, float *dst, int dw,
+                        int dh, size_t dst_stride)
+{
+    resize_any(src, (int)sizeof(float), sw, sh, src_stride * sizeof(float), dst, dw, dh,
+               dst_stride);
+}
+
+void cc_fit_plan(cc_resize_mode mode, int w, int h, int size, cc_fit *f)
+{
+    *f = (cc_fit){0, 0, w, h, 0, 0, size, size};
+    if (mode == CC_RESIZE_CENTER_CROP) {
+        int s = w < h ? w : h;
+        f->sx = (w - s) / 2;
+        f->sy = (h - s) / 2;
+        f->sw = f->sh = s;
+    } else if (mode == CC_RESIZE_PAD && w != h) {
+        int lo = w < h ? w : h, hi = w < h ? h : w;
+        int side = (int)(((long long)size * lo * 2 + hi) / (2LL * hi)); /* rounded */
+        if (side < 1)
+            side = 1;
+        f->dw = w > h ? size : side;
+        f->dh = w > h ? side : size;
+        f->dx = (size - f->dw) / 2;
+        f->dy = (size - f->dh) / 2;
+    }
 }
 
 void cc_preprocess_gray(const uint8_t *px, int w, int h, size_t stride, int size, int channels,
                         const float *mean, const float *std, float *tmp, float *out)
 {
+    cc_preprocess_gray_mode(px, w, h, stride, size, CC_RESIZE_STRETCH, channels, mean, std, tmp,
+                            out);
+}
+
+void cc_preprocess_gray_mode(const uint8_t *px, int w, int h, size_t stride, int size,
+                             cc_resize_mode mode, int channels, const float *mean,
+                             const float *std, float *tmp, float *out)
+{
     size_t plane = (size_t)size * size;
-    cc_resize_u8_to_f32(px, w, h, stride, tmp, size, size);
+    cc_fit f;
+    cc_fit_plan(mode, w, h, size, &f);
+    if (f.dw != size || f.dh != size)
+        for (size_t i = 0; i < plane; i++)
+            tmp[i] = 0.0f;
+    resize_any(px + (size_t)f.sy * stride + (size_t)f.sx, 1, f.sw, f.sh, stride,
+               tmp + (size_t)f.dy * size + f.dx, f.dw, f.dh, (size_t)size);
     for (int c = 0; c < channels; c++) {
         float m = mean[c], s = std[c];
         float *o = out + (size_t)c * plane;

@@ -167,8 +167,8 @@ static covidcam_status preprocess(const covidcam_model *m, const uint8_t *pixels
     float *tmp = malloc(plane * sizeof *tmp);
     if (!tmp)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the resize buffer");
-    cc_preprocess_gray(pixels, width, height, stride, m->input_size, m->in_ch, m->mean, m->std, tmp,
-                       tensor);
+    cc_preprocess_gray_mode(pixels, width, height, stride, m->input_size, m->resize, m->in_ch,
+                            m->mean, m->std, tmp, tensor);
     free(tmp);
     return cc_check_input(m, tensor, NULL);
 }

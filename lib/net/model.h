@@ -37,6 +37,7 @@ struct covidcam_model {
     float mean[3], std[3];
     double bn_eps;
     float temperature; /* softmax(logits / temperature): metadata, default 1 */
+    int resize;        /* cc_resize_mode (preprocess.h): metadata, default stretch */
     cc_st_meta *meta; /* copied metadata */
     size_t num_meta;
 

@@ -27,6 +27,7 @@ static covidcam_status parse_meta(covidcam_model *m, const cc_safetensors *st, c
     memcpy(m->std, mm.std, sizeof m->std);
     m->bn_eps = mm.bn_eps;
     m->temperature = mm.temperature;
+    m->resize = mm.resize;
     m->classes = mm.classes;
     m->num_classes = mm.num_classes;
     m->has_ood_meta = mm.has_ood;

@@ -276,6 +276,24 @@ static covidcam_status parse_scalars(cc_model_meta *m, const cc_safetensors *st,
     return rc;
 }
 
+/* The resize modes by their metadata name, in cc_resize_mode order. */
+static const char *const resize_names[] = {"stretch", "center_crop", "pad"};
+
+static covidcam_status parse_resize(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
+{
+    const char *s = cc_st_meta_get(st, "resize");
+    m->resize = 0;
+    if (!s)
+        return COVIDCAM_OK;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, resize_names[i]) == 0) {
+            m->resize = i;
+            return COVIDCAM_OK;
+        }
+    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                   "metadata: resize must be stretch, center_crop or pad, not '%.64s'", s);
+}
+
 /* ood_method and ood_threshold come together or not at all; the tensors they
  * describe are checked by the loader (lib/net/ood.c). */
 static covidcam_status parse_ood(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
@@ -308,7 +326,8 @@ covidcam_status cc_model_meta_parse(const cc_safetensors *st, int checkpoint, cc
         (rc = parse_input(m, st, e)))
         goto fail;
     if (!(classes = meta_req(st, "classes", e, &rc)) || (rc = parse_classes(m, classes, e)) ||
-        (rc = parse_scalars(m, st, e)) || (rc = parse_ood(m, st, e)))
+        (rc = parse_scalars(m, st, e)) || (rc = parse_resize(m, st, e)) ||
+        (rc = parse_ood(m, st, e)))
         goto fail;
     m->description = cc_st_meta_get(st, "description");
     return COVIDCAM_OK;

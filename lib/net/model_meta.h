@@ -39,6 +39,7 @@ typedef struct cc_model_meta {
     float mean[3], std[3];
     double bn_eps;      /* validated as a float; the library folds in double */
     float temperature;  /* softmax temperature, 1 when the file has none */
+    int resize;         /* cc_resize_mode of the metadata `resize`; stretch when absent */
     int has_ood;        /* ood_method and ood_threshold are present (tensors: ood.h) */
     double ood_threshold;
     int num_classes;

@@ -155,12 +155,52 @@ static void test_preprocess(void **state)
     assert_int_equal(count, 2);
 }
 
+/* The resize modes against the stretch path on regions cut out here: a center
+ * crop equals stretching the cropped copy, a pad equals the image stretched to
+ * its rectangle with black (normalised 0) around it, bit for bit. */
+static void test_resize_modes(void **state)
+{
+    (void)state;
+    enum { W = 37, H = 20, S = 16 };
+    uint8_t src[W * H], crop[H * H];
+    for (int i = 0; i < W * H; i++)
+        src[i] = (uint8_t)(i * 29 % 251);
+    float mean[1] = {100.0f}, sd[1] = {50.0f}, tmp[S * S], a[S * S], b[S * S], inner[S * S];
+    int x0 = (W - H) / 2; /* 8 */
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < H; x++)
+            crop[y * H + x] = src[y * W + x0 + x];
+    cc_preprocess_gray_mode(src, W, H, W, S, CC_RESIZE_CENTER_CROP, 1, mean, sd, tmp, a);
+    cc_preprocess_gray(crop, H, H, H, S, 1, mean, sd, tmp, b);
+    assert_memory_equal(a, b, sizeof a);
+
+    cc_fit f;
+    cc_fit_plan(CC_RESIZE_PAD, W, H, S, &f);
+    assert_int_equal(f.dw, S);
+    assert_int_equal(f.dh, 9); /* round(16 * 20 / 37) = round(8.65) */
+    assert_int_equal(f.dx, 0);
+    assert_int_equal(f.dy, 3);
+    cc_preprocess_gray_mode(src, W, H, W, S, CC_RESIZE_PAD, 1, mean, sd, tmp, a);
+    cc_resize_u8_to_f32(src, W, H, W, inner, S, 9);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float want = y >= 3 && y < 12 ? (inner[(y - 3) * S + x] - 100.0f) / 50.0f
+                                          : (0.0f - 100.0f) / 50.0f;
+            if (a[y * S + x] != want)
+                fail_msg("pad: (%d, %d) is %g, expected %g", x, y, a[y * S + x], want);
+        }
+    /* a square image is the same under every mode */
+    cc_preprocess_gray_mode(crop, H, H, H, S, CC_RESIZE_PAD, 1, mean, sd, tmp, a);
+    assert_memory_equal(a, b, sizeof a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resize_cases),
         cmocka_unit_test(test_wide_identity),
         cmocka_unit_test(test_preprocess),
+        cmocka_unit_test(test_resize_modes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,6 +67,11 @@ CASES = [
     ("temperature 0", dict(temperature=0.0), False),
     ("temperature -1", dict(temperature=-1.0), False),
     ("temperature 'nan'", dict(temperature="nan"), False),
+    ("resize stretch", dict(resize="stretch"), True),
+    ("resize center_crop", dict(resize="center_crop"), True),
+    ("resize pad", dict(resize="pad"), True),
+    ("resize letterbox", dict(resize="letterbox"), False),
+    ("resize Pad", dict(resize="Pad"), False),
     ("std 0.001", dict(std=[0.001]), True),
     ("std 0.00099", dict(std=[0.00099]), False),
     ("std 1e-40", dict(std=[1e-40]), False),
@@ -95,6 +100,8 @@ def raw_meta(kw):
     if "temperature" in kw:
         t = kw["temperature"]
         meta["temperature"] = t if isinstance(t, str) else repr(float(t))
+    if "resize" in kw:
+        meta["resize"] = kw["resize"]
     return meta
 
 

@@ -59,6 +59,29 @@ def read_safetensors(path):
     return header, meta, tensors
 
 
+def write_with(src, dst, tensors, meta, drop_meta=()):
+    """Copy src with F32 tensors ({name: (shape, flat list)}) appended and the
+    metadata updated (an independent writer: not tools/ood_fit.py)."""
+    buf = read(src)
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n])
+    body = bytearray(buf[8 + n:])
+    for name, (shape, flat) in tensors.items():
+        raw = array.array("f", flat).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(shape),
+                        "data_offsets": [len(body), len(body) + len(raw)]}
+        body += raw
+    md = header.setdefault("__metadata__", {})
+    md.update(meta)
+    for k in drop_meta:
+        md.pop(k, None)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(dst, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + bytes(body))
+
+
+
 _expected = None
 
 
