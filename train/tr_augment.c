@@ -79,18 +79,19 @@ static void jitter(float *px, size_t n, const aug_draw *d)
     }
 }
 
-void tr_prepare(const cc_image *img, int size, int channels, const float *mean,
-                const float *std, const tr_aug *aug, uint64_t seed, float *tmp, float *out)
+void tr_prepare(const cc_image *img, int size, cc_resize_mode resize, int channels,
+                const float *mean, const float *std, const tr_aug *aug, uint64_t seed, float *tmp,
+                float *out)
 {
     if (!aug || !aug->enabled) {
-        cc_preprocess_gray(img->pixels, img->width, img->height, (size_t)img->width, size,
-                           channels, mean, std, tmp, out);
+        cc_preprocess_gray_mode(img->pixels, img->width, img->height, (size_t)img->width, size,
+                                resize, channels, mean, std, tmp, out);
         return;
     }
     size_t n = (size_t)size * size;
     float *resized = tmp, *warped = tmp + n;
-    cc_resize_u8_to_f32(img->pixels, img->width, img->height, (size_t)img->width, resized, size,
-                        size);
+    cc_resize_fit_u8(img->pixels, img->width, img->height, (size_t)img->width, size, resize,
+                     resized);
     aug_draw d = draw(aug, size, seed);
     warp(resized, size, &d, warped);
     jitter(warped, n, &d);

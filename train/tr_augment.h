@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "png_io.h"
+#include "preprocess.h"
 
 /* Augmentation ranges; every parameter is drawn uniformly per sample. */
 typedef struct tr_aug {
@@ -22,11 +23,13 @@ typedef struct tr_aug {
 void tr_aug_defaults(tr_aug *a);
 
 /* Write `channels` planes of size x size floats for img to out. Without
- * augmentation this is exactly cc_preprocess_gray(). With it: resize, a random
+ * augmentation this is exactly cc_preprocess_gray_mode(). With it: the same
+ * fitted resize (`resize`, the model's metadata mode), a random
  * affine warp about the centre (bilinear, black outside), brightness and
  * contrast jitter clamped to [0, 255], then normalization. The random draws
  * come only from `seed`. tmp holds 2 * size * size floats. */
-void tr_prepare(const cc_image *img, int size, int channels, const float *mean,
-                const float *std, const tr_aug *aug, uint64_t seed, float *tmp, float *out);
+void tr_prepare(const cc_image *img, int size, cc_resize_mode resize, int channels,
+                const float *mean, const float *std, const tr_aug *aug, uint64_t seed, float *tmp,
+                float *out);
 
 #endif

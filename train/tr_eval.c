@@ -88,7 +88,7 @@ static covidcam_status test_images(test_run *t, const tr_opts *o, const char *di
     if ((st = tr_split_list(dir, &t->mi.classes, 1, &t->own, e)))
         return st;
     tr_split_limit(&t->own, t->mi.classes.n, o->subset);
-    if ((st = tr_scan(&t->own, t->mi.input_size, 0, o->workers, o->strict, &r, e)))
+    if ((st = tr_scan(&t->own, t->mi.input_size, (cc_resize_mode)t->mi.resize, 0, o->workers, o->strict, &r, e)))
         return st;
     tr_split_remove(&t->own, r.bad);
     tr_scan_free(&r);

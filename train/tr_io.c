@@ -97,6 +97,9 @@ static covidcam_status add_model(cc_stw *w, const tr_params *p, const tr_model_i
     snprintf(buf, sizeof buf, "%.9g", mi->bn_eps);
     if ((st = cc_stw_add_meta(w, "bn_eps", buf, e)))
         return st;
+    /* stretch, the default, is left out so that files stay as they were */
+    if (mi->resize && (st = cc_stw_add_meta(w, "resize", cc_meta_resize_name(mi->resize), e)))
+        return st;
     if (mi->description && (st = cc_stw_add_meta(w, "description", mi->description, e)))
         return st;
     cls = classes_json(&mi->classes);
@@ -207,6 +210,7 @@ covidcam_status tr_file_info(const tr_file *f, cc_arch *a, tr_model_info *mi, cc
         return s;
     *a = mm.arch;
     mi->input_size = mm.input_size;
+    mi->resize = mm.resize;
     mi->in_channels = mm.in_ch;
     memcpy(mi->mean, mm.mean, sizeof mi->mean);
     memcpy(mi->std, mm.std, sizeof mi->std);

@@ -21,6 +21,7 @@
 /* What a model file says about its input and classes. */
 typedef struct tr_model_info {
     int input_size, in_channels;
+    int resize; /* cc_resize_mode: metadata `resize`, written when not stretch */
     float mean[3], std[3];
     double bn_eps;
     tr_classes classes; /* owned */

@@ -55,8 +55,8 @@ static int make_sample(tr_loader *l, int item, int epoch, float *out, float *tmp
         return -1;
     tr_rng r = tr_rng_make(l->cfg.seed, TR_RNG_AUGMENT, (uint64_t)epoch, (uint64_t)item);
     uint64_t seed = tr_rng_u64(&r);
-    tr_prepare(&img, l->cfg.size, l->cfg.channels, l->cfg.mean, l->cfg.std, &l->cfg.aug, seed,
-               tmp, out);
+    tr_prepare(&img, l->cfg.size, l->cfg.resize, l->cfg.channels, l->cfg.mean, l->cfg.std,
+               &l->cfg.aug, seed, tmp, out);
     cc_image_free(&img);
     return 0;
 }

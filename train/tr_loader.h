@@ -16,6 +16,7 @@ typedef struct tr_loader_cfg {
     const tr_split *split;
     int batch;
     int size, channels;
+    cc_resize_mode resize; /* the model's metadata mode */
     const float *mean, *std;
     tr_aug aug;
     int shuffle;   /* a new random order every epoch */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_meta.h"
 #include "tr_dataset.h"
 
 typedef enum opt_type { OT_STR, OT_INT, OT_LONG, OT_DBL, OT_FLAG } opt_type;
@@ -43,6 +44,7 @@ static const opt_def k_opts[] = {
     {"widths", OT_STR, O(widths), 0, 0, "W,..", "custom resnet: width of each stage", 1},
     {"stem-width", OT_INT, O(stem_width), 1, 4096, "N", "custom resnet: conv1 output channels", 1},
     {"input-size", OT_INT, O(input_size), 16, 1024, "N", "network input side in pixels", 1},
+    {"resize", OT_STR, O(resize), 0, 0, "MODE", "stretch|center_crop|pad: how a non-square image becomes the square input (docs/preprocessing.md)", 1},
     {"input-channels", OT_INT, O(input_channels), 1, 3, "1|3", "input channels (gray replicated)", 1},
     {"bn-eps", OT_DBL, O(bn_eps), 1e-12, 1e-1, "X", "batch norm epsilon", 1},
     {"description", OT_STR, O(description), 0, 0, "TEXT", "free text stored in the model", 0},
@@ -92,6 +94,7 @@ void tr_opts_defaults(tr_opts *o)
     o->warmup_epochs = 5;
     o->precision = "auto";
     o->select = "loss";
+    o->resize = "stretch";
     o->aug_scale = 0.10;
     o->aug_translate = 0.05;
     o->aug_rotate = 10;
@@ -281,6 +284,9 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     }
     if (strcmp(o->precision, "fp32") && strcmp(o->precision, "bf16") && strcmp(o->precision, "auto"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--precision must be fp32, bf16 or auto");
+    if (cc_meta_resize_mode(o->resize) < 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--resize must be stretch, center_crop or pad, not '%s'", o->resize);
     if (strcmp(o->select, "loss") && strcmp(o->select, "accuracy"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--select must be loss or accuracy, not '%s'",
                        o->select);

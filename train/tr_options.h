@@ -28,6 +28,7 @@ typedef struct tr_opts {
     int decay_all;
     const char *precision;
     const char *select; /* "loss" or "accuracy": which validation figure picks best.safetensors */
+    const char *resize; /* "stretch", "center_crop" or "pad" (metadata `resize`) */
     long seed;
     int threads;
     /* augmentation */

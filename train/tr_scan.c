@@ -12,6 +12,7 @@
 typedef struct scan_job {
     const tr_split *s;
     int size, want_stats;
+    cc_resize_mode resize;
     pthread_mutex_t mu;
     int next;
     unsigned char *bad;
@@ -27,8 +28,8 @@ static void scan_one(scan_job *j, int i, float *tmp)
         return;
     }
     if (j->want_stats) {
-        cc_resize_u8_to_f32(img.pixels, img.width, img.height, (size_t)img.width, tmp, j->size,
-                            j->size);
+        cc_resize_fit_u8(img.pixels, img.width, img.height, (size_t)img.width, j->size, j->resize,
+                         tmp);
         double s = 0, q = 0;
         for (size_t k = 0; k < (size_t)j->size * j->size; k++) {
             s += tmp[k];
@@ -90,11 +91,11 @@ static covidcam_status first_bad_error(const scan_job *j, cc_err *e)
     return COVIDCAM_OK;
 }
 
-covidcam_status tr_scan(const tr_split *s, int size, int want_stats, int workers, int strict,
-                        tr_scan_result *out, cc_err *e)
+covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
+                        int workers, int strict, tr_scan_result *out, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    scan_job j = {.s = s, .size = size, .want_stats = want_stats};
+    scan_job j = {.s = s, .size = size, .want_stats = want_stats, .resize = resize};
     size_t n = s->n > 0 ? (size_t)s->n : 1;
     j.bad = calloc(n, 1);
     j.sum = calloc(n, sizeof *j.sum);

@@ -1,9 +1,10 @@
 /* A pass over a split before training: find unreadable images, and compute
  * the pixel mean and standard deviation of the training images as the network
- * sees them (resized to the input size), in 0-255 units. */
+ * sees them (fitted to the input size under `resize`), in 0-255 units. */
 #ifndef TR_SCAN_H
 #define TR_SCAN_H
 
+#include "preprocess.h"
 #include "tr_dataset.h"
 
 typedef struct tr_scan_result {
@@ -14,8 +15,8 @@ typedef struct tr_scan_result {
 
 /* Decode every image of s on `workers` threads. Unreadable images are listed
  * with a warning on stderr, or (strict) the first one is an error. */
-covidcam_status tr_scan(const tr_split *s, int size, int want_stats, int workers, int strict,
-                        tr_scan_result *out, cc_err *e);
+covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
+                        int workers, int strict, tr_scan_result *out, cc_err *e);
 
 void tr_scan_free(tr_scan_result *r);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model_meta.h"
 #include "tr_outdir.h"
 #include "tr_scan.h"
 #include "tr_util.h"
@@ -55,8 +56,9 @@ static covidcam_status scan_splits(tr_session *s, double *mean, double *sd, cc_e
         tr_scan_result r;
         if (s->split[k].n == 0)
             continue;
-        covidcam_status st = tr_scan(&s->split[k], o->input_size, k == TR_TRAIN && !o->resume,
-                                     workers, o->strict, &r, e);
+        covidcam_status st =
+            tr_scan(&s->split[k], o->input_size, (cc_resize_mode)cc_meta_resize_mode(o->resize),
+                    k == TR_TRAIN && !o->resume, workers, o->strict, &r, e);
         if (st) {
             cc_err_prefix(e, "%s split", k_split_names[k]);
             return st;
@@ -136,6 +138,7 @@ static covidcam_status make_loaders(tr_session *s, cc_err *e)
     tr_loader_cfg c = {.split = &s->split[TR_TRAIN],
                        .batch = o->batch,
                        .size = s->mi.input_size,
+                       .resize = (cc_resize_mode)s->mi.resize,
                        .channels = s->mi.in_channels,
                        .mean = s->mi.mean,
                        .std = s->mi.std,
@@ -172,6 +175,7 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
             return st;
         tr_params_init(&s->p, (uint64_t)o->seed);
         s->mi.input_size = o->input_size;
+        s->mi.resize = cc_meta_resize_mode(o->resize);
         s->mi.in_channels = o->input_channels;
         s->mi.bn_eps = o->bn_eps;
         if (o->description && !(s->mi.description = strdup(o->description)))

@@ -117,6 +117,18 @@ void cc_fit_plan(cc_resize_mode mode, int w, int h, int size, cc_fit *f)
     }
 }
 
+void cc_resize_fit_u8(const uint8_t *px, int w, int h, size_t stride, int size,
+                      cc_resize_mode mode, float *out)
+{
+    cc_fit f;
+    cc_fit_plan(mode, w, h, size, &f);
+    if (f.dw != size || f.dh != size)
+        for (size_t i = 0; i < (size_t)size * size; i++)
+            out[i] = 0.0f;
+    resize_any(px + (size_t)f.sy * stride + (size_t)f.sx, 1, f.sw, f.sh, stride,
+               out + (size_t)f.dy * size + f.dx, f.dw, f.dh, (size_t)size);
+}
+
 void cc_preprocess_gray(const uint8_t *px, int w, int h, size_t stride, int size, int channels,
                         const float *mean, const float *std, float *tmp, float *out)
 {
@@ -129,13 +141,7 @@ void cc_preprocess_gray_mode(const uint8_t *px, int w, int h, size_t stride, int
                              const float *std, float *tmp, float *out)
 {
     size_t plane = (size_t)size * size;
-    cc_fit f;
-    cc_fit_plan(mode, w, h, size, &f);
-    if (f.dw != size || f.dh != size)
-        for (size_t i = 0; i < plane; i++)
-            tmp[i] = 0.0f;
-    resize_any(px + (size_t)f.sy * stride + (size_t)f.sx, 1, f.sw, f.sh, stride,
-               tmp + (size_t)f.dy * size + f.dx, f.dw, f.dh, (size_t)size);
+    cc_resize_fit_u8(px, w, h, stride, size, mode, tmp);
     for (int c = 0; c < channels; c++) {
         float m = mean[c], s = std[c];
         float *o = out + (size_t)c * plane;

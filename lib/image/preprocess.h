@@ -45,6 +45,11 @@ void cc_fit_plan(cc_resize_mode mode, int w, int h, int size, cc_fit *f);
 void cc_resize_f32_rect(const float *src, int sw, int sh, size_t src_stride, float *dst, int dw,
                         int dh, size_t dst_stride);
 
+/* The gray image fitted into size x size under `mode` (0 outside the fitted
+ * rectangle), not normalised: what cc_preprocess_gray_mode normalises. */
+void cc_resize_fit_u8(const uint8_t *px, int w, int h, size_t stride, int size,
+                      cc_resize_mode mode, float *out);
+
 /* cc_preprocess_gray() with a resize mode: the fitted part of the image is
  * resized into its rectangle, the rest is 0 before normalisation. */
 void cc_preprocess_gray_mode(const uint8_t *px, int w, int h, size_t stride, int size,

@@ -279,19 +279,29 @@ static covidcam_status parse_scalars(cc_model_meta *m, const cc_safetensors *st,
 /* The resize modes by their metadata name, in cc_resize_mode order. */
 static const char *const resize_names[] = {"stretch", "center_crop", "pad"};
 
+int cc_meta_resize_mode(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof resize_names / sizeof *resize_names); i++)
+        if (strcmp(name, resize_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *cc_meta_resize_name(int mode)
+{
+    return mode >= 0 && mode < (int)(sizeof resize_names / sizeof *resize_names)
+               ? resize_names[mode]
+               : NULL;
+}
+
 static covidcam_status parse_resize(cc_model_meta *m, const cc_safetensors *st, cc_err *e)
 {
     const char *s = cc_st_meta_get(st, "resize");
-    m->resize = 0;
-    if (!s)
-        return COVIDCAM_OK;
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, resize_names[i]) == 0) {
-            m->resize = i;
-            return COVIDCAM_OK;
-        }
-    return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                   "metadata: resize must be stretch, center_crop or pad, not '%.64s'", s);
+    m->resize = s ? cc_meta_resize_mode(s) : 0;
+    if (m->resize < 0)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "metadata: resize must be stretch, center_crop or pad, not '%.64s'", s);
+    return COVIDCAM_OK;
 }
 
 /* ood_method and ood_threshold come together or not at all; the tensors they

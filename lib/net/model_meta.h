@@ -62,4 +62,10 @@ void cc_model_meta_free(cc_model_meta *m);
  * it to class folder names, so it never writes a model the loader refuses. */
 long cc_meta_control_char(const char *s);
 
+/* The metadata `resize` names, shared with the trainer's --resize: the
+ * cc_resize_mode (preprocess.h) of `name`, or -1 when it is none of
+ * "stretch", "center_crop", "pad"; and the name of a mode (NULL if invalid). */
+int cc_meta_resize_mode(const char *name);
+const char *cc_meta_resize_name(int mode);
+
 #endif

@@ -179,7 +179,7 @@ static void test_merged_sources(void **state)
     assert_int_equal(s.items[2].label, 1);
     assert_non_null(strstr(s.items[5].path, "n1.jpg"));
     tr_scan_result r;
-    OK(tr_scan(&s, 16, 1, 2, 1, &r, &e));
+    OK(tr_scan(&s, 16, CC_RESIZE_STRETCH, 1, 2, 1, &r, &e));
     assert_int_equal(r.nbad, 0);
     tr_scan_free(&r);
     tr_split_free(&s);
@@ -295,7 +295,7 @@ static void test_scan(void **state)
     OK(tr_classes_list(root, &c, &e));
     OK(tr_split_list(root, &c, 0, &s, &e));
     assert_int_equal(s.n, 10);
-    OK(tr_scan(&s, 10, 1, 3, 0, &r, &e));
+    OK(tr_scan(&s, 10, CC_RESIZE_STRETCH, 1, 3, 0, &r, &e));
     assert_int_equal(r.nbad, 1);
     double mean, sd;
     direct_stats(&s, 10, &mean, &sd);
@@ -309,7 +309,7 @@ static void test_scan(void **state)
     tr_split_free(&s);
     /* --strict: the unreadable image is an error naming it. */
     OK(tr_split_list(root, &c, 0, &s, &e));
-    assert_int_not_equal(tr_scan(&s, 10, 1, 2, 1, &r, &e), COVIDCAM_OK);
+    assert_int_not_equal(tr_scan(&s, 10, CC_RESIZE_STRETCH, 1, 2, 1, &r, &e), COVIDCAM_OK);
     assert_non_null(strstr(e.msg, "broken.png"));
     tr_split_free(&s);
     tr_classes_free(&c);
@@ -504,16 +504,29 @@ static void test_augment(void **state)
     tr_aug aug;
     tr_aug_defaults(&aug);
     aug.scale = aug.translate = aug.rotate = aug.brightness = aug.contrast = 0;
-    tr_prepare(&img, 32, 3, mean, sd, &aug, 7, tmp, a);
+    tr_prepare(&img, 32, CC_RESIZE_STRETCH, 3, mean, sd, &aug, 7, tmp, a);
     for (int i = 0; i < 3 * 1024; i++)
         assert_true(fabsf(a[i] - ref[i]) < 1e-4f);
+    /* ... under every resize mode: the trainer fits images as the library does */
+    for (int mode = CC_RESIZE_CENTER_CROP; mode <= CC_RESIZE_PAD; mode++) {
+        cc_preprocess_gray_mode(img.pixels, 40, 30, 40, 32, (cc_resize_mode)mode, 3, mean, sd,
+                                tmp, ref);
+        tr_prepare(&img, 32, (cc_resize_mode)mode, 3, mean, sd, &aug, 7, tmp, a);
+        for (int i = 0; i < 3 * 1024; i++)
+            assert_true(fabsf(a[i] - ref[i]) < 1e-4f);
+        tr_aug no = aug;
+        no.enabled = 0;
+        tr_prepare(&img, 32, (cc_resize_mode)mode, 3, mean, sd, &no, 7, tmp, b);
+        assert_memory_equal(b, ref, sizeof b);
+    }
+    cc_preprocess_gray(img.pixels, 40, 30, 40, 32, 3, mean, sd, tmp, ref);
     /* With ranges: deterministic per seed, different across seeds, and the
      * pixels stay within [0, 255] before normalization. */
     tr_aug_defaults(&aug);
-    tr_prepare(&img, 32, 3, mean, sd, &aug, 7, tmp, a);
-    tr_prepare(&img, 32, 3, mean, sd, &aug, 7, tmp, b);
+    tr_prepare(&img, 32, CC_RESIZE_STRETCH, 3, mean, sd, &aug, 7, tmp, a);
+    tr_prepare(&img, 32, CC_RESIZE_STRETCH, 3, mean, sd, &aug, 7, tmp, b);
     assert_memory_equal(a, b, sizeof a);
-    tr_prepare(&img, 32, 3, mean, sd, &aug, 8, tmp, b);
+    tr_prepare(&img, 32, CC_RESIZE_STRETCH, 3, mean, sd, &aug, 8, tmp, b);
     assert_true(memcmp(a, b, sizeof a) != 0);
     double diff = 0;
     for (int i = 0; i < 1024; i++) {
@@ -528,7 +541,7 @@ static void test_augment(void **state)
     aug.hflip = 1;
     int flipped = 0;
     for (uint64_t seed = 0; seed < 8 && !flipped; seed++) {
-        tr_prepare(&img, 32, 1, mean, sd, &aug, seed, tmp, b);
+        tr_prepare(&img, 32, CC_RESIZE_STRETCH, 1, mean, sd, &aug, seed, tmp, b);
         flipped = fabsf(b[0] - ref[31]) < 1e-4f && fabsf(b[31] - ref[0]) < 1e-4f;
     }
     assert_true(flipped);

@@ -299,7 +299,7 @@ static void test_library_load(void **state)
     char cmd[1024], model[4096], dir[4096];
     tr_opts o;
     tr_result res;
-    snprintf(cmd, sizeof cmd, "%s --epochs 4", k_tiny);
+    snprintf(cmd, sizeof cmd, "%s --epochs 4 --resize center_crop", k_tiny);
     opts(&o, out, cmd);
     run(&o, &res);
     snprintf(model, sizeof model, "%s/best.safetensors", out);
@@ -311,6 +311,7 @@ static void test_library_load(void **state)
     assert_int_equal(covidcam_model_num_classes(m), 3);
     assert_string_equal(covidcam_model_class_name(m, 2), "C");
     assert_int_equal(covidcam_model_input_size(m), 32);
+    assert_string_equal(covidcam_model_metadata(m, "resize"), "center_crop");
     assert_int_equal(covidcam_session_create(m, NULL, &s, err, sizeof err), COVIDCAM_OK);
     json_t *tj = json_loads(covidcam_model_metadata(m, "training"), 0, NULL);
     assert_non_null(tj);

@@ -226,6 +226,13 @@ static void test_options(void **state)
     assert_int_equal(o.mode, TR_MODE_TEST);
     assert_int_equal(parse(&o, "--test t --model m --test u", &e), COVIDCAM_OK);
     assert_string_equal(o.test_dir, "t\nu");
+    /* --resize: stretch by default, the library's three modes, nothing else */
+    assert_string_equal(o.resize, "stretch");
+    assert_int_equal(parse(&o, "--train a --val b --out c --resize pad", &e), COVIDCAM_OK);
+    assert_string_equal(o.resize, "pad");
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --resize letterbox", &e),
+                         COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--resize must be stretch, center_crop or pad, not 'letterbox'"));
     /* --select: loss by default, accuracy on request, nothing else */
     assert_string_equal(o.select, "loss");
     assert_int_equal(parse(&o, "--train a --val b --out c --select accuracy", &e), COVIDCAM_OK);
