@@ -40,11 +40,26 @@ import evaluate  # noqa: E402
 
 import covidcam  # noqa: E402
 
-PERCENTILE = 99.0
+
+
+def _read_fit_constants():
+    """CC_OOD_SHRINK and CC_OOD_PERCENTILE from lib/net/ood.h, the one place
+    they are defined (covidcam-train fits with the same values)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    values = {}
+    with open(os.path.join(here, "..", "lib", "net", "ood.h")) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "#define" and parts[1] in (
+                    "CC_OOD_SHRINK", "CC_OOD_PERCENTILE"):
+                values[parts[1]] = float(parts[2])
+    return values["CC_OOD_SHRINK"], values["CC_OOD_PERCENTILE"]
+
+
 # Shrinkage of the shared covariance towards a multiple of the identity: the
 # covariance of a few thousand 256-dimensional features is well conditioned,
 # but a small ridge keeps the inverse stable for wider models and small sets.
-SHRINK = 1e-3
+SHRINK, PERCENTILE = _read_fit_constants()
 
 
 def run(session, paths, want_logits=False):

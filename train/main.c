@@ -8,6 +8,7 @@
 
 #include "tr_bench.h"
 #include "tr_eval.h"
+#include "tr_ood.h"
 #include "tr_session.h"
 #include "tr_util.h"
 
@@ -35,6 +36,13 @@ static char *command_line(int argc, char **argv)
     return s;
 }
 
+/* Move a split out of the session, which frees what it still holds. */
+static void take_split(tr_split *from, tr_split *to)
+{
+    *to = *from;
+    memset(from, 0, sizeof *from);
+}
+
 static int train(tr_opts *o, const char *cmd)
 {
     tr_session s;
@@ -49,15 +57,32 @@ static int train(tr_opts *o, const char *cmd)
         st = tr_train_run(&s, &res, &e);
     }
     const tr_split *test = st ? NULL : &s.split[TR_TEST];
-    int have_test = test && test->n > 0 && !res.interrupted && s.have_best;
+    int done = !st && !res.interrupted && s.have_best;
+    int have_test = done && test->n > 0;
+    int fit_ood = done && !o->no_ood;
     char model[4096];
     snprintf(model, sizeof model, "%s", s.out_model);
-    tr_split keep = {0};
-    if (have_test) {
-        keep = *test; /* the session's networks go before the test network comes */
-        memset(&s.split[TR_TEST], 0, sizeof keep);
+    /* The session's networks go before the library's sessions come. */
+    tr_split keep = {0}, fit_train = {0}, fit_val = {0};
+    if (have_test)
+        take_split(&s.split[TR_TEST], &keep);
+    if (fit_ood) {
+        take_split(&s.split[TR_TRAIN], &fit_train);
+        take_split(&s.split[TR_VAL], &fit_val);
     }
     tr_session_close(&s);
+    if (fit_ood) {
+        tr_ood_result r;
+        st = tr_ood_fit(model, &fit_train, &fit_val, o->threads, &r, &e);
+        if (!st)
+            printf("\nout-of-distribution statistics: fitted on %ld training images, threshold "
+                   "%.4g (99th percentile of %ld validation scores)%s\n",
+                   r.fitted, r.threshold, r.scored, r.skipped ? "; unreadable images skipped" : "");
+        else
+            cc_err_prefix(&e, "%s", "out-of-distribution fit");
+    }
+    tr_split_free(&fit_train);
+    tr_split_free(&fit_val);
     if (!st && have_test) {
         double acc = 0;
         printf("\nbest model on the test split:\n");

@@ -60,6 +60,7 @@ static const opt_def k_opts[] = {
     {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = fp32 until bf16 is validated on AVX512-BF16/AMX hardware; bf16 is experimental)", 0},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
     {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
+    {"no-ood", OT_FLAG, O(no_ood), 0, 1, NULL, "do not fit out-of-distribution statistics into best.safetensors at the end (docs/trust.md)", 0},
     {"no-augment", OT_FLAG, O(no_augment), 0, 1, NULL, "disable all augmentation", 1},
     {"aug-scale", OT_DBL, O(aug_scale), 0, 0.5, "X", "random zoom in [1-X, 1+X]", 1},
     {"aug-translate", OT_DBL, O(aug_translate), 0, 0.5, "X", "random shift up to X * size per axis", 1},

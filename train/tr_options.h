@@ -29,6 +29,7 @@ typedef struct tr_opts {
     const char *precision;
     const char *select; /* "loss" or "accuracy": which validation figure picks best.safetensors */
     const char *resize; /* "stretch", "center_crop" or "pad" (metadata `resize`) */
+    int no_ood;         /* skip the OOD fit after training */
     long seed;
     int threads;
     /* augmentation */

@@ -11,6 +11,13 @@
 #define CC_OOD_MEANS "ood.class_means"  /* F32/BF16/F16 [classes, features] */
 #define CC_OOD_PRECISION "ood.precision" /* [features, features], the inverse covariance */
 
+/* How the statistics are fitted (covidcam-train and tools/ood_fit.py, which
+ * reads these two lines): the shared covariance is shrunk by this fraction
+ * towards tr(cov) / F times the identity, and the threshold is this
+ * percentile (numpy's default, linear interpolation) of the validation scores. */
+#define CC_OOD_SHRINK 1e-3
+#define CC_OOD_PERCENTILE 99.0
+
 typedef struct cc_ood {
     int classes, features;
     float *means;     /* classes x features, row-major */

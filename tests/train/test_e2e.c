@@ -2,7 +2,9 @@
  * overfits a tiny set; an interrupted and resumed run ends with the same
  * weights as an uninterrupted one; the saved model loads in the library and
  * gives the validation accuracy the trainer reported; --select picks the
- * epoch its rule names from the recorded validation curve. */
+ * epoch its rule names from the recorded validation curve; the OOD fit after
+ * training writes class means equal to the library's features averaged here,
+ * and a threshold that flags the expected share of validation images. */
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -17,11 +19,14 @@
 #include <cmocka.h>
 
 #include "covidcam.h"
+#include "file_io.h"
+#include "safetensors.h"
 #include "test_util.h"
 #include "train_util.h"
 #include "tr_dataset.h"
 #include "tr_eval.h"
 #include "tr_io.h"
+#include "tr_ood.h"
 #include "tr_session.h"
 
 #define OK(call)                                                                             \
@@ -37,7 +42,9 @@ static const volatile sig_atomic_t g_never = 0;
 static int setup(void **state)
 {
     (void)state;
-    g_data = tt_tempdir();
+    static char data[64]; /* tt_tempdir's buffers are reused after eight calls */
+    snprintf(data, sizeof data, "%s", tt_tempdir());
+    g_data = data;
     char train[4096], val[4096];
     snprintf(train, sizeof train, "%s/train", g_data);
     snprintf(val, sizeof val, "%s/val", g_data);
@@ -340,6 +347,83 @@ static void test_library_load(void **state)
     tt_rmtree(out);
 }
 
+/* The OOD statistics tr_ood_fit writes, against the library: the class means
+ * are the averages of covidcam_session_features computed here; the threshold
+ * is the 99th percentile of 12 validation scores, interpolated between the
+ * two largest, so exactly one image (the farthest) is flagged. */
+static void test_ood_fit(void **state)
+{
+    (void)state;
+    const char *out = tt_tempdir();
+    char cmd[1024], model[4096], roots[4096];
+    tr_opts o;
+    tr_result res;
+    cc_err e = {{0}};
+    snprintf(cmd, sizeof cmd, "%s --epochs 2", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    snprintf(model, sizeof model, "%s/best.safetensors", out);
+    tr_classes cls;
+    tr_split train, val;
+    snprintf(roots, sizeof roots, "%s/train", g_data);
+    OK(tr_classes_list(roots, &cls, &e));
+    OK(tr_split_list(roots, &cls, 0, &train, &e));
+    snprintf(roots, sizeof roots, "%s/val", g_data);
+    OK(tr_split_list(roots, &cls, 0, &val, &e));
+    tr_ood_result r;
+    OK(tr_ood_fit(model, &train, &val, 1, &r, &e));
+    assert_int_equal(r.fitted, 36);
+    assert_int_equal(r.scored, 12);
+    covidcam_model *m = NULL;
+    covidcam_session *s = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE];
+    if (covidcam_model_load(model, &m, err, sizeof err) != COVIDCAM_OK)
+        fail_msg("reload: %s", err);
+    assert_int_equal(covidcam_model_has_ood(m), 1);
+    assert_non_null(covidcam_model_metadata(m, "training")); /* kept */
+    assert_int_equal(covidcam_session_create(m, NULL, &s, err, sizeof err), COVIDCAM_OK);
+    int nf = covidcam_model_num_features(m);
+    double mean[3][64] = {{0}};
+    float f[64];
+    assert_true(nf <= 64);
+    for (int i = 0; i < train.n; i++) {
+        assert_int_equal(covidcam_classify_file(s, train.items[i].path, NULL, NULL, 0, NULL), 0);
+        assert_int_equal(covidcam_session_features(s, f, 64), COVIDCAM_OK);
+        for (int j = 0; j < nf; j++)
+            mean[train.items[i].label][j] += f[j] / 12.0;
+    }
+    /* the file's means, read back through its metadata-checked loader */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cc_safetensors st = {0};
+    OK(cc_read_file(model, 1 << 28, &buf, &len, &e));
+    OK(cc_st_parse(buf, len, &st, &e));
+    const cc_st_tensor *t = cc_st_find(&st, "ood.class_means");
+    assert_non_null(t);
+    const float *got = (const float *)(const void *)t->data;
+    for (int c = 0; c < 3; c++)
+        for (int j = 0; j < nf; j++)
+            if (fabs(got[c * nf + j] - mean[c][j]) > 1e-4 * (1 + fabs(mean[c][j])))
+                fail_msg("mean[%d][%d] = %g, expected %g", c, j, got[c * nf + j], mean[c][j]);
+    cc_st_free(&st);
+    free(buf);
+    int flagged = 0;
+    for (int i = 0; i < val.n; i++) {
+        covidcam_assessment a;
+        covidcam_assessment_init(&a);
+        assert_int_equal(covidcam_classify_file(s, val.items[i].path, NULL, NULL, 0, NULL), 0);
+        assert_int_equal(covidcam_session_assessment(s, &a), COVIDCAM_OK);
+        flagged += a.ood;
+    }
+    assert_int_equal(flagged, 1);
+    covidcam_session_free(s);
+    covidcam_model_free(m);
+    tr_split_free(&train);
+    tr_split_free(&val);
+    tr_classes_free(&cls);
+    tt_rmtree(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_refuse_overwrite),
         cmocka_unit_test(test_library_load),
         cmocka_unit_test(test_select),
+        cmocka_unit_test(test_ood_fit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
