@@ -151,6 +151,17 @@ def run(b, srv, images, expected):
         "return document.documentElement.scrollWidth <= window.innerWidth;"))
     b.save_screenshot(os.path.join(os.environ.get("CC_OUT_DIR", "."), "server-page-phone.png"))
 
+    # A real film shows no doubt; its negative is warned about on the page.
+    find("#gallery li").click()
+    wait_for("#top-class", lambda: find("#top-class").text == cls)
+    assert not find("#trust").is_displayed()
+    from PIL import Image, ImageOps
+    inverted = os.path.join(os.environ.get("CC_OUT_DIR", "."), "inverted.png")
+    ImageOps.invert(Image.open(images[0][1]).convert("L")).save(inverted)
+    find("#file").send_keys(inverted)
+    wait_for("the inverted-film warning", lambda: find("#trust").is_displayed() and
+             "likely_inverted" in find("#trust").text)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -91,6 +91,13 @@ function show(entry) {
     `Heatmap: ${res.method} of ${res.class} (${(100 * res.probability).toFixed(1)}%) at ${res.layer}, ` +
     `raw map ${res.raw_size[0]} x ${res.raw_size[1]}.`;
   renderBars(res);
+  // The library's assessment: say plainly when not to trust the answer.
+  const doubts = res.warnings || [];
+  const trust = $("trust");
+  trust.hidden = !res.ood && doubts.length === 0;
+  trust.textContent = (res.ood ? "Out of distribution: this image is unlike the model's " +
+    "training X-rays; do not trust the answer. " : "") +
+    (doubts.length ? "Warnings: " + doubts.join("; ") : "");
   const overlay = entry.overlayMs === null ? "" : `, overlay image ${entry.overlayMs.toFixed(1)} ms`;
   $("timing").textContent = `Model and heatmap: ${res.ms.toFixed(1)} ms${overlay} on the server; ` +
     `round trip ${entry.roundTrip.toFixed(0)} ms.`;
