@@ -22,8 +22,8 @@ static json_t *metadata(const covidcam_model *m)
 {
     static const char *const keys[] = {
         "format", "format_version", "arch", "block", "layers", "widths", "stem_width",
-        "input_size", "input_channels", "mean", "std", "bn_eps", "classes", "description",
-        "training", NULL};
+        "input_size", "input_channels", "mean", "std", "bn_eps", "classes", "temperature",
+        "resize", "ood_method", "ood_threshold", "description", "training", NULL};
     json_t *o = json_object();
     for (int i = 0; o && keys[i]; i++) {
         const char *v = covidcam_model_metadata(m, keys[i]);

@@ -100,6 +100,10 @@ def main():
         sys.exit("expected %d results, got %d" % (len(items), len(results)))
     truth = [c for _, c in items]
     pred = [r["top"] for r in results]
+    # The model may predict classes that have no folder here (a subset of the
+    # data): the table has every class of either, folders' first.
+    for r in results:
+        classes += [c for c in r["probabilities"] if c not in classes]
     conf = [r["probabilities"][r["top"]] for r in results]
     correct = [int(t == p) for t, p in zip(truth, pred)]
     if a.json_out:

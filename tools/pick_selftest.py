@@ -5,7 +5,8 @@ Reads the per-image results written by `tools/evaluate.py --json-out` and
 writes, per class and file type (extension, so JPEGs are picked beside
 PNGs), the N correctly classified images with the highest confidence (ties
 broken by file name) as `<class> <path relative to the data
-root> <confidence>` lines. The test guards loading and the pipeline; the
+root> <confidence>` lines, leaving out images the trust assessment flags or
+warns about. The test guards loading and the pipeline; the
 model card guards accuracy.
 
     python3 tools/pick_selftest.py --per-class 3 --root ../shared/data/cxr \
@@ -26,7 +27,8 @@ def main():
     with open(a.results) as f:
         for line in f:
             r = json.loads(line)
-            if r["top"] != r["truth"]:
+            # right, and neither flagged nor warned: the test asserts all three
+            if r["top"] != r["truth"] or r.get("ood") or r.get("warnings"):
                 continue
             conf = r["probabilities"][r["top"]]
             ext = os.path.splitext(r["file"])[1].lower()

@@ -70,6 +70,9 @@ class Api(unittest.TestCase):
         self.assertEqual(m["precision"], "fp32")
         self.assertIn("image/png", m["media_types"])
         self.assertEqual(json.loads(m["metadata"]["classes"]), m["classes"])
+        # the calibration and trust keys the file carries are echoed verbatim
+        for key in ("temperature", "resize", "ood_method", "ood_threshold"):
+            self.assertEqual(m["metadata"].get(key), meta.get(key), key)
         if GRADCAM:
             import subprocess
             out = subprocess.run([GRADCAM, "--model", sl.MODEL, "--list-layers"], check=True,

@@ -89,11 +89,11 @@ def run(b, srv, images, expected):
         assert [e.get_attribute("data-class") for e in bars] == list(expected[path]["probabilities"])
         shown = find("#probs .bar.top .p").text
         assert shown == "%.1f%%" % (100 * expected[path]["probabilities"][cls]), shown
-        # The overlay is the X-ray's own size.
+        # The overlay is the X-ray's own size (PNG or JPEG, EXIF orientation applied).
         w, h = b.execute_script("const i = document.getElementById('overlay');"
                                 "return [i.naturalWidth, i.naturalHeight];")
-        png = sl.read(path)
-        assert (w, h) == (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+        from PIL import Image, ImageOps
+        assert (w, h) == ImageOps.exif_transpose(Image.open(path)).size, (path, w, h)
     assert len(b.find_elements(By.CSS_SELECTOR, "#gallery li")) == len(images)
     assert "Not a medical device" in find("footer").text
     assert "ms on the server" in find("#timing").text
