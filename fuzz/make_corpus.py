@@ -210,6 +210,25 @@ def with_entry(blob, name, entry):
     return struct.pack("<Q", len(text)) + text + blob[8 + n:]
 
 
+def with_ood(blob, classes, features, threshold="2.5"):
+    """The model `blob` with OOD statistics (docs/model-format.md): class k's
+    mean k in every feature, the identity as precision, appended F32 data."""
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    data = bytearray(blob[8 + n:])
+    means = [float(k) for k in range(classes) for _ in range(features)]
+    prec = [1.0 if i == j else 0.0 for i in range(features) for j in range(features)]
+    for name, shape, vals in (("ood.class_means", [classes, features], means),
+                              ("ood.precision", [features, features], prec)):
+        raw = struct.pack("<%df" % len(vals), *vals)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    header["__metadata__"].update({"ood_method": "mahalanobis", "ood_threshold": threshold})
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + bytes(data)
+
+
 def hostile_seeds(rnd):
     """Models that pass the file checks but attack the numbers: logits that
     overflow float, subnormal weights, mean/std that are not floats, and an
@@ -244,6 +263,10 @@ def model_seeds(rnd):
             json.dumps({"__metadata__": {"format": "covidcam", "format_version": "1", "arch": "resnet18",
                                          "input_size": "224", "input_channels": "3", "mean": "[1,2,3]",
                                          "std": "[1,1,1]", "classes": "[\"a\",\"b\"]"}}).encode()),
+        # the optional metadata of 0.3: calibration, resize mode, OOD statistics
+        "ood_pad_calibrated.safetensors": with_ood(
+            model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                  extra_meta={"temperature": "0.5", "resize": "pad"}), 2, 2),
     }
 
 
