@@ -124,6 +124,11 @@ int main(int argc, char **argv)
         tr_opts_help(stdout, "covidcam-train");
         return 0;
     }
+    if (o.mode == TR_MODE_VERSION) {
+        /* the trainer is built with the library, so one version names both */
+        printf("covidcam-train (libcovidcam %s)\n", covidcam_version());
+        return 0;
+    }
     prefer_passive_wait(argv);
     if (o.threads > 0)
         omp_set_num_threads(o.threads);

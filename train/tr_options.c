@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,7 @@ static const opt_def k_opts[] = {
     {"iterations", OT_INT, O(iterations), 1, 100000, "N", "timed iterations of --benchmark", 0},
     {"log-interval", OT_DBL, O(log_interval), 0.1, 1e6, "SEC", "seconds between progress lines when stderr is not a terminal", 0},
     {"help", OT_FLAG, O(help), 0, 1, NULL, "show this help", 0},
+    {"version", OT_FLAG, O(version), 0, 1, NULL, "show the trainer's and the library's version", 0},
 };
 
 #define N_OPTS ((int)(sizeof k_opts / sizeof k_opts[0]))
@@ -279,6 +281,10 @@ static covidcam_status check_arch(const tr_opts *o, cc_err *e)
 static covidcam_status pick_mode(tr_opts *o, cc_err *e)
 {
     int explicit = o->train_dir || o->val_dir;
+    if (o->version) {
+        o->mode = TR_MODE_VERSION;
+        return COVIDCAM_OK;
+    }
     if (o->help) {
         o->mode = TR_MODE_HELP;
         return COVIDCAM_OK;
@@ -291,10 +297,14 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     if (strcmp(o->select, "loss") && strcmp(o->select, "accuracy"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--select must be loss or accuracy, not '%s'",
                        o->select);
-    /* A resumed run checks this once the checkpoint's values are in. */
-    if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                       "--warmup-epochs %d must be below --epochs %d", o->warmup_epochs, o->epochs);
+    /* A warm-up as long as the run would leave no decay: clamped, with a note
+     * (a resumed run keeps its checkpoint's warm-up and checks it there). */
+    if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0) {
+        fprintf(stderr,
+                "covidcam-train: note: --warmup-epochs %d is not below --epochs %d; using %d\n",
+                o->warmup_epochs, o->epochs, o->epochs - 1);
+        o->warmup_epochs = o->epochs - 1;
+    }
     if (o->input_channels == 2)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--input-channels must be 1 or 3");
     covidcam_status st = check_arch(o, e);

@@ -9,7 +9,13 @@
 #include "arch.h"
 #include "error.h"
 
-typedef enum tr_mode { TR_MODE_TRAIN, TR_MODE_TEST, TR_MODE_BENCH, TR_MODE_HELP } tr_mode;
+typedef enum tr_mode {
+    TR_MODE_TRAIN,
+    TR_MODE_TEST,
+    TR_MODE_BENCH,
+    TR_MODE_HELP,
+    TR_MODE_VERSION
+} tr_mode;
 
 typedef struct tr_opts {
     /* data */
@@ -39,6 +45,7 @@ typedef struct tr_opts {
     int resume, force, benchmark, iterations;
     double log_interval;
     int help;
+    int version;
     long stop_after; /* tests: behave as if interrupted once this many iterations ran */
     /* set by parsing */
     tr_mode mode;

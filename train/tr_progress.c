@@ -27,10 +27,11 @@ void tr_format_duration(char *buf, int n, double s)
 }
 
 void tr_progress_update(tr_progress *p, int epoch, int epochs, int batch, int nbatches,
-                        double loss, double acc, double img_s, double eta_s)
+                        double loss, double acc, double img_s, double eta_s, double run_s)
 {
-    char eta[32];
+    char eta[32], run[32];
     tr_format_duration(eta, sizeof eta, eta_s);
+    tr_format_duration(run, sizeof run, run_s);
     double now = tr_now();
     if (p->tty) {
         char bar[21];
@@ -38,8 +39,9 @@ void tr_progress_update(tr_progress *p, int epoch, int epochs, int batch, int nb
         for (int i = 0; i < 20; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[20] = '\0';
-        fprintf(stderr, "\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f acc %.4f %.1f img/s ETA %s",
-                epoch, epochs, bar, batch, nbatches, loss, acc, img_s, eta);
+        fprintf(stderr,
+                "\r\033[Kepoch %d/%d [%s] %d/%d loss %.4f acc %.4f %.1f img/s ETA %s, run %s",
+                epoch, epochs, bar, batch, nbatches, loss, acc, img_s, eta, run);
         fflush(stderr);
         p->drawn = 1;
         return;
@@ -47,8 +49,8 @@ void tr_progress_update(tr_progress *p, int epoch, int epochs, int batch, int nb
     if (now - p->last < p->interval && batch < nbatches)
         return;
     p->last = now;
-    fprintf(stderr, "epoch %d/%d batch %d/%d loss %.4f acc %.4f %.1f img/s ETA %s\n", epoch,
-            epochs, batch, nbatches, loss, acc, img_s, eta);
+    fprintf(stderr, "epoch %d/%d batch %d/%d loss %.4f acc %.4f %.1f img/s ETA %s, run %s\n",
+            epoch, epochs, batch, nbatches, loss, acc, img_s, eta, run);
 }
 
 void tr_progress_clear(tr_progress *p)

@@ -11,9 +11,10 @@ typedef struct tr_progress {
 
 void tr_progress_init(tr_progress *p, double interval);
 
-/* Batch `batch` (1-based) of `nbatches` in epoch `epoch` (1-based) done. */
+/* Batch `batch` (1-based) of `nbatches` in epoch `epoch` (1-based) done;
+ * eta_s is the rest of the epoch, run_s the rest of the run (< 0: unknown). */
 void tr_progress_update(tr_progress *p, int epoch, int epochs, int batch, int nbatches,
-                        double loss, double acc, double img_s, double eta_s);
+                        double loss, double acc, double img_s, double eta_s, double run_s);
 
 /* A phase message (e.g. "validating"); ends the bar line first. */
 void tr_progress_note(tr_progress *p, const char *msg);

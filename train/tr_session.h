@@ -52,6 +52,7 @@ typedef struct tr_session {
     double ep_loss;
     long ep_correct, ep_seen;
     double ep_train_seconds;
+    double val_seconds; /* the last validation pass, for the whole-run ETA */
     double best_acc;
     double best_loss; /* validation loss of the best epoch (selection by loss) */
     int best_epoch;

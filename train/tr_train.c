@@ -72,9 +72,16 @@ static void show_progress(tr_session *s, double t0, int b0)
     double dt = tr_now() - t0, seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     int done = s->batch - b0;
     double ips = dt > 0 ? done * s->o->batch / dt : 0;
-    double eta = done > 0 ? dt / done * (s->iters_per_epoch - s->batch) : -1;
+    double per_iter = done > 0 ? dt / done : -1;
+    double eta = done > 0 ? per_iter * (s->iters_per_epoch - s->batch) : -1;
+    /* the whole run: this epoch's rest, the later epochs' iterations, and a
+     * validation pass per epoch left as long as the last one took */
+    int epochs_left = s->o->epochs - s->epoch - 1;
+    double run = done > 0 ? eta + per_iter * s->iters_per_epoch * epochs_left +
+                                s->val_seconds * (epochs_left + 1)
+                          : -1;
     tr_progress_update(&s->prog, s->epoch + 1, s->o->epochs, s->batch, s->iters_per_epoch,
-                       s->ep_loss / seen, s->ep_correct / seen, ips, eta);
+                       s->ep_loss / seen, s->ep_correct / seen, ips, eta, run);
 }
 
 /* Train the rest of the current epoch. Returns with s->batch ==
@@ -164,8 +171,10 @@ static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc
     tr_report r;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     tr_progress_note(&s->prog, "validating...");
+    double t0 = tr_now();
     covidcam_status st = tr_evaluate(&s->net, s->val_ld, s->o->label_smoothing, &s->conf, s->stop,
                                      &v, e);
+    s->val_seconds = tr_now() - t0;
     if (st)
         return st;
     if (v.stopped) {

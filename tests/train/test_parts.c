@@ -247,7 +247,7 @@ static void test_options(void **state)
         "--data r --split 0.5,0.2,0.1 --out c",     "--data r --split 0.9,0,0.1 --out c",
         "--train a --val b --out c --precision fp16", "--train a --val b --out c --input-channels 2",
         "--train a --val b --out c --select best",
-        "--train a --val b --out c --warmup-epochs 50", "--train a --val b --out c --arch resnet",
+        "--train a --val b --out c --arch resnet",
         "--train a --val b --out c --layers 2,2",   "--data r --train a --val b --out c",
         "--train a --val b --out c --arch resnet --block basic --layers 1,1 --widths 8 --stem-width 8",
     };
@@ -257,6 +257,12 @@ static void test_options(void **state)
             fail_msg("accepted: %s", bad[i]);
         assert_true(strlen(e.msg) > 0);
     }
+    /* a warm-up as long as the run is clamped to epochs - 1, not refused */
+    assert_int_equal(parse(&o, "--train a --val b --out c --epochs 3 --warmup-epochs 5", &e),
+                     COVIDCAM_OK);
+    assert_int_equal(o.warmup_epochs, 2);
+    assert_int_equal(parse(&o, "--version", &e), COVIDCAM_OK);
+    assert_int_equal(o.mode, TR_MODE_VERSION);
     assert_int_equal(parse(&o, "--train a --val b --out c --lr 20", &e),
                      COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(e.msg, "--lr"));
