@@ -259,6 +259,21 @@ covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_mode
     return st;
 }
 
+covidcam_status tr_file_copy_weights(const tr_file *f, tr_params *p, int skip_fc, int *copied,
+                                     cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    *copied = 0;
+    for (int i = 0; i < p->n && !st; i++) {
+        const tr_param *t = &p->p[i];
+        if (skip_fc && (t->kind == TR_FC_W || t->kind == TR_FC_B))
+            continue;
+        if (!(st = copy_tensor(&f->st, t->spec.name, t, p->w + t->off, e)))
+            (*copied)++;
+    }
+    return st;
+}
+
 /* Raw bytes of an F32 rows x cols table (possibly unaligned in the file). */
 static const uint8_t *table(const cc_safetensors *st, const char *name, int cols, long *rows)
 {

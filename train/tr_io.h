@@ -58,6 +58,13 @@ covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_mode
 
 /* Checkpoint extras: the history, the best confusion matrix (k x k, may be
  * absent: c->m stays zero), and the state JSON (NULL if absent). */
+/* Overwrite the values of p (already created for the run's architecture)
+ * with the same-named tensors of f: every parameter and running statistic,
+ * the fc layer too unless skip_fc. *copied counts the tensors copied. Errors
+ * name a tensor that is missing or has another shape (BAD_FORMAT). */
+covidcam_status tr_file_copy_weights(const tr_file *f, tr_params *p, int skip_fc, int *copied,
+                                     cc_err *e);
+
 covidcam_status tr_file_history(const tr_file *f, tr_history *h, cc_err *e);
 void tr_file_confusion(const tr_file *f, tr_confusion *c);
 

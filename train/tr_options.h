@@ -36,6 +36,7 @@ typedef struct tr_opts {
     const char *select; /* "loss" or "accuracy": which validation figure picks best.safetensors */
     const char *resize; /* "stretch", "center_crop" or "pad" (metadata `resize`) */
     int no_ood;         /* skip the OOD fit after training */
+    const char *init_from; /* a covidcam model whose weights start the run, or NULL */
     long seed;
     int threads;
     /* augmentation */

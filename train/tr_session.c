@@ -165,6 +165,63 @@ static covidcam_status make_loaders(tr_session *s, cc_err *e)
     return tr_loader_create(&c, &s->val_ld, e);
 }
 
+static int same_arch(const cc_arch *a, const cc_arch *b)
+{
+    if (a->block != b->block || a->num_stages != b->num_stages || a->stem_width != b->stem_width)
+        return 0;
+    for (int i = 0; i < a->num_stages; i++)
+        if (a->layers[i] != b->layers[i] || a->widths[i] != b->widths[i])
+            return 0;
+    return 1;
+}
+
+/* --init-from: the model's weights replace the fresh initialisation. Its
+ * architecture and input channels must be the run's (the tensors would not
+ * fit otherwise); its mean/std replace the scanned ones, since its weights
+ * expect that normalisation (and its batch-norm epsilon, which its running
+ * statistics go with); its fc layer is kept only for the same classes
+ * in the same order. A different input size or resize mode is allowed (the
+ * network is size-agnostic) and said. */
+static covidcam_status init_from(tr_session *s, cc_err *e)
+{
+    const char *path = s->o->init_from;
+    tr_file f = {0};
+    cc_arch a;
+    tr_model_info mi = {0};
+    int copied = 0;
+    covidcam_status st = tr_file_read(path, &f, e);
+    if (!st)
+        st = tr_file_info(&f, &a, &mi, e);
+    if (!st && !same_arch(&a, &s->arch))
+        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                     "--init-from %s: its architecture (%s) is not the run's (%s): give the same "
+                     "--arch/--block/--layers/--widths/--stem-width",
+                     path, a.name, s->arch.name);
+    else if (!st && mi.in_channels != s->mi.in_channels)
+        st = cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                     "--init-from %s: it takes %d input channels, the run %d", path,
+                     mi.in_channels, s->mi.in_channels);
+    int keep_fc = !st && same_classes(&mi.classes, &s->mi.classes);
+    if (!st)
+        st = tr_file_copy_weights(&f, &s->p, !keep_fc, &copied, e);
+    if (!st) {
+        memcpy(s->mi.mean, mi.mean, sizeof s->mi.mean);
+        memcpy(s->mi.std, mi.std, sizeof s->mi.std);
+        s->mi.bn_eps = mi.bn_eps; /* its running statistics were kept with it */
+        printf("initialised from %s: %d tensors%s; its normalisation (mean %.3f, std %.3f)%s\n",
+               path, copied, keep_fc ? "" : " (fc re-initialised: the classes differ)",
+               (double)mi.mean[0], (double)mi.std[0],
+               mi.input_size != s->mi.input_size || mi.resize != s->mi.resize
+                   ? "; note: it was trained at another input size or resize mode"
+                   : "");
+    } else if (st != COVIDCAM_ERR_INVALID_ARGUMENT) {
+        cc_err_prefix(e, "--init-from %s", path);
+    }
+    tr_model_info_free(&mi);
+    tr_file_free(&f);
+    return st;
+}
+
 static covidcam_status setup_model(tr_session *s, cc_err *e)
 {
     const tr_opts *o = s->o;
@@ -180,6 +237,8 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
         s->mi.bn_eps = o->bn_eps;
         if (o->description && !(s->mi.description = strdup(o->description)))
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        if (o->init_from && (st = init_from(s, e)))
+            return st;
     }
     if ((st = tr_net_build(&s->net, &s->p, o->batch, s->mi.input_size, s->prec, 1,
                            (float)s->mi.bn_eps, e)))

@@ -424,6 +424,72 @@ static void test_ood_fit(void **state)
     tt_rmtree(out);
 }
 
+/* --init-from: a run started from a model holds its weights (checked after an
+ * epoch at a learning rate of 1e-9) and its normalisation; a model of other
+ * classes gives everything but the fc layer; another architecture is refused
+ * by name. */
+static void test_init_from(void **state)
+{
+    (void)state;
+    const char *a = tt_tempdir(), *b = tt_tempdir(), *c = tt_tempdir();
+    char cmd[2048], model_a[128], path[256];
+    tr_opts o;
+    tr_result res;
+    cc_err e = {{0}};
+    snprintf(cmd, sizeof cmd, "%s --epochs 2", k_tiny);
+    opts(&o, a, cmd);
+    run(&o, &res);
+    snprintf(model_a, sizeof model_a, "%s/best.safetensors", a);
+    snprintf(cmd, sizeof cmd, "%s --epochs 1 --lr 1e-9 --warmup-epochs 0 --no-augment --init-from %s",
+             k_tiny, model_a);
+    opts(&o, b, cmd);
+    run(&o, &res);
+    tr_file fa = {0}, fb = {0};
+    OK(tr_file_read(model_a, &fa, &e));
+    snprintf(path, sizeof path, "%s/last.safetensors", b);
+    OK(tr_file_read(path, &fb, &e));
+    const char *names[] = {"conv1.weight", "layer2.0.conv2.weight", "fc.weight"};
+    for (int k = 0; k < 3; k++) {
+        const cc_st_tensor *x = cc_st_find(&fa.st, names[k]), *y = cc_st_find(&fb.st, names[k]);
+        assert_non_null(x);
+        assert_non_null(y);
+        const float *u = (const float *)(const void *)x->data, *v = (const float *)(const void *)y->data;
+        for (size_t i = 0; i < cc_st_numel(x); i++)
+            if (fabsf(u[i] - v[i]) > 1e-6f)
+                fail_msg("%s[%zu]: %g after init-from, %g in the source", names[k], i, v[i], u[i]);
+    }
+    assert_string_equal(cc_st_meta_get(&fb.st, "mean"), cc_st_meta_get(&fa.st, "mean"));
+    tr_file_free(&fa);
+    tr_file_free(&fb);
+
+    /* two of the three classes: the fc layer cannot be reused, the rest is */
+    char tr2[128], va2[128];
+    snprintf(tr2, sizeof tr2, "%s/train", c);
+    snprintf(va2, sizeof va2, "%s/val", c);
+    tt_write_class(tr2, "X", 0, 12, 28, 300);
+    tt_write_class(tr2, "Y", 1, 12, 28, 301);
+    tt_write_class(va2, "X", 0, 4, 28, 302);
+    tt_write_class(va2, "Y", 1, 4, 28, 303);
+    snprintf(cmd, sizeof cmd,
+             "--train %s --val %s --out %%o --arch resnet --block basic --layers 1,1 --widths 8,16 "
+             "--stem-width 8 --input-size 32 --input-channels 1 --batch-size 6 --epochs 1 "
+             "--warmup-epochs 0 --workers 2 --seed 3 --init-from %s",
+             tr2, va2, model_a);
+    snprintf(path, sizeof path, "%s/out", c);
+    opts(&o, path, cmd);
+    run(&o, &res);
+    /* another architecture */
+    snprintf(cmd, sizeof cmd, "%s --epochs 1 --widths 8,8 --init-from %s", k_tiny, model_a);
+    snprintf(path, sizeof path, "%s/out2", c);
+    opts(&o, path, cmd);
+    tr_session s;
+    assert_int_equal(tr_session_open(&s, &o, "test", &g_never, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "architecture"));
+    tt_rmtree(a);
+    tt_rmtree(b);
+    tt_rmtree(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_library_load),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_ood_fit),
+        cmocka_unit_test(test_init_from),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
