@@ -63,7 +63,8 @@ typedef struct tr_session {
 } tr_session;
 
 /* Data, model, network and loaders for o, resuming from the checkpoint when
- * o->resume. */
+ * o->resume. Whether it succeeds or fails, tr_session_close releases what
+ * was built (a failed open may hold splits, classes and parameters). */
 covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
                                 const volatile sig_atomic_t *stop, cc_err *e);
 void tr_session_close(tr_session *s);

@@ -484,6 +484,7 @@ static void test_init_from(void **state)
     opts(&o, path, cmd);
     tr_session s;
     assert_int_equal(tr_session_open(&s, &o, "test", &g_never, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    tr_session_close(&s); /* a failed open is closed too (tr_session.h) */
     assert_non_null(strstr(e.msg, "architecture"));
     tt_rmtree(a);
     tt_rmtree(b);
