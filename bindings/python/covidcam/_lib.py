@@ -229,6 +229,9 @@ def candidates():
     if build_root:
         out.append(("$CC_BUILD_ROOT", os.path.join(build_root, "lib", "libcovidcam.so")))
     out.append(("build tree", os.path.join(_package_root(), "build", "lib", "libcovidcam.so")))
+    # where tools/demo.sh and server/demo.sh build (README quick start)
+    for d in ("build-demo", "build-server"):
+        out.append(("%s tree" % d, os.path.join(_package_root(), d, "lib", "libcovidcam.so")))
     # The dynamic loader honours LD_LIBRARY_PATH and ld.so.cache.
     out.append(("system loader", "libcovidcam.so.%d" % ABI_MAJOR))
     found = ctypes.util.find_library("covidcam")

@@ -13,6 +13,22 @@ BOTTLENECK = support.fixture("bottleneck.safetensors")
 
 
 class LibraryTest(unittest.TestCase):
+    def test_search_order(self):
+        # $COVIDCAM_LIBRARY, $CC_BUILD_ROOT, the build trees (build/, then the
+        # quick start's build-demo/ and build-server/), then the system loader.
+        saved = {k: os.environ.pop(k, None) for k in ("COVIDCAM_LIBRARY", "CC_BUILD_ROOT")}
+        try:
+            where = [w for w, _ in covidcam._lib.candidates()]
+            paths = [p for _, p in covidcam._lib.candidates()]
+        finally:
+            for k, v in saved.items():
+                if v is not None:
+                    os.environ[k] = v
+        self.assertEqual(where[:3], ["build tree", "build-demo tree", "build-server tree"])
+        root = os.path.normpath(os.path.join(os.path.dirname(covidcam.__file__), "..", "..", ".."))
+        self.assertEqual(paths[1], os.path.join(root, "build-demo", "lib", "libcovidcam.so"))
+        self.assertEqual(where[3], "system loader")
+
     def test_every_symbol_is_declared_and_present(self):
         lib = covidcam._lib.get()
         self.assertEqual(lib.missing, [])
