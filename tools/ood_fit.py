@@ -62,20 +62,26 @@ def _read_fit_constants():
 SHRINK, PERCENTILE = _read_fit_constants()
 
 
-def run(session, paths, want_logits=False):
-    """Pooled features (n x F) and logits (n x K) of every readable image;
-    unreadable images are reported and left out."""
-    feats, logits, kept = [], [], []
-    for p in paths:
+def classified(session, paths):
+    """(index, result) for every readable image of paths, in order, the
+    session holding that image's features and assessment; unreadable images
+    are reported and left out."""
+    for i, p in enumerate(paths):
         try:
             r = session.classify_file(p)
         except covidcam.Error as exc:
             print("skipped %s: %s" % (p, exc), file=sys.stderr)
             continue
+        yield i, r
+
+
+def run(session, paths):
+    """Pooled features (n x F) of every readable image and their indices."""
+    feats, kept = [], []
+    for i, _ in classified(session, paths):
         feats.append(session.features(numpy=True))
-        logits.append(r.logits)
-        kept.append(p)
-    return np.array(feats, dtype=np.float64), np.array(logits, dtype=np.float64), kept
+        kept.append(i)
+    return np.array(feats, dtype=np.float64), kept
 
 
 def fit_gaussians(feats, labels, k):
@@ -146,11 +152,11 @@ def cmd_fit(a):
     session = covidcam.Session(model, threads=a.threads)
     k = model.num_classes
     paths, labels = labelled(model, a.train, a.per_class)
-    feats, _, kept = run(session, paths)
-    labels = labels[[paths.index(p) for p in kept]] if len(kept) != len(paths) else labels
+    feats, kept = run(session, paths)
+    labels = labels[kept]
     means, prec = fit_gaussians(feats, labels, k)
     vpaths, _ = labelled(model, a.val)
-    vfeats, _, _ = run(session, vpaths)
+    vfeats, _ = run(session, vpaths)
     vscore = mahalanobis(vfeats, means, prec)
     thr = float(np.percentile(vscore, PERCENTILE))
     print("fitted on %d training images (%d features, %d classes); threshold %.4f = "
@@ -174,12 +180,7 @@ def images_under(folder):
 def judge(session, paths, t):
     """Per readable image: (OOD flag, flagged or warned, energy score)."""
     out = []
-    for p in paths:
-        try:
-            r = session.classify_file(p)
-        except covidcam.Error as exc:
-            print("skipped %s: %s" % (p, exc), file=sys.stderr)
-            continue
+    for _, r in classified(session, paths):
         s = session.assessment()
         out.append((s.ood, s.ood or bool(s.warnings), float(energy(np.array([r.logits]), t)[0])))
     return out
