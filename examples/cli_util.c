@@ -249,3 +249,15 @@ int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], in
                  *mo ? "'" : "", *mo ? mo : "absent", *mo ? "'" : "");
     return n;
 }
+
+void cli_method_list(char *buf, size_t size)
+{
+    size_t o = 0;
+    const char *name;
+    if (!size)
+        return;
+    buf[0] = '\0';
+    for (int m = 0; (name = covidcam_cam_method_name((covidcam_cam_method)m)) && o + 1 < size;
+         m++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", m ? ", " : "", name);
+}

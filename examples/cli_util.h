@@ -68,4 +68,8 @@ int cli_json_set_trust(json_t *obj, const covidcam_image_info *info,
  * buf; 0 when the image is not flagged (nothing written). */
 int cli_ood_line(const covidcam_assessment *a, char *buf, size_t size);
 
+/* "gradcam, gradcam++, layercam, ..." : every method the library names
+ * (covidcam_cam_method_name), for usage texts and error messages. */
+void cli_method_list(char *buf, size_t size);
+
 #endif

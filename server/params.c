@@ -42,15 +42,9 @@ int params_only(struct MHD_Connection *c, const char *const *allowed, char *msg,
 static int parse_method(const char *s, covidcam_cam_method *m)
 {
     /* "gradcam++" arrives as "gradcam  " when the client did not escape '+'. */
-    if (!strcmp(s, "gradcam"))
-        *m = COVIDCAM_CAM_GRADCAM;
-    else if (!strcmp(s, "gradcam++") || !strcmp(s, "gradcampp") || !strcmp(s, "gradcam  "))
-        *m = COVIDCAM_CAM_GRADCAMPP;
-    else if (!strcmp(s, "layercam"))
-        *m = COVIDCAM_CAM_LAYERCAM;
-    else
-        return -1;
-    return 0;
+    if (!strcmp(s, "gradcam  "))
+        s = "gradcam++";
+    return covidcam_cam_method_parse(s, m) == COVIDCAM_OK ? 0 : -1;
 }
 
 static int parse_layer(const covidcam_model *m, const char *s, gradcam_params *p, char *msg,
@@ -102,7 +96,9 @@ int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_pa
     if (cls && *cls && parse_class(m, cls, p, msg, size))
         return -1;
     if (method && *method && parse_method(method, &p->opt.method)) {
-        snprintf(msg, size, "unknown method '%.64s' (gradcam, gradcam++, layercam)", method);
+        char names[256];
+        cli_method_list(names, sizeof names);
+        snprintf(msg, size, "unknown method '%.64s' (%s)", method, names);
         return -1;
     }
     if (alpha && *alpha && cli_parse_double(alpha, 0.0, 1.0, &p->alpha)) {

@@ -18,8 +18,9 @@ typedef struct gradcam_params {
  * with a message naming the first other one in msg. */
 int params_only(struct MHD_Connection *c, const char *const *allowed, char *msg, size_t size);
 
-/* layer=, class= (name or index), method= (gradcam, gradcam++ or gradcampp,
- * layercam), alpha= in [0, 1]. 0, or -1 with a message naming the culprit. */
+/* layer=, class= (name or index), method= (a name covidcam_cam_method_parse
+ * knows: gradcam, gradcam++ or gradcampp, layercam, hirescam, xgradcam,
+ * eigencam, eigengradcam, scorecam), alpha= in [0, 1]. 0, or -1 with a message naming the culprit. */
 int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_params *p,
                    char *msg, size_t size);
 

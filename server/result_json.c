@@ -6,12 +6,8 @@
 
 const char *result_method_name(covidcam_cam_method m)
 {
-    switch (m) {
-    case COVIDCAM_CAM_GRADCAM: return "gradcam";
-    case COVIDCAM_CAM_GRADCAMPP: return "gradcam++";
-    case COVIDCAM_CAM_LAYERCAM: return "layercam";
-    }
-    return "unknown";
+    const char *name = covidcam_cam_method_name(m);
+    return name ? name : "unknown";
 }
 
 /* "ood", "ood_score" and "warnings", as the CLIs print them. */
