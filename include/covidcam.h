@@ -438,6 +438,10 @@ COVIDCAM_API float covidcam_heatmap_probability(const covidcam_heatmap *heatmap)
 COVIDCAM_API const char *covidcam_heatmap_layer(const covidcam_heatmap *heatmap);
 COVIDCAM_API covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *heatmap);
 
+/* Whether eigen_smooth was applied (0 or 1), and the aug_smooth used. Since 0.4. */
+COVIDCAM_API int covidcam_heatmap_eigen_smooth(const covidcam_heatmap *heatmap);
+COVIDCAM_API covidcam_aug_smooth covidcam_heatmap_aug_smooth(const covidcam_heatmap *heatmap);
+
 /* The classification that came with the map: num_classes probabilities and
  * logits, and the top class. Owned by the heatmap. */
 COVIDCAM_API int covidcam_heatmap_num_classes(const covidcam_heatmap *heatmap);
@@ -500,6 +504,38 @@ COVIDCAM_API covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatm
 COVIDCAM_API covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *heatmap,
                                                              const char *path, char *errbuf,
                                                              size_t errbuf_size);
+
+/* ---------------------------------------------------------------- legends (since 0.4) */
+
+/* The label of a heatmap, "<class> <probability>% | <method> <layer>" with
+ * " eigen" and " aug" or " aug+flip" appended when used, e.g.
+ * "COVID 97.1% | gradcam++ layer4.1", into buf (NUL-terminated, cut to fit
+ * `size`). `model` supplies the class name and must be the heatmap's model:
+ * INVALID_ARGUMENT for NULLs, size 0 or a model with another number of
+ * classes. Thread-safe (reads only). */
+COVIDCAM_API covidcam_status covidcam_heatmap_label(const covidcam_heatmap *heatmap,
+                                                    const covidcam_model *model, char *buf,
+                                                    size_t size);
+
+/* Draw a legend onto an RGB image the caller owns (3 * width * height bytes,
+ * rows packed, e.g. from covidcam_heatmap_overlay): a darkened band along the
+ * top with `text` in a built-in 6 x 13 bitmap font (printable ASCII; other
+ * bytes are drawn as '?'; cut at the right edge), and a band along the bottom
+ * with the jet colour bar of the map from 0 (left) to 1 (right). Glyphs and
+ * bar scale by an integer factor, min(width, height) / 320 (at least 1).
+ * INVALID_ARGUMENT (message in errbuf, may be NULL) for NULL rgb or text, or
+ * a size outside (0, COVIDCAM_MAX_IMAGE_DIM] / COVIDCAM_MAX_IMAGE_PIXELS.
+ * Allocates nothing; thread-safe on distinct buffers. */
+COVIDCAM_API covidcam_status covidcam_draw_legend(uint8_t *rgb, int width, int height,
+                                                  const char *text, char *errbuf,
+                                                  size_t errbuf_size);
+
+/* covidcam_heatmap_write_overlay() with covidcam_draw_legend(`label`) on the
+ * image; pass covidcam_heatmap_label()'s text for the standard label. Same
+ * errors, plus INVALID_ARGUMENT for a NULL label. */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_labelled_overlay(
+    const covidcam_heatmap *heatmap, const char *path, float image_weight, const char *label,
+    char *errbuf, size_t errbuf_size);
 
 /* ---------------------------------------------------------------- image formats */
 
