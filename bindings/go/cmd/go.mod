@@ -1,7 +1,7 @@
-module covidcam/cmd
+module github.com/covidcam/libcovidcam/bindings/go/cmd
 
 go 1.19
 
-require covidcam v0.0.0
+require github.com/covidcam/libcovidcam/bindings/go/covidcam v0.0.0
 
-replace covidcam => ../covidcam
+replace github.com/covidcam/libcovidcam/bindings/go/covidcam => ../covidcam

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // Arguments a C int or a C string cannot carry are refused, never truncated.

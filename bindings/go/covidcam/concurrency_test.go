@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // One Model shared by goroutines, one Session each (the documented use):

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 const tol = 1e-4 // oneDNN accumulation order vs float64 PyTorch references

@@ -1,3 +1,3 @@
-module covidcam
+module github.com/covidcam/libcovidcam/bindings/go/covidcam
 
 go 1.19

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 var methods = map[string]covidcam.Method{"gradcam": covidcam.GradCAM,

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // Every format through the binding: a JPEG by path and bytes equals the

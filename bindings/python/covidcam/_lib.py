@@ -214,7 +214,8 @@ class Library:
 
 
 def _package_root():
-    # bindings/python/covidcam/_lib.py -> the source root four levels up.
+    # bindings/python/covidcam/_lib.py -> the source root four levels up (in a
+    # checkout; installed, some directory above site-packages).
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.normpath(os.path.join(here, "..", "..", ".."))
 
@@ -228,10 +229,14 @@ def candidates():
     build_root = os.environ.get("CC_BUILD_ROOT")
     if build_root:
         out.append(("$CC_BUILD_ROOT", os.path.join(build_root, "lib", "libcovidcam.so")))
-    out.append(("build tree", os.path.join(_package_root(), "build", "lib", "libcovidcam.so")))
-    # where tools/demo.sh and server/demo.sh build (README quick start)
-    for d in ("build-demo", "build-server"):
-        out.append(("%s tree" % d, os.path.join(_package_root(), d, "lib", "libcovidcam.so")))
+    root = _package_root()
+    # Only a package used in place from a checkout has build trees beside it;
+    # an installed one (site-packages) relies on the loader.
+    if os.path.isfile(os.path.join(root, "include", "covidcam.h")):
+        out.append(("build tree", os.path.join(root, "build", "lib", "libcovidcam.so")))
+        # where tools/demo.sh and server/demo.sh build (README quick start)
+        for d in ("build-demo", "build-server"):
+            out.append(("%s tree" % d, os.path.join(root, d, "lib", "libcovidcam.so")))
     # The dynamic loader honours LD_LIBRARY_PATH and ld.so.cache.
     out.append(("system loader", "libcovidcam.so.%d" % ABI_MAJOR))
     found = ctypes.util.find_library("covidcam")

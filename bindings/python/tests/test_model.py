@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,25 @@ class LibraryTest(unittest.TestCase):
         root = os.path.normpath(os.path.join(os.path.dirname(covidcam.__file__), "..", "..", ".."))
         self.assertEqual(paths[1], os.path.join(root, "build-demo", "lib", "libcovidcam.so"))
         self.assertEqual(where[3], "system loader")
+
+    def test_installed_package_skips_build_trees(self):
+        # A copy of the package outside a checkout (as in site-packages) goes
+        # from $COVIDCAM_LIBRARY straight to the system loader.
+        pkg = os.path.dirname(covidcam.__file__)
+        with tempfile.TemporaryDirectory() as tmp:
+            site = os.path.join(tmp, "lib", "python3", "site-packages")
+            shutil.copytree(pkg, os.path.join(site, "covidcam"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("COVIDCAM_LIBRARY", "CC_BUILD_ROOT")}
+            env.update(PYTHONPATH=site, COVIDCAM_LIBRARY="/nonexistent/libcovidcam.so")
+            code = ("import covidcam._lib as l, os\n"
+                    "assert os.path.dirname(l.__file__).startswith(%r)\n"
+                    "print('|'.join(w for w, _ in l.candidates()))\n" % site)
+            out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        self.assertEqual(out.split("|")[:2], ["$COVIDCAM_LIBRARY", "system loader"])
+        self.assertNotIn("tree", out)
 
     def test_every_symbol_is_declared_and_present(self):
         lib = covidcam._lib.get()

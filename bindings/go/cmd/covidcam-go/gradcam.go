@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // covidcam-go gradcam: examples/covidcam-gradcam.c in Go (single-image outputs).

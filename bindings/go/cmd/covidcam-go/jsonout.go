@@ -8,7 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // JSON lines formatted exactly as the C example programs print them (jansson,

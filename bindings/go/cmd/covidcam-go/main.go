@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 func main() {
