@@ -162,7 +162,7 @@ func TestGradCAMMatchesC(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	for _, args := range [][]string{{}, {"classify"}, {"classify", "-m", "x"},
-		{"gradcam", "-m", "x", "-M", "scorecam", "a.png"}, {"gradcam", "-m", "x", "-a", "2",
+		{"gradcam", "-m", "x", "-M", "saliency", "a.png"}, {"gradcam", "-m", "x", "-a", "2",
 			"a.png"}, {"gradcam", "-m", "x", "-o", "o.png", "a.png", "b.png"},
 		{"classify", "-t", "-1", "-m", "x", "a.png"}, {"frobnicate"}} {
 		if rc := run(args, &out, &errb); rc != 2 {
