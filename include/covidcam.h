@@ -730,6 +730,15 @@ COVIDCAM_API int covidcam_model_num_features(const covidcam_model *model);
 COVIDCAM_API covidcam_status covidcam_session_features(covidcam_session *session,
                                                        float *features, size_t capacity);
 
+/* The network input of the session's last successful classify or Grad-CAM
+ * call: the preprocessed, normalised tensor (channels x size x size, planar,
+ * what covidcam_classify_tensor takes), into the caller's `tensor` (capacity
+ * floats). Lets a program perturb exactly what the network saw (map
+ * faithfulness, covidcam-faithfulness). Errors as covidcam_session_features.
+ * Since 0.4. */
+COVIDCAM_API covidcam_status covidcam_session_input(covidcam_session *session, float *tensor,
+                                                    size_t capacity);
+
 #ifdef __cplusplus
 }
 #endif

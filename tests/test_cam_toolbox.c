@@ -262,6 +262,49 @@ static void test_eigencam_class_free(void **state)
     close_ctx(&c);
 }
 
+/* The extra passes of ScoreCAM, aug_smooth and several layers leave the
+ * session's features and input those of the image (covidcam_session_features
+ * and covidcam_session_input after the call). */
+static void test_session_state_after_extra_passes(void **state)
+{
+    (void)state;
+    ctx c;
+    open_ctx(&c, "basic");
+    int nf = covidcam_model_num_features(c.m);
+    size_t nin = (size_t)c.channels * (size_t)c.size * (size_t)c.size;
+    float *want = malloc((size_t)nf * sizeof *want), *got = malloc((size_t)nf * sizeof *got);
+    float *input = malloc(nin * sizeof *input);
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_non_null(input);
+    assert_int_equal(covidcam_session_input(c.s, input, nin - 1), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(covidcam_classify_tensor(c.s, c.x, c.channels, c.size, c.size, NULL, NULL,
+                                              8, NULL),
+                     COVIDCAM_OK);
+    assert_int_equal(covidcam_session_features(c.s, want, (size_t)nf), COVIDCAM_OK);
+    static const struct {
+        const char *layers;
+        covidcam_cam_method method;
+        covidcam_aug_smooth aug;
+    } cases[] = {{"layer3", COVIDCAM_CAM_SCORECAM, COVIDCAM_AUG_NONE},
+                 {"layer4", COVIDCAM_CAM_GRADCAM, COVIDCAM_AUG_FLIP},
+                 {"layer2.0,layer4", COVIDCAM_CAM_LAYERCAM, COVIDCAM_AUG_NONE}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        covidcam_heatmap *h = cam(&c, cases[i].layers, -1, cases[i].method, 0, cases[i].aug);
+        assert_int_equal(covidcam_session_features(c.s, got, (size_t)nf), COVIDCAM_OK);
+        assert_memory_equal(got, want, (size_t)nf * sizeof *got);
+        assert_int_equal(covidcam_session_input(c.s, input, nin), COVIDCAM_OK);
+        assert_memory_equal(input, c.x, nin * sizeof *input);
+        covidcam_heatmap_free(h);
+    }
+    assert_int_equal(covidcam_session_input(c.s, NULL, nin), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(covidcam_session_input(NULL, input, nin), COVIDCAM_ERR_INVALID_ARGUMENT);
+    free(want);
+    free(got);
+    free(input);
+    close_ctx(&c);
+}
+
 static void test_method_names(void **state)
 {
     (void)state;
@@ -326,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_parity_bottleneck),
         cmocka_unit_test(test_multi_layer_handle),
         cmocka_unit_test(test_eigencam_class_free),
+        cmocka_unit_test(test_session_state_after_extra_passes),
         cmocka_unit_test(test_method_names),
         cmocka_unit_test(test_bad_options),
     };

@@ -178,6 +178,10 @@ covidcam_status cc_cam_compose(covidcam_session *s, const cc_cam_plan *plan, int
     }
     for (size_t i = 0; rc == COVIDCAM_OK && i < s2; i++)
         h->map[i] = sum ? (float)(sum[i] / nv) : w.view_map[i];
+    /* Other passes (views, layers, ScoreCAM's masks) left their features in
+     * the net; the session's features are the image's (covidcam_session_features). */
+    if (rc == COVIDCAM_OK && (nv > 1 || plan->num > 1 || o->method == COVIDCAM_CAM_SCORECAM))
+        rc = cc_net_forward(s->net, s->input, s->net->num_blocks, &s->err);
     free(sum);
     work_free(&w);
     return rc;
