@@ -47,6 +47,9 @@ func TestCAMToolboxMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if in, err := s.Input(); err != nil || !equalFloats(in, x) {
+		t.Errorf("Input after ClassifyTensor: %v (equal %v)", err, equalFloats(in, x))
+	}
 	check := func(layers string, method covidcam.Method, eigen bool, aug covidcam.AugSmooth) {
 		t.Helper()
 		hm, err := s.GradCAMTensor(x, 3, 72, 72, &covidcam.GradCAMOptions{Method: method,

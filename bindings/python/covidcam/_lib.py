@@ -183,6 +183,7 @@ _SIGNATURES = {
     "covidcam_heatmap_write_colormap": (status_t, [heatmap_p, _str, _str, _size]),
     # CAM toolbox and legends (0.4)
     "covidcam_cam_method_name": (_str, [_int]),
+    "covidcam_session_input": (status_t, [session_p, c_float_p, _size]),
     "covidcam_cam_method_parse": (status_t, [_str, c_int_p]),
     "covidcam_heatmap_eigen_smooth": (_int, [heatmap_p]),
     "covidcam_heatmap_aug_smooth": (_int, [heatmap_p]),

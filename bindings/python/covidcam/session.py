@@ -176,6 +176,20 @@ class Session(OwnedHandle):
                 self._raise(st)
         return _buffers.floats_out(out, n, (n,), numpy) if numpy else list(out)
 
+    def input(self, numpy=None):
+        """The network input of the last successful call (covidcam_session_input):
+        the preprocessed tensor C x S x S, flat list of floats or a float32
+        ndarray (C, S, S) when numpy (0.4)."""
+        m = self._model
+        c, s = m.input_channels, m.input_size
+        n = c * s * s
+        out = (ctypes.c_float * n)()
+        with self._lock:
+            st = self._lib.session_input(self._h(), out, n)
+            if st:
+                self._raise(st)
+        return _buffers.floats_out(out, n, (c, s, s), numpy) if numpy else list(out)
+
     def classify_pixels(self, pixels, width=None, height=None, stride=None):
         """Classify 8-bit gray pixels: a 2-D uint8 ndarray, or a buffer of
         `height` rows of `width` bytes `stride` (default width) apart."""

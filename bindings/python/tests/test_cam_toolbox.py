@@ -37,6 +37,7 @@ class CamToolboxTest(unittest.TestCase):
         shape, x = support.expected("bottleneck.input.0")
         cls.x = x
         res = cls.session.classify_tensor(x)
+        assert cls.session.input() == list(x), "input() is not the tensor classified"
         order = sorted(range(len(res.logits)), key=lambda i: res.logits[i])
         cls.top = order[-1]
 
