@@ -53,7 +53,7 @@ extern "C" {
 /* The version this header belongs to. Set in meson.build's project() alone;
  * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
-#define COVIDCAM_VERSION_MINOR 3
+#define COVIDCAM_VERSION_MINOR 4
 #define COVIDCAM_VERSION_PATCH 0
 
 /* Enough bytes for any message the library writes to an errbuf. */
@@ -341,6 +341,7 @@ typedef struct covidcam_gradcam_options {
                                    their maps, as pytorch-grad-cam does with several
                                    target layers. Only read during the call. */
     int target_class;           /* class to explain; -1 (default) = the top class */
+    int reserved0;              /* 0.3's tail padding: never a field (abi/README.md); 0 */
     int eigen_smooth;           /* since 0.4: non-zero replaces the weighted sum of the
                                    method by the first principal component of the
                                    weighted activations (pytorch-grad-cam's

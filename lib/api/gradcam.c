@@ -22,6 +22,10 @@ _Static_assert(offsetof(covidcam_gradcam_options, method) ==
                        offsetof(cc_gradcam_options_v0_1, target_class) &&
                    sizeof(covidcam_gradcam_options) >= sizeof(cc_gradcam_options_v0_1),
                "covidcam_gradcam_options may only grow at the end");
+/* 0.4's fields start past 0.3's sizeof, never in its tail padding (abi/README.md). */
+_Static_assert(offsetof(covidcam_gradcam_options, eigen_smooth) >= 32 ||
+                   sizeof(void *) != 8,
+               "eigen_smooth must not reuse the 0.3 struct's tail padding");
 
 /* The ABI entry point of programs built against the 0.1 header (see
  * covidcam_session_options_init in session.c). */

@@ -41,6 +41,7 @@ class GradcamOptions(ctypes.Structure):
                 ("method", ctypes.c_int),
                 ("layer", ctypes.c_char_p),
                 ("target_class", ctypes.c_int),
+                ("reserved0", ctypes.c_int),      # 0.3's tail padding, never a field
                 ("eigen_smooth", ctypes.c_int),   # 0.4
                 ("aug_smooth", ctypes.c_int)]     # 0.4
 
