@@ -183,7 +183,7 @@ def _fits(s):
     return len(os.fsencode(s)) < PATH_MAX
 
 
-def _stem(rel):
+def stem(rel):
     """cli_stem of the last component of rel: None if empty or too long."""
     base = rel.rsplit("/", 1)[-1]
     dot = base.rfind(".")
@@ -203,7 +203,7 @@ def _name_outputs(out_dir, items):
         rel = it.rel
         slash = rel.rfind("/")
         d = rel[:slash + 1]
-        s = _stem(rel)
+        s = stem(rel)
         if s is None or not _fits(d):
             out.append((None, "cannot name outputs after this path"))
             continue
