@@ -152,6 +152,24 @@ class CliTest(unittest.TestCase):
                      ["--help"], ["-V"]):
             self.compare("gradcam", args)
 
+    def test_folders(self):
+        """Folders, stdin lists, --pattern, --csv, the pool, the summary and
+        --out-dir (tests/formats/cli_folders.py), byte-identical to the C
+        programs when they are built."""
+        script = os.path.join(support.SOURCE_ROOT, "tests", "formats", "cli_folders.py")
+        args = [sys.executable, script, support.FIXTURES, support.SHARED,
+                "--classify", "%s -m covidcam classify" % sys.executable,
+                "--gradcam", "%s -m covidcam gradcam" % sys.executable]
+        for tool in ("classify", "gradcam"):
+            exe = example("covidcam-" + tool)
+            if exe:
+                args += ["--reference-" + tool, exe]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PKG_DIR + os.pathsep + env.get("PYTHONPATH", "")
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("ok: ", p.stdout)
+
     def test_entry_point(self):
         rc, out, err = run([sys.executable, "-m", "covidcam", "version"])
         self.assertEqual(rc, 0)
