@@ -84,31 +84,48 @@ int cli_print_json(json_t *obj)
     return rc;
 }
 
+int cli_load(const char *prog, const char *path, covidcam_model **model)
+{
+    char err[COVIDCAM_ERRBUF_SIZE];
+    covidcam_status rc = covidcam_model_load(path, model, err, sizeof err);
+    if (!rc)
+        return 0;
+    fprintf(stderr, "%s: cannot load model %s: %s: %s\n", prog, path,
+            covidcam_status_string(rc), err);
+    *model = NULL;
+    return -1;
+}
+
+int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
+                 covidcam_session **sessions)
+{
+    char err[COVIDCAM_ERRBUF_SIZE];
+    covidcam_session_options opt;
+    covidcam_session_options_init(&opt);
+    opt.num_threads = threads;
+    for (int i = 0; i < n; i++) {
+        covidcam_status rc = covidcam_session_create(model, &opt, &sessions[i], err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "%s: cannot create a session: %s: %s\n", prog,
+                    covidcam_status_string(rc), err);
+            while (i > 0)
+                covidcam_session_free(sessions[--i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
              covidcam_session **session)
 {
-    char err[COVIDCAM_ERRBUF_SIZE];
-    covidcam_model *m = NULL;
-    covidcam_session *s = NULL;
-    covidcam_session_options opt;
-    covidcam_status rc = covidcam_model_load(path, &m, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "%s: cannot load model %s: %s: %s\n", prog, path,
-                covidcam_status_string(rc), err);
+    if (cli_load(prog, path, model))
         return -1;
-    }
-    covidcam_session_options_init(&opt);
-    opt.num_threads = threads;
-    rc = covidcam_session_create(m, &opt, &s, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "%s: cannot create a session: %s: %s\n", prog,
-                covidcam_status_string(rc), err);
-        covidcam_model_free(m);
-        return -1;
-    }
-    *model = m;
-    *session = s;
-    return 0;
+    if (!cli_sessions(prog, *model, threads, 1, session))
+        return 0;
+    covidcam_model_free(*model);
+    *model = NULL;
+    return -1;
 }
 
 int cli_stem(const char *path, char *out, size_t size)

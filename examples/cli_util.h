@@ -27,6 +27,16 @@ json_t *cli_json_class_map(const covidcam_model *model, const float *values);
 /* Print `obj` compactly on one line of stdout and release it; -1 on failure. */
 int cli_print_json(json_t *obj);
 
+/* Load the model at `path`; on failure prints "prog: message" to stderr and
+ * returns -1 (*model NULL). */
+int cli_load(const char *prog, const char *path, covidcam_model **model);
+
+/* Create `n` sessions of `model` with `threads` threads each (one per worker
+ * thread; the model is shared). On failure prints the message, frees the
+ * sessions made so far and returns -1. */
+int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
+                 covidcam_session **sessions);
+
 /* Load `path` and create a session with `threads` threads (0 = all cores).
  * On failure prints "prog: message" to stderr and returns -1 (nothing to free). */
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
