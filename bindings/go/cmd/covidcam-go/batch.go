@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // Runs over many images (examples/batch.c, pool.c, progress.c, csv_row.c in

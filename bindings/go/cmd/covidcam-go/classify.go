@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"covidcam"
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // covidcam-go classify: examples/covidcam-classify.c in Go.
