@@ -278,3 +278,31 @@ void cli_method_list(char *buf, size_t size)
          m++)
         o += (size_t)snprintf(buf + o, size - o, "%s%s", m ? ", " : "", name);
 }
+
+static const char *const aug_names[] = {"none", "intensity", "flip"};
+
+int cli_parse_aug(const char *s, covidcam_aug_smooth *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, aug_names[i])) {
+            *out = (covidcam_aug_smooth)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *cli_aug_name(covidcam_aug_smooth aug)
+{
+    return aug >= COVIDCAM_AUG_NONE && aug <= COVIDCAM_AUG_FLIP ? aug_names[aug] : "none";
+}
+
+int cli_json_set_smoothing(json_t *obj, const covidcam_heatmap *h)
+{
+    if (covidcam_heatmap_eigen_smooth(h) && json_object_set_new(obj, "eigen_smooth", json_true()))
+        return -1;
+    covidcam_aug_smooth aug = covidcam_heatmap_aug_smooth(h);
+    if (aug != COVIDCAM_AUG_NONE &&
+        json_object_set_new(obj, "aug_smooth", json_string(cli_aug_name(aug))))
+        return -1;
+    return 0;
+}

@@ -82,4 +82,14 @@ int cli_ood_line(const covidcam_assessment *a, char *buf, size_t size);
  * (covidcam_cam_method_name), for usage texts and error messages. */
 void cli_method_list(char *buf, size_t size);
 
+/* --aug-smooth: "none", "intensity" or "flip" into *out; 0, or -1 when
+ * unknown. cli_aug_name is the reverse ("none" for an unknown value). */
+int cli_parse_aug(const char *s, covidcam_aug_smooth *out);
+const char *cli_aug_name(covidcam_aug_smooth aug);
+
+/* "eigen_smooth": true and "aug_smooth": "intensity"|"flip" on obj when the
+ * heatmap used them (absent otherwise, so default runs print what they
+ * always printed). -1 on allocation failure. */
+int cli_json_set_smoothing(json_t *obj, const covidcam_heatmap *h);
+
 #endif

@@ -19,6 +19,8 @@ static const char *prog = "covidcam-gradcam";
 typedef struct args {
     const char *model, *layer, *class_arg, *out_dir, *csv, *pattern;
     covidcam_cam_method method;
+    covidcam_aug_smooth aug_smooth;
+    int eigen_smooth, label;
     double alpha; /* heatmap opacity in the overlay */
     int json, threads, threads_set, jobs, quiet, list_layers;
     /* Single-image mode: output paths. Batch mode: non-NULL marks a wanted output. */
@@ -30,12 +32,22 @@ typedef struct outputs {
     const char *overlay, *heatmap, *npy;
 } outputs;
 
-enum { OPT_HEATMAP = 256, OPT_NPY, OPT_OUT_DIR, OPT_LIST_LAYERS, OPT_CSV, OPT_PATTERN };
-
-static const char *method_names[] = {"gradcam", "gradcam++", "layercam"};
+enum {
+    OPT_HEATMAP = 256,
+    OPT_NPY,
+    OPT_OUT_DIR,
+    OPT_LIST_LAYERS,
+    OPT_CSV,
+    OPT_PATTERN,
+    OPT_EIGEN,
+    OPT_AUG,
+    OPT_LABEL
+};
 
 static void usage(FILE *f)
 {
+    char methods[256];
+    cli_method_list(methods, sizeof methods);
     fprintf(f,
             "Usage: %s --model FILE [OPTIONS] [-o OVERLAY.png] [--heatmap HEAT.png]\n"
             "                        [--npy MAP.npy] IMAGE|FOLDER|-...\n"
@@ -49,13 +61,21 @@ static void usage(FILE *f)
             "Options:\n"
             "  -m, --model FILE        covidcam safetensors model (docs/model-format.md)\n"
             "  -l, --layer NAME        target block: layer4 (default; last block of stage 4),\n"
-            "                          layer4.1, layer3, layer2.0, ... (see --list-layers)\n"
+            "                          layer4.1, layer3, layer2.0, ... (see --list-layers);\n"
+            "                          several separated by commas give their mean map\n"
             "  -c, --class NAME|INDEX  class to explain (default: the top class)\n"
-            "  -M, --method METHOD     gradcam (default), gradcam++ or layercam\n"
+            "  -M, --method METHOD     gradcam (default) or any of: %s\n"
+            "                          (docs/gradcam.md; scorecam: one pass per channel)\n"
+            "      --eigen-smooth      first principal component instead of the weighted sum\n"
+            "      --aug-smooth MODE   none (default), intensity (x 0.9, 1, 1.1) or flip\n"
+            "                          (those and their mirrors; see docs/gradcam.md)\n"
+            "      --label             draw the class, probability, method and layer and a\n"
+            "                          colour bar on the overlay\n"
             "  -a, --alpha A           heatmap opacity in the overlay, 0..1 (default 0.5,\n"
             "                          i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)\n"
             "  -j, --json              one JSON object per image and line: file, top,\n"
             "                          probabilities, class, probability, method, layer,\n"
+            "                          eigen_smooth and aug_smooth (when used),\n"
             "                          raw_size [h, w], outputs {kind: path}, ms, image,\n"
             "                          ood, ood_score, warnings (as covidcam-classify --json)\n"
             "      --csv FILE          also write one CSV row per image (RFC 4180): file,\n"
@@ -95,7 +115,7 @@ static void usage(FILE *f)
             "\n"
             "Errors go to stderr with the library's message. Images that fail are reported\n"
             "and counted; the exit status is then 1. Usage errors exit with 2.\n",
-            prog, prog);
+            prog, prog, methods);
 }
 
 /* Long options shared by both modes; the output options differ in arity. */
@@ -107,7 +127,9 @@ static void usage(FILE *f)
         {"version", no_argument, NULL, 'V'}, {"out-dir", required_argument, NULL, OPT_OUT_DIR}, \
         {"list-layers", no_argument, NULL, OPT_LIST_LAYERS},                                 \
         {"csv", required_argument, NULL, OPT_CSV}, {"pattern", required_argument, NULL, OPT_PATTERN}, \
-        {"jobs", required_argument, NULL, 'J'}, {"quiet", no_argument, NULL, 'q'}
+        {"jobs", required_argument, NULL, 'J'}, {"quiet", no_argument, NULL, 'q'},            \
+        {"eigen-smooth", no_argument, NULL, OPT_EIGEN},                                      \
+        {"aug-smooth", required_argument, NULL, OPT_AUG}, {"label", no_argument, NULL, OPT_LABEL}
 
 static const struct option single_opts[] = {
     COMMON_OPTS,
@@ -146,18 +168,6 @@ static int batch_mode(int argc, char **argv)
     return found;
 }
 
-static int parse_method(const char *s, covidcam_cam_method *m)
-{
-    if (!strcmp(s, "gradcam"))
-        *m = COVIDCAM_CAM_GRADCAM;
-    else if (!strcmp(s, "gradcam++") || !strcmp(s, "gradcampp"))
-        *m = COVIDCAM_CAM_GRADCAMPP;
-    else if (!strcmp(s, "layercam"))
-        *m = COVIDCAM_CAM_LAYERCAM;
-    else
-        return -1;
-    return 0;
-}
 
 /* One option; 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int take_option(int c, int batch, args *a)
@@ -182,9 +192,19 @@ static int take_option(int c, int batch, args *a)
     case OPT_HEATMAP: a->heatmap = batch ? flag : optarg; return 0;
     case OPT_NPY: a->npy = batch ? flag : optarg; return 0;
     case 'M':
-        if (!parse_method(optarg, &a->method))
+        if (covidcam_cam_method_parse(optarg, &a->method) == COVIDCAM_OK)
             return 0;
-        fprintf(stderr, "%s: unknown method '%s' (gradcam, gradcam++, layercam)\n", prog, optarg);
+        char names[256];
+        cli_method_list(names, sizeof names);
+        fprintf(stderr, "%s: unknown method '%s' (%s)\n", prog, optarg, names);
+        return 2;
+    case OPT_EIGEN: a->eigen_smooth = 1; return 0;
+    case OPT_LABEL: a->label = 1; return 0;
+    case OPT_AUG:
+        if (!cli_parse_aug(optarg, &a->aug_smooth))
+            return 0;
+        fprintf(stderr, "%s: --aug-smooth needs none, intensity or flip, not '%s'\n", prog,
+                optarg);
         return 2;
     case 'a':
         if (!cli_parse_double(optarg, 0.0, 1.0, &a->alpha))
@@ -256,19 +276,41 @@ static int resolve_class(const covidcam_model *m, const char *s, int *out)
     return -1;
 }
 
-/* Refuse an unknown --layer once rather than once per image. */
+/* 1 if `name` (len bytes) is one of the model's layer names. */
+static int known_layer(const covidcam_model *m, const char *name, size_t len)
+{
+    for (int i = 0; i < covidcam_model_num_layers(m); i++) {
+        const char *l = covidcam_model_layer_name(m, i);
+        if (strlen(l) == len && !strncmp(l, name, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Refuse an unknown --layer (or one of a comma list) once rather than once
+ * per image; the library refuses the rest (empty names, too many). */
 static int check_layer(const covidcam_model *m, const char *layer)
 {
     if (!layer || !*layer)
         return 0;
-    for (int i = 0; i < covidcam_model_num_layers(m); i++)
-        if (!strcmp(layer, covidcam_model_layer_name(m, i)))
+    for (const char *p = layer;;) {
+        size_t len = strcspn(p, ",");
+        while (len && *p == ' ')
+            p++, len--;
+        size_t trimmed = len;
+        while (trimmed && p[trimmed - 1] == ' ')
+            trimmed--;
+        if (!known_layer(m, p, trimmed)) {
+            fprintf(stderr, "%s: unknown --layer '%.*s'; this model has:", prog, (int)trimmed, p);
+            for (int i = 0; i < covidcam_model_num_layers(m); i++)
+                fprintf(stderr, " %s", covidcam_model_layer_name(m, i));
+            fputc('\n', stderr);
+            return -1;
+        }
+        if (!p[len])
             return 0;
-    fprintf(stderr, "%s: unknown --layer '%s'; this model has:", prog, layer);
-    for (int i = 0; i < covidcam_model_num_layers(m); i++)
-        fprintf(stderr, " %s", covidcam_model_layer_name(m, i));
-    fputc('\n', stderr);
-    return -1;
+        p += len + 1;
+    }
 }
 
 static void list_layers(const covidcam_model *m)
@@ -342,15 +384,27 @@ static int name_outputs(const char *dir, const cli_inputs *in, char **prefix, co
     return rc;
 }
 
-/* Write the requested files; 0, or 1 with the first failure in msg and st. */
-static int write_outputs(const covidcam_heatmap *h, const outputs *o, double alpha, char *msg,
-                         size_t size, covidcam_status *st)
+/* The overlay, with the heatmap's label drawn on it when `m` is given. */
+static covidcam_status write_overlay(const covidcam_heatmap *h, const covidcam_model *m,
+                                     const char *path, double alpha, char *err, size_t size)
+{
+    char label[256];
+    if (m && covidcam_heatmap_label(h, m, label, sizeof label) == COVIDCAM_OK)
+        return covidcam_heatmap_write_labelled_overlay(h, path, (float)(1.0 - alpha), label, err,
+                                                       size);
+    return covidcam_heatmap_write_overlay(h, path, (float)(1.0 - alpha), err, size);
+}
+
+/* Write the requested files (the overlay labelled when label_model is not
+ * NULL); 0, or 1 with the first failure in msg and st. */
+static int write_outputs(const covidcam_heatmap *h, const covidcam_model *label_model,
+                         const outputs *o, double alpha, char *msg, size_t size,
+                         covidcam_status *st)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
     covidcam_status rc;
     if (o->overlay &&
-        (rc = covidcam_heatmap_write_overlay(h, o->overlay, (float)(1.0 - alpha), err,
-                                             sizeof err))) {
+        (rc = write_overlay(h, label_model, o->overlay, alpha, err, sizeof err))) {
         snprintf(msg, size, "overlay %s: %s", o->overlay, err);
         *st = rc;
         return 1;
@@ -377,7 +431,7 @@ static void text_result(cli_result *r, const covidcam_model *m, const char *file
     int top = covidcam_heatmap_top_class(h);
     cli_append(&r->out, "%s: %s (%.4f); %s of %s (%.4f) at %s\n", file,
                covidcam_model_class_name(m, top), (double)p[top],
-               method_names[covidcam_heatmap_method(h)],
+               covidcam_cam_method_name(covidcam_heatmap_method(h)),
                covidcam_model_class_name(m, covidcam_heatmap_class(h)),
                (double)covidcam_heatmap_probability(h), covidcam_heatmap_layer(h));
     for (int i = 0; i < covidcam_heatmap_num_classes(h); i++)
@@ -416,9 +470,13 @@ static json_t *json_result(const covidcam_model *m, const char *file, const covi
         cli_json_class_map(m, covidcam_heatmap_probabilities(h)), "class",
         covidcam_model_class_name(m, covidcam_heatmap_class(h)), "probability",
         cli_json_float(covidcam_heatmap_probability(h)), "method",
-        method_names[covidcam_heatmap_method(h)], "layer", covidcam_heatmap_layer(h),
+        covidcam_cam_method_name(covidcam_heatmap_method(h)), "layer", covidcam_heatmap_layer(h),
         "raw_size", covidcam_heatmap_raw_height(h), covidcam_heatmap_raw_width(h), "outputs",
         json_outputs(o), "ms", ms);
+    if (j && cli_json_set_smoothing(j, h)) {
+        json_decref(j);
+        j = NULL;
+    }
     covidcam_image_info info;
     covidcam_image_info_init(&info);
     if (j && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
@@ -500,7 +558,8 @@ static void explain_image(covidcam_session *s, const cli_input *item, size_t i, 
         char e[sizeof msg + 64];
         snprintf(e, sizeof e, "cannot create directory %s: %s", msg, strerror(errno));
         cli_result_error(r, prog, file, COVIDCAM_ERR_IO, e);
-    } else if (write_outputs(h, &o, t->a->alpha, msg, sizeof msg, &rc)) {
+    } else if (write_outputs(h, t->a->label ? covidcam_session_model(s) : NULL, &o, t->a->alpha,
+                             msg, sizeof msg, &rc)) {
         cli_result_error(r, prog, file, rc, msg);
     } else {
         r->top = covidcam_heatmap_top_class(h);
@@ -612,6 +671,8 @@ int main(int argc, char **argv)
     covidcam_gradcam_options_init(&go);
     go.method = a.method;
     go.layer = a.layer;
+    go.eigen_smooth = a.eigen_smooth;
+    go.aug_smooth = a.aug_smooth;
     if (check_layer(m, a.layer) || resolve_class(m, a.class_arg, &go.target_class)) {
         status = 2;
         goto done;

@@ -521,7 +521,8 @@ COVIDCAM_API covidcam_status covidcam_heatmap_label(const covidcam_heatmap *heat
 /* Draw a legend onto an RGB image the caller owns (3 * width * height bytes,
  * rows packed, e.g. from covidcam_heatmap_overlay): a darkened band along the
  * top with `text` in a built-in 6 x 13 bitmap font (printable ASCII; other
- * bytes are drawn as '?'; cut at the right edge), and a band along the bottom
+ * bytes are drawn as '?'; wrapped at spaces onto up to three lines, the last
+ * cut at the right edge), and a band along the bottom
  * with the jet colour bar of the map from 0 (left) to 1 (right). Glyphs and
  * bar scale by an integer factor, min(width, height) / 320 (at least 1).
  * INVALID_ARGUMENT (message in errbuf, may be NULL) for NULL rgb or text, or

@@ -61,6 +61,24 @@ static void test_text_and_band(void **state)
     free(rgb);
 }
 
+/* Text wider than the image wraps at a space: 40 px leave room for
+ * (40 - 2 * 3) / 6 = 5 glyphs, so "AAAA BBBB" is two lines, the band
+ * 3 + 13 + 2 + 13 + 3 = 34 rows high, the second line 15 rows below the first. */
+static void test_wrap(void **state)
+{
+    (void)state;
+    int w = 40, h = 100;
+    uint8_t *rgb = filled(w, h, 200);
+    assert_int_equal(covidcam_draw_legend(rgb, w, h, "AAAA BBBB", NULL, 0), COVIDCAM_OK);
+    /* row 3: A is .X.X.., B is .X..X. */
+    assert_px(rgb, w, 3 + 3, 3 + 3, 255, 255, 255);   /* first line: an A */
+    assert_px(rgb, w, 3 + 3, 3 + 15 + 3, 60, 60, 60); /* second line: a B, not an A */
+    assert_px(rgb, w, 3 + 4, 3 + 15 + 3, 255, 255, 255);
+    assert_px(rgb, w, 20, 33, 60, 60, 60);
+    assert_px(rgb, w, 20, 34, 200, 200, 200);
+    free(rgb);
+}
+
 /* Bytes outside printable ASCII are drawn as '?'. */
 static void test_non_ascii(void **state)
 {
@@ -221,7 +239,8 @@ static void test_labelled_png(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_text_and_band),       cmocka_unit_test(test_non_ascii),
+        cmocka_unit_test(test_text_and_band),       cmocka_unit_test(test_wrap),
+        cmocka_unit_test(test_non_ascii),
         cmocka_unit_test(test_scale),               cmocka_unit_test(test_clipping_and_errors),
         cmocka_unit_test(test_label),               cmocka_unit_test(test_labelled_png),
     };

@@ -10,7 +10,8 @@ int cc_legend_scale(int width, int height);
 
 /* Draw onto rgb (width x height, 3 bytes a pixel, rows packed): a band along
  * the top, darkened, with `text` in white (printable ASCII; other bytes as
- * '?'; cut at the right edge), and a band along the bottom with the jet
+ * '?'), wrapped at spaces onto up to three lines and the last one cut at the
+ * right edge, and a band along the bottom with the jet
  * colour bar from 0 (left) to 1 (right) and its end labels. Pixels outside
  * the image are skipped, so any size is safe. Allocation-free. */
 void cc_legend_draw(uint8_t *rgb, int width, int height, const char *text);
