@@ -7,7 +7,7 @@ import sys
 from . import _cli_util as u
 from . import _cli_batch, _cli_inputs, _jsonout, _lib
 from .errors import Error
-from .heatmap import Method
+from .heatmap import AugSmooth, Method
 
 GRADCAM_USAGE = """\
 Usage: {prog} --model FILE [OPTIONS] [-o OVERLAY.png] [--heatmap HEAT.png]
@@ -22,13 +22,21 @@ probabilities and write the requested images.
 Options:
   -m, --model FILE        covidcam safetensors model (docs/model-format.md)
   -l, --layer NAME        target block: layer4 (default; last block of stage 4),
-                          layer4.1, layer3, layer2.0, ... (see --list-layers)
+                          layer4.1, layer3, layer2.0, ... (see --list-layers);
+                          several separated by commas give their mean map
   -c, --class NAME|INDEX  class to explain (default: the top class)
-  -M, --method METHOD     gradcam (default), gradcam++ or layercam
+  -M, --method METHOD     gradcam (default) or any of: {methods}
+                          (docs/gradcam.md; scorecam: one pass per channel)
+      --eigen-smooth      first principal component instead of the weighted sum
+      --aug-smooth MODE   none (default), intensity (x 0.9, 1, 1.1) or flip
+                          (those and their mirrors; see docs/gradcam.md)
+      --label             draw the class, probability, method and layer and a
+                          colour bar on the overlay
   -a, --alpha A           heatmap opacity in the overlay, 0..1 (default 0.5,
                           i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)
   -j, --json              one JSON object per image and line: file, top,
                           probabilities, class, probability, method, layer,
+                          eigen_smooth and aug_smooth (when used),
                           raw_size [h, w], outputs {{kind: path}}, ms, image,
                           ood, ood_score, warnings (as covidcam-classify --json)
       --csv FILE          also write one CSV row per image (RFC 4180): file,
@@ -72,7 +80,8 @@ and counted; the exit status is then 1. Usage errors exit with 2.
 
 
 _COMMON_LONG = ["model=", "layer=", "class=", "method=", "alpha=", "json", "threads=", "help",
-                "version", "out-dir=", "list-layers", "csv=", "pattern=", "jobs=", "quiet"]
+                "version", "out-dir=", "list-layers", "csv=", "pattern=", "jobs=", "quiet",
+                "eigen-smooth", "aug-smooth=", "label"]
 _SINGLE = ("m:l:c:M:a:jt:J:qhVo:", _COMMON_LONG + ["overlay=", "heatmap=", "npy="])
 _BATCH = ("m:l:c:M:a:jt:J:qhVo", _COMMON_LONG + ["overlay", "heatmap", "npy"])
 
@@ -108,10 +117,21 @@ def _gradcam_option(prog, a, o, v, batch):
             u.err(prog, "--jobs needs an integer in [1, 1024], not '%s'" % v)
             raise u.Exit(2)
     elif o in ("-M", "--method"):
-        if v not in ("gradcam", "gradcam++", "gradcampp", "layercam"):
-            u.err(prog, "unknown method '%s' (gradcam, gradcam++, layercam)" % v)
+        # the library's names, exactly (case-sensitive, as the C program)
+        names = [m.label for m in Method]
+        if v not in names + ["gradcampp"]:
+            u.err(prog, "unknown method '%s' (%s)" % (v, ", ".join(names)))
             raise u.Exit(2)
         a["method"] = Method.parse(v)
+    elif o == "--eigen-smooth":
+        a["eigen_smooth"] = True
+    elif o == "--label":
+        a["label"] = True
+    elif o == "--aug-smooth":
+        if v not in ("none", "intensity", "flip"):
+            u.err(prog, "--aug-smooth needs none, intensity or flip, not '%s'" % v)
+            raise u.Exit(2)
+        a["aug_smooth"] = AugSmooth.parse(v)
     elif o in ("-a", "--alpha"):
         a["alpha"] = u.parse_double(v, 0.0, 1.0)
         if a["alpha"] is None:
@@ -124,19 +144,29 @@ def _gradcam_option(prog, a, o, v, batch):
             u.err(prog, "--threads needs an integer in [0, 1024], not '%s'" % v)
             raise u.Exit(2)
     elif o in ("-h", "--help"):
-        u.out(GRADCAM_USAGE.format(prog=prog))
+        u.out(_usage(prog))
         raise u.Exit(0)
     elif o in ("-V", "--version"):
         u.version(prog)
 
 
+def _template():
+    """GRADCAM_USAGE with the library's method names, still a format template."""
+    return GRADCAM_USAGE.replace("{methods}", ", ".join(m.label for m in Method))
+
+
+def _usage(prog):
+    return _template().format(prog=prog)
+
+
 def _gradcam_args(argv, prog):
     batch = _batch_mode(argv)
-    opts, files = u.getopt_args(argv, *(_BATCH if batch else _SINGLE), prog, GRADCAM_USAGE)
+    opts, files = u.getopt_args(argv, *(_BATCH if batch else _SINGLE), prog, _template())
     a = {"model": None, "layer": None, "class": None, "out_dir": None, "json": False,
          "list_layers": False, "method": Method.GRADCAM, "alpha": 0.5, "threads": 0,
          "threads_set": False, "jobs": 0, "csv": None, "pattern": None, "quiet": False,
-         "overlay": None, "heatmap": None, "npy": None}
+         "overlay": None, "heatmap": None, "npy": None, "eigen_smooth": False,
+         "aug_smooth": AugSmooth.NONE, "label": False}
     for o, v in opts:
         _gradcam_option(prog, a, o, v, batch)
     why = None
@@ -147,7 +177,7 @@ def _gradcam_args(argv, prog):
     elif not files:
         why = "no IMAGE given"
     if why:
-        u.usage_exit(prog, GRADCAM_USAGE, why)
+        u.usage_exit(prog, _template(), why)
     if batch and not (a["overlay"] or a["heatmap"] or a["npy"]):
         a["overlay"] = "yes"
     return a, files
@@ -168,12 +198,17 @@ def _resolve_class(prog, model, s):
 
 
 def _check_layer(prog, model, layer):
-    # Refuse an unknown --layer once rather than once per image.
-    if not layer or layer in model.layers:
+    # Refuse an unknown --layer (or one of a comma list) once rather than once
+    # per image; the library refuses the rest (empty names, too many).
+    if not layer:
         return True
-    sys.stderr.write("%s: unknown --layer '%s'; this model has:%s\n"
-                     % (prog, layer, "".join(" " + n for n in model.layers)))
-    return False
+    for name in layer.split(","):
+        name = name.strip(" ")
+        if name not in model.layers:
+            sys.stderr.write("%s: unknown --layer '%s'; this model has:%s\n"
+                             % (prog, name, "".join(" " + n for n in model.layers)))
+            return False
+    return True
 
 
 PATH_MAX = 4096  # the C programs' buffers for output paths
@@ -257,10 +292,12 @@ def _outputs_for(a, prefix):
     return {k: (prefix + suffix[k] if a[k] else None) for k in suffix}
 
 
-def _write_outputs(cam, out, alpha):
+def _write_outputs(cam, out, alpha, label=False):
     """None, or (status, message) of the first output that could not be written."""
     lib = _lib.get()
-    for kind, write in (("overlay", lambda p: cam.save_overlay(p, alpha)),
+    overlay = ((lambda p: cam.save_labelled_overlay(p, alpha)) if label
+               else (lambda p: cam.save_overlay(p, alpha)))
+    for kind, write in (("overlay", overlay),
                         ("heatmap", cam.save_colormap), ("npy", cam.save_npy)):
         if not out[kind]:
             continue
@@ -301,8 +338,12 @@ def _cam_json(file, cam, out, ms):
         "probabilities": _jsonout.class_map(r.classes, r.probabilities),
         "class": cam.class_name, "probability": _jsonout.F32(cam.probability),
         "method": cam.method.label, "layer": cam.layer, "raw_size": [h, w],
-        "outputs": outputs, "ms": ms,
-        "image": u.image_json(cam.image_info())})
+        "outputs": outputs, "ms": ms})
+    if cam.eigen_smooth:
+        line["eigen_smooth"] = True
+    if cam.aug_smooth != AugSmooth.NONE:
+        line["aug_smooth"] = cam.aug_smooth.name.lower()
+    line["image"] = u.image_json(cam.image_info())
     info, trust = cam.image_info(), cam.assessment()
     line.update({"ood": trust.ood,
                  "ood_score": trust.ood_score if trust.ood_available else None,
@@ -320,7 +361,8 @@ def _explain_image(prog, a, target, names, session, item, i, r):
     out = _outputs_for(a, prefix)
     t0 = u.now_ms()
     try:
-        cam = session.gradcam_file(file, method=a["method"], layer=a["layer"], target=target)
+        cam = session.gradcam_file(file, method=a["method"], layer=a["layer"], target=target,
+                                   eigen_smooth=a["eigen_smooth"], aug_smooth=a["aug_smooth"])
     except Error as exc:
         r.fail(prog, file, exc.status, lib.status_string(exc.status).decode(), exc.message)
         return
@@ -333,7 +375,7 @@ def _explain_image(prog, a, target, names, session, item, i, r):
         if bad:
             r.fail(prog, file, 2, lib.status_string(2).decode(), bad)
             return
-        failed = _write_outputs(cam, out, a["alpha"])
+        failed = _write_outputs(cam, out, a["alpha"], a["label"])
         if failed:
             status, message = failed
             r.fail(prog, file, failed_status(status), status, message)
@@ -376,7 +418,7 @@ def gradcam_main(argv, prog="covidcam gradcam"):
         return 1
     if not a["out_dir"] and len(inputs.items) > 1 and (a["overlay"] or a["heatmap"] or a["npy"]):
         u.err(prog, "several IMAGEs need --out-dir to write images or maps")
-        sys.stderr.write(GRADCAM_USAGE.format(prog=prog))
+        sys.stderr.write(_usage(prog))
         return 2
     jobs, threads = _cli_batch.plan_workers(len(inputs.items), a["jobs"], a["threads"],
                                             a["threads_set"])

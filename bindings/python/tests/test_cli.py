@@ -170,6 +170,22 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("ok: ", p.stdout)
 
+    def test_cam_options(self):
+        """Every method, layer lists, --eigen-smooth, --aug-smooth and --label
+        (tests/formats/cli_cam_options.py): maps equal the binding's, output
+        byte-identical to the C program when it is built."""
+        script = os.path.join(support.SOURCE_ROOT, "tests", "formats", "cli_cam_options.py")
+        args = [sys.executable, script, support.FIXTURES, support.SOURCE_ROOT,
+                "--gradcam", "%s -m covidcam gradcam" % sys.executable]
+        exe = example("covidcam-gradcam")
+        if exe:
+            args += ["--reference", exe]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PKG_DIR + os.pathsep + env.get("PYTHONPATH", "")
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(": OK", p.stdout)
+
     def test_entry_point(self):
         rc, out, err = run([sys.executable, "-m", "covidcam", "version"])
         self.assertEqual(rc, 0)

@@ -18,6 +18,8 @@ import (
 type camOptions struct {
 	options
 	layer, class, method  string
+	augSmooth             string
+	eigenSmooth, label    bool
 	alpha                 float64
 	overlay, heatmap, npy string
 	outDir                string
@@ -55,14 +57,20 @@ func (f switchFlag) IsBoolFlag() bool { return true }
 func gradcamFlags(o *camOptions, args []string, stderr io.Writer) *flag.FlagSet {
 	fs := newFlags("gradcam", &o.options, stderr)
 	for _, n := range []string{"l", "layer"} {
-		fs.StringVar(&o.layer, n, "", "target block: layer4 (default), layer3, layer2.0...")
+		fs.StringVar(&o.layer, n, "",
+			"target block: layer4 (default), layer3, layer2.0...; several, comma-separated")
 	}
 	for _, n := range []string{"c", "class"} {
 		fs.StringVar(&o.class, n, "", "class to explain, name or index (default: top)")
 	}
 	for _, n := range []string{"M", "method"} {
-		fs.StringVar(&o.method, n, "gradcam", "gradcam, gradcam++ or layercam")
+		fs.StringVar(&o.method, n, "gradcam", "the CAM method: "+methodList())
 	}
+	fs.BoolVar(&o.eigenSmooth, "eigen-smooth", false,
+		"first principal component instead of the weighted sum")
+	fs.StringVar(&o.augSmooth, "aug-smooth", "none", "none, intensity or flip (docs/gradcam.md)")
+	fs.BoolVar(&o.label, "label", false,
+		"draw the class, probability, method and layer and a colour bar on the overlay")
 	for _, n := range []string{"a", "alpha"} {
 		fs.Float64Var(&o.alpha, n, 0.5, "heatmap opacity in the overlay, 0..1")
 	}
@@ -240,10 +248,13 @@ func makeParents(root, path string) error {
 
 func camArgs(fs *flag.FlagSet, o *camOptions) (*covidcam.GradCAMOptions, int) {
 	method, err := covidcam.ParseMethod(o.method)
+	aug, augErr := covidcam.ParseAugSmooth(o.augSmooth)
 	why := ""
 	switch {
 	case err != nil:
-		why = fmt.Sprintf("unknown method '%s' (gradcam, gradcam++, layercam)", o.method)
+		why = fmt.Sprintf("unknown method '%s' (%s)", o.method, methodList())
+	case augErr != nil:
+		why = fmt.Sprintf("--aug-smooth needs none, intensity or flip, not '%s'", o.augSmooth)
 	case !(o.alpha >= 0 && o.alpha <= 1):
 		why = fmt.Sprintf("--alpha needs a number in [0, 1], not '%g'", o.alpha)
 	}
@@ -251,16 +262,32 @@ func camArgs(fs *flag.FlagSet, o *camOptions) (*covidcam.GradCAMOptions, int) {
 		fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), why)
 		return nil, 2
 	}
-	return &covidcam.GradCAMOptions{Method: method, Layer: o.layer}, -1
+	return &covidcam.GradCAMOptions{Method: method, Layer: o.layer, EigenSmooth: o.eigenSmooth,
+		AugSmooth: aug}, -1
+}
+
+// methodList is "gradcam, gradcam++, ..." from the library's names.
+func methodList() string {
+	names := make([]string, len(covidcam.Methods))
+	for i, m := range covidcam.Methods {
+		names[i] = m.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // resolve checks --layer and turns --class (name, else index) into opts.
 func resolve(prog string, m *covidcam.Model, o *camOptions, opts *covidcam.GradCAMOptions,
 	stderr io.Writer) int {
-	if o.layer != "" && !contains(m.Layers(), o.layer) {
-		fmt.Fprintf(stderr, "%s: unknown --layer '%s'; this model has: %s\n", prog, o.layer,
-			strings.Join(m.Layers(), " "))
-		return 2
+	if o.layer != "" {
+		// each name of a comma list; the library refuses the rest (empty, too many)
+		for _, name := range strings.Split(o.layer, ",") {
+			name = strings.Trim(name, " ")
+			if !contains(m.Layers(), name) {
+				fmt.Fprintf(stderr, "%s: unknown --layer '%s'; this model has: %s\n", prog, name,
+					strings.Join(m.Layers(), " "))
+				return 2
+			}
+		}
 	}
 	if o.class == "" {
 		return -1
@@ -328,7 +355,7 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 			return
 		}
 	}
-	outputs, err := writeOutputs(hm, paths, o.alpha)
+	outputs, err := writeOutputs(hm, paths, o.alpha, o.label)
 	if err != nil {
 		r.fail(prog, file, err)
 		return
@@ -340,8 +367,14 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 		{"probabilities", classMap(res.Classes, res.Probabilities)},
 		{"class", hm.ClassName()}, {"probability", f32(hm.Probability())},
 		{"method", hm.Method().String()}, {"layer", hm.Layer()},
-		{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms},
-		{"image", imageObject(info)}}...)
+		{"raw_size", []int{h, w}}, {"outputs", outputs}, {"ms", ms}}...)
+	if hm.EigenSmooth() {
+		line = append(line, field{"eigen_smooth", true})
+	}
+	if a := hm.AugSmooth(); a != covidcam.AugNone {
+		line = append(line, field{"aug_smooth", a.String()})
+	}
+	line = append(line, field{"image", imageObject(info)})
 	r.obj = append(line, trustFields(trust, warnings)...)
 	if o.json {
 		return
@@ -364,10 +397,21 @@ func explain(prog string, s *covidcam.Session, o *camOptions, opts *covidcam.Gra
 // writeOutputs writes the requested files (overlay, heatmap, npy; "" = not
 // wanted) and lists them as the JSON "outputs" object, or returns the first
 // failure (naming the output).
-func writeOutputs(hm *covidcam.Heatmap, paths [3]string, alpha float64) (object, error) {
+func writeOutputs(hm *covidcam.Heatmap, paths [3]string, alpha float64,
+	label bool) (object, error) {
 	outputs := object{}
 	if p := paths[0]; p != "" {
-		if err := hm.WriteOverlay(p, float32(alpha)); err != nil {
+		write := func() error { return hm.WriteOverlay(p, float32(alpha)) }
+		if label {
+			write = func() error {
+				text, err := hm.Label()
+				if err != nil {
+					return err
+				}
+				return hm.WriteLabelledOverlay(p, float32(alpha), text)
+			}
+		}
+		if err := write(); err != nil {
 			return nil, outputError("overlay", p, err)
 		}
 		outputs = append(outputs, fileFields("overlay", p)...)
