@@ -439,7 +439,8 @@ COVIDCAM_API float covidcam_heatmap_probability(const covidcam_heatmap *heatmap)
 COVIDCAM_API const char *covidcam_heatmap_layer(const covidcam_heatmap *heatmap);
 COVIDCAM_API covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *heatmap);
 
-/* Whether eigen_smooth was applied (0 or 1), and the aug_smooth used. Since 0.4. */
+/* Whether eigen_smooth was applied (0 or 1; 0 for EIGENCAM and EIGENGRADCAM,
+ * which ignore it), and the aug_smooth used. Since 0.4. */
 COVIDCAM_API int covidcam_heatmap_eigen_smooth(const covidcam_heatmap *heatmap);
 COVIDCAM_API covidcam_aug_smooth covidcam_heatmap_aug_smooth(const covidcam_heatmap *heatmap);
 

@@ -81,7 +81,8 @@ static int parse_class(const covidcam_model *m, const char *s, gradcam_params *p
 int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_params *p,
                    char *msg, size_t size)
 {
-    static const char *const allowed[] = {"layer", "class", "method", "alpha", NULL};
+    static const char *const allowed[] = {"layer", "class", "method", "alpha",
+                                          "eigen", "aug",   "label",  NULL};
     covidcam_gradcam_options_init(&p->opt);
     p->layer[0] = '\0';
     p->alpha = 0.5;
@@ -91,6 +92,22 @@ int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_pa
     const char *cls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "class");
     const char *method = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "method");
     const char *alpha = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "alpha");
+    const char *eigen = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "eigen");
+    const char *aug = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "aug");
+    const char *label = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
+    p->label = 0;
+    if (eigen && *eigen && cli_parse_int(eigen, 0, 1, &p->opt.eigen_smooth)) {
+        snprintf(msg, size, "eigen needs 0 or 1, not '%.64s'", eigen);
+        return -1;
+    }
+    if (label && *label && cli_parse_int(label, 0, 1, &p->label)) {
+        snprintf(msg, size, "label needs 0 or 1, not '%.64s'", label);
+        return -1;
+    }
+    if (aug && *aug && cli_parse_aug(aug, &p->opt.aug_smooth)) {
+        snprintf(msg, size, "aug needs none, intensity or flip, not '%.64s'", aug);
+        return -1;
+    }
     if (layer && *layer && parse_layer(m, layer, p, msg, size))
         return -1;
     if (cls && *cls && parse_class(m, cls, p, msg, size))

@@ -255,6 +255,11 @@ static void test_eigencam_class_free(void **state)
     covidcam_heatmap *b = cam(&c, "layer3", 3, COVIDCAM_CAM_EIGENCAM, 0, 0);
     size_t s2 = (size_t)c.size * (size_t)c.size;
     assert_memory_equal(covidcam_heatmap_data(a), covidcam_heatmap_data(b), s2 * sizeof(float));
+    /* it is a projection already: eigen_smooth changes nothing and is not reported */
+    covidcam_heatmap *e = cam(&c, "layer3", 0, COVIDCAM_CAM_EIGENCAM, 1, 0);
+    assert_memory_equal(covidcam_heatmap_data(a), covidcam_heatmap_data(e), s2 * sizeof(float));
+    assert_int_equal(covidcam_heatmap_eigen_smooth(e), 0);
+    covidcam_heatmap_free(e);
     assert_int_equal(covidcam_heatmap_class(a), 0);
     assert_int_equal(covidcam_heatmap_class(b), 3);
     covidcam_heatmap_free(a);

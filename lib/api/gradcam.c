@@ -200,7 +200,9 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
         h->cls = o->target_class >= 0 ? o->target_class : h->top;
         h->prob = h->probs[h->cls];
         h->method = o->method;
-        h->eigen_smooth = o->eigen_smooth != 0;
+        /* applied, not just asked for: the EIGEN methods are projections already */
+        h->eigen_smooth = o->eigen_smooth != 0 && o->method != COVIDCAM_CAM_EIGENCAM &&
+                          o->method != COVIDCAM_CAM_EIGENGRADCAM;
         h->aug_smooth = o->aug_smooth;
         layer_label(m, plan, h->layer, sizeof h->layer);
         rc = cc_cam_compose(s, plan, h->cls, o, force_general, h);
