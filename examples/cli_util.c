@@ -84,31 +84,48 @@ int cli_print_json(json_t *obj)
     return rc;
 }
 
+int cli_load(const char *prog, const char *path, covidcam_model **model)
+{
+    char err[COVIDCAM_ERRBUF_SIZE];
+    covidcam_status rc = covidcam_model_load(path, model, err, sizeof err);
+    if (!rc)
+        return 0;
+    fprintf(stderr, "%s: cannot load model %s: %s: %s\n", prog, path,
+            covidcam_status_string(rc), err);
+    *model = NULL;
+    return -1;
+}
+
+int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
+                 covidcam_session **sessions)
+{
+    char err[COVIDCAM_ERRBUF_SIZE];
+    covidcam_session_options opt;
+    covidcam_session_options_init(&opt);
+    opt.num_threads = threads;
+    for (int i = 0; i < n; i++) {
+        covidcam_status rc = covidcam_session_create(model, &opt, &sessions[i], err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "%s: cannot create a session: %s: %s\n", prog,
+                    covidcam_status_string(rc), err);
+            while (i > 0)
+                covidcam_session_free(sessions[--i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
              covidcam_session **session)
 {
-    char err[COVIDCAM_ERRBUF_SIZE];
-    covidcam_model *m = NULL;
-    covidcam_session *s = NULL;
-    covidcam_session_options opt;
-    covidcam_status rc = covidcam_model_load(path, &m, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "%s: cannot load model %s: %s: %s\n", prog, path,
-                covidcam_status_string(rc), err);
+    if (cli_load(prog, path, model))
         return -1;
-    }
-    covidcam_session_options_init(&opt);
-    opt.num_threads = threads;
-    rc = covidcam_session_create(m, &opt, &s, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "%s: cannot create a session: %s: %s\n", prog,
-                covidcam_status_string(rc), err);
-        covidcam_model_free(m);
-        return -1;
-    }
-    *model = m;
-    *session = s;
-    return 0;
+    if (!cli_sessions(prog, *model, threads, 1, session))
+        return 0;
+    covidcam_model_free(*model);
+    *model = NULL;
+    return -1;
 }
 
 int cli_stem(const char *path, char *out, size_t size)
@@ -248,4 +265,44 @@ int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], in
                  "Modality is %s%s%s, not CR or DX: the model was trained on radiographs",
                  *mo ? "'" : "", *mo ? mo : "absent", *mo ? "'" : "");
     return n;
+}
+
+void cli_method_list(char *buf, size_t size)
+{
+    size_t o = 0;
+    const char *name;
+    if (!size)
+        return;
+    buf[0] = '\0';
+    for (int m = 0; (name = covidcam_cam_method_name((covidcam_cam_method)m)) && o + 1 < size;
+         m++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", m ? ", " : "", name);
+}
+
+static const char *const aug_names[] = {"none", "intensity", "flip"};
+
+int cli_parse_aug(const char *s, covidcam_aug_smooth *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, aug_names[i])) {
+            *out = (covidcam_aug_smooth)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *cli_aug_name(covidcam_aug_smooth aug)
+{
+    return aug >= COVIDCAM_AUG_NONE && aug <= COVIDCAM_AUG_FLIP ? aug_names[aug] : "none";
+}
+
+int cli_json_set_smoothing(json_t *obj, const covidcam_heatmap *h)
+{
+    if (covidcam_heatmap_eigen_smooth(h) && json_object_set_new(obj, "eigen_smooth", json_true()))
+        return -1;
+    covidcam_aug_smooth aug = covidcam_heatmap_aug_smooth(h);
+    if (aug != COVIDCAM_AUG_NONE &&
+        json_object_set_new(obj, "aug_smooth", json_string(cli_aug_name(aug))))
+        return -1;
+    return 0;
 }

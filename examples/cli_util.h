@@ -27,6 +27,16 @@ json_t *cli_json_class_map(const covidcam_model *model, const float *values);
 /* Print `obj` compactly on one line of stdout and release it; -1 on failure. */
 int cli_print_json(json_t *obj);
 
+/* Load the model at `path`; on failure prints "prog: message" to stderr and
+ * returns -1 (*model NULL). */
+int cli_load(const char *prog, const char *path, covidcam_model **model);
+
+/* Create `n` sessions of `model` with `threads` threads each (one per worker
+ * thread; the model is shared). On failure prints the message, frees the
+ * sessions made so far and returns -1. */
+int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
+                 covidcam_session **sessions);
+
 /* Load `path` and create a session with `threads` threads (0 = all cores).
  * On failure prints "prog: message" to stderr and returns -1 (nothing to free). */
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
@@ -67,5 +77,19 @@ int cli_json_set_trust(json_t *obj, const covidcam_image_info *info,
 /* The one-line verdict the table output prints for a flagged image, into
  * buf; 0 when the image is not flagged (nothing written). */
 int cli_ood_line(const covidcam_assessment *a, char *buf, size_t size);
+
+/* "gradcam, gradcam++, layercam, ..." : every method the library names
+ * (covidcam_cam_method_name), for usage texts and error messages. */
+void cli_method_list(char *buf, size_t size);
+
+/* --aug-smooth: "none", "intensity" or "flip" into *out; 0, or -1 when
+ * unknown. cli_aug_name is the reverse ("none" for an unknown value). */
+int cli_parse_aug(const char *s, covidcam_aug_smooth *out);
+const char *cli_aug_name(covidcam_aug_smooth aug);
+
+/* "eigen_smooth": true and "aug_smooth": "intensity"|"flip" on obj when the
+ * heatmap used them (absent otherwise, so default runs print what they
+ * always printed). -1 on allocation failure. */
+int cli_json_set_smoothing(json_t *obj, const covidcam_heatmap *h);
 
 #endif

@@ -4,20 +4,25 @@
 #include <stdlib.h>
 
 #include "cli_util.h"
+#include "batch.h"
 #include "json_escape.h"
+#include "pool.h"
 
 static const char *prog = "covidcam-classify";
 
 typedef struct args {
-    const char *model;
-    int json;
-    int threads;
+    const char *model, *csv, *pattern;
+    int json, quiet;
+    int threads, threads_set, jobs;
 } args;
+
+enum { OPT_CSV = 256, OPT_PATTERN };
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s --model FILE [--json] [--threads N] IMAGE...\n"
+            "Usage: %s --model FILE [--json] [--csv FILE] [--threads N] [--jobs N]\n"
+            "                         [--pattern GLOB] [--quiet] IMAGE|FOLDER|-...\n"
             "\n"
             "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever\n"
             "its name; converted to gray) with the covidcam model FILE and print the top\n"
@@ -43,12 +48,30 @@ static void usage(FILE *f)
             "                     {\"file\":..., \"status\":..., \"error\":...} instead.\n"
             "                     A name that is not UTF-8 is printed with U+FFFD for\n"
             "                     each bad byte, plus \"file_bytes\": its bytes in hex.\n"
-            "  -t, --threads N    oneDNN threads (default 0 = all cores)\n"
+            "      --csv FILE     also write one CSV row per image (RFC 4180): file,\n"
+            "                     status (ok or the failure), top, a column per class\n"
+            "                     (its probability), ood, ood_score, warnings (joined\n"
+            "                     with \"; \"), error, file_bytes; values as in the JSON\n"
+            "  -t, --threads N    oneDNN threads per worker (default: all cores for one\n"
+            "                     worker, cores / workers for several)\n"
+            "  -J, --jobs N       workers, each with its own session over the one model\n"
+            "                     (default: min(cores, 8), cores / --threads when given,\n"
+            "                     never more than images); output stays in input order\n"
+            "      --pattern GLOB only files in FOLDERs whose name matches GLOB\n"
+            "                     (fnmatch: * ? [...]), e.g. '*.png'\n"
+            "  -q, --quiet        no progress and no summary on stderr\n"
             "  -h, --help         show this help\n"
             "  -V, --version      show the library version\n"
             "\n"
+            "A FOLDER is searched recursively for PNG, JPEG and DICOM files, recognised\n"
+            "from their bytes (other files are skipped and counted), in the byte order of\n"
+            "their paths; links to folders are not followed. \"-\" reads paths (files or\n"
+            "folders) from stdin, one per line. With several images or a FOLDER, stderr\n"
+            "shows progress (a bar on a terminal, else a line every 10 s) and ends with a\n"
+            "summary: images, failures by status, top classes, time, images/s.\n"
+            "\n"
             "Errors go to stderr with the library's message. Images that fail are\n"
-            "skipped; the exit status is then 1. Usage errors exit with 2.\n",
+            "reported and counted; the exit status is then 1. Usage errors exit with 2.\n",
             prog);
 }
 
@@ -56,18 +79,31 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, args *a)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
+        {"model", required_argument, NULL, 'm'},   {"json", no_argument, NULL, 'j'},
+        {"threads", required_argument, NULL, 't'}, {"jobs", required_argument, NULL, 'J'},
+        {"csv", required_argument, NULL, OPT_CSV}, {"pattern", required_argument, NULL, OPT_PATTERN},
+        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:jt:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:jt:J:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'j': a->json = 1; break;
+        case 'q': a->quiet = 1; break;
+        case OPT_CSV: a->csv = optarg; break;
+        case OPT_PATTERN: a->pattern = optarg; break;
         case 't':
             if (cli_parse_int(optarg, 0, 1024, &a->threads)) {
                 fprintf(stderr, "%s: --threads needs an integer in [0, 1024], not '%s'\n",
                         prog, optarg);
+                return 2;
+            }
+            a->threads_set = 1;
+            break;
+        case 'J':
+            if (cli_parse_int(optarg, 1, 1024, &a->jobs)) {
+                fprintf(stderr, "%s: --jobs needs an integer in [1, 1024], not '%s'\n", prog,
+                        optarg);
                 return 2;
             }
             break;
@@ -84,59 +120,57 @@ static int parse(int argc, char **argv, args *a)
     return 0;
 }
 
-static void print_text(const covidcam_model *m, const char *file, const float *probs, int top,
-                       const covidcam_assessment *as)
+static void text_result(cli_result *r, const covidcam_model *m, const char *file,
+                        const float *probs, int top, const covidcam_assessment *as)
 {
     char line[256];
-    printf("%s: %s\n", file, covidcam_model_class_name(m, top));
+    cli_append(&r->out, "%s: %s\n", file, covidcam_model_class_name(m, top));
     for (int i = 0; i < covidcam_model_num_classes(m); i++)
-        printf("  %-20s %.4f\n", covidcam_model_class_name(m, i), (double)probs[i]);
+        cli_append(&r->out, "  %-20s %.4f\n", covidcam_model_class_name(m, i), (double)probs[i]);
     if (cli_ood_line(as, line, sizeof line))
-        printf("%s\n", line);
+        cli_append(&r->out, "%s\n", line);
 }
 
-static int print_json(const covidcam_model *m, const char *file, const float *probs,
-                      const float *logits, int top, double ms, const covidcam_image_info *info,
-                      const covidcam_assessment *as)
+static json_t *json_result(const covidcam_model *m, const char *file, const float *probs,
+                           const float *logits, int top, double ms,
+                           const covidcam_image_info *info, const covidcam_assessment *as)
 {
     json_t *o = json_object();
     json_t *rest = json_pack("{s:s, s:o, s:o, s:f, s:o}", "top", covidcam_model_class_name(m, top),
                              "probabilities", cli_json_class_map(m, probs), "logits",
                              cli_json_class_map(m, logits), "ms", ms, "image",
                              cli_json_image_info(info));
-    if (!o || !rest || cli_json_set_file(o, "file", file) || json_object_update(o, rest)) {
+    if (!o || !rest || cli_json_set_file(o, "file", file) || json_object_update(o, rest) ||
+        cli_json_set_trust(o, info, as)) {
         json_decref(o);
-        json_decref(rest);
-        return -1;
+        o = NULL;
     }
     json_decref(rest);
-    if (cli_json_set_trust(o, info, as)) {
-        json_decref(o);
-        return -1;
-    }
-    return cli_print_json(o);
+    return o;
 }
 
-static void report_error(int json, const char *file, covidcam_status rc, const char *msg)
+/* Classify one image with session s (a worker thread's) into *r. */
+static void classify_image(covidcam_session *s, const cli_input *item, size_t i, cli_result *r,
+                           void *tool)
 {
-    fprintf(stderr, "%s: %s: %s: %s\n", prog, file, covidcam_status_string(rc), msg);
-    if (json)
-        cli_print_error_json(file, covidcam_status_string(rc), msg);
-}
-
-/* 0 if the image was classified and printed, 1 otherwise. */
-static int classify_one(covidcam_session *s, const char *file, int json, float *probs,
-                        float *logits)
-{
+    (void)i;
+    const args *a = tool;
+    const char *file = item->path;
     const covidcam_model *m = covidcam_session_model(s);
     size_t n = (size_t)covidcam_model_num_classes(m);
+    float *probs = malloc(2 * n * sizeof *probs), *logits = probs + n;
+    if (!probs) {
+        cli_result_error(r, prog, file, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+        return;
+    }
     int top;
     double t0 = cli_now_ms();
     covidcam_status rc = covidcam_classify_file(s, file, probs, logits, n, &top);
     double ms = cli_round3(cli_now_ms() - t0);
     if (rc) {
-        report_error(json, file, rc, covidcam_session_last_error(s));
-        return 1;
+        cli_result_error(r, prog, file, rc, covidcam_session_last_error(s));
+        free(probs);
+        return;
     }
     covidcam_image_info info;
     covidcam_image_info_init(&info);
@@ -146,49 +180,55 @@ static int classify_one(covidcam_session *s, const char *file, int json, float *
     covidcam_session_assessment(s, &as);
     char warnings[CLI_MAX_WARNINGS][128];
     int nwarn = cli_warnings(&info, &as, warnings, CLI_MAX_WARNINGS);
-    for (int i = 0; i < nwarn; i++)
-        fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
-    if (!json) {
-        print_text(m, file, probs, top, &as);
-        return 0;
+    for (int k = 0; k < nwarn; k++)
+        cli_append(&r->err, "%s: %s: warning: %s\n", prog, file, warnings[k]);
+    r->top = top;
+    if (!a->json)
+        text_result(r, m, file, probs, top, &as);
+    r->obj = json_result(m, file, probs, logits, top, ms, &info, &as);
+    if (!r->obj) {
+        cli_append(&r->err, "%s: %s: cannot format JSON output\n", prog, file);
+        r->status = -1;
     }
-    if (print_json(m, file, probs, logits, top, ms, &info, &as)) {
-        cli_print_json_failure();
-        fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
-        return 1;
-    }
-    return 0;
+    free(probs);
 }
 
 int main(int argc, char **argv)
 {
     args a = {0};
     covidcam_model *m = NULL;
-    covidcam_session *s = NULL;
-    float *probs = NULL, *logits = NULL;
-    int status = 1;
+    covidcam_session **s = NULL;
+    cli_inputs in = {0};
+    FILE *csv = NULL;
+    int jobs = 0, threads = 0, status = 1;
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (cli_open(prog, a.model, a.threads, &m, &s))
+    if (cli_expand(prog, argc - optind, argv + optind, a.pattern, &in))
         goto done;
-    size_t n = (size_t)covidcam_model_num_classes(m);
-    probs = malloc(n * sizeof *probs);
-    logits = malloc(n * sizeof *logits);
-    if (!probs || !logits) {
+    cli_plan_workers(in.count, a.jobs, a.threads, a.threads_set, &jobs, &threads);
+    if (!(s = calloc((size_t)jobs, sizeof *s))) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto done;
     }
-    int failed = 0;
-    for (int i = optind; i < argc; i++) {
-        failed |= classify_one(s, argv[i], a.json, probs, logits);
-        fflush(stdout);
+    if (cli_load(prog, a.model, &m) || cli_sessions(prog, m, threads, jobs, s)) {
+        jobs = 0;
+        goto done;
     }
-    status = failed;
+    if (a.csv && !(csv = cli_open_csv(prog, a.csv)))
+        goto done;
+    cli_batch b = {.prog = prog, .model = m, .in = &in, .json = a.json, .quiet = a.quiet,
+                   .csv = csv, .columns = {.model = m}, .image = classify_image, .tool = &a};
+    status = cli_batch_run(&b, s, jobs);
 done:
-    free(probs);
-    free(logits);
-    covidcam_session_free(s);
+    if (csv && fclose(csv)) {
+        fprintf(stderr, "%s: cannot write %s\n", prog, a.csv);
+        status = 1;
+    }
+    for (int i = 0; s && i < jobs; i++)
+        covidcam_session_free(s[i]);
+    free(s);
     covidcam_model_free(m);
+    cli_inputs_free(&in);
     return status;
 }

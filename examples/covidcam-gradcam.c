@@ -8,17 +8,21 @@
 #include <sys/stat.h>
 
 #include "cli_util.h"
+#include "batch.h"
 #include "json_escape.h"
+#include "pool.h"
 #include "name_set.h"
 #include "npy.h"
 
 static const char *prog = "covidcam-gradcam";
 
 typedef struct args {
-    const char *model, *layer, *class_arg, *out_dir;
+    const char *model, *layer, *class_arg, *out_dir, *csv, *pattern;
     covidcam_cam_method method;
+    covidcam_aug_smooth aug_smooth;
+    int eigen_smooth, label;
     double alpha; /* heatmap opacity in the overlay */
-    int json, threads, list_layers;
+    int json, threads, threads_set, jobs, quiet, list_layers;
     /* Single-image mode: output paths. Batch mode: non-NULL marks a wanted output. */
     const char *overlay, *heatmap, *npy;
 } args;
@@ -28,17 +32,27 @@ typedef struct outputs {
     const char *overlay, *heatmap, *npy;
 } outputs;
 
-enum { OPT_HEATMAP = 256, OPT_NPY, OPT_OUT_DIR, OPT_LIST_LAYERS };
-
-static const char *method_names[] = {"gradcam", "gradcam++", "layercam"};
+enum {
+    OPT_HEATMAP = 256,
+    OPT_NPY,
+    OPT_OUT_DIR,
+    OPT_LIST_LAYERS,
+    OPT_CSV,
+    OPT_PATTERN,
+    OPT_EIGEN,
+    OPT_AUG,
+    OPT_LABEL
+};
 
 static void usage(FILE *f)
 {
+    char methods[256];
+    cli_method_list(methods, sizeof methods);
     fprintf(f,
             "Usage: %s --model FILE [OPTIONS] [-o OVERLAY.png] [--heatmap HEAT.png]\n"
-            "                        [--npy MAP.npy] IMAGE...\n"
+            "                        [--npy MAP.npy] IMAGE|FOLDER|-...\n"
             "       %s --model FILE [OPTIONS] --out-dir DIR [--overlay] [--heatmap] [--npy]\n"
-            "                        IMAGE...\n"
+            "                        IMAGE|FOLDER|-...\n"
             "\n"
             "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes) and\n"
             "compute the class activation map that explains the decision, then print the\n"
@@ -47,16 +61,33 @@ static void usage(FILE *f)
             "Options:\n"
             "  -m, --model FILE        covidcam safetensors model (docs/model-format.md)\n"
             "  -l, --layer NAME        target block: layer4 (default; last block of stage 4),\n"
-            "                          layer4.1, layer3, layer2.0, ... (see --list-layers)\n"
+            "                          layer4.1, layer3, layer2.0, ... (see --list-layers);\n"
+            "                          several separated by commas give their mean map\n"
             "  -c, --class NAME|INDEX  class to explain (default: the top class)\n"
-            "  -M, --method METHOD     gradcam (default), gradcam++ or layercam\n"
+            "  -M, --method METHOD     gradcam (default) or any of: %s\n"
+            "                          (docs/gradcam.md; scorecam: one pass per channel)\n"
+            "      --eigen-smooth      first principal component instead of the weighted sum\n"
+            "      --aug-smooth MODE   none (default), intensity (x 0.9, 1, 1.1) or flip\n"
+            "                          (those and their mirrors; see docs/gradcam.md)\n"
+            "      --label             draw the class, probability, method and layer and a\n"
+            "                          colour bar on the overlay\n"
             "  -a, --alpha A           heatmap opacity in the overlay, 0..1 (default 0.5,\n"
             "                          i.e. pytorch-grad-cam's image_weight = 1 - A = 0.5)\n"
             "  -j, --json              one JSON object per image and line: file, top,\n"
             "                          probabilities, class, probability, method, layer,\n"
+            "                          eigen_smooth and aug_smooth (when used),\n"
             "                          raw_size [h, w], outputs {kind: path}, ms, image,\n"
             "                          ood, ood_score, warnings (as covidcam-classify --json)\n"
-            "  -t, --threads N         oneDNN threads (default 0 = all cores)\n"
+            "      --csv FILE          also write one CSV row per image (RFC 4180): file,\n"
+            "                          status, top, a column per class, class, probability,\n"
+            "                          overlay, heatmap, npy, ood, ood_score, warnings,\n"
+            "                          error, file_bytes (as covidcam-classify --csv)\n"
+            "  -t, --threads N         oneDNN threads per worker (default: all cores for one\n"
+            "                          worker, cores / workers for several)\n"
+            "  -J, --jobs N            workers, each with its own session (default: min(cores,\n"
+            "                          8), cores / --threads when given); input order kept\n"
+            "      --pattern GLOB      only files in FOLDERs whose name matches GLOB\n"
+            "  -q, --quiet             no progress and no summary on stderr\n"
             "      --list-layers       print the model's target layer names and exit\n"
             "  -h, --help              show this help\n"
             "  -V, --version           show the library version\n"
@@ -68,15 +99,23 @@ static void usage(FILE *f)
             "                          float32 NumPy array of shape (S, S)\n"
             "\n"
             "Batch mode, with --out-dir DIR (created if missing), the output options take\n"
-            "no file name and select what to write for each IMAGE, named after the file\n"
-            "name without its extension (x.jpg, x.dcm, x.png: NAME x): DIR/NAME.overlay.png,\n"
-            "DIR/NAME.heatmap.png, DIR/NAME.npy.\n"
-            "Without any of them only the overlay is written. Two IMAGEs with the same\n"
-            "NAME are refused.\n"
+            "no file name and select what to write for each IMAGE, named after its path\n"
+            "under its FOLDER (the file name for an IMAGE named directly or listed on\n"
+            "stdin) without the extension: DIR/SUB/NAME.overlay.png, .heatmap.png, .npy,\n"
+            "mirroring the FOLDER's tree. Without any of them only the overlay is\n"
+            "written. When two IMAGEs would get the same NAME (x.png beside x.jpg, or the\n"
+            "same path under two FOLDERs), the later ones in input order are NAME~2,\n"
+            "NAME~3... DIR/index.csv (the --csv columns) and DIR/index.jsonl (the --json\n"
+            "lines) list every input, what was written for it and its result or error.\n"
             "\n"
-            "Errors go to stderr with the library's message. Images that fail are skipped\n"
-            "and the exit status is then 1. Usage errors exit with 2.\n",
-            prog, prog);
+            "A FOLDER is searched recursively for PNG, JPEG and DICOM files (recognised\n"
+            "from their bytes), in the byte order of their paths; \"-\" reads paths from\n"
+            "stdin, one per line. Progress and a summary go to stderr as for\n"
+            "covidcam-classify.\n"
+            "\n"
+            "Errors go to stderr with the library's message. Images that fail are reported\n"
+            "and counted; the exit status is then 1. Usage errors exit with 2.\n",
+            prog, prog, methods);
 }
 
 /* Long options shared by both modes; the output options differ in arity. */
@@ -86,7 +125,11 @@ static void usage(FILE *f)
         {"alpha", required_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'},            \
         {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},          \
         {"version", no_argument, NULL, 'V'}, {"out-dir", required_argument, NULL, OPT_OUT_DIR}, \
-        {"list-layers", no_argument, NULL, OPT_LIST_LAYERS}
+        {"list-layers", no_argument, NULL, OPT_LIST_LAYERS},                                 \
+        {"csv", required_argument, NULL, OPT_CSV}, {"pattern", required_argument, NULL, OPT_PATTERN}, \
+        {"jobs", required_argument, NULL, 'J'}, {"quiet", no_argument, NULL, 'q'},            \
+        {"eigen-smooth", no_argument, NULL, OPT_EIGEN},                                      \
+        {"aug-smooth", required_argument, NULL, OPT_AUG}, {"label", no_argument, NULL, OPT_LABEL}
 
 static const struct option single_opts[] = {
     COMMON_OPTS,
@@ -94,7 +137,7 @@ static const struct option single_opts[] = {
     {"heatmap", required_argument, NULL, OPT_HEATMAP},
     {"npy", required_argument, NULL, OPT_NPY},
     {NULL, 0, NULL, 0}};
-static const char *single_short = "m:l:c:M:a:jt:hVo:";
+static const char *single_short = "m:l:c:M:a:jt:J:qhVo:";
 
 static const struct option batch_opts[] = {
     COMMON_OPTS,
@@ -102,7 +145,7 @@ static const struct option batch_opts[] = {
     {"heatmap", no_argument, NULL, OPT_HEATMAP},
     {"npy", no_argument, NULL, OPT_NPY},
     {NULL, 0, NULL, 0}};
-static const char *batch_short = "m:l:c:M:a:jt:hVo";
+static const char *batch_short = "m:l:c:M:a:jt:J:qhVo";
 
 /* 1 if --out-dir is among the options. Parsed on a copy of argv because GNU
  * getopt permutes it, and with the batch table, under which --out-dir can
@@ -125,18 +168,6 @@ static int batch_mode(int argc, char **argv)
     return found;
 }
 
-static int parse_method(const char *s, covidcam_cam_method *m)
-{
-    if (!strcmp(s, "gradcam"))
-        *m = COVIDCAM_CAM_GRADCAM;
-    else if (!strcmp(s, "gradcam++") || !strcmp(s, "gradcampp"))
-        *m = COVIDCAM_CAM_GRADCAMPP;
-    else if (!strcmp(s, "layercam"))
-        *m = COVIDCAM_CAM_LAYERCAM;
-    else
-        return -1;
-    return 0;
-}
 
 /* One option; 0 to go on, 1 to exit successfully, 2 on a usage error. */
 static int take_option(int c, int batch, args *a)
@@ -149,13 +180,31 @@ static int take_option(int c, int batch, args *a)
     case 'j': a->json = 1; return 0;
     case OPT_OUT_DIR: a->out_dir = optarg; return 0;
     case OPT_LIST_LAYERS: a->list_layers = 1; return 0;
+    case OPT_CSV: a->csv = optarg; return 0;
+    case OPT_PATTERN: a->pattern = optarg; return 0;
+    case 'q': a->quiet = 1; return 0;
+    case 'J':
+        if (!cli_parse_int(optarg, 1, 1024, &a->jobs))
+            return 0;
+        fprintf(stderr, "%s: --jobs needs an integer in [1, 1024], not '%s'\n", prog, optarg);
+        return 2;
     case 'o': a->overlay = batch ? flag : optarg; return 0;
     case OPT_HEATMAP: a->heatmap = batch ? flag : optarg; return 0;
     case OPT_NPY: a->npy = batch ? flag : optarg; return 0;
     case 'M':
-        if (!parse_method(optarg, &a->method))
+        if (covidcam_cam_method_parse(optarg, &a->method) == COVIDCAM_OK)
             return 0;
-        fprintf(stderr, "%s: unknown method '%s' (gradcam, gradcam++, layercam)\n", prog, optarg);
+        char names[256];
+        cli_method_list(names, sizeof names);
+        fprintf(stderr, "%s: unknown method '%s' (%s)\n", prog, optarg, names);
+        return 2;
+    case OPT_EIGEN: a->eigen_smooth = 1; return 0;
+    case OPT_LABEL: a->label = 1; return 0;
+    case OPT_AUG:
+        if (!cli_parse_aug(optarg, &a->aug_smooth))
+            return 0;
+        fprintf(stderr, "%s: --aug-smooth needs none, intensity or flip, not '%s'\n", prog,
+                optarg);
         return 2;
     case 'a':
         if (!cli_parse_double(optarg, 0.0, 1.0, &a->alpha))
@@ -163,8 +212,10 @@ static int take_option(int c, int batch, args *a)
         fprintf(stderr, "%s: --alpha needs a number in [0, 1], not '%s'\n", prog, optarg);
         return 2;
     case 't':
-        if (!cli_parse_int(optarg, 0, 1024, &a->threads))
+        if (!cli_parse_int(optarg, 0, 1024, &a->threads)) {
+            a->threads_set = 1;
             return 0;
+        }
         fprintf(stderr, "%s: --threads needs an integer in [0, 1024], not '%s'\n", prog, optarg);
         return 2;
     case 'h': usage(stdout); return 1;
@@ -182,8 +233,6 @@ static int check_args(int argc, const args *a)
         return 0;
     else if (optind >= argc)
         why = "no IMAGE given";
-    else if (!a->out_dir && argc - optind > 1 && (a->overlay || a->heatmap || a->npy))
-        why = "several IMAGEs need --out-dir to write images or maps";
     if (!why)
         return 0;
     fprintf(stderr, "%s: %s\n", prog, why);
@@ -227,19 +276,41 @@ static int resolve_class(const covidcam_model *m, const char *s, int *out)
     return -1;
 }
 
-/* Refuse an unknown --layer once rather than once per image. */
+/* 1 if `name` (len bytes) is one of the model's layer names. */
+static int known_layer(const covidcam_model *m, const char *name, size_t len)
+{
+    for (int i = 0; i < covidcam_model_num_layers(m); i++) {
+        const char *l = covidcam_model_layer_name(m, i);
+        if (strlen(l) == len && !strncmp(l, name, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Refuse an unknown --layer (or one of a comma list) once rather than once
+ * per image; the library refuses the rest (empty names, too many). */
 static int check_layer(const covidcam_model *m, const char *layer)
 {
     if (!layer || !*layer)
         return 0;
-    for (int i = 0; i < covidcam_model_num_layers(m); i++)
-        if (!strcmp(layer, covidcam_model_layer_name(m, i)))
+    for (const char *p = layer;;) {
+        size_t len = strcspn(p, ",");
+        while (len && *p == ' ')
+            p++, len--;
+        size_t trimmed = len;
+        while (trimmed && p[trimmed - 1] == ' ')
+            trimmed--;
+        if (!known_layer(m, p, trimmed)) {
+            fprintf(stderr, "%s: unknown --layer '%.*s'; this model has:", prog, (int)trimmed, p);
+            for (int i = 0; i < covidcam_model_num_layers(m); i++)
+                fprintf(stderr, " %s", covidcam_model_layer_name(m, i));
+            fputc('\n', stderr);
+            return -1;
+        }
+        if (!p[len])
             return 0;
-    fprintf(stderr, "%s: unknown --layer '%s'; this model has:", prog, layer);
-    for (int i = 0; i < covidcam_model_num_layers(m); i++)
-        fprintf(stderr, " %s", covidcam_model_layer_name(m, i));
-    fputc('\n', stderr);
-    return -1;
+        p += len + 1;
+    }
 }
 
 static void list_layers(const covidcam_model *m)
@@ -248,82 +319,92 @@ static void list_layers(const covidcam_model *m)
         puts(covidcam_model_layer_name(m, i));
 }
 
-/* The earlier of files[0..i) named `stem` (called once, on a clash). */
-static const char *first_with_stem(char **files, int i, const char *stem)
-{
-    char b[PATH_MAX];
-    for (int j = 0; j < i; j++)
-        if (!cli_stem(files[j], b, sizeof b) && !strcmp(b, stem))
-            return files[j];
-    return "another image";
-}
-
-/* Batch mode: refuse two images that would write the same files (a usage
- * error, found before any work is done), in linear time. */
-static int check_unique_names(int n, char **files)
-{
-    char a[PATH_MAX];
-    name_set seen = {0};
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (cli_stem(files[i], a, sizeof a)) {
-            fprintf(stderr, "%s: %s: cannot name outputs after this path\n", prog, files[i]);
-            rc = -1;
-        } else if ((rc = name_set_add(&seen, a)) == 0) {
-            fprintf(stderr, "%s: %s and %s would both write %s.* in --out-dir\n", prog,
-                    first_with_stem(files, i, a), files[i], a);
-            rc = -1;
-        } else if (rc < 0) {
-            fprintf(stderr, "%s: out of memory\n", prog);
-        } else {
-            rc = 0;
-        }
-    }
-    name_set_free(&seen);
-    return rc;
-}
-
 static int make_dir(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0777) == 0 || (errno == EEXIST && !stat(dir, &st) && S_ISDIR(st.st_mode)))
         return 0;
-    fprintf(stderr, "%s: cannot create directory %s: %s\n", prog, dir,
-            errno == EEXIST ? "not a directory" : strerror(errno));
+    if (errno == EEXIST)
+        errno = ENOTDIR;
     return -1;
 }
 
-/* Fill `o` (paths in `buf`, 3 * PATH_MAX bytes) for `file` in batch mode. */
-static int batch_outputs(const args *a, const char *file, char *buf, outputs *o)
+/* Create the folders of `path` below `root` (which exists); -1 with the
+ * failing folder in `bad` (PATH_MAX bytes) and errno set. Workers may race
+ * on one folder: EEXIST of a folder is success. */
+static int make_parents(const char *root, const char *path, char *bad)
 {
-    char stem[PATH_MAX];
-    const char *suffix[3] = {".overlay.png", ".heatmap.png", ".npy"};
-    const char *want[3] = {a->overlay, a->heatmap, a->npy};
-    const char **dst[3] = {&o->overlay, &o->heatmap, &o->npy};
-    if (cli_stem(file, stem, sizeof stem))
-        return -1;
-    for (int k = 0; k < 3; k++) {
-        char *p = buf + k * PATH_MAX;
-        *dst[k] = NULL;
-        if (!want[k])
-            continue;
-        int n = snprintf(p, PATH_MAX, "%s/%s%s", a->out_dir, stem, suffix[k]);
-        if (n < 0 || n >= PATH_MAX)
+    size_t skip = strlen(root) + 1;
+    snprintf(bad, PATH_MAX, "%s", path);
+    for (char *p = bad + skip; (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        if (make_dir(bad))
             return -1;
-        *dst[k] = p;
+        *p = '/';
     }
     return 0;
 }
 
-/* Write the requested files; 0, or 1 with the first failure in msg and st. */
-static int write_outputs(const covidcam_heatmap *h, const outputs *o, double alpha, char *msg,
-                         size_t size, covidcam_status *st)
+/* The output names of every input under --out-dir: its path under its
+ * folder without the extension, NAME~2, NAME~3... for later inputs that would
+ * clash. prefix[i] is "DIR/SUB/NAME" (owned), NULL when it cannot be made
+ * (the image then fails with the reason in why[i]). -1 when out of memory. */
+static int name_outputs(const char *dir, const cli_inputs *in, char **prefix, const char **why)
+{
+    name_set taken = {0};
+    char stem[PATH_MAX], name[PATH_MAX + 16];
+    int rc = 0;
+    for (size_t i = 0; i < in->count && rc == 0; i++) {
+        const char *rel = in->item[i].rel, *slash = strrchr(rel, '/');
+        size_t dirlen = slash ? (size_t)(slash - rel) + 1 : 0;
+        if (in->item[i].status)
+            continue;
+        if (cli_stem(rel, stem, sizeof stem) || dirlen >= PATH_MAX) {
+            why[i] = "cannot name outputs after this path";
+            continue;
+        }
+        snprintf(name, sizeof name, "%.*s%s", (int)dirlen, rel, stem);
+        for (int k = 2; (rc = name_set_add(&taken, name)) == 0; k++)
+            snprintf(name, sizeof name, "%.*s%s~%d", (int)dirlen, rel, stem, k);
+        if (rc < 0)
+            break;
+        rc = 0;
+        int n = snprintf(NULL, 0, "%s/%s", dir, name);
+        /* room for the longest suffix, ".overlay.png" */
+        if (n + 12 >= PATH_MAX) {
+            why[i] = "output path too long";
+            continue;
+        }
+        if (!(prefix[i] = malloc((size_t)n + 1)))
+            rc = -1;
+        else
+            snprintf(prefix[i], (size_t)n + 1, "%s/%s", dir, name);
+    }
+    name_set_free(&taken);
+    return rc;
+}
+
+/* The overlay, with the heatmap's label drawn on it when `m` is given. */
+static covidcam_status write_overlay(const covidcam_heatmap *h, const covidcam_model *m,
+                                     const char *path, double alpha, char *err, size_t size)
+{
+    char label[256];
+    if (m && covidcam_heatmap_label(h, m, label, sizeof label) == COVIDCAM_OK)
+        return covidcam_heatmap_write_labelled_overlay(h, path, (float)(1.0 - alpha), label, err,
+                                                       size);
+    return covidcam_heatmap_write_overlay(h, path, (float)(1.0 - alpha), err, size);
+}
+
+/* Write the requested files (the overlay labelled when label_model is not
+ * NULL); 0, or 1 with the first failure in msg and st. */
+static int write_outputs(const covidcam_heatmap *h, const covidcam_model *label_model,
+                         const outputs *o, double alpha, char *msg, size_t size,
+                         covidcam_status *st)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
     covidcam_status rc;
     if (o->overlay &&
-        (rc = covidcam_heatmap_write_overlay(h, o->overlay, (float)(1.0 - alpha), err,
-                                             sizeof err))) {
+        (rc = write_overlay(h, label_model, o->overlay, alpha, err, sizeof err))) {
         snprintf(msg, size, "overlay %s: %s", o->overlay, err);
         *st = rc;
         return 1;
@@ -343,27 +424,28 @@ static int write_outputs(const covidcam_heatmap *h, const outputs *o, double alp
     return 0;
 }
 
-static void print_text(const covidcam_model *m, const char *file, const covidcam_heatmap *h,
-                       const outputs *o)
+static void text_result(cli_result *r, const covidcam_model *m, const char *file,
+                        const covidcam_heatmap *h, const outputs *o)
 {
     const float *p = covidcam_heatmap_probabilities(h);
     int top = covidcam_heatmap_top_class(h);
-    printf("%s: %s (%.4f); %s of %s (%.4f) at %s\n", file, covidcam_model_class_name(m, top),
-           (double)p[top], method_names[covidcam_heatmap_method(h)],
-           covidcam_model_class_name(m, covidcam_heatmap_class(h)),
-           (double)covidcam_heatmap_probability(h), covidcam_heatmap_layer(h));
+    cli_append(&r->out, "%s: %s (%.4f); %s of %s (%.4f) at %s\n", file,
+               covidcam_model_class_name(m, top), (double)p[top],
+               covidcam_cam_method_name(covidcam_heatmap_method(h)),
+               covidcam_model_class_name(m, covidcam_heatmap_class(h)),
+               (double)covidcam_heatmap_probability(h), covidcam_heatmap_layer(h));
     for (int i = 0; i < covidcam_heatmap_num_classes(h); i++)
-        printf("  %-20s %.4f\n", covidcam_model_class_name(m, i), (double)p[i]);
+        cli_append(&r->out, "  %-20s %.4f\n", covidcam_model_class_name(m, i), (double)p[i]);
     const char *kind[3] = {"overlay", "heatmap", "npy"};
     const char *path[3] = {o->overlay, o->heatmap, o->npy};
     for (int k = 0; k < 3; k++)
         if (path[k])
-            printf("  %-8s %s\n", kind[k], path[k]);
+            cli_append(&r->out, "  %-8s %s\n", kind[k], path[k]);
     covidcam_assessment as;
     covidcam_assessment_init(&as);
     char line[256];
     if (covidcam_heatmap_assessment(h, &as) == COVIDCAM_OK && cli_ood_line(&as, line, sizeof line))
-        printf("%s\n", line);
+        cli_append(&r->out, "%s\n", line);
 }
 
 static json_t *json_outputs(const outputs *o)
@@ -379,8 +461,8 @@ static json_t *json_outputs(const outputs *o)
     return j;
 }
 
-static int print_json(const covidcam_model *m, const char *file, const covidcam_heatmap *h,
-                      const outputs *o, double ms)
+static json_t *json_result(const covidcam_model *m, const char *file, const covidcam_heatmap *h,
+                           const outputs *o, double ms)
 {
     json_t *j = json_pack(
         "{s:s, s:o, s:s, s:o, s:s, s:s, s:[i,i], s:o, s:f}", "top",
@@ -388,9 +470,13 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
         cli_json_class_map(m, covidcam_heatmap_probabilities(h)), "class",
         covidcam_model_class_name(m, covidcam_heatmap_class(h)), "probability",
         cli_json_float(covidcam_heatmap_probability(h)), "method",
-        method_names[covidcam_heatmap_method(h)], "layer", covidcam_heatmap_layer(h),
+        covidcam_cam_method_name(covidcam_heatmap_method(h)), "layer", covidcam_heatmap_layer(h),
         "raw_size", covidcam_heatmap_raw_height(h), covidcam_heatmap_raw_width(h), "outputs",
         json_outputs(o), "ms", ms);
+    if (j && cli_json_set_smoothing(j, h)) {
+        json_decref(j);
+        j = NULL;
+    }
     covidcam_image_info info;
     covidcam_image_info_init(&info);
     if (j && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)
@@ -399,39 +485,63 @@ static int print_json(const covidcam_model *m, const char *file, const covidcam_
     covidcam_assessment_init(&as);
     covidcam_heatmap_assessment(h, &as);
     json_t *line = json_object();
-    if (!j || !line || cli_json_set_trust(j, &info, &as) || cli_json_set_file(line, "file", file) || json_object_update(line, j)) {
-        json_decref(j);
+    if (!j || !line || cli_json_set_trust(j, &info, &as) || cli_json_set_file(line, "file", file) ||
+        json_object_update(line, j)) {
         json_decref(line);
-        cli_print_json_failure();
-        fprintf(stderr, "%s: %s: cannot format JSON output\n", prog, file);
-        return 1;
+        line = NULL;
     }
     json_decref(j);
-    if (!cli_print_json(line))
+    return line;
+}
+
+/* What every image shares: the options and, with --out-dir, its outputs. */
+typedef struct tool {
+    const args *a;
+    const covidcam_gradcam_options *go;
+    char **prefix;    /* --out-dir: "DIR/SUB/NAME" per input */
+    const char **why; /* --out-dir: why an input has no prefix */
+} tool;
+
+/* Fill `o` for input i (paths in buf, 3 * PATH_MAX bytes); -1 with *why set. */
+static int item_outputs(const tool *t, size_t i, char *buf, outputs *o, const char **why)
+{
+    *o = (outputs){t->a->overlay, t->a->heatmap, t->a->npy};
+    if (!t->a->out_dir)
         return 0;
-    cli_print_json_failure();
-    return 1;
+    if (!t->prefix[i]) {
+        *why = t->why[i];
+        return -1;
+    }
+    const char *suffix[3] = {".overlay.png", ".heatmap.png", ".npy"};
+    const char **dst[3] = {&o->overlay, &o->heatmap, &o->npy};
+    for (int k = 0; k < 3; k++) {
+        if (!*dst[k])
+            continue;
+        snprintf(buf + k * PATH_MAX, PATH_MAX, "%s%s", t->prefix[i], suffix[k]);
+        *dst[k] = buf + k * PATH_MAX;
+    }
+    return 0;
 }
 
-/* A failed image: stderr, and with --json its error object on stdout. */
-static void report_error(const args *a, const char *file, covidcam_status rc, const char *msg)
+/* Explain one image with session s (a worker thread's) into *r. */
+static void explain_image(covidcam_session *s, const cli_input *item, size_t i, cli_result *r,
+                          void *arg)
 {
-    fprintf(stderr, "%s: %s: %s: %s\n", prog, file, covidcam_status_string(rc), msg);
-    if (a->json)
-        cli_print_error_json(file, covidcam_status_string(rc), msg);
-}
-
-/* Explain one image; 0 on success, 1 after reporting a failure. */
-static int explain_one(covidcam_session *s, const args *a, const covidcam_gradcam_options *go,
-                       const char *file, const outputs *o)
-{
+    const tool *t = arg;
+    const char *file = item->path, *why = NULL;
+    char paths[3 * PATH_MAX], msg[2 * PATH_MAX];
+    outputs o;
+    if (item_outputs(t, i, paths, &o, &why)) {
+        cli_result_error(r, prog, file, COVIDCAM_ERR_INVALID_ARGUMENT, why);
+        return;
+    }
     covidcam_heatmap *h = NULL;
     double t0 = cli_now_ms();
-    covidcam_status rc = covidcam_gradcam_file(s, file, go, &h);
+    covidcam_status rc = covidcam_gradcam_file(s, file, t->go, &h);
     double ms = cli_round3(cli_now_ms() - t0);
     if (rc) {
-        report_error(a, file, rc, covidcam_session_last_error(s));
-        return 1;
+        cli_result_error(r, prog, file, rc, covidcam_session_last_error(s));
+        return;
     }
     covidcam_image_info info;
     covidcam_image_info_init(&info);
@@ -441,69 +551,138 @@ static int explain_one(covidcam_session *s, const args *a, const covidcam_gradca
     covidcam_heatmap_assessment(h, &as);
     char warnings[CLI_MAX_WARNINGS][128];
     int nwarn = cli_warnings(&info, &as, warnings, CLI_MAX_WARNINGS);
-    for (int i = 0; i < nwarn; i++)
-        fprintf(stderr, "%s: %s: warning: %s\n", prog, file, warnings[i]);
-    char msg[2 * PATH_MAX];
-    int failed = write_outputs(h, o, a->alpha, msg, sizeof msg, &rc);
-    if (failed)
-        report_error(a, file, rc, msg);
-    else if (a->json)
-        failed = print_json(covidcam_session_model(s), file, h, o, ms);
-    else if (!failed)
-        print_text(covidcam_session_model(s), file, h, o);
+    for (int k = 0; k < nwarn; k++)
+        cli_append(&r->err, "%s: %s: warning: %s\n", prog, file, warnings[k]);
+    const char *first = o.overlay ? o.overlay : o.heatmap ? o.heatmap : o.npy;
+    if (t->a->out_dir && first && make_parents(t->a->out_dir, first, msg)) {
+        char e[sizeof msg + 64];
+        snprintf(e, sizeof e, "cannot create directory %s: %s", msg, strerror(errno));
+        cli_result_error(r, prog, file, COVIDCAM_ERR_IO, e);
+    } else if (write_outputs(h, t->a->label ? covidcam_session_model(s) : NULL, &o, t->a->alpha,
+                             msg, sizeof msg, &rc)) {
+        cli_result_error(r, prog, file, rc, msg);
+    } else {
+        r->top = covidcam_heatmap_top_class(h);
+        if (!t->a->json)
+            text_result(r, covidcam_session_model(s), file, h, &o);
+        r->obj = json_result(covidcam_session_model(s), file, h, &o, ms);
+        if (!r->obj) {
+            cli_append(&r->err, "%s: %s: cannot format JSON output\n", prog, file);
+            r->status = -1;
+        }
+    }
     covidcam_heatmap_free(h);
-    return failed;
 }
 
-static int run(covidcam_session *s, const args *a, const covidcam_gradcam_options *go,
-               int n, char **files)
+static FILE *open_index(const char *dir, const char *name)
 {
-    static char paths[3 * PATH_MAX];
-    outputs o = {a->overlay, a->heatmap, a->npy};
-    int failed = 0;
-    if (a->out_dir && check_unique_names(n, files))
-        return 2;
-    if (a->out_dir && make_dir(a->out_dir))
-        return 1;
-    for (int i = 0; i < n; i++) {
-        if (a->out_dir && batch_outputs(a, files[i], paths, &o)) {
-            report_error(a, files[i], COVIDCAM_ERR_INVALID_ARGUMENT, "output path too long");
-            failed = 1;
-            continue;
-        }
-        failed |= explain_one(s, a, go, files[i], &o);
-        fflush(stdout);
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        fprintf(stderr, "%s: %s/%s: path too long\n", prog, dir, name);
+        return NULL;
     }
-    return failed;
+    return cli_open_csv(prog, path);
+}
+
+static const char *const csv_extra[] = {"class", "probability", "overlay", "heatmap", "npy"};
+
+/* Everything after the options are checked: the inputs, the outputs'
+ * names, the files, the workers. */
+static int run(const args *a, const covidcam_model *m, const covidcam_gradcam_options *go,
+               cli_inputs *in, int jobs, covidcam_session **s)
+{
+    tool t = {a, go, NULL, NULL};
+    FILE *csv = NULL, *index_csv = NULL, *index_jsonl = NULL;
+    FILE *files[3] = {NULL, NULL, NULL}; /* closed at the end */
+    int status = 1;
+    if (a->out_dir) {
+        if (make_dir(a->out_dir)) {
+            fprintf(stderr, "%s: cannot create directory %s: %s\n", prog, a->out_dir,
+                    errno == ENOTDIR ? "not a directory" : strerror(errno));
+            return 1;
+        }
+        t.prefix = calloc(in->count, sizeof *t.prefix);
+        t.why = calloc(in->count, sizeof *t.why);
+        if (!t.prefix || !t.why || name_outputs(a->out_dir, in, t.prefix, t.why)) {
+            fprintf(stderr, "%s: out of memory\n", prog);
+            goto done;
+        }
+        files[1] = index_csv = open_index(a->out_dir, "index.csv");
+        files[2] = index_jsonl = open_index(a->out_dir, "index.jsonl");
+        if (!index_csv || !index_jsonl)
+            goto done;
+    }
+    if (a->csv && !(csv = cli_open_csv(prog, a->csv)))
+        goto done;
+    files[0] = csv;
+    cli_batch b = {.prog = prog, .model = m, .in = in, .json = a->json, .quiet = a->quiet,
+                   .csv = csv, .index_csv = index_csv, .index_jsonl = index_jsonl,
+                   .columns = {m, csv_extra, (int)(sizeof csv_extra / sizeof *csv_extra)},
+                   .image = explain_image, .tool = &t};
+    status = cli_batch_run(&b, s, jobs);
+done:
+    for (int k = 0; k < 3; k++)
+        if (files[k] && fclose(files[k])) {
+            fprintf(stderr, "%s: cannot write the CSV or index files\n", prog);
+            status = 1;
+        }
+    for (size_t i = 0; t.prefix && i < in->count; i++)
+        free(t.prefix[i]);
+    free(t.prefix);
+    free(t.why);
+    return status;
 }
 
 int main(int argc, char **argv)
 {
     args a = {.alpha = 0.5, .method = COVIDCAM_CAM_GRADCAM};
     covidcam_model *m = NULL;
-    covidcam_session *s = NULL;
+    covidcam_session **s = NULL;
+    cli_inputs in = {0};
     covidcam_gradcam_options go;
-    int status = 1;
+    int status = 1, jobs = 0, threads = 0;
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : 2;
-    if (cli_open(prog, a.model, a.threads, &m, &s))
-        goto done;
     if (a.list_layers) {
+        if (cli_load(prog, a.model, &m))
+            return 1;
         list_layers(m);
-        status = 0;
+        covidcam_model_free(m);
+        return 0;
+    }
+    if (cli_expand(prog, argc - optind, argv + optind, a.pattern, &in))
+        goto done;
+    if (!a.out_dir && in.count > 1 && (a.overlay || a.heatmap || a.npy)) {
+        fprintf(stderr, "%s: several IMAGEs need --out-dir to write images or maps\n", prog);
+        usage(stderr);
+        status = 2;
+        goto done;
+    }
+    cli_plan_workers(in.count, a.jobs, a.threads, a.threads_set, &jobs, &threads);
+    if (!(s = calloc((size_t)jobs, sizeof *s))) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        goto done;
+    }
+    if (cli_load(prog, a.model, &m) || cli_sessions(prog, m, threads, jobs, s)) {
+        jobs = 0;
         goto done;
     }
     covidcam_gradcam_options_init(&go);
     go.method = a.method;
     go.layer = a.layer;
+    go.eigen_smooth = a.eigen_smooth;
+    go.aug_smooth = a.aug_smooth;
     if (check_layer(m, a.layer) || resolve_class(m, a.class_arg, &go.target_class)) {
         status = 2;
         goto done;
     }
-    status = run(s, &a, &go, argc - optind, argv + optind);
+    status = run(&a, m, &go, &in, jobs, s);
 done:
-    covidcam_session_free(s);
+    for (int i = 0; s && i < jobs; i++)
+        covidcam_session_free(s[i]);
+    free(s);
     covidcam_model_free(m);
+    cli_inputs_free(&in);
     return status;
 }

@@ -36,10 +36,8 @@ int cli_is_utf8(const char *s)
     return 1;
 }
 
-json_t *cli_json_text(const char *s)
+char *cli_utf8_text(const char *s)
 {
-    if (cli_is_utf8(s))
-        return json_string(s);
     size_t len = strlen(s);
     char *out = malloc(3 * len + 1); /* each bad byte becomes 3 bytes */
     if (!out)
@@ -58,6 +56,16 @@ json_t *cli_json_text(const char *s)
         }
     }
     out[o] = '\0';
+    return out;
+}
+
+json_t *cli_json_text(const char *s)
+{
+    if (cli_is_utf8(s))
+        return json_string(s);
+    char *out = cli_utf8_text(s);
+    if (!out)
+        return NULL;
     json_t *j = json_string(out);
     free(out);
     return j;
@@ -82,27 +90,42 @@ int cli_json_set_file(json_t *obj, const char *key, const char *path)
     return rc;
 }
 
-void cli_print_json_failure(void)
+void cli_fprint_json_failure(FILE *f)
 {
-    puts("{\"status\":\"out of memory\",\"error\":\"cannot format the JSON line\"}");
+    fputs("{\"status\":\"out of memory\",\"error\":\"cannot format the JSON line\"}\n", f);
 }
 
-void cli_print_error_json(const char *file, const char *status, const char *msg)
+void cli_print_json_failure(void)
+{
+    cli_fprint_json_failure(stdout);
+}
+
+json_t *cli_json_error(const char *file, const char *status, const char *msg)
 {
     json_t *o = json_object();
     if (!o || cli_json_set_file(o, "file", file) ||
         json_object_set_new(o, "status", json_string(status)) ||
         json_object_set_new(o, "error", cli_json_text(msg))) {
         json_decref(o);
-        cli_print_json_failure();
-        return;
+        return NULL;
     }
-    char *line = json_dumps(o, JSON_COMPACT);
+    return o;
+}
+
+void cli_fprint_error_json(FILE *f, const char *file, const char *status, const char *msg)
+{
+    json_t *o = cli_json_error(file, status, msg);
+    char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!line) {
-        cli_print_json_failure();
+        cli_fprint_json_failure(f);
         return;
     }
-    puts(line);
+    fprintf(f, "%s\n", line);
     free(line);
+}
+
+void cli_print_error_json(const char *file, const char *status, const char *msg)
+{
+    cli_fprint_error_json(stdout, file, status, msg);
 }

@@ -53,7 +53,7 @@ extern "C" {
 /* The version this header belongs to. Set in meson.build's project() alone;
  * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
-#define COVIDCAM_VERSION_MINOR 3
+#define COVIDCAM_VERSION_MINOR 4
 #define COVIDCAM_VERSION_PATCH 0
 
 /* Enough bytes for any message the library writes to an errbuf. */
@@ -288,15 +288,46 @@ COVIDCAM_API covidcam_status covidcam_model_preprocess_errbuf(const covidcam_mod
 
 /* How activations A (C x h x w) of the target layer and the gradients
  * g = d logit_c / dA (raw logit, not softmax) become a map, as in
- * pytorch-grad-cam (docs/gradcam.md):
- *   GRADCAM    alpha_k = mean_ij g_k;  cam = relu(sum_k alpha_k A_k)
- *   GRADCAMPP  Grad-CAM++ weights (second/third powers of g)
- *   LAYERCAM   cam = relu(sum_k relu(g_k) * A_k), elementwise */
+ * pytorch-grad-cam (docs/gradcam.md has each definition, its cost and when to
+ * use it):
+ *   GRADCAM       alpha_k = mean_ij g_k;  cam = relu(sum_k alpha_k A_k)
+ *   GRADCAMPP     Grad-CAM++ weights (second/third powers of g)
+ *   LAYERCAM      cam = relu(sum_k relu(g_k) * A_k), elementwise
+ *   HIRESCAM      cam = relu(sum_k g_k * A_k), elementwise (since 0.4)
+ *   XGRADCAM      alpha_k = sum_ij g_k A_k / (sum_ij A_k + 1e-7) (since 0.4)
+ *   EIGENCAM      first principal component of A; no gradient, the same map
+ *                 for every class (since 0.4)
+ *   EIGENGRADCAM  first principal component of g * A (since 0.4)
+ *   SCORECAM      alpha = softmax_k of the class logit on the input masked by
+ *                 each upsampled, min-max scaled A_k: one forward pass per
+ *                 channel, no gradient (since 0.4) */
 typedef enum covidcam_cam_method {
     COVIDCAM_CAM_GRADCAM = 0,
     COVIDCAM_CAM_GRADCAMPP = 1,
-    COVIDCAM_CAM_LAYERCAM = 2
+    COVIDCAM_CAM_LAYERCAM = 2,
+    COVIDCAM_CAM_HIRESCAM = 3,
+    COVIDCAM_CAM_XGRADCAM = 4,
+    COVIDCAM_CAM_EIGENCAM = 5,
+    COVIDCAM_CAM_EIGENGRADCAM = 6,
+    COVIDCAM_CAM_SCORECAM = 7
 } covidcam_cam_method;
+
+/* Test-time augmentation (pytorch-grad-cam's aug_smooth): the map is the mean
+ * of the maps of several views of the input tensor, each mapped back.
+ *   AUG_NONE       one view (default)
+ *   AUG_INTENSITY  the normalised input times 0.9, 1 and 1.1 (3 views)
+ *   AUG_FLIP       those three and their left-right mirrors (6 views), exactly
+ *                  pytorch-grad-cam's default set. A mirrored chest film puts
+ *                  the heart on the right, which a chest X-ray model has not
+ *                  seen unless it was trained with flips, so AUG_INTENSITY is
+ *                  the one to use for radiographs (docs/gradcam.md).
+ * The class explained is the same in every view (target_class, or the top
+ * class of the unaugmented input). Since 0.4. */
+typedef enum covidcam_aug_smooth {
+    COVIDCAM_AUG_NONE = 0,
+    COVIDCAM_AUG_INTENSITY = 1,
+    COVIDCAM_AUG_FLIP = 2
+} covidcam_aug_smooth;
 
 typedef struct covidcam_gradcam_options {
     size_t struct_size;         /* sizeof the caller's struct; set by _init (see
@@ -304,9 +335,35 @@ typedef struct covidcam_gradcam_options {
     covidcam_cam_method method; /* default COVIDCAM_CAM_GRADCAM */
     const char *layer;          /* torchvision name: "layer4" (default when NULL or ""),
                                    "layer4.1", "layer3", "layer2.0"...; "layerN" is the
-                                   last block of stage N. Only read during the call. */
+                                   last block of stage N. Several names separated by
+                                   commas ("layer3,layer4", at most
+                                   COVIDCAM_MAX_CAM_LAYERS, since 0.4) give the mean of
+                                   their maps, as pytorch-grad-cam does with several
+                                   target layers. Only read during the call. */
     int target_class;           /* class to explain; -1 (default) = the top class */
+    int reserved0;              /* 0.3's tail padding: never a field (abi/README.md); 0 */
+    int eigen_smooth;           /* since 0.4: non-zero replaces the weighted sum of the
+                                   method by the first principal component of the
+                                   weighted activations (pytorch-grad-cam's
+                                   eigen_smooth); default 0. EIGENCAM and EIGENGRADCAM
+                                   are projections already and ignore it. */
+    covidcam_aug_smooth aug_smooth; /* since 0.4; default COVIDCAM_AUG_NONE */
 } covidcam_gradcam_options;
+
+/* The most target layers one call accepts. */
+#define COVIDCAM_MAX_CAM_LAYERS 8
+
+/* The name of a method, as the command-line tools and the server spell it:
+ * "gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "eigencam",
+ * "eigengradcam", "scorecam"; NULL for a value outside the enum. Static
+ * storage; thread-safe. Since 0.4. */
+COVIDCAM_API const char *covidcam_cam_method_name(covidcam_cam_method method);
+
+/* The method called `name` (the names above; "gradcampp" is accepted for
+ * "gradcam++"; case-sensitive) into *method. INVALID_ARGUMENT for NULL or an
+ * unknown name (*method untouched). Thread-safe. Since 0.4. */
+COVIDCAM_API covidcam_status covidcam_cam_method_parse(const char *name,
+                                                       covidcam_cam_method *method);
 
 /* The exported entry point for programs built against 0.1 headers: fills
  * exactly the 0.1 struct and sets struct_size to its size. New code gets the
@@ -327,6 +384,8 @@ static inline void covidcam_gradcam_options_init_inline(covidcam_gradcam_options
     options->method = COVIDCAM_CAM_GRADCAM;
     options->layer = NULL;
     options->target_class = -1;
+    options->eigen_smooth = 0;
+    options->aug_smooth = COVIDCAM_AUG_NONE;
 }
 #define covidcam_gradcam_options_init(options) covidcam_gradcam_options_init_inline(options)
 
@@ -379,6 +438,11 @@ COVIDCAM_API int covidcam_heatmap_class(const covidcam_heatmap *heatmap);
 COVIDCAM_API float covidcam_heatmap_probability(const covidcam_heatmap *heatmap);
 COVIDCAM_API const char *covidcam_heatmap_layer(const covidcam_heatmap *heatmap);
 COVIDCAM_API covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *heatmap);
+
+/* Whether eigen_smooth was applied (0 or 1; 0 for EIGENCAM and EIGENGRADCAM,
+ * which ignore it), and the aug_smooth used. Since 0.4. */
+COVIDCAM_API int covidcam_heatmap_eigen_smooth(const covidcam_heatmap *heatmap);
+COVIDCAM_API covidcam_aug_smooth covidcam_heatmap_aug_smooth(const covidcam_heatmap *heatmap);
 
 /* The classification that came with the map: num_classes probabilities and
  * logits, and the top class. Owned by the heatmap. */
@@ -442,6 +506,39 @@ COVIDCAM_API covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatm
 COVIDCAM_API covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *heatmap,
                                                              const char *path, char *errbuf,
                                                              size_t errbuf_size);
+
+/* ---------------------------------------------------------------- legends (since 0.4) */
+
+/* The label of a heatmap, "<class> <probability>% | <method> <layer>" with
+ * " eigen" and " aug" or " aug+flip" appended when used, e.g.
+ * "COVID 97.1% | gradcam++ layer4.1", into buf (NUL-terminated, cut to fit
+ * `size`). `model` supplies the class name and must be the heatmap's model:
+ * INVALID_ARGUMENT for NULLs, size 0 or a model with another number of
+ * classes. Thread-safe (reads only). */
+COVIDCAM_API covidcam_status covidcam_heatmap_label(const covidcam_heatmap *heatmap,
+                                                    const covidcam_model *model, char *buf,
+                                                    size_t size);
+
+/* Draw a legend onto an RGB image the caller owns (3 * width * height bytes,
+ * rows packed, e.g. from covidcam_heatmap_overlay): a darkened band along the
+ * top with `text` in a built-in 6 x 13 bitmap font (printable ASCII; other
+ * bytes are drawn as '?'; wrapped at spaces onto up to three lines, the last
+ * cut at the right edge), and a band along the bottom
+ * with the jet colour bar of the map from 0 (left) to 1 (right). Glyphs and
+ * bar scale by an integer factor, min(width, height) / 320 (at least 1).
+ * INVALID_ARGUMENT (message in errbuf, may be NULL) for NULL rgb or text, or
+ * a size outside (0, COVIDCAM_MAX_IMAGE_DIM] / COVIDCAM_MAX_IMAGE_PIXELS.
+ * Allocates nothing; thread-safe on distinct buffers. */
+COVIDCAM_API covidcam_status covidcam_draw_legend(uint8_t *rgb, int width, int height,
+                                                  const char *text, char *errbuf,
+                                                  size_t errbuf_size);
+
+/* covidcam_heatmap_write_overlay() with covidcam_draw_legend(`label`) on the
+ * image; pass covidcam_heatmap_label()'s text for the standard label. Same
+ * errors, plus INVALID_ARGUMENT for a NULL label. */
+COVIDCAM_API covidcam_status covidcam_heatmap_write_labelled_overlay(
+    const covidcam_heatmap *heatmap, const char *path, float image_weight, const char *label,
+    char *errbuf, size_t errbuf_size);
 
 /* ---------------------------------------------------------------- image formats */
 
@@ -635,6 +732,15 @@ COVIDCAM_API int covidcam_model_num_features(const covidcam_model *model);
  * message in the session. Same thread rules as the session. */
 COVIDCAM_API covidcam_status covidcam_session_features(covidcam_session *session,
                                                        float *features, size_t capacity);
+
+/* The network input of the session's last successful classify or Grad-CAM
+ * call: the preprocessed, normalised tensor (channels x size x size, planar,
+ * what covidcam_classify_tensor takes), into the caller's `tensor` (capacity
+ * floats). Lets a program perturb exactly what the network saw (map
+ * faithfulness, covidcam-faithfulness). Errors as covidcam_session_features.
+ * Since 0.4. */
+COVIDCAM_API covidcam_status covidcam_session_input(covidcam_session *session, float *tensor,
+                                                    size_t capacity);
 
 #ifdef __cplusplus
 }

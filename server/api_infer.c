@@ -73,8 +73,11 @@ static void run_gradcam(covidcam_session *s, void *arg)
     }
     /* The overlay is rendered here too, so the pool bounds all heavy work. */
     t0 = server_now_ms();
-    j->out.rc = overlay_png(j->heatmap, (float)(1.0 - j->params->alpha), &j->png, &j->png_len,
-                            j->out.msg, sizeof j->out.msg);
+    char label[256];
+    int labelled = j->params->label && covidcam_heatmap_label(j->heatmap, covidcam_session_model(s),
+                                                              label, sizeof label) == COVIDCAM_OK;
+    j->out.rc = overlay_png(j->heatmap, (float)(1.0 - j->params->alpha), labelled ? label : NULL,
+                            &j->png, &j->png_len, j->out.msg, sizeof j->out.msg);
     j->out.render_ms = server_now_ms() - t0;
 }
 

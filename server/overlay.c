@@ -39,8 +39,8 @@ static covidcam_status read_all(int fd, unsigned char **png, size_t *len, char *
     return COVIDCAM_OK;
 }
 
-covidcam_status overlay_png(const covidcam_heatmap *h, float image_weight, unsigned char **png,
-                            size_t *len, char *err, size_t err_size)
+covidcam_status overlay_png(const covidcam_heatmap *h, float image_weight, const char *label,
+                            unsigned char **png, size_t *len, char *err, size_t err_size)
 {
     const char *dir = getenv("TMPDIR");
     char path[4096];
@@ -57,7 +57,9 @@ covidcam_status overlay_png(const covidcam_heatmap *h, float image_weight, unsig
     }
     /* The library opens the file by name; the descriptor keeps it readable
      * after the name is gone. */
-    covidcam_status rc = covidcam_heatmap_write_overlay(h, path, image_weight, err, err_size);
+    covidcam_status rc =
+        label ? covidcam_heatmap_write_labelled_overlay(h, path, image_weight, label, err, err_size)
+              : covidcam_heatmap_write_overlay(h, path, image_weight, err, err_size);
     unlink(path);
     if (!rc)
         rc = read_all(fd, png, len, err, err_size);

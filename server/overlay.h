@@ -8,9 +8,11 @@
 #include "covidcam.h"
 
 /* covidcam_heatmap_write_overlay(h, ..., image_weight) into a new buffer
- * (*png, *len; the caller frees *png). On failure returns the status and writes
- * a message to err. Thread-safe (one temporary file per call). */
-covidcam_status overlay_png(const covidcam_heatmap *h, float image_weight, unsigned char **png,
-                            size_t *len, char *err, size_t err_size);
+ * (*png, *len; the caller frees *png), with the legend `label` drawn on it
+ * when label is not NULL (covidcam_heatmap_write_labelled_overlay). On
+ * failure returns the status and writes a message to err. Thread-safe (one
+ * temporary file per call). */
+covidcam_status overlay_png(const covidcam_heatmap *h, float image_weight, const char *label,
+                            unsigned char **png, size_t *len, char *err, size_t err_size);
 
 #endif

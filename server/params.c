@@ -42,15 +42,9 @@ int params_only(struct MHD_Connection *c, const char *const *allowed, char *msg,
 static int parse_method(const char *s, covidcam_cam_method *m)
 {
     /* "gradcam++" arrives as "gradcam  " when the client did not escape '+'. */
-    if (!strcmp(s, "gradcam"))
-        *m = COVIDCAM_CAM_GRADCAM;
-    else if (!strcmp(s, "gradcam++") || !strcmp(s, "gradcampp") || !strcmp(s, "gradcam  "))
-        *m = COVIDCAM_CAM_GRADCAMPP;
-    else if (!strcmp(s, "layercam"))
-        *m = COVIDCAM_CAM_LAYERCAM;
-    else
-        return -1;
-    return 0;
+    if (!strcmp(s, "gradcam  "))
+        s = "gradcam++";
+    return covidcam_cam_method_parse(s, m) == COVIDCAM_OK ? 0 : -1;
 }
 
 static int parse_layer(const covidcam_model *m, const char *s, gradcam_params *p, char *msg,
@@ -87,7 +81,8 @@ static int parse_class(const covidcam_model *m, const char *s, gradcam_params *p
 int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_params *p,
                    char *msg, size_t size)
 {
-    static const char *const allowed[] = {"layer", "class", "method", "alpha", NULL};
+    static const char *const allowed[] = {"layer", "class", "method", "alpha",
+                                          "eigen", "aug",   "label",  NULL};
     covidcam_gradcam_options_init(&p->opt);
     p->layer[0] = '\0';
     p->alpha = 0.5;
@@ -97,12 +92,30 @@ int params_gradcam(struct MHD_Connection *c, const covidcam_model *m, gradcam_pa
     const char *cls = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "class");
     const char *method = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "method");
     const char *alpha = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "alpha");
+    const char *eigen = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "eigen");
+    const char *aug = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "aug");
+    const char *label = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "label");
+    p->label = 0;
+    if (eigen && *eigen && cli_parse_int(eigen, 0, 1, &p->opt.eigen_smooth)) {
+        snprintf(msg, size, "eigen needs 0 or 1, not '%.64s'", eigen);
+        return -1;
+    }
+    if (label && *label && cli_parse_int(label, 0, 1, &p->label)) {
+        snprintf(msg, size, "label needs 0 or 1, not '%.64s'", label);
+        return -1;
+    }
+    if (aug && *aug && cli_parse_aug(aug, &p->opt.aug_smooth)) {
+        snprintf(msg, size, "aug needs none, intensity or flip, not '%.64s'", aug);
+        return -1;
+    }
     if (layer && *layer && parse_layer(m, layer, p, msg, size))
         return -1;
     if (cls && *cls && parse_class(m, cls, p, msg, size))
         return -1;
     if (method && *method && parse_method(method, &p->opt.method)) {
-        snprintf(msg, size, "unknown method '%.64s' (gradcam, gradcam++, layercam)", method);
+        char names[256];
+        cli_method_list(names, sizeof names);
+        snprintf(msg, size, "unknown method '%.64s' (%s)", method, names);
         return -1;
     }
     if (alpha && *alpha && cli_parse_double(alpha, 0.0, 1.0, &p->alpha)) {

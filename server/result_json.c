@@ -6,12 +6,8 @@
 
 const char *result_method_name(covidcam_cam_method m)
 {
-    switch (m) {
-    case COVIDCAM_CAM_GRADCAM: return "gradcam";
-    case COVIDCAM_CAM_GRADCAMPP: return "gradcam++";
-    case COVIDCAM_CAM_LAYERCAM: return "layercam";
-    }
-    return "unknown";
+    const char *name = covidcam_cam_method_name(m);
+    return name ? name : "unknown";
 }
 
 /* "ood", "ood_score" and "warnings", as the CLIs print them. */
@@ -47,6 +43,10 @@ json_t *result_json_gradcam(const covidcam_model *m, const char *file,
                      result_method_name(covidcam_heatmap_method(h)), "layer",
                      covidcam_heatmap_layer(h), "raw_size", covidcam_heatmap_raw_height(h),
                      covidcam_heatmap_raw_width(h), "ms", ms);
+    if (o && cli_json_set_smoothing(o, h)) {
+        json_decref(o);
+        return NULL;
+    }
     covidcam_image_info info;
     covidcam_image_info_init(&info);
     if (o && covidcam_heatmap_image_info(h, &info) == COVIDCAM_OK)

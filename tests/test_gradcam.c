@@ -286,7 +286,7 @@ static void test_bad_options(void **state)
     o.target_class = 3;
     assert_int_equal(covidcam_gradcam_file(s, png, &o, &h), COVIDCAM_ERR_INVALID_ARGUMENT);
     covidcam_gradcam_options_init(&o);
-    o.method = (covidcam_cam_method)7;
+    o.method = (covidcam_cam_method)8;
     assert_int_equal(covidcam_gradcam_file(s, png, &o, &h), COVIDCAM_ERR_INVALID_ARGUMENT);
     covidcam_gradcam_options_init(&o);
     o.struct_size = 0;

@@ -103,8 +103,13 @@ unsigned char *tu_read_file(const char *path, size_t *len)
 
 float *tu_expected(const char *name, size_t *n)
 {
+    return tu_expected_in("expected.safetensors", name, n);
+}
+
+float *tu_expected_in(const char *file, const char *name, size_t *n)
+{
     size_t len = 0;
-    unsigned char *buf = tu_read_file(tu_fixture("expected.safetensors"), &len);
+    unsigned char *buf = tu_read_file(tu_fixture(file), &len);
     if (!buf)
         return NULL;
     cc_safetensors st;

@@ -26,6 +26,9 @@ unsigned char *tu_read_file(const char *path, size_t *len);
  * its element count in *n (may be NULL); NULL if absent. */
 float *tu_expected(const char *name, size_t *n);
 
+/* The same from another fixture file, e.g. "expected_cams.safetensors". */
+float *tu_expected_in(const char *file, const char *name, size_t *n);
+
 /* Max |a[i] - b[i]| over n elements. */
 double tu_max_abs_diff(const float *a, const float *b, size_t n);
 

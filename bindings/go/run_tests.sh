@@ -14,6 +14,11 @@ export PKG_CONFIG_PATH="$build/meson-uninstalled${PKG_CONFIG_PATH:+:$PKG_CONFIG_
 export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export GOCACHE="$build/go/cache" GOPATH="$build/go/path" GOFLAGS=-mod=mod GOPROXY=off
 export CGO_ENABLED=1 CC_BUILD_ROOT="${CC_BUILD_ROOT:-$build}"
+# Go's build cache does not hash headers found through pkg-config: put the
+# header's checksum into the cgo flags (part of the cache key), so a changed
+# covidcam.h recompiles the package instead of reusing stale objects.
+header_sum=$(cksum <"$here/../../include/covidcam.h" | cut -d' ' -f1)
+export CGO_CFLAGS="-g -O2 -DCOVIDCAM_HEADER_CKSUM=$header_sum"
 
 status=0
 for mod in covidcam cmd; do

@@ -80,3 +80,20 @@ covidcam_status covidcam_session_features(covidcam_session *s, float *out, size_
     memcpy(out, features(s), n * sizeof *out);
     return COVIDCAM_OK;
 }
+
+covidcam_status covidcam_session_input(covidcam_session *s, float *out, size_t capacity)
+{
+    if (!s)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    size_t n = (size_t)s->m->in_ch * (size_t)s->m->input_size * (size_t)s->m->input_size;
+    if (!out)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "tensor must not be NULL");
+    if (capacity < n)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "capacity %zu is less than the input's %zu floats", capacity, n);
+    if (!s->assessed)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "no input: the session has no successful classify or Grad-CAM call");
+    memcpy(out, s->input, n * sizeof *out);
+    return COVIDCAM_OK;
+}

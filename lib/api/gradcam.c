@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cam_compose.h"
 #include "finite.h"
 #include "gradcam.h"
-#include "gradcam_bwd.h"
 #include "gradcam_mem.h"
 #include "heatmap.h"
 #include "options.h"
@@ -22,6 +22,10 @@ _Static_assert(offsetof(covidcam_gradcam_options, method) ==
                        offsetof(cc_gradcam_options_v0_1, target_class) &&
                    sizeof(covidcam_gradcam_options) >= sizeof(cc_gradcam_options_v0_1),
                "covidcam_gradcam_options may only grow at the end");
+/* 0.4's fields start past 0.3's sizeof, never in its tail padding (abi/README.md). */
+_Static_assert(offsetof(covidcam_gradcam_options, eigen_smooth) >= 32 ||
+                   sizeof(void *) != 8,
+               "eigen_smooth must not reuse the 0.3 struct's tail padding");
 
 /* The ABI entry point of programs built against the 0.1 header (see
  * covidcam_session_options_init in session.c). */
@@ -44,94 +48,8 @@ static covidcam_status read_options(covidcam_session *s, const covidcam_gradcam_
     if (!user)
         return COVIDCAM_OK;
     return cc_options_read(user, CC_FIELD_END(cc_gradcam_options_v0_1, target_class),
-                           CC_FIELD_END(covidcam_gradcam_options, target_class), sizeof *o, o,
+                           CC_FIELD_END(covidcam_gradcam_options, aug_smooth), sizeof *o, o,
                            "gradcam options", &s->err);
-}
-
-/* Channel weights alpha_k for the methods that have them (pytorch-grad-cam's
- * get_cam_weights), in double. */
-static void cam_weights(covidcam_cam_method method, const float *a, const float *g, int c,
-                        size_t hw, double *alpha)
-{
-    for (int k = 0; k < c; k++) {
-        const float *ak = a + (size_t)k * hw, *gk = g + (size_t)k * hw;
-        double w = 0;
-        if (method == COVIDCAM_CAM_GRADCAM) {
-            for (size_t i = 0; i < hw; i++)
-                w += gk[i];
-            w /= (double)hw;
-        } else {
-            double sum_a = 0;
-            for (size_t i = 0; i < hw; i++)
-                sum_a += ak[i];
-            for (size_t i = 0; i < hw; i++) {
-                double g1 = gk[i], g2 = g1 * g1, g3 = g2 * g1;
-                if (g1 <= 0)
-                    continue; /* relu(g) * aij vanishes; aij is 0 where g == 0 */
-                w += g1 * (g2 / (2 * g2 + sum_a * g3 + 1e-6));
-            }
-        }
-        alpha[k] = w;
-    }
-}
-
-void cc_cam_raw(covidcam_cam_method method, const float *a, const float *g, int c, int h, int w,
-                double *alpha, float *raw)
-{
-    size_t hw = (size_t)h * (size_t)w;
-    double *acc = alpha + c; /* hw doubles after the c weights */
-    memset(acc, 0, hw * sizeof *acc);
-    if (method == COVIDCAM_CAM_LAYERCAM) {
-        for (int k = 0; k < c; k++)
-            for (size_t i = 0; i < hw; i++) {
-                double gv = g[(size_t)k * hw + i];
-                if (gv > 0)
-                    acc[i] += gv * a[(size_t)k * hw + i];
-            }
-    } else {
-        cam_weights(method, a, g, c, hw, alpha);
-        for (int k = 0; k < c; k++)
-            for (size_t i = 0; i < hw; i++)
-                acc[i] += alpha[k] * a[(size_t)k * hw + i];
-    }
-    for (size_t i = 0; i < hw; i++)
-        raw[i] = acc[i] > 0 ? (float)acc[i] : 0.0f;
-}
-
-/* pytorch-grad-cam's scale_cam_image: subtract the min, divide by 1e-7 + max. */
-static void min_max(float *m, size_t n)
-{
-    float lo = m[0], hi;
-    for (size_t i = 1; i < n; i++)
-        if (m[i] < lo)
-            lo = m[i];
-    hi = m[0] - lo;
-    for (size_t i = 0; i < n; i++) {
-        m[i] -= lo;
-        if (m[i] > hi)
-            hi = m[i];
-    }
-    for (size_t i = 0; i < n; i++)
-        m[i] = (float)(m[i] / (1e-7 + hi));
-}
-
-covidcam_status cc_cam_normalise(const float *raw, int h, int w, int size, float *map)
-{
-    size_t hw = (size_t)h * (size_t)w;
-    float *tmp = malloc(hw * sizeof *tmp);
-    if (!tmp)
-        return COVIDCAM_ERR_OUT_OF_MEMORY;
-    memcpy(tmp, raw, hw * sizeof *tmp);
-    min_max(tmp, hw);
-    cc_resize_f32(tmp, w, h, map, size, size);
-    free(tmp);
-    size_t n = (size_t)size * (size_t)size;
-    /* aggregate_multi_layers: relu, then scale again */
-    for (size_t i = 0; i < n; i++)
-        if (map[i] < 0)
-            map[i] = 0;
-    min_max(map, n);
-    return COVIDCAM_OK;
 }
 
 static covidcam_status bad_layer(covidcam_session *s, const char *name)
@@ -146,19 +64,73 @@ static covidcam_status bad_layer(covidcam_session *s, const char *name)
                    list);
 }
 
-static covidcam_status check_options(covidcam_session *s, const covidcam_gradcam_options *o,
-                                     int *target)
+/* One name of the layer list into plan (trimmed of spaces). */
+static covidcam_status add_layer(covidcam_session *s, const char *name, size_t len,
+                                 cc_cam_plan *plan)
 {
-    if ((o->method < COVIDCAM_CAM_GRADCAM || o->method > COVIDCAM_CAM_LAYERCAM))
+    char one[64];
+    while (len && *name == ' ')
+        name++, len--;
+    while (len && name[len - 1] == ' ')
+        len--;
+    if (!len)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "empty name in layer list");
+    if (len >= sizeof one)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "layer name '%.*s...' too long",
+                       32, name);
+    memcpy(one, name, len);
+    one[len] = '\0';
+    if (plan->num == COVIDCAM_MAX_CAM_LAYERS)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "more than %d target layers", COVIDCAM_MAX_CAM_LAYERS);
+    int t = cc_model_find_layer(s->m, one);
+    if (t < 0)
+        return bad_layer(s, one);
+    plan->targets[plan->num++] = t;
+    return COVIDCAM_OK;
+}
+
+/* "layer3,layer4" into block indices; NULL or "" is the default layer. */
+static covidcam_status parse_layers(covidcam_session *s, const char *list, cc_cam_plan *plan)
+{
+    plan->num = 0;
+    if (!list || !*list) {
+        plan->targets[plan->num++] = cc_model_find_layer(s->m, NULL);
+        return COVIDCAM_OK;
+    }
+    for (const char *p = list;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        covidcam_status rc = add_layer(s, p, len, plan);
+        if (rc)
+            return rc;
+        if (!comma)
+            return COVIDCAM_OK;
+        p = comma + 1;
+    }
+}
+
+static covidcam_status check_options(covidcam_session *s, const covidcam_gradcam_options *o,
+                                     cc_cam_plan *plan)
+{
+    if (!covidcam_cam_method_name(o->method))
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "unknown Grad-CAM method %d",
                        (int)o->method);
+    if (o->aug_smooth < COVIDCAM_AUG_NONE || o->aug_smooth > COVIDCAM_AUG_FLIP)
+        return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "unknown aug_smooth %d (0 none, 1 intensity, 2 intensity and flip)",
+                       (int)o->aug_smooth);
     if ((o->target_class < -1 || o->target_class >= s->m->num_classes))
         return cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "target class %d out of range (-1 for the top class, or 0..%d)",
                        o->target_class, s->m->num_classes - 1);
-    *target = cc_model_find_layer(s->m, o->layer);
-    if (*target < 0)
-        return bad_layer(s, o->layer);
+    covidcam_status rc = parse_layers(s, o->layer, plan);
+    if (rc)
+        return rc;
+    plan->first = plan->targets[0];
+    for (int i = 1; i < plan->num; i++)
+        if (plan->targets[i] < plan->first)
+            plan->first = plan->targets[i];
     return COVIDCAM_OK;
 }
 
@@ -182,74 +154,41 @@ static covidcam_heatmap *heatmap_new(int nc, int rh, int rw, int size)
     return h;
 }
 
-/* Fill g with the closed-form gradient of the last block: fc row / (h*w). */
-static void last_block_gradient(const covidcam_model *m, int cls, int c, size_t hw, float *g)
+/* "layer3.1,layer4.1": the blocks the map was computed at. */
+static void layer_label(const covidcam_model *m, const cc_cam_plan *plan, char *out, size_t size)
 {
-    const float *row = m->fc_plain + (size_t)cls * (size_t)c;
-    for (int k = 0; k < c; k++)
-        for (size_t i = 0; i < hw; i++)
-            g[(size_t)k * hw + i] = (float)(row[k] / (double)hw);
-}
-
-/* Activations and gradients of the target block (plain), then the maps. */
-static covidcam_status compute_maps(covidcam_session *s, int target, int cls,
-                                    covidcam_cam_method method, int force_general,
-                                    covidcam_heatmap *h)
-{
-    cc_net *n = s->net;
-    const cc_block_w *bw = &s->m->blocks[target];
-    int c = bw->out_ch;
-    size_t hw = (size_t)h->raw_h * (size_t)h->raw_w, chw = (size_t)c * hw;
-    float *a = malloc(chw * sizeof *a), *g = malloc(chw * sizeof *g);
-    double *work = malloc(((size_t)c + hw) * sizeof *work);
-    covidcam_status rc;
-    if (!a || !g || !work) {
-        rc = cc_fail(&s->err, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM");
-        goto done;
-    }
-    if ((rc = cc_net_activation(n, target, a, &s->err)))
-        goto done;
-    if (target == n->num_blocks - 1 && !force_general)
-        last_block_gradient(s->m, cls, c, hw, g);
-    else {
-        rc = cc_net_gradient(n, target, cls, g, &s->err);
-        cc_net_release_gradients(n);
-        if (rc)
-            goto done;
-    }
-    cc_cam_raw(method, a, g, c, h->raw_h, h->raw_w, work, h->raw);
-    if (cc_cam_normalise(h->raw, h->raw_h, h->raw_w, h->size, h->map))
-        rc = cc_fail(&s->err, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM");
-done:
-    free(a);
-    free(g);
-    free(work);
-    return rc;
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < plan->num && o + 1 < size; i++)
+        o += (size_t)snprintf(out + o, size - o, "%s%s", i ? "," : "",
+                              m->blocks[plan->targets[i]].name);
 }
 
 static covidcam_status run(covidcam_session *s, const cc_input *in,
                            const covidcam_gradcam_options *o, int force_general,
-                           covidcam_heatmap **out, int target)
+                           covidcam_heatmap **out, const cc_cam_plan *plan)
 {
     const covidcam_model *m = s->m;
     covidcam_heatmap *h = NULL;
     cc_image img = {0};
+    int general = force_general || plan->first != s->net->num_blocks - 1;
     covidcam_status rc = cc_session_set_input(s, in, &img);
     if (rc == COVIDCAM_OK)
         rc = cc_check_input(m, s->input, &s->err);
     if (rc == COVIDCAM_OK)
-        rc = cc_gradcam_check_memory(s->net, target, force_general, &s->err);
+        rc = cc_gradcam_check_memory(s->net, plan->first, general, &s->err);
     if (rc)
         goto fail;
-    const cc_dnn_md *md = s->net->blocks[target].out_md;
-    h = heatmap_new(m->num_classes, (int)cc_dnn_md_dim(md, 2), (int)cc_dnn_md_dim(md, 3),
-                    m->input_size);
+    const cc_dnn_md *md = s->net->blocks[plan->targets[0]].out_md;
+    int one = plan->num == 1;
+    h = heatmap_new(m->num_classes, one ? (int)cc_dnn_md_dim(md, 2) : m->input_size,
+                    one ? (int)cc_dnn_md_dim(md, 3) : m->input_size, m->input_size);
     if (!h) {
         rc = cc_fail(&s->err, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the heatmap");
         goto fail;
     }
     int prev = cc_dnn_threads_set(s->threads);
-    rc = cc_net_forward(s->net, s->input, target, &s->err);
+    rc = cc_net_forward(s->net, s->input, plan->targets[0], &s->err);
     if (rc == COVIDCAM_OK) {
         cc_session_assess(s); /* before the backward pass reuses any buffer */
         const float *z = s->net->logits;
@@ -258,11 +197,15 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
                                 &s->err);
     }
     if (rc == COVIDCAM_OK) {
-        h->cls = o && o->target_class >= 0 ? o->target_class : h->top;
+        h->cls = o->target_class >= 0 ? o->target_class : h->top;
         h->prob = h->probs[h->cls];
-        h->method = o ? o->method : COVIDCAM_CAM_GRADCAM;
-        snprintf(h->layer, sizeof h->layer, "%s", m->blocks[target].name);
-        rc = compute_maps(s, target, h->cls, h->method, force_general, h);
+        h->method = o->method;
+        /* applied, not just asked for: the EIGEN methods are projections already */
+        h->eigen_smooth = o->eigen_smooth != 0 && o->method != COVIDCAM_CAM_EIGENCAM &&
+                          o->method != COVIDCAM_CAM_EIGENGRADCAM;
+        h->aug_smooth = o->aug_smooth;
+        layer_label(m, plan, h->layer, sizeof h->layer);
+        rc = cc_cam_compose(s, plan, h->cls, o, force_general, h);
     }
     cc_dnn_threads_restore(prev);
     if (rc)
@@ -286,13 +229,13 @@ covidcam_status cc_gradcam(covidcam_session *s, const cc_input *in,
     covidcam_status rc = cc_session_begin(s);
     if (rc)
         return rc;
-    int target = -1;
+    cc_cam_plan plan;
     covidcam_gradcam_options o;
     if (!out)
         rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "out must not be NULL");
     else if ((rc = read_options(s, user, &o)) == COVIDCAM_OK &&
-             (rc = check_options(s, &o, &target)) == COVIDCAM_OK)
-        rc = run(s, in, &o, force_general, out, target);
+             (rc = check_options(s, &o, &plan)) == COVIDCAM_OK)
+        rc = run(s, in, &o, force_general, out, &plan);
     if (rc)
         s->assessed = 0;
     cc_session_end(s);

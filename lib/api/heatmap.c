@@ -1,10 +1,12 @@
 /* Heatmap accessors and rendering (resize, jet colormap, overlay, PNG). */
 #include "heatmap.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image_info.h"
+#include "legend.h"
 #include "preprocess.h"
 #include "render.h"
 
@@ -63,6 +65,16 @@ const char *covidcam_heatmap_layer(const covidcam_heatmap *h)
 covidcam_cam_method covidcam_heatmap_method(const covidcam_heatmap *h)
 {
     return h ? h->method : COVIDCAM_CAM_GRADCAM;
+}
+
+int covidcam_heatmap_eigen_smooth(const covidcam_heatmap *h)
+{
+    return h ? h->eigen_smooth : 0;
+}
+
+covidcam_aug_smooth covidcam_heatmap_aug_smooth(const covidcam_heatmap *h)
+{
+    return h ? h->aug_smooth : COVIDCAM_AUG_NONE;
 }
 
 int covidcam_heatmap_num_classes(const covidcam_heatmap *h)
@@ -296,7 +308,7 @@ covidcam_status covidcam_heatmap_overlay_errbuf(const covidcam_heatmap *h, const
 /* Render at w x ht (the overlay when `overlay`, else the colormap alone) and
  * write an RGB PNG; the one place both writers allocate and report. */
 static covidcam_status write_rgb(const covidcam_heatmap *h, const char *path, int w, int ht,
-                                 int overlay, float image_weight, cc_err *e)
+                                 int overlay, float image_weight, const char *label, cc_err *e)
 {
     uint8_t *rgb = malloc((size_t)w * (size_t)ht * 3);
     if (!rgb)
@@ -306,10 +318,28 @@ static covidcam_status write_rgb(const covidcam_heatmap *h, const char *path, in
                 : heatmap_colormap(h, w, ht, rgb, e);
     if (rc)
         cc_err_prefix(e, "cannot render the %s", overlay ? "overlay" : "colormap");
-    else
+    else {
+        if (label)
+            cc_legend_draw(rgb, w, ht, label);
         rc = cc_png_write_file(path, rgb, w, ht, 3, e);
+    }
     free(rgb);
     return rc;
+}
+
+/* The overlay PNG at the original size, with the legend `label` if not NULL. */
+static covidcam_status write_overlay(const covidcam_heatmap *h, const char *path,
+                                     float image_weight, const char *label, cc_err *e)
+{
+    if (!h || !path)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap and path must not be NULL");
+    if (!h->image.pixels)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "this heatmap came from a tensor and has no image; use "
+                       "covidcam_heatmap_overlay() with your own pixels");
+    if (!(image_weight >= 0.0f && image_weight <= 1.0f))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "image_weight must be in [0, 1]");
+    return write_rgb(h, path, h->image.width, h->image.height, 1, image_weight, label, e);
 }
 
 covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatmap *h, const char *path,
@@ -317,17 +347,20 @@ covidcam_status covidcam_heatmap_write_overlay(const covidcam_heatmap *h, const 
                                                size_t errbuf_size)
 {
     cc_err e = {{0}};
-    covidcam_status rc;
-    if (!h || !path)
-        rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap and path must not be NULL");
-    else if (!h->image.pixels)
-        rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT,
-                     "this heatmap came from a tensor and has no image; use "
-                     "covidcam_heatmap_overlay() with your own pixels");
-    else if (!(image_weight >= 0.0f && image_weight <= 1.0f))
-        rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "image_weight must be in [0, 1]");
-    else
-        rc = write_rgb(h, path, h->image.width, h->image.height, 1, image_weight, &e);
+    covidcam_status rc = write_overlay(h, path, image_weight, NULL, &e);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
+}
+
+covidcam_status covidcam_heatmap_write_labelled_overlay(const covidcam_heatmap *h,
+                                                        const char *path, float image_weight,
+                                                        const char *label, char *errbuf,
+                                                        size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = label ? write_overlay(h, path, image_weight, label, &e)
+                               : cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                                         "label must not be NULL");
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
 }
@@ -340,9 +373,9 @@ covidcam_status covidcam_heatmap_write_colormap(const covidcam_heatmap *h, const
     if (!h || !path)
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "heatmap and path must not be NULL");
     else if (h->image.pixels)
-        rc = write_rgb(h, path, h->image.width, h->image.height, 0, 0.0f, &e);
+        rc = write_rgb(h, path, h->image.width, h->image.height, 0, 0.0f, NULL, &e);
     else
-        rc = write_rgb(h, path, h->size, h->size, 0, 0.0f, &e);
+        rc = write_rgb(h, path, h->size, h->size, 0, 0.0f, NULL, &e);
     cc_err_export(&e, errbuf, errbuf_size);
     return rc;
 }
@@ -352,4 +385,34 @@ covidcam_status covidcam_heatmap_image_info(const covidcam_heatmap *h, covidcam_
     if (!h)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     return cc_info_export(&h->info, info, NULL);
+}
+
+covidcam_status covidcam_draw_legend(uint8_t *rgb, int width, int height, const char *text,
+                                     char *errbuf, size_t errbuf_size)
+{
+    cc_err e = {{0}};
+    covidcam_status rc = check_size(width, height, &e);
+    if (rc == COVIDCAM_OK && (!rgb || !text))
+        rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "%s must not be NULL",
+                     !rgb ? "rgb" : "text");
+    if (rc == COVIDCAM_OK)
+        cc_legend_draw(rgb, width, height, text);
+    cc_err_export(&e, errbuf, errbuf_size);
+    return rc;
+}
+
+covidcam_status covidcam_heatmap_label(const covidcam_heatmap *h, const covidcam_model *m,
+                                       char *buf, size_t size)
+{
+    static const char *const aug[] = {"", " aug", " aug+flip"};
+    if (!h || !m || !buf || !size)
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    if (covidcam_model_num_classes(m) != h->num_classes) {
+        buf[0] = '\0';
+        return COVIDCAM_ERR_INVALID_ARGUMENT;
+    }
+    snprintf(buf, size, "%s %.1f%% | %s %s%s%s", covidcam_model_class_name(m, h->cls),
+             100.0 * h->prob, covidcam_cam_method_name(h->method), h->layer,
+             h->eigen_smooth ? " eigen" : "", aug[h->aug_smooth]);
+    return COVIDCAM_OK;
 }

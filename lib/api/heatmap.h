@@ -7,13 +7,15 @@
 
 struct covidcam_heatmap {
     int raw_w, raw_h;
-    float *raw; /* relu(cam) at layer resolution */
+    float *raw; /* relu(cam) at layer resolution; several layers: their mean at size */
     int size;
     float *map; /* normalised, size x size */
     int cls;
     float prob;
-    char layer[32];
+    char layer[COVIDCAM_MAX_CAM_LAYERS * 32]; /* "layer4.1" or "layer3.1,layer4.1" */
     covidcam_cam_method method;
+    int eigen_smooth;
+    covidcam_aug_smooth aug_smooth;
     int num_classes;
     float *probs, *logits;
     int top;

@@ -142,7 +142,10 @@ class Api(unittest.TestCase):
                             ["--layer", "layer3", "--class", "Normal", "--method", "gradcam++",
                              "--alpha", "0.3"]),
                  ("?layer=layer2.0&class=2&method=layercam&alpha=1",
-                  ["--layer", "layer2.0", "--class", "2", "--method", "layercam", "--alpha", "1"])]
+                  ["--layer", "layer2.0", "--class", "2", "--method", "layercam", "--alpha", "1"]),
+                 ("?layer=layer3&method=xgradcam&eigen=1&aug=intensity&label=1&alpha=0.5",
+                  ["--layer", "layer3", "--method", "xgradcam", "--eigen-smooth", "--aug-smooth",
+                   "intensity", "--label", "--alpha", "0.5"])]
         with tempfile.TemporaryDirectory() as tmp:
             for path in self.images[:3]:
                 img = sl.read(path)
@@ -227,7 +230,8 @@ class Api(unittest.TestCase):
         cases = [("?layer=layer9", "layer9", "layer4.1"), ("?class=Flu", "Flu", classes[-1]),
                  ("?class=%d" % k, "'%d'" % k, "[0, %d]" % (k - 1)), ("?method=saliency", "saliency", "layercam"),
                  ("?alpha=1.5", "1.5", "[0, 1]"), ("?alpha=nan", "nan", "[0, 1]"),
-                 ("?colour=red", "colour", "alpha")]
+                 ("?colour=red", "colour", "alpha"), ("?aug=mirror", "mirror", "intensity"),
+                 ("?eigen=2", "eigen", "0 or 1"), ("?label=yes", "label", "0 or 1")]
         for query, *words in cases:
             self.assertError(*self.srv.gradcam(png, query), 400, *words)
         self.assertError(*self.srv.classify(png, "?layer=layer4"), 400, "layer")

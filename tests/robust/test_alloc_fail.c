@@ -38,6 +38,10 @@ typedef struct ctx {
     covidcam_model *model;     /* clean, shared by the per-call scenarios */
     covidcam_session *session; /* per scenario */
     const char *layer;
+    /* the CAM toolbox variant of call_gradcam (0.4); zero = Grad-CAM++ */
+    covidcam_cam_method method;
+    int eigen_smooth;
+    covidcam_aug_smooth aug_smooth;
     /* outputs of the call under test */
     covidcam_model *m_out;
     covidcam_session *s_out;
@@ -192,7 +196,9 @@ static covidcam_status call_gradcam(ctx *c)
     covidcam_gradcam_options o;
     covidcam_gradcam_options_init(&o);
     o.layer = c->layer;
-    o.method = COVIDCAM_CAM_GRADCAMPP;
+    o.method = c->method ? c->method : COVIDCAM_CAM_GRADCAMPP;
+    o.eigen_smooth = c->eigen_smooth;
+    o.aug_smooth = c->aug_smooth;
     o.target_class = 1;
     return covidcam_gradcam_png(c->session, c->png, c->png_len, &o, &c->h_out);
 }
@@ -357,6 +363,30 @@ static void test_gradcam_fixture(void **state)
     covidcam_model_free(c.model);
 }
 
+/* The 0.4 methods: ScoreCAM's masked passes over two layers with eigen
+ * smoothing (the principal component's buffers) and intensity views, and
+ * EigenGradCAM with the six flipped views at an early block. */
+static void test_cam_toolbox(void **state)
+{
+    ctx *c = *state;
+    c->method = COVIDCAM_CAM_SCORECAM;
+    c->eigen_smooth = 1;
+    c->aug_smooth = COVIDCAM_AUG_INTENSITY;
+    gradcam_layer(c, "layer1,layer2");
+    c->method = COVIDCAM_CAM_EIGENGRADCAM;
+    c->eigen_smooth = 0;
+    c->aug_smooth = COVIDCAM_AUG_FLIP;
+    gradcam_layer(c, "layer1.0");
+    c->method = 0;
+    c->aug_smooth = COVIDCAM_AUG_NONE;
+}
+
+static covidcam_status call_write_labelled(ctx *c)
+{
+    return covidcam_heatmap_write_labelled_overlay(c->h_out, c->out_path, 0.5f,
+                                                   "COVID 97.1% | gradcam layer4.1", NULL, 0);
+}
+
 static void test_heatmap_writers(void **state)
 {
     ctx *c = *state;
@@ -366,6 +396,9 @@ static void test_heatmap_writers(void **state)
                    release_session};
     report(ov.name, sweep(c, &ov));
     report(cm.name, sweep(c, &cm));
+    scenario lb = {"write_labelled_overlay", prepare_heatmap, call_write_labelled, NULL,
+                   release_session};
+    report(lb.name, sweep(c, &lb));
 }
 
 static void test_preprocess(void **state)
@@ -379,7 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_load),   cmocka_unit_test(test_session_create),
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_gradcam),
-        cmocka_unit_test(test_gradcam_fixture),
+        cmocka_unit_test(test_gradcam_fixture), cmocka_unit_test(test_cam_toolbox),
         cmocka_unit_test(test_heatmap_writers), cmocka_unit_test(test_preprocess),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -196,11 +196,11 @@ func TestGradCAMErrors(t *testing.T) {
 	if !errors.Is(err, covidcam.ErrInvalidArgument) {
 		t.Errorf("class 3: %v", err)
 	}
-	_, err = s.GradCAM(path, &covidcam.GradCAMOptions{Method: 7})
+	_, err = s.GradCAM(path, &covidcam.GradCAMOptions{Method: 8})
 	if !errors.Is(err, covidcam.ErrInvalidArgument) {
-		t.Errorf("method 7: %v", err)
+		t.Errorf("method 8: %v", err)
 	}
-	if _, err := covidcam.ParseMethod("scorecam"); !errors.Is(err, covidcam.ErrInvalidArgument) {
+	if _, err := covidcam.ParseMethod("saliency"); !errors.Is(err, covidcam.ErrInvalidArgument) {
 		t.Errorf("ParseMethod: %v", err)
 	}
 	names := map[string]covidcam.Method{"gradcam": covidcam.GradCAM,

@@ -19,6 +19,7 @@ type Heatmap struct {
 	mu      sync.RWMutex
 	h       *C.covidcam_heatmap
 	classes []string
+	model   *Model // names the class in Label
 }
 
 // Close frees the heatmap; closing twice is a no-op.
@@ -255,6 +256,81 @@ func checkRenderSize(op string, width, height int) error {
 		height > C.COVIDCAM_MAX_IMAGE_DIM || width*height > C.COVIDCAM_MAX_IMAGE_PIXELS {
 		return argError(op, "bad size %dx%d (each side 1..%d, at most %d pixels)", width,
 			height, C.COVIDCAM_MAX_IMAGE_DIM, C.COVIDCAM_MAX_IMAGE_PIXELS)
+	}
+	return nil
+}
+
+// EigenSmooth reports whether eigen_smooth was applied.
+func (hm *Heatmap) EigenSmooth() (on bool) {
+	hm.read(func(h *C.covidcam_heatmap) { on = C.covidcam_heatmap_eigen_smooth(h) != 0 })
+	return
+}
+
+// AugSmooth returns the augmentation the map was computed with.
+func (hm *Heatmap) AugSmooth() (a AugSmooth) {
+	hm.read(func(h *C.covidcam_heatmap) { a = AugSmooth(C.covidcam_heatmap_aug_smooth(h)) })
+	return
+}
+
+// Label returns covidcam_heatmap_label's text, e.g.
+// "COVID 97.1% | gradcam++ layer4.1" (" eigen", " aug", " aug+flip" appended
+// when used). ErrInvalidArgument once the heatmap or its model is closed.
+func (hm *Heatmap) Label() (string, error) {
+	buf := (*C.char)(C.calloc(512, 1))
+	defer C.free(unsafe.Pointer(buf))
+	var st C.covidcam_status = C.COVIDCAM_ERR_INVALID_ARGUMENT
+	ok := hm.read(func(h *C.covidcam_heatmap) {
+		if hm.model != nil {
+			hm.model.read(func(m *C.covidcam_model) {
+				st = C.covidcam_heatmap_label(h, m, buf, 512)
+			})
+		}
+	})
+	if !ok {
+		return "", errClosed("Label", "heatmap")
+	}
+	if st != C.COVIDCAM_OK {
+		return "", newError("Label", st, "the heatmap's model is closed")
+	}
+	return C.GoString(buf), nil
+}
+
+// WriteLabelledOverlay is WriteOverlay with DrawLegend(label) on the image.
+func (hm *Heatmap) WriteLabelledOverlay(path string, alpha float32, label string) error {
+	if err := checkString("WriteLabelledOverlay", "label", label); err != nil {
+		return err
+	}
+	clabel := C.CString(label)
+	defer C.free(unsafe.Pointer(clabel))
+	return hm.write("WriteLabelledOverlay", path, func(h *C.covidcam_heatmap, p *C.char,
+		eb errbuf) C.covidcam_status {
+		return C.covidcam_heatmap_write_labelled_overlay(h, p, C.float(1-alpha), clabel, eb.p,
+			eb.size())
+	})
+}
+
+// DrawLegend draws covidcam_draw_legend's legend into rgb (3 * width *
+// height bytes, rows packed) in place: text on a band along the top, the jet
+// colour bar from 0 to 1 along the bottom.
+func DrawLegend(rgb []byte, width, height int, text string) error {
+	if err := checkRenderSize("DrawLegend", width, height); err != nil {
+		return err
+	}
+	if len(rgb) < 3*width*height {
+		return argError("DrawLegend", "rgb holds %d bytes, %dx%d RGB needs %d", len(rgb), width,
+			height, 3*width*height)
+	}
+	if err := checkString("DrawLegend", "text", text); err != nil {
+		return err
+	}
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	eb := newErrbuf()
+	defer eb.free()
+	st := C.covidcam_draw_legend((*C.uint8_t)(cbytes(rgb)), C.int(width), C.int(height), ctext,
+		eb.p, eb.size())
+	if st != C.COVIDCAM_OK {
+		return newError("DrawLegend", st, eb.String())
 	}
 	return nil
 }

@@ -287,6 +287,23 @@ func (s *Session) Features() ([]float32, error) {
 	return out, nil
 }
 
+// Input returns the network input of the last successful call: the
+// preprocessed tensor, channels x size x size, planar (covidcam_session_input).
+func (s *Session) Input() ([]float32, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.h == nil {
+		return nil, errClosed("Input", "session")
+	}
+	m := C.covidcam_session_model(s.h)
+	c, size := int(C.covidcam_model_input_channels(m)), int(C.covidcam_model_input_size(m))
+	out := make([]float32, c*size*size)
+	if st := C.covidcam_session_input(s.h, cfloats(out), C.size_t(len(out))); st != C.COVIDCAM_OK {
+		return nil, newError("Input", st, C.GoString(C.covidcam_session_last_error(s.h)))
+	}
+	return out, nil
+}
+
 // Assessment of the classification the heatmap came with.
 func (hm *Heatmap) Assessment() (Assessment, error) {
 	var ca C.covidcam_assessment

@@ -16,14 +16,14 @@ from . import _lib
 from .errors import (BackendError, BadFormatError, Error, FileIOError, InvalidArgumentError,
                      LibraryNotFoundError, LimitError, OutOfMemoryError, Status,
                      UnsupportedError)
-from .heatmap import Heatmap, Method
+from .heatmap import AugSmooth, Heatmap, Method, draw_legend
 from .assessment import Assessment
 from .image_info import Format, ImageInfo, WindowSource, probe
 from .model import Model
 from .session import Precision, Result, Session
 
 __all__ = [
-    "Model", "Session", "Heatmap", "Result", "Method", "Precision", "Status",
+    "Model", "Session", "Heatmap", "Result", "Method", "AugSmooth", "draw_legend", "Precision", "Status",
     "ImageInfo", "Format", "WindowSource", "probe", "Assessment",
     "Error", "InvalidArgumentError", "FileIOError", "BadFormatError", "UnsupportedError",
     "OutOfMemoryError", "BackendError", "LimitError", "LibraryNotFoundError",
@@ -32,7 +32,7 @@ __all__ = [
 
 
 def library_version():
-    """The loaded library's version string ("0.3.0")."""
+    """The loaded library's version string ("0.4.0")."""
     return _lib.get().version().decode()
 
 

@@ -1,13 +1,12 @@
 """`python3 -m covidcam classify`: examples/covidcam-classify.c in Python."""
 
-import sys
-
 from . import _cli_util as u
-from . import _jsonout, _lib
+from . import _cli_batch, _cli_inputs, _jsonout, _lib
 from .errors import Error
 
 CLASSIFY_USAGE = """\
-Usage: {prog} --model FILE [--json] [--threads N] IMAGE...
+Usage: {prog} --model FILE [--json] [--csv FILE] [--threads N] [--jobs N]
+                         [--pattern GLOB] [--quiet] IMAGE|FOLDER|-...
 
 Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever
 its name; converted to gray) with the covidcam model FILE and print the top
@@ -33,29 +32,58 @@ images (a line "OUT OF DISTRIBUTION" in the table). docs/trust.md.
                      {{"file":..., "status":..., "error":...}} instead.
                      A name that is not UTF-8 is printed with U+FFFD for
                      each bad byte, plus "file_bytes": its bytes in hex.
-  -t, --threads N    oneDNN threads (default 0 = all cores)
+      --csv FILE     also write one CSV row per image (RFC 4180): file,
+                     status (ok or the failure), top, a column per class
+                     (its probability), ood, ood_score, warnings (joined
+                     with "; "), error, file_bytes; values as in the JSON
+  -t, --threads N    oneDNN threads per worker (default: all cores for one
+                     worker, cores / workers for several)
+  -J, --jobs N       workers, each with its own session over the one model
+                     (default: min(cores, 8), cores / --threads when given,
+                     never more than images); output stays in input order
+      --pattern GLOB only files in FOLDERs whose name matches GLOB
+                     (fnmatch: * ? [...]), e.g. '*.png'
+  -q, --quiet        no progress and no summary on stderr
   -h, --help         show this help
   -V, --version      show the library version
 
+A FOLDER is searched recursively for PNG, JPEG and DICOM files, recognised
+from their bytes (other files are skipped and counted), in the byte order of
+their paths; links to folders are not followed. "-" reads paths (files or
+folders) from stdin, one per line. With several images or a FOLDER, stderr
+shows progress (a bar on a terminal, else a line every 10 s) and ends with a
+summary: images, failures by status, top classes, time, images/s.
+
 Errors go to stderr with the library's message. Images that fail are
-skipped; the exit status is then 1. Usage errors exit with 2.
+reported and counted; the exit status is then 1. Usage errors exit with 2.
 """
 
 
 def _classify_args(argv, prog):
-    opts, files = u.getopt_args(argv, "m:jt:hV",
-                                ["model=", "json", "threads=", "help", "version"], prog,
-                                CLASSIFY_USAGE)
-    a = {"model": None, "json": False, "threads": 0}
+    opts, files = u.getopt_args(argv, "m:jt:J:qhV",
+                                ["model=", "json", "threads=", "jobs=", "csv=", "pattern=",
+                                 "quiet", "help", "version"], prog, CLASSIFY_USAGE)
+    a = {"model": None, "json": False, "threads": 0, "threads_set": False, "jobs": 0,
+         "csv": None, "pattern": None, "quiet": False}
     for o, v in opts:
         if o in ("-m", "--model"):
             a["model"] = v
         elif o in ("-j", "--json"):
             a["json"] = True
+        elif o in ("-q", "--quiet"):
+            a["quiet"] = True
+        elif o in ("--csv", "--pattern"):
+            a[o[2:]] = v
         elif o in ("-t", "--threads"):
             a["threads"] = u.parse_int(v, 0, 1024)
+            a["threads_set"] = True
             if a["threads"] is None:
                 u.err(prog, "--threads needs an integer in [0, 1024], not '%s'" % v)
+                raise u.Exit(2)
+        elif o in ("-J", "--jobs"):
+            a["jobs"] = u.parse_int(v, 1, 1024)
+            if a["jobs"] is None:
+                u.err(prog, "--jobs needs an integer in [1, 1024], not '%s'" % v)
                 raise u.Exit(2)
         elif o in ("-h", "--help"):
             u.out(CLASSIFY_USAGE.format(prog=prog))
@@ -68,50 +96,64 @@ def _classify_args(argv, prog):
     return a, files
 
 
-def _classify_one(prog, session, file, json):
+def _classify_image(prog, a, session, item, r):
     lib = _lib.get()
+    file = item.path
     t0 = u.now_ms()
     try:
-        r = session.classify_file(file)
+        res = session.classify_file(file)
     except Error as exc:
-        status = lib.status_string(exc.status).decode()
-        u.err(prog, "%s: %s: %s" % (file, status, exc.message))
-        if json:
-            u.out(_jsonout.error_line(file, status, exc.message) + "\n")
-        return 1
+        r.fail(prog, file, exc.status, lib.status_string(exc.status).decode(), exc.message)
+        return
     ms = u.round3(u.now_ms() - t0)
     info = session.image_info()
     trust = session.assessment()
     warnings = info.warnings() + trust.sentences()
     for w in warnings:
-        u.err(prog, "%s: warning: %s" % (file, w))
-    if not json:
-        u.out("%s: %s\n" % (file, r.label))
-        for c, p in zip(r.classes, r.probabilities):
-            u.out("  %s %.4f\n" % (u.pad(c, 20), p))
+        r.err += "%s: %s: warning: %s\n" % (prog, file, w)
+    r.top = res.top
+    if not a["json"]:
+        r.out += "%s: %s\n" % (file, res.label)
+        for c, p in zip(res.classes, res.probabilities):
+            r.out += "  %s %.4f\n" % (u.pad(c, 20), p)
         if trust.ood:
-            u.out(trust.ood_line() + "\n")
-        return 0
+            r.out += trust.ood_line() + "\n"
     line = _jsonout.file_fields("file", file)
-    line.update({"top": r.label,
-                 "probabilities": _jsonout.class_map(r.classes, r.probabilities),
-                 "logits": _jsonout.class_map(r.classes, r.logits), "ms": ms, "image": u.image_json(info)})
+    line.update({"top": res.label,
+                 "probabilities": _jsonout.class_map(res.classes, res.probabilities),
+                 "logits": _jsonout.class_map(res.classes, res.logits), "ms": ms,
+                 "image": u.image_json(info)})
     line.update({"ood": trust.ood,
                  "ood_score": trust.ood_score if trust.ood_available else None,
                  "warnings": warnings})
-    u.out(_jsonout.dumps(line) + "\n")
-    return 0
+    r.obj = line
 
 
 def classify_main(argv, prog="covidcam classify"):
     a, files = _classify_args(argv, prog)
-    opened = u.open_model(prog, a["model"], a["threads"])
+    inputs = _cli_inputs.expand(files, a["pattern"])
+    if not inputs.items:
+        u.err(prog, "no images found in the given folders or list")
+        return 1
+    jobs, threads = _cli_batch.plan_workers(len(inputs.items), a["jobs"], a["threads"],
+                                            a["threads_set"])
+    opened = u.open_model(prog, a["model"], threads, jobs)
     if not opened:
         return 1
-    model, session = opened
-    failed = 0
-    with model, session:
-        for f in files:
-            failed |= _classify_one(prog, session, f, a["json"])
-            sys.stdout.flush()
-    return failed
+    model, sessions = opened
+    csv_file = None
+    try:
+        if a["csv"]:
+            csv_file = _cli_batch.open_csv(prog, a["csv"])
+            if csv_file is None:
+                return 1
+        return _cli_batch.run(
+            prog, model.classes, inputs, sessions,
+            lambda s, item, i, r: _classify_image(prog, a, s, item, r), json=a["json"],
+            quiet=a["quiet"], csv_file=csv_file, columns=_cli_batch.CsvColumns(model.classes))
+    finally:
+        if csv_file:
+            csv_file.close()
+        for s in sessions:
+            s.close()
+        model.close()

@@ -63,8 +63,9 @@ def version(prog):
     raise Exit(0)
 
 
-def open_model(prog, path, threads):
-    """(model, session), or None after printing what went wrong."""
+def open_model(prog, path, threads, n=None):
+    """(model, session), or with n: (model, [n sessions]) over the one model;
+    None after printing what went wrong."""
     lib = _lib.get()
     try:
         model = Model(path)
@@ -72,14 +73,18 @@ def open_model(prog, path, threads):
         err(prog, "cannot load model %s: %s: %s"
             % (path, lib.status_string(exc.status).decode(), exc.message))
         return None
+    sessions = []
     try:
-        session = Session(model, threads=threads)
+        for _ in range(n or 1):
+            sessions.append(Session(model, threads=threads))
     except Error as exc:
+        for s in sessions:
+            s.close()
         model.close()
         err(prog, "cannot create a session: %s: %s"
             % (lib.status_string(exc.status).decode(), exc.message))
         return None
-    return model, session
+    return model, (sessions if n else sessions[0])
 
 
 def now_ms():

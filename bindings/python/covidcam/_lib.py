@@ -40,7 +40,10 @@ class GradcamOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("method", ctypes.c_int),
                 ("layer", ctypes.c_char_p),
-                ("target_class", ctypes.c_int)]
+                ("target_class", ctypes.c_int),
+                ("reserved0", ctypes.c_int),      # 0.3's tail padding, never a field
+                ("eigen_smooth", ctypes.c_int),   # 0.4
+                ("aug_smooth", ctypes.c_int)]     # 0.4
 
 
 def init_options(init, opts):
@@ -179,6 +182,16 @@ _SIGNATURES = {
                                                    ctypes.c_float, _buf, _str, _size]),
     "covidcam_heatmap_write_overlay": (status_t, [heatmap_p, _str, ctypes.c_float, _str, _size]),
     "covidcam_heatmap_write_colormap": (status_t, [heatmap_p, _str, _str, _size]),
+    # CAM toolbox and legends (0.4)
+    "covidcam_cam_method_name": (_str, [_int]),
+    "covidcam_session_input": (status_t, [session_p, c_float_p, _size]),
+    "covidcam_cam_method_parse": (status_t, [_str, c_int_p]),
+    "covidcam_heatmap_eigen_smooth": (_int, [heatmap_p]),
+    "covidcam_heatmap_aug_smooth": (_int, [heatmap_p]),
+    "covidcam_heatmap_label": (status_t, [heatmap_p, model_p, _str, _size]),
+    "covidcam_draw_legend": (status_t, [_buf, _int, _int, _str, _str, _size]),
+    "covidcam_heatmap_write_labelled_overlay": (status_t, [heatmap_p, _str, ctypes.c_float,
+                                                           _str, _str, _size]),
 }
 
 

@@ -5,28 +5,34 @@ import enum
 import os
 
 from . import _buffers, _lib, _npy, assessment, image_info
-from ._checks import c_int, c_path
+from ._checks import c_int, c_path, c_str
 from ._handle import OwnedHandle
 from .errors import FileIOError, InvalidArgumentError, error_for
 
 
 class Method(enum.IntEnum):
-    """covidcam_cam_method."""
+    """covidcam_cam_method (docs/gradcam.md)."""
     GRADCAM = 0
     GRADCAMPP = 1
     LAYERCAM = 2
+    HIRESCAM = 3      # 0.4
+    XGRADCAM = 4      # 0.4
+    EIGENCAM = 5      # 0.4
+    EIGENGRADCAM = 6  # 0.4
+    SCORECAM = 7      # 0.4
 
     @classmethod
     def parse(cls, value):
         """A Method from itself, its int value or a name ("gradcam",
-        "gradcam++"/"gradcampp", "layercam", any case)."""
+        "gradcam++"/"gradcampp", "layercam", "hirescam", "xgradcam",
+        "eigencam", "eigengradcam", "scorecam", any case)."""
         if isinstance(value, str):
             key = value.strip().lower().replace("++", "pp").replace("-", "").replace("_", "")
             for m in cls:
                 if m.name.lower() == key:
                     return m
-            raise InvalidArgumentError("unknown method %r (gradcam, gradcam++, layercam)"
-                                       % value)
+            raise InvalidArgumentError("unknown method %r (%s)"
+                                       % (value, ", ".join(m.label for m in cls)))
         try:
             return cls(value)
         except ValueError:
@@ -34,7 +40,66 @@ class Method(enum.IntEnum):
 
     @property
     def label(self):
-        return {0: "gradcam", 1: "gradcam++", 2: "layercam"}[int(self)]
+        """The name the library and the command-line tools use ("gradcam++"),
+        from covidcam_cam_method_name."""
+        lib = _lib.get()
+        if "covidcam_cam_method_name" in lib.missing:  # a 0.3 library: three methods
+            return {0: "gradcam", 1: "gradcam++", 2: "layercam"}.get(int(self), self.name.lower())
+        return lib.cam_method_name(int(self)).decode("ascii")
+
+
+class AugSmooth(enum.IntEnum):
+    """covidcam_aug_smooth: test-time augmentation of the map (0.4)."""
+    NONE = 0
+    INTENSITY = 1  # the input times 0.9, 1, 1.1
+    FLIP = 2       # those and their mirrors (pytorch-grad-cam's default set)
+
+    @classmethod
+    def parse(cls, value):
+        """An AugSmooth from itself, its int value, a name ("none",
+        "intensity", "flip", any case), or a bool (True = INTENSITY)."""
+        if isinstance(value, bool) or value is None:
+            return cls.INTENSITY if value else cls.NONE
+        if isinstance(value, str):
+            for m in cls:
+                if m.name.lower() == value.strip().lower():
+                    return m
+            raise InvalidArgumentError("unknown aug_smooth %r (none, intensity, flip)" % value)
+        try:
+            return cls(value)
+        except ValueError:
+            raise InvalidArgumentError("unknown aug_smooth %r" % (value,)) from None
+
+
+def draw_legend(rgb, width, height, text):
+    """Draw covidcam_draw_legend's legend (`text` on a band along the top, the
+    jet colour bar along the bottom) into `rgb` in place: a writable buffer
+    of 3*width*height bytes (bytearray, or a C-contiguous uint8 ndarray of
+    shape (height, width, 3))."""
+    lib = _lib.get()
+    w, h = c_int(width, "width"), c_int(height, "height")
+    if _buffers.is_ndarray(rgb):
+        if rgb.dtype != _buffers.np.uint8 or not rgb.flags.c_contiguous or not rgb.flags.writeable:
+            raise InvalidArgumentError("rgb must be a writable C-contiguous uint8 array")
+        ptr, n = ctypes.c_void_p(rgb.ctypes.data), rgb.nbytes
+    else:
+        try:
+            view = memoryview(rgb)
+        except TypeError:
+            raise InvalidArgumentError("rgb must be a writable buffer, not %s"
+                                       % type(rgb).__name__) from None
+        if view.readonly or not view.c_contiguous:
+            raise InvalidArgumentError("rgb must be writable and contiguous (a bytearray)")
+        n = view.nbytes
+        ptr = ctypes.cast((ctypes.c_char * n).from_buffer(rgb), ctypes.c_void_p) if n else None
+    if n < 3 * max(w, 0) * max(h, 0):
+        raise InvalidArgumentError("rgb holds %d bytes, %d x %d RGB needs %d"
+                                   % (n, w, h, 3 * w * h))
+    err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+    st = lib.draw_legend(ptr, w, h, c_str(text, "text"), err, len(err))
+    if st:
+        raise error_for(st, "cannot draw the legend: %s" % _decode(err.value),
+                        _decode(lib.status_string(st)))
 
 
 def _decode(raw):
@@ -47,10 +112,11 @@ class Heatmap(OwnedHandle):
     Owns a covidcam_heatmap; use as a context manager or call close(). It may
     outlive the session and model that produced it and move between threads."""
 
-    def __init__(self, handle, classes):
+    def __init__(self, handle, classes, model=None):
         self._lib = _lib.get()
         self._handle = handle
         self._classes = tuple(classes)
+        self._model = model  # for label(): the class names' owner
 
     # ------------------------------------------------------------ lifetime
 
@@ -235,6 +301,37 @@ class Heatmap(OwnedHandle):
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
         st = self._lib.heatmap_write_overlay(self._h(), c_path(path), 1.0 - float(alpha),
                                              err, len(err))
+        if st:
+            self._raise(st, _decode(err.value))
+
+    @property
+    def eigen_smooth(self):
+        """Whether eigen_smooth was applied."""
+        return bool(self._lib.heatmap_eigen_smooth(self._h()))
+
+    @property
+    def aug_smooth(self):
+        """The AugSmooth the map was computed with."""
+        return AugSmooth(self._lib.heatmap_aug_smooth(self._h()))
+
+    def label(self):
+        """covidcam_heatmap_label: "COVID 97.1% | gradcam++ layer4.1" (with
+        " eigen", " aug" or " aug+flip" when used)."""
+        if self._model is None:
+            raise InvalidArgumentError("this heatmap has no model to name its class")
+        buf = ctypes.create_string_buffer(512)
+        st = self._lib.heatmap_label(self._h(), self._model._h(), buf, len(buf))
+        if st:
+            self._raise(st, "cannot label the heatmap")
+        return _decode(buf.value)
+
+    def save_labelled_overlay(self, path, alpha=0.5, label=None):
+        """save_overlay() with a legend drawn on it: `label` (default: label())
+        on a band along the top, the colour bar along the bottom."""
+        text = self.label() if label is None else label
+        err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
+        st = self._lib.heatmap_write_labelled_overlay(self._h(), c_path(path), 1.0 - float(alpha),
+                                                      c_str(text, "label"), err, len(err))
         if st:
             self._raise(st, _decode(err.value))
 

@@ -9,7 +9,7 @@ from . import _buffers, _lib, assessment, image_info
 from ._checks import c_int, c_path, c_str
 from ._handle import OwnedHandle
 from .errors import InvalidArgumentError, error_for
-from .heatmap import Heatmap, Method
+from .heatmap import AugSmooth, Heatmap, Method
 from .model import Model, check_errbuf, decode
 
 
@@ -176,6 +176,20 @@ class Session(OwnedHandle):
                 self._raise(st)
         return _buffers.floats_out(out, n, (n,), numpy) if numpy else list(out)
 
+    def input(self, numpy=None):
+        """The network input of the last successful call (covidcam_session_input):
+        the preprocessed tensor C x S x S, flat list of floats or a float32
+        ndarray (C, S, S) when numpy (0.4)."""
+        m = self._model
+        c, s = m.input_channels, m.input_size
+        n = c * s * s
+        out = (ctypes.c_float * n)()
+        with self._lock:
+            st = self._lib.session_input(self._h(), out, n)
+            if st:
+                self._raise(st)
+        return _buffers.floats_out(out, n, (c, s, s), numpy) if numpy else list(out)
+
     def classify_pixels(self, pixels, width=None, height=None, stride=None):
         """Classify 8-bit gray pixels: a 2-D uint8 ndarray, or a buffer of
         `height` rows of `width` bytes `stride` (default width) apart."""
@@ -208,54 +222,65 @@ class Session(OwnedHandle):
 
     # ------------------------------------------------------------ Grad-CAM
 
-    def _options(self, method, layer, target):
+    def _options(self, method, layer, target, eigen_smooth=False, aug_smooth=None):
         opts = _lib.init_options(self._lib.gradcam_options_init, _lib.GradcamOptions())
         opts.method = int(Method.parse(method))
+        opts.eigen_smooth = 1 if eigen_smooth else 0
+        opts.aug_smooth = int(AugSmooth.parse(aug_smooth))
         if layer is not None:
+            if isinstance(layer, (list, tuple)):
+                layer = ",".join(layer)
             opts.layer = c_str(layer, "layer")
         if target is not None:
             opts.target_class = (self._model.class_index(target) if isinstance(target, str)
                                  else c_int(target, "target"))
         return opts
 
-    def _gradcam(self, fn, args, method, layer, target):
-        opts = self._options(method, layer, target)
+    def _gradcam(self, fn, args, method, layer, target, **smooth):
+        opts = self._options(method, layer, target, **smooth)
         out = _lib.heatmap_p()
         with self._lock:
             st = fn(self._h(), *args, ctypes.byref(opts), ctypes.byref(out))
             if st:
                 self._raise(st)
-        return Heatmap(out.value, self._model.classes)
+        return Heatmap(out.value, self._model.classes, self._model)
 
-    def gradcam_file(self, path, method="gradcam", layer=None, target=None):
-        """Grad-CAM of an image file (PNG, JPEG, DICOM). `method`: "gradcam", "gradcam++", "layercam"
-        (or a Method); `layer`: "layer4" (default), "layer3.1"...; `target`:
-        class index or name to explain (default: the top class)."""
-        return self._gradcam(self._lib.gradcam_file, (c_path(path),), method, layer, target)
+    def gradcam_file(self, path, method="gradcam", layer=None, target=None, **smooth):
+        """Grad-CAM of an image file (PNG, JPEG, DICOM). `method`: a Method or
+        its name ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam",
+        "eigencam", "eigengradcam", "scorecam"); `layer`: "layer4" (default),
+        "layer3.1"..., or several ("layer3,layer4" or a list: their mean map);
+        `target`: class index or name to explain (default: the top class).
+        Keywords `eigen_smooth` (bool) and `aug_smooth` (AugSmooth or "none",
+        "intensity", "flip") as in docs/gradcam.md."""
+        return self._gradcam(self._lib.gradcam_file, (c_path(path),), method, layer, target,
+                             **smooth)
 
-    def gradcam_png(self, data, method="gradcam", layer=None, target=None):
+    def gradcam_png(self, data, method="gradcam", layer=None, target=None, **smooth):
         ptr, n, keep = _buffers.bytes_pointer(data)
-        return self._gradcam(self._lib.gradcam_png, (ptr, n), method, layer, target)
+        return self._gradcam(self._lib.gradcam_png, (ptr, n), method, layer, target, **smooth)
 
-    def gradcam_image(self, data, method="gradcam", layer=None, target=None):
+    def gradcam_image(self, data, method="gradcam", layer=None, target=None, **smooth):
         """Grad-CAM of image bytes in any supported format."""
         ptr, n, keep = _buffers.bytes_pointer(data)
-        return self._gradcam(self._lib.gradcam_image, (ptr, n), method, layer, target)
+        return self._gradcam(self._lib.gradcam_image, (ptr, n), method, layer, target, **smooth)
 
     def gradcam_pixels(self, pixels, width=None, height=None, stride=None, method="gradcam",
-                       layer=None, target=None):
+                       layer=None, target=None, **smooth):
         ptr, w, h, st, keep = _buffers.pixels_pointer(pixels, width, height, stride)
-        return self._gradcam(self._lib.gradcam_pixels, (ptr, w, h, st), method, layer, target)
+        return self._gradcam(self._lib.gradcam_pixels, (ptr, w, h, st), method, layer, target,
+                             **smooth)
 
     def gradcam_tensor(self, tensor, channels=None, height=None, width=None, method="gradcam",
-                       layer=None, target=None):
+                       layer=None, target=None, **smooth):
         c, h, w = self._default_dims(channels, height, width)
         ptr, c, h, w, keep = _buffers.tensor_pointer(tensor, c, h, w)
-        return self._gradcam(self._lib.gradcam_tensor, (ptr, c, h, w), method, layer, target)
+        return self._gradcam(self._lib.gradcam_tensor, (ptr, c, h, w), method, layer, target,
+                             **smooth)
 
-    def gradcam(self, source, method="gradcam", layer=None, target=None):
+    def gradcam(self, source, method="gradcam", layer=None, target=None, **smooth):
         """Grad-CAM of a path, image bytes, pixels ndarray or tensor ndarray."""
-        kw = {"method": method, "layer": layer, "target": target}
+        kw = dict(smooth, method=method, layer=layer, target=target)
         if _is_path(source):
             return self.gradcam_file(source, **kw)
         if _buffers.is_ndarray(source) and source.dtype.kind == "f":

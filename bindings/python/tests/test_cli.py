@@ -39,6 +39,20 @@ def no_ms(text):
     return re.sub(r',"ms":[-+0-9.e]+', "", text)
 
 
+def no_times(text):
+    """stderr without what depends on time: the summary's time and rate and
+    progress lines (a slow run may print one every 10 s)."""
+    text = re.sub(r"(?m)^(covidcam[- ]\w+): [0-9.]+ s, [0-9.]+ images/s$", r"\1: TIME", text)
+    return re.sub(r"(?m)^covidcam[- ]\w+: \d+/\d+ images \(\d+%\), .* ETA .*\n", "", text)
+
+
+def index_text(data, d):
+    """An --out-dir index file with the output folder d as "@" (also in the
+    hex of *_bytes) and without "ms"."""
+    text = no_ms(data.decode("utf-8", "surrogateescape"))
+    return text.replace(os.fsencode(d).hex(), "@").replace(d, "@")
+
+
 class CliTest(unittest.TestCase):
     maxDiff = None
 
@@ -55,7 +69,7 @@ class CliTest(unittest.TestCase):
             c = run([exe] + subst(c_dir))
             py = run([sys.executable, "-m", "covidcam", tool] + subst(py_dir))
             prog = "covidcam-" + tool
-            norm = lambda s, d: no_ms(s).replace(prog, "covidcam " + tool).replace(d, "@")
+            norm = lambda s, d: no_times(no_ms(s)).replace(prog, "covidcam " + tool).replace(d, "@")
             self.assertEqual(py[0], c[0], "exit status; stderr:\n%s\n%s" % (c[2], py[2]))
             self.assertEqual(norm(py[1], py_dir), norm(c[1], c_dir))
             if stderr:
@@ -65,8 +79,11 @@ class CliTest(unittest.TestCase):
                 for n in names:
                     rel = os.path.relpath(os.path.join(root, n), c_dir)
                     files.append(rel)
-                    self.assertEqual(support.read(os.path.join(py_dir, rel)),
-                                     support.read(os.path.join(c_dir, rel)), rel)
+                    got = support.read(os.path.join(py_dir, rel))
+                    want = support.read(os.path.join(c_dir, rel))
+                    if n in ("index.csv", "index.jsonl"):  # they name the files written
+                        got, want = index_text(got, py_dir), index_text(want, c_dir)
+                    self.assertEqual(got, want, rel)
             py_files = sorted(os.path.relpath(os.path.join(r, n), py_dir)
                               for r, _, ns in os.walk(py_dir) for n in ns)
             self.assertEqual(py_files, sorted(files))
@@ -103,7 +120,7 @@ class CliTest(unittest.TestCase):
                                           "-l", "layer3", "-c", "COVID", "--out-dir", "@/out",
                                           "--overlay", "--heatmap", "--npy", SAMPLE] + files)
         self.assertEqual(c[0], 0)
-        self.assertEqual(len(out), 3 * (len(files) + 1))
+        self.assertEqual(len(out), 3 * (len(files) + 1) + 2)  # + index.csv, index.jsonl
 
     def test_gradcam_single_text(self):
         for method in ("gradcam", "gradcam++", "layercam"):
@@ -116,7 +133,8 @@ class CliTest(unittest.TestCase):
     def test_gradcam_batch_default_overlay_and_layers(self):
         c, out = self.compare("gradcam", ["-m", BASIC, "--out-dir", "@", "-l", "layer2.0",
                                           SAMPLE, SAMPLE64])
-        self.assertEqual(sorted(out), ["sample_64.overlay.png", "sample_97x131.overlay.png"])
+        self.assertEqual(sorted(out), ["index.csv", "index.jsonl", "sample_64.overlay.png",
+                                       "sample_97x131.overlay.png"])
         self.compare("gradcam", ["-m", BOTTLENECK, "--list-layers"])
 
     def test_gradcam_errors(self):
@@ -133,6 +151,40 @@ class CliTest(unittest.TestCase):
                      ["-m", BASIC],
                      ["--help"], ["-V"]):
             self.compare("gradcam", args)
+
+    def test_folders(self):
+        """Folders, stdin lists, --pattern, --csv, the pool, the summary and
+        --out-dir (tests/formats/cli_folders.py), byte-identical to the C
+        programs when they are built."""
+        script = os.path.join(support.SOURCE_ROOT, "tests", "formats", "cli_folders.py")
+        args = [sys.executable, script, support.FIXTURES, support.SHARED,
+                "--classify", "%s -m covidcam classify" % sys.executable,
+                "--gradcam", "%s -m covidcam gradcam" % sys.executable]
+        for tool in ("classify", "gradcam"):
+            exe = example("covidcam-" + tool)
+            if exe:
+                args += ["--reference-" + tool, exe]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PKG_DIR + os.pathsep + env.get("PYTHONPATH", "")
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("ok: ", p.stdout)
+
+    def test_cam_options(self):
+        """Every method, layer lists, --eigen-smooth, --aug-smooth and --label
+        (tests/formats/cli_cam_options.py): maps equal the binding's, output
+        byte-identical to the C program when it is built."""
+        script = os.path.join(support.SOURCE_ROOT, "tests", "formats", "cli_cam_options.py")
+        args = [sys.executable, script, support.FIXTURES, support.SOURCE_ROOT,
+                "--gradcam", "%s -m covidcam gradcam" % sys.executable]
+        exe = example("covidcam-gradcam")
+        if exe:
+            args += ["--reference", exe]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = PKG_DIR + os.pathsep + env.get("PYTHONPATH", "")
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn(": OK", p.stdout)
 
     def test_entry_point(self):
         rc, out, err = run([sys.executable, "-m", "covidcam", "version"])

@@ -174,9 +174,9 @@ class GradcamTest(unittest.TestCase):
         with self.assertRaises(covidcam.InvalidArgumentError):
             s.gradcam(path, target="Flu")
         with self.assertRaises(covidcam.InvalidArgumentError):
-            s.gradcam(path, method="scorecam")
+            s.gradcam(path, method="saliency")
         with self.assertRaises(covidcam.InvalidArgumentError):
-            s.gradcam(path, method=7)
+            s.gradcam(path, method=8)
         with self.assertRaises(covidcam.FileIOError):
             s.gradcam("/nonexistent.png")
         t = support.expected("basic.input.0")[1]

@@ -4,56 +4,73 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/covidcam/libcovidcam/bindings/go/covidcam"
 )
 
 // covidcam-go classify: examples/covidcam-classify.c in Go.
-func classifyMain(args []string, stdout, stderr io.Writer) int {
+func classifyMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs := newFlags("classify", &o, stderr)
 	if rc := parse(fs, &o, args); rc >= 0 {
 		return rc
 	}
-	m, s := open(fs.Name(), &o, stderr)
+	prog := fs.Name()
+	in := expandInputs(prog, fs, &o, stdin, stderr)
+	if in == nil {
+		return 1
+	}
+	jobs, threads := planWorkers(len(in.items), o.jobs, o.threads, o.threadsSet)
+	m, sessions := open(prog, &o, threads, jobs, stderr)
 	if m == nil {
 		return 1
 	}
 	defer m.Close()
-	defer s.Close()
-	failed := 0
-	for _, f := range fs.Args() {
-		t0 := time.Now()
-		r, err := s.Classify(f)
-		ms := elapsedMs(t0)
-		if err != nil {
-			failed = 1
-			fmt.Fprintf(stderr, "%s: %s: %s\n", fs.Name(), f, describe(err))
-			if o.json {
-				fmt.Fprintln(stdout, errorLine(f, err))
-			}
-			continue
+	defer closeAll(sessions)
+	b := &batch{prog: prog, classes: m.Classes(), in: in, json: o.json, quiet: o.quiet,
+		columns: csvColumns{classes: m.Classes()}, stdout: stdout, stderr: stderr,
+		image: func(s *covidcam.Session, it item, i int, r *result) {
+			classifyImage(prog, &o, s, it.path, r)
+		}}
+	if o.csv != "" {
+		f := createFile(prog, o.csv, stderr)
+		if f == nil {
+			return 1
 		}
-		info, _ := s.ImageInfo()
-		trust, _ := s.Assessment()
-		warnings := append(info.Warnings(), trust.Sentences()...)
-		for _, w := range warnings {
-			fmt.Fprintf(stderr, "%s: %s: warning: %s\n", fs.Name(), f, w)
-		}
-		if o.json {
-			out := append(fileFields("file", f), object{{"top", r.Label},
-				{"probabilities", classMap(r.Classes, r.Probabilities)},
-				{"logits", classMap(r.Classes, r.Logits)}, {"ms", ms},
-				{"image", imageObject(info)}}...)
-			out = append(out, trustFields(trust, warnings)...)
-			fmt.Fprintln(stdout, dumps(out))
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", f, r.Label)
-		for i, c := range r.Classes {
-			fmt.Fprintf(stdout, "  %s %.4f\n", pad(c, 20), r.Probabilities[i])
-		}
-		if line := trust.OODLine(); line != "" {
-			fmt.Fprintln(stdout, line)
-		}
+		defer f.Close()
+		b.csv = f
 	}
-	return failed
+	return b.run(sessions)
+}
+
+func classifyImage(prog string, o *options, s *covidcam.Session, f string, r *result) {
+	t0 := time.Now()
+	res, err := s.Classify(f)
+	ms := elapsedMs(t0)
+	if err != nil {
+		r.fail(prog, f, err)
+		return
+	}
+	info, _ := s.ImageInfo()
+	trust, _ := s.Assessment()
+	warnings := append(info.Warnings(), trust.Sentences()...)
+	for _, w := range warnings {
+		r.err += fmt.Sprintf("%s: %s: warning: %s\n", prog, f, w)
+	}
+	r.top = res.Top
+	obj := append(fileFields("file", f), object{{"top", res.Label},
+		{"probabilities", classMap(res.Classes, res.Probabilities)},
+		{"logits", classMap(res.Classes, res.Logits)}, {"ms", ms},
+		{"image", imageObject(info)}}...)
+	r.obj = append(obj, trustFields(trust, warnings)...)
+	if o.json {
+		return
+	}
+	r.out = fmt.Sprintf("%s: %s\n", f, res.Label)
+	for i, c := range res.Classes {
+		r.out += fmt.Sprintf("  %s %.4f\n", pad(c, 20), res.Probabilities[i])
+	}
+	if line := trust.OODLine(); line != "" {
+		r.out += line + "\n"
+	}
 }

@@ -165,15 +165,18 @@ func fileFields(key, path string) object {
 	return o
 }
 
-// errorLine is the JSON line of a failed image.
-func errorLine(file string, err error) string {
+// errorObject is the JSON object of a failed image.
+func errorObject(file string, err error) object {
 	status, msg := "error", err.Error()
 	var e *covidcam.Error
 	if errors.As(err, &e) {
 		status, msg = e.Status.Error(), e.Message
 	}
-	return dumps(append(fileFields("file", file), field{"status", status}, field{"error", msg}))
+	return append(fileFields("file", file), field{"status", status}, field{"error", msg})
 }
+
+// errorLine is the JSON line of a failed image.
+func errorLine(file string, err error) string { return dumps(errorObject(file, err)) }
 
 // imageObject is cli_json_image_info: the "image" object of --json.
 func imageObject(i covidcam.ImageInfo) object {

@@ -2,13 +2,15 @@
 // covidcam-classify and covidcam-gradcam: the same text and JSON output on
 // the same inputs.
 //
-//	covidcam-go classify -m model.safetensors [-j] [-t N] IMAGE...
+//	covidcam-go classify -m model.safetensors [-j] [--csv FILE] [-t N] [-J N]
+//	        [--pattern GLOB] [-q] IMAGE|FOLDER|-...
 //	covidcam-go gradcam -m model.safetensors [-l LAYER] [-c CLASS] [-M METHOD]
-//	        [-a ALPHA] [-j] [-t N] [-o OVERLAY.png] [--heatmap HEAT.png] IMAGE...
+//	        [-a ALPHA] [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB] [-q]
+//	        [-o OVERLAY.png] [--heatmap HEAT.png] [--npy MAP.npy] IMAGE|FOLDER|-...
+//	covidcam-go gradcam ... --out-dir DIR [--overlay] [--heatmap] [--npy] IMAGE|FOLDER|-...
 //
 // Options come before the IMAGEs (Go's flag package stops at the first
-// operand). The batch mode of covidcam-gradcam (--out-dir) and --npy are left
-// to the C program.
+// operand).
 package main
 
 import (
@@ -28,23 +30,34 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `Usage: covidcam-go classify -m MODEL [-j] [-t N] IMAGE...
+const usage = `Usage: covidcam-go classify -m MODEL [-j] [--csv FILE] [-t N] [-J N]
+                            [--pattern GLOB] [-q] IMAGE|FOLDER|-...
        covidcam-go gradcam -m MODEL [-l LAYER] [-c CLASS] [-M METHOD] [-a ALPHA]
-                           [-j] [-t N] [-o OVERLAY.png] [--heatmap HEAT.png] IMAGE...
+                           [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB] [-q]
+                           [-o OVERLAY.png] [--heatmap HEAT.png] [--npy MAP.npy]
+                           IMAGE|FOLDER|-...
+       covidcam-go gradcam ... --out-dir DIR [--overlay] [--heatmap] [--npy]
+                           IMAGE|FOLDER|-...
+Options and their meaning are those of covidcam-classify and covidcam-gradcam.
 `
 
 // run is main with its streams, for the tests; it returns the exit status:
 // 0, 1 when an image failed, 2 on usage errors.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runIn(args, os.Stdin, stdout, stderr)
+}
+
+// runIn is run reading "-" lists from stdin.
+func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "classify":
-		return classifyMain(args[1:], stdout, stderr)
+		return classifyMain(args[1:], stdin, stdout, stderr)
 	case "gradcam":
-		return gradcamMain(args[1:], stdout, stderr)
+		return gradcamMain(args[1:], stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -55,9 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // options are the flags shared by both commands; each has a short and a long name.
 type options struct {
-	model   string
-	json    bool
-	threads int
+	model, csv, pattern string
+	json, quiet         bool
+	threads, jobs       int
+	threadsSet          bool
+	usePattern          bool
 }
 
 func newFlags(name string, o *options, stderr io.Writer) *flag.FlagSet {
@@ -70,8 +85,16 @@ func newFlags(name string, o *options, stderr io.Writer) *flag.FlagSet {
 		fs.BoolVar(&o.json, n, false, "one JSON object per image and line")
 	}
 	for _, n := range []string{"t", "threads"} {
-		fs.IntVar(&o.threads, n, 0, "oneDNN threads (0 = all cores)")
+		fs.IntVar(&o.threads, n, 0, "oneDNN threads per worker (default: cores / workers)")
 	}
+	for _, n := range []string{"J", "jobs"} {
+		fs.IntVar(&o.jobs, n, 0, "workers, one session each (default: min(cores, 8))")
+	}
+	for _, n := range []string{"q", "quiet"} {
+		fs.BoolVar(&o.quiet, n, false, "no progress and no summary on stderr")
+	}
+	fs.StringVar(&o.csv, "csv", "", "also write one CSV row per image to FILE")
+	fs.StringVar(&o.pattern, "pattern", "", "only files in FOLDERs whose name matches GLOB")
 	return fs
 }
 
@@ -90,7 +113,21 @@ func parse(fs *flag.FlagSet, o *options, args []string) int {
 		why = "no IMAGE given"
 	case o.threads < 0 || o.threads > 1024:
 		why = fmt.Sprintf("--threads needs an integer in [0, 1024], not '%d'", o.threads)
+	case o.jobs < 0 || o.jobs > 1024:
+		why = fmt.Sprintf("--jobs needs an integer in [1, 1024], not '%d'", o.jobs)
 	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "t", "threads":
+			o.threadsSet = true
+		case "pattern":
+			o.usePattern = true
+		case "J", "jobs":
+			if o.jobs == 0 {
+				why = "--jobs needs an integer in [1, 1024], not '0'"
+			}
+		}
+	})
 	if why != "" {
 		fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), why)
 		fs.Usage()
@@ -99,19 +136,54 @@ func parse(fs *flag.FlagSet, o *options, args []string) int {
 	return -1
 }
 
-func open(prog string, o *options, stderr io.Writer) (*covidcam.Model, *covidcam.Session) {
+// open loads the model and makes n sessions of it with `threads` threads each.
+func open(prog string, o *options, threads, n int, stderr io.Writer) (*covidcam.Model,
+	[]*covidcam.Session) {
 	m, err := covidcam.Load(o.model)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: cannot load model %s: %s\n", prog, o.model, describe(err))
 		return nil, nil
 	}
-	s, err := m.NewSession(&covidcam.SessionOptions{Threads: o.threads})
-	if err != nil {
-		m.Close()
-		fmt.Fprintf(stderr, "%s: cannot create a session: %s\n", prog, describe(err))
-		return nil, nil
+	var sessions []*covidcam.Session
+	for i := 0; i < n; i++ {
+		s, err := m.NewSession(&covidcam.SessionOptions{Threads: threads})
+		if err != nil {
+			closeAll(sessions)
+			m.Close()
+			fmt.Fprintf(stderr, "%s: cannot create a session: %s\n", prog, describe(err))
+			return nil, nil
+		}
+		sessions = append(sessions, s)
 	}
-	return m, s
+	return m, sessions
+}
+
+func closeAll(sessions []*covidcam.Session) {
+	for _, s := range sessions {
+		s.Close()
+	}
+}
+
+// expandInputs lists the images of the operands; nil after a message when
+// there is none.
+func expandInputs(prog string, fs *flag.FlagSet, o *options, stdin io.Reader,
+	stderr io.Writer) *inputs {
+	in := expand(fs.Args(), o.pattern, o.usePattern, stdin)
+	if len(in.items) == 0 {
+		fmt.Fprintf(stderr, "%s: no images found in the given folders or list\n", prog)
+		return nil
+	}
+	return in
+}
+
+// createFile opens a CSV or index file; nil after a message.
+func createFile(prog, path string, stderr io.Writer) *os.File {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(err))
+		return nil
+	}
+	return f
 }
 
 // describe gives "status: message" as the C programs print it.
