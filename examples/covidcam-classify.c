@@ -200,21 +200,14 @@ int main(int argc, char **argv)
     covidcam_session **s = NULL;
     cli_inputs in = {0};
     FILE *csv = NULL;
-    int jobs = 0, threads = 0, status = 1;
+    int jobs = 0, status = 1;
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : 2;
     if (cli_expand(prog, argc - optind, argv + optind, a.pattern, &in))
         goto done;
-    cli_plan_workers(in.count, a.jobs, a.threads, a.threads_set, &jobs, &threads);
-    if (!(s = calloc((size_t)jobs, sizeof *s))) {
-        fprintf(stderr, "%s: out of memory\n", prog);
+    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, &m, &s, &jobs))
         goto done;
-    }
-    if (cli_load(prog, a.model, &m) || cli_sessions(prog, m, threads, jobs, s)) {
-        jobs = 0;
-        goto done;
-    }
     if (a.csv && !(csv = cli_open_csv(prog, a.csv)))
         goto done;
     cli_batch b = {.prog = prog, .model = m, .in = &in, .json = a.json, .quiet = a.quiet,

@@ -640,7 +640,7 @@ int main(int argc, char **argv)
     covidcam_session **s = NULL;
     cli_inputs in = {0};
     covidcam_gradcam_options go;
-    int status = 1, jobs = 0, threads = 0;
+    int status = 1, jobs = 0;
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc == 1 ? 0 : 2;
@@ -659,15 +659,8 @@ int main(int argc, char **argv)
         status = 2;
         goto done;
     }
-    cli_plan_workers(in.count, a.jobs, a.threads, a.threads_set, &jobs, &threads);
-    if (!(s = calloc((size_t)jobs, sizeof *s))) {
-        fprintf(stderr, "%s: out of memory\n", prog);
+    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, &m, &s, &jobs))
         goto done;
-    }
-    if (cli_load(prog, a.model, &m) || cli_sessions(prog, m, threads, jobs, s)) {
-        jobs = 0;
-        goto done;
-    }
     covidcam_gradcam_options_init(&go);
     go.method = a.method;
     go.layer = a.layer;

@@ -3,8 +3,11 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "cli_util.h"
 
 /* Results buffered ahead of the emitter, per worker: bounds the memory held
  * by finished but not yet printed items. */
@@ -126,4 +129,29 @@ void cli_plan_workers(size_t items, int jobs_opt, int threads_opt, int threads_s
         j = 1;
     *jobs = j;
     *threads = threads_set ? threads_opt : j == 1 ? 0 : cores / j > 0 ? cores / j : 1;
+}
+
+int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt,
+                  int threads_opt, int threads_set, covidcam_model **model,
+                  covidcam_session ***sessions, int *jobs)
+{
+    int n = 0, threads = 0;
+    *model = NULL;
+    *sessions = NULL;
+    *jobs = 0;
+    cli_plan_workers(items, jobs_opt, threads_opt, threads_set, &n, &threads);
+    covidcam_session **s = calloc((size_t)n, sizeof *s);
+    if (!s) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return -1;
+    }
+    if (cli_load(prog, path, model) || cli_sessions(prog, *model, threads, n, s)) {
+        free(s);
+        covidcam_model_free(*model);
+        *model = NULL;
+        return -1;
+    }
+    *sessions = s;
+    *jobs = n;
+    return 0;
 }

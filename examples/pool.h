@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "covidcam.h"
+
 /* Do item i with the worker's context (called on a worker thread). */
 typedef void (*cli_work_fn)(void *worker, size_t i, void *shared);
 /* Hand item i on, in order 0, 1, ... (called on the calling thread). */
@@ -29,5 +31,13 @@ int cli_cores(void);
  * else cores / workers (at least 1), so that all threads ≈ cores. */
 void cli_plan_workers(size_t items, int jobs_opt, int threads_opt, int threads_set, int *jobs,
                       int *threads);
+
+/* The model at `path` and the workers' sessions for `items` images, planned
+ * by cli_plan_workers: *jobs sessions in *sessions (the caller frees each,
+ * then the array, then *model). On failure prints "prog: message", leaves
+ * nothing to free (*model and *sessions NULL, *jobs 0) and returns -1. */
+int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt,
+                  int threads_opt, int threads_set, covidcam_model **model,
+                  covidcam_session ***sessions, int *jobs);
 
 #endif

@@ -23,6 +23,21 @@ func camFixture(t *testing.T) map[string]tensor {
 	return m
 }
 
+// oneThreadSession loads a fixture model and opens a 1-thread session on it.
+func oneThreadSession(t *testing.T, file string) (*covidcam.Model, *covidcam.Session) {
+	t.Helper()
+	m, err := covidcam.Load(fixture(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.NewSession(&covidcam.SessionOptions{Threads: 1})
+	if err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	return m, s
+}
+
 func fixtureMethodName(m covidcam.Method) string {
 	if m == covidcam.GradCAMPP {
 		return "gradcampp"
@@ -32,15 +47,8 @@ func fixtureMethodName(m covidcam.Method) string {
 
 func TestCAMToolboxMatchesPyTorch(t *testing.T) {
 	cams := camFixture(t)
-	m, err := covidcam.Load(fixture("bottleneck.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, s := oneThreadSession(t, "bottleneck.safetensors")
 	defer m.Close()
-	s, err := m.NewSession(&covidcam.SessionOptions{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s.Close()
 	x := expected(t, "bottleneck.input.0").Data
 	res, err := s.ClassifyTensor(x, 3, 72, 72)
@@ -121,15 +129,8 @@ func TestMethodNames(t *testing.T) {
 }
 
 func TestLabelledOverlay(t *testing.T) {
-	m, err := covidcam.Load(fixture("basic.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, s := oneThreadSession(t, "basic.safetensors")
 	defer m.Close()
-	s, err := m.NewSession(&covidcam.SessionOptions{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s.Close()
 	hm, err := s.GradCAM(fixture("sample_97x131.png"), &covidcam.GradCAMOptions{
 		Method: covidcam.XGradCAM, AugSmooth: covidcam.AugIntensity})

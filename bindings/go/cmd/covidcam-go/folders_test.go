@@ -20,14 +20,7 @@ func TestMain(m *testing.M) {
 
 func TestFolders(t *testing.T) {
 	script := filepath.Join(envOr("CC_SOURCE_ROOT", root), "tests", "formats", "cli_folders.py")
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	self := selfPath(t)
 	args := []string{script, fixtures, shared, "--classify", self + " classify",
 		"--gradcam", self + " gradcam"}
 	build := envOr("CC_BUILD_ROOT", filepath.Join(root, "build"))
@@ -36,13 +29,7 @@ func TestFolders(t *testing.T) {
 			args = append(args, "--reference-"+tool, p)
 		}
 	}
-	cmd := exec.Command(py, args...)
-	cmd.Env = append(os.Environ(), "COVIDCAM_GO_CLI=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, out)
-	}
-	t.Logf("%s", out)
+	runScript(t, args)
 }
 
 // TestCAMOptions runs tests/formats/cli_cam_options.py on this command:
@@ -51,24 +38,35 @@ func TestFolders(t *testing.T) {
 func TestCAMOptions(t *testing.T) {
 	src := envOr("CC_SOURCE_ROOT", root)
 	script := filepath.Join(src, "tests", "formats", "cli_cam_options.py")
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found")
+	args := []string{script, fixtures, src, "--gradcam", selfPath(t) + " gradcam"}
+	build := envOr("CC_BUILD_ROOT", filepath.Join(root, "build"))
+	if p := filepath.Join(build, "examples", "covidcam-gradcam"); fileExists(p) {
+		args = append(args, "--reference", p)
 	}
+	runScript(t, args)
+}
+
+// selfPath is this test binary, which acts as covidcam-go (TestMain).
+func selfPath(t *testing.T) string {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{script, fixtures, src, "--gradcam", self + " gradcam"}
-	build := envOr("CC_BUILD_ROOT", filepath.Join(root, "build"))
-	if p := filepath.Join(build, "examples", "covidcam-gradcam"); fileExists(p) {
-		args = append(args, "--reference", p)
+	return self
+}
+
+// runScript runs a tests/formats script (args[0]) with python3 on this
+// binary as the command under test; skips without python3.
+func runScript(t *testing.T, args []string) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
 	}
 	cmd := exec.Command(py, args...)
 	cmd.Env = append(os.Environ(), "COVIDCAM_GO_CLI=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, out)
+		t.Fatalf("%s: %v\n%s", args[0], err, out)
 	}
 	t.Logf("%s", out)
 }
