@@ -1,11 +1,13 @@
 /* libFuzzer harness: the Grad-CAM path with fuzzer-chosen options.
  *
  * Input layout (bytes, missing ones read as 0):
- *   0     method (values 0-2 valid, anything else must be refused)
+ *   0     method (the values covidcam_cam_method_name knows are valid, 0-7 in
+ *         0.4; anything else must be refused); bit 7 of byte 3 turns on
+ *         eigen_smooth and bits 5-6 pick aug_smooth (3 must be refused)
  *   1     layer: k < num_layers picks layer k; 250-255 pick NULL, "", an
  *         unknown name, a stage past the last, a long name, "layer1."
  *   2     target class as int8 (-1 = top class; out of range must be refused)
- *   3     source: even = PNG bytes, odd = raw gray pixels
+ *   3     source: bit 0 clear = PNG bytes, set = raw gray pixels
  *   4-5   width of the raw pixels (0 = square-ish from the length)
  *   6-7   size (w, h) of the resize/colormap/overlay renders, 1..64
  *   8-    PNG bytes or pixels
@@ -78,7 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t lk = fz_u8(&r);
     o.layer = pick_layer(m, lk, name, sizeof name);
     o.target_class = (int8_t)fz_u8(&r);
-    int raw = fz_u8(&r) & 1;
+    uint8_t src = fz_u8(&r);
+    int raw = src & 1;
+    o.eigen_smooth = src >> 7;
+    o.aug_smooth = (covidcam_aug_smooth)((src >> 5) & 3);
     int width = fz_u16(&r);
     fz_reader sizes = {r.p, r.n >= 2 ? 2 : r.n};
     fz_u16(&r);
@@ -95,8 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int nc = covidcam_model_num_classes(m);
     int known_layer = lk < covidcam_model_num_layers(m) || lk % 6 < 2;
-    int valid = o.method <= COVIDCAM_CAM_LAYERCAM && o.target_class >= -1 &&
-                o.target_class < nc && known_layer;
+    int valid = covidcam_cam_method_name(o.method) != NULL && o.aug_smooth <= COVIDCAM_AUG_FLIP &&
+                o.target_class >= -1 && o.target_class < nc && known_layer;
     if (!valid)
         fz_check(st == COVIDCAM_ERR_INVALID_ARGUMENT, "bad options refused");
     if (st != COVIDCAM_OK) {
