@@ -544,6 +544,14 @@ def error_family(mono8_src):
     struct.pack_into("<H", lie, pn + 6, 0xFFF0)
     lie = lie[:pn + 4] + b"UT" + b"\0\0" + struct.pack("<I", 0x7FFFFFF0) + good[pn + 8:]
     error("err_lying_element_length", bytes(lie), "BAD_FORMAT", "(0010,0010)")
+    # The same lie behind DCMTK's internal VR names, which it also accepts from
+    # a file: "px" (which makes the element Pixel Data), "ox" and "lt" take a
+    # 4-byte length after 2 reserved bytes, "na" a 4-byte length at once.
+    for vr in ("px", "ox", "lt"):
+        lie = good[:pn + 4] + vr.encode() + b"\0\0" + struct.pack("<I", 0x7FFFFFF0) + good[pn + 8:]
+        error("err_internal_vr_%s_length" % vr, bytes(lie), "BAD_FORMAT", "(0010,0010)")
+    lie = good[:pn + 4] + b"na" + struct.pack("<I", 0x7FFFFFF0) + good[pn + 8:]
+    error("err_internal_vr_na_length", bytes(lie), "BAD_FORMAT", "(0010,0010)")
 
     # The same lie inside a deflated dataset (checked on the inflated bytes).
     d = open(os.path.join(OUT, "mono8_deflated.dcm"), "rb").read()

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcvr.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 
 #include "dicom_io.h"
@@ -32,6 +33,31 @@ bool long_vr(unsigned char a, unsigned char b)
     if (a == 'U')
         return b == 'C' || b == 'N' || b == 'R' || b == 'T' || b == 'V';
     return false;
+}
+
+// The length field that follows two VR bytes in DCMTK's explicit-VR reader
+// (DcmItem::readTagAndLength builds a DcmVR from them). DcmVR itself answers,
+// so this walk cannot drift from the toolkit: besides the standard VRs and
+// unknown ones (two capitals: 4 bytes, as UN; anything else: 2), DCMTK
+// accepts its internal VR names from a file too. "px", "ox" and "lt" take
+// the 4-byte form (and "px" makes the element Pixel Data, whose value DCMTK
+// allocates at once), and "na" -- the VR of items and delimiters -- a 4-byte
+// length right after the VR, with no reserved bytes.
+enum length_form { LEN_16, LEN_32_RESERVED, LEN_32 };
+
+length_form explicit_length_form(unsigned char a, unsigned char b)
+{
+    const char name[3] = {static_cast<char>(a), static_cast<char>(b), '\0'};
+    DcmVR vr(name);
+    if (vr.getEVR() == EVR_na)
+        return LEN_32;
+    return vr.usesExtendedLengthEncoding() ? LEN_32_RESERVED : LEN_16;
+}
+
+// Bytes of an explicit-VR element header (tag, VR, reserved, length) of each form.
+size_t explicit_header_size(length_form f)
+{
+    return f == LEN_16 ? 8 : f == LEN_32 ? 10 : 12;
 }
 
 // The dataset bytes the length walk reads, forward only: straight from the
@@ -209,14 +235,16 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
             }
             container = !cur.fragments;
         } else if (!cur.implicit) {
-            // A VR DCMTK does not know is read as it reads it: two capital
-            // letters take the 4-byte length form (as UN), anything else the
-            // 2-byte form (dcvr.h: EVR_UNKNOWN / EVR_UNKNOWN2B).
-            bool caps = h[4] >= 'A' && h[4] <= 'Z' && h[5] >= 'A' && h[5] <= 'Z';
-            if (long_vr(h[4], h[5]) || (!is_vr(h[4], h[5]) && caps)) {
+            // The length form DCMTK reads after these VR bytes, whatever they are.
+            length_form form = explicit_length_form(h[4], h[5]);
+            if (form == LEN_32_RESERVED) {
                 if (!src.read(h + 8, 4))
                     return COVIDCAM_OK;
                 vlen = get32(h + 8, big);
+            } else if (form == LEN_32) {
+                if (!src.read(h + 8, 2))
+                    return COVIDCAM_OK;
+                vlen = get32(h + 6, big);
             } else {
                 vlen = get16(h + 6, big);
             }
@@ -263,13 +291,12 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
 // meta group reader reads it: its length must fit and be defined.
 covidcam_status check_one_explicit(const uint8_t *p, size_t len, size_t off, cc_err *e)
 {
-    unsigned char a = p[off + 4], b = p[off + 5];
-    bool caps = a >= 'A' && a <= 'Z' && b >= 'A' && b <= 'Z';
-    bool four = long_vr(a, b) || (!is_vr(a, b) && caps);
-    if (four && off + 12 > len)
+    length_form form = explicit_length_form(p[off + 4], p[off + 5]);
+    size_t hdr = explicit_header_size(form);
+    if (off + hdr > len)
         return COVIDCAM_OK;
-    uint64_t vlen = four ? get32(p + off + 8, false) : get16(p + off + 6, false);
-    size_t hdr = four ? 12 : 8;
+    uint64_t vlen = form == LEN_16 ? get16(p + off + 6, false)
+                                   : get32(p + off + (form == LEN_32 ? 6 : 8), false);
     if (vlen == 0xFFFFFFFFu || vlen > len - off - hdr)
         return length_lie(off, get16(p + off, false), get16(p + off + 2, false), vlen, len - off - hdr, e);
     return COVIDCAM_OK;
