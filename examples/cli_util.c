@@ -204,7 +204,8 @@ static const char *const warning_why[] = {
     "the image is almost uniform: there is no radiograph to read",
     "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
     "the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
-    "the image is far from square and the resize to the model input distorts it"};
+    "the image is far from square and the resize to the model input distorts it",
+    "the image is smaller than the model input and is enlarged: a thumbnail, not a film"};
 
 int cli_warnings(const covidcam_image_info *info, const covidcam_assessment *a,
                  char warnings[][128], int max)

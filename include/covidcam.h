@@ -668,12 +668,15 @@ typedef enum covidcam_warning {
                                                  12-bit values stored in a 16-bit PNG */
     COVIDCAM_WARN_LIKELY_INVERTED = 1 << 2,   /* the mediastinum is darker than the lungs:
                                                  inverted polarity, or not a frontal film */
-    COVIDCAM_WARN_EXTREME_ASPECT = 1 << 3     /* longer side over 1.6 x the shorter: the
+    COVIDCAM_WARN_EXTREME_ASPECT = 1 << 3,    /* longer side over 1.6 x the shorter: the
                                                  resize to a square distorts it */
+    COVIDCAM_WARN_LOW_RESOLUTION = 1 << 4     /* shorter side below the model's input size:
+                                                 the image is enlarged, its detail was
+                                                 never there (a thumbnail, not a film) */
 } covidcam_warning;
 
 /* The name of one warning bit ("nearly_constant", "low_dynamic_range",
- * "likely_inverted", "extreme_aspect"): a static string, NULL for 0, several
+ * "likely_inverted", "extreme_aspect", "low_resolution"): a static string, NULL for 0, several
  * bits or an unknown bit. Names never change once published. */
 COVIDCAM_API const char *covidcam_warning_name(unsigned warning);
 

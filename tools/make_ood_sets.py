@@ -7,7 +7,9 @@ machine has without downloading.
                  checkerboards (seeded)
   natural        scikit-image's sample photographs (python3-skimage) and
                  random crops of them
-  faces          scikit-image's LFW subset (small face crops), upscaled
+  faces          scikit-image's LFW subset (25 x 25 face crops), enlarged to 128
+  faces-256      the same enlarged to 256, past the low-resolution check: what
+                 the out-of-distribution score alone makes of faces
   medical-other  scikit-image's retina, histology, cell and phantom images
 and, when the X-ray tree is given (--xrays, e.g. ../shared/data/cxr/val),
 transformed real films (every --step-th image):
@@ -97,10 +99,11 @@ def from_skimage(out, rng, names, category, n_crops):
 
 def faces(out, n=100):
     import skimage.data as data
-    d = os.path.join(out, "faces")
-    for i, f in enumerate(data.lfw_subset()[:n]):
-        img = Image.fromarray(gray8(f)).resize((128, 128), Image.BILINEAR)
-        save(d, "face-%03d" % i, np.asarray(img))
+    for size, name in ((128, "faces"), (256, "faces-256")):
+        d = os.path.join(out, name)
+        for i, f in enumerate(data.lfw_subset()[:n]):
+            img = Image.fromarray(gray8(f)).resize((size, size), Image.BILINEAR)
+            save(d, "face-%03d" % i, np.asarray(img))
 
 
 def xrays(out, root, step):

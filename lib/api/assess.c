@@ -9,7 +9,8 @@
 
 /* Index = bit position; names are API (docs/trust.md) and never change. */
 static const char *const warning_names[] = {"nearly_constant", "low_dynamic_range",
-                                            "likely_inverted", "extreme_aspect"};
+                                            "likely_inverted", "extreme_aspect",
+                                            "low_resolution"};
 
 const char *covidcam_warning_name(unsigned w)
 {

@@ -216,7 +216,8 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
                                                 image, &s->err)))
             return rc;
         cc_info_pixels(in->width, in->height, &s->info);
-        s->assess.warnings = cc_input_checks(in->pixels, in->width, in->height, in->stride, NULL);
+        s->assess.warnings = cc_input_checks(in->pixels, in->width, in->height, in->stride,
+                                            m->input_size, NULL);
         cc_preprocess_gray_mode(in->pixels, in->width, in->height, in->stride, m->input_size,
                                 m->resize, m->in_ch, m->mean, m->std, s->tmp, s->input);
         return COVIDCAM_OK;
@@ -224,7 +225,7 @@ covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc
     if ((rc = decode(s, in, &img)))
         return rc;
     s->assess.warnings =
-        cc_input_checks(img.pixels, img.width, img.height, (size_t)img.width, NULL);
+        cc_input_checks(img.pixels, img.width, img.height, (size_t)img.width, m->input_size, NULL);
     cc_preprocess_gray_mode(img.pixels, img.width, img.height, (size_t)img.width, m->input_size,
                             m->resize, m->in_ch, m->mean, m->std, s->tmp, s->input);
     if (image)

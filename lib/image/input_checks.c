@@ -46,7 +46,7 @@ static int percentile(const uint64_t hist[256], uint64_t n, double q)
     return 255;
 }
 
-unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride,
+unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride, int input_size,
                          cc_input_stats *out)
 {
     uint64_t hist[256] = {0};
@@ -78,6 +78,12 @@ unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride
         w |= COVIDCAM_WARN_LOW_DYNAMIC_RANGE;
     if (st.aspect > CC_CHECK_MAX_ASPECT)
         w |= COVIDCAM_WARN_EXTREME_ASPECT;
+    // Smaller than the network input on its shorter side: every resize mode
+    // enlarges it, so the network sees interpolated detail that was never
+    // recorded. Films are hundreds to thousands of pixels a side; the
+    // shipped model was trained on none below 256.
+    if ((width < height ? width : height) < input_size)
+        w |= COVIDCAM_WARN_LOW_RESOLUTION;
     if (out)
         *out = st;
     return w;

@@ -22,9 +22,10 @@ typedef struct cc_input_stats {
 } cc_input_stats;
 
 /* The warning bits of a width x height gray image (rows `stride` bytes apart;
- * geometry already validated), and its statistics in *st (may be NULL).
- * Allocation-free, one pass over the pixels plus the two bands. */
-unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride,
+ * geometry already validated) for a model of `input_size` x `input_size`
+ * input, and its statistics in *st (may be NULL). Allocation-free, one pass
+ * over the pixels plus the two bands. */
+unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride, int input_size,
                          cc_input_stats *st);
 
 #endif

@@ -193,6 +193,7 @@ const (
 	WarnLowDynamicRange = uint(C.COVIDCAM_WARN_LOW_DYNAMIC_RANGE)
 	WarnLikelyInverted  = uint(C.COVIDCAM_WARN_LIKELY_INVERTED)
 	WarnExtremeAspect   = uint(C.COVIDCAM_WARN_EXTREME_ASPECT)
+	WarnLowResolution   = uint(C.COVIDCAM_WARN_LOW_RESOLUTION)
 )
 
 // warningWhy is why each warning matters, in bit order: the sentences of
@@ -202,6 +203,7 @@ var warningWhy = []string{
 	"the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
 	"the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
 	"the image is far from square and the resize to the model input distorts it",
+	"the image is smaller than the model input and is enlarged: a thumbnail, not a film",
 }
 
 // Assessment is covidcam_assessment: whether a classification can be trusted.

@@ -7,7 +7,7 @@ import ctypes
 from . import _lib
 
 # The warning bits of include/covidcam.h, in bit order.
-WARNING_BITS = 4
+WARNING_BITS = 5
 
 # Why each warning matters: the sentences of examples/cli_util.c, so that
 # `python3 -m covidcam classify` prints what covidcam-classify prints (the CLI
@@ -19,6 +19,8 @@ _WHY = {
                        "frontal chest film",
     "extreme_aspect": "the image is far from square and the resize to the model input "
                       "distorts it",
+    "low_resolution": "the image is smaller than the model input and is enlarged: a thumbnail, "
+                      "not a film",
 }
 
 

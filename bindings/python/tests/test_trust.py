@@ -78,10 +78,10 @@ class WarningTest(unittest.TestCase):
         return self.s.assessment().warnings
 
     def test_names(self):
-        self.assertEqual([covidcam._lib.get().warning_name(1 << i).decode() for i in range(4)],
+        self.assertEqual([covidcam._lib.get().warning_name(1 << i).decode() for i in range(5)],
                          ["nearly_constant", "low_dynamic_range", "likely_inverted",
-                          "extreme_aspect"])
-        for bad in (0, 3, 1 << 4, 1 << 31):
+                          "extreme_aspect", "low_resolution"])
+        for bad in (0, 3, 1 << 5, 1 << 31):
             self.assertIsNone(covidcam._lib.get().warning_name(bad), bad)
 
     def test_designed_images(self):
@@ -96,6 +96,14 @@ class WarningTest(unittest.TestCase):
         self.assertEqual(self.warnings(halves, w, h), ["low_dynamic_range"])
         self.assertEqual(self.warnings(chest_like(170, 100), 170, 100), ["extreme_aspect"])
         self.assertEqual(self.warnings(chest_like(100, 160), 100, 160), [])  # 1.6 is allowed
+
+    def test_low_resolution(self):
+        """The shorter side against the model's input size, whatever the longer."""
+        n = self.model.input_size
+        self.assertEqual(self.warnings(chest_like(n, n), n, n), [])
+        self.assertEqual(self.warnings(chest_like(n - 1, n), n - 1, n), ["low_resolution"])
+        self.assertEqual(self.warnings(chest_like(n + 9, n - 1), n + 9, n - 1), ["low_resolution"])
+        self.assertEqual(self.warnings(chest_like(2 * n, 2 * n), 2 * n, 2 * n), [])
 
     def test_warnings_never_change_the_answer(self):
         w, h = 64, 64
