@@ -99,9 +99,10 @@ def from_skimage(out, rng, names, category, n_crops):
 
 def faces(out, n=100):
     import skimage.data as data
+    crops = data.lfw_subset()[:n]
     for size, name in ((128, "faces"), (256, "faces-256")):
         d = os.path.join(out, name)
-        for i, f in enumerate(data.lfw_subset()[:n]):
+        for i, f in enumerate(crops):
             img = Image.fromarray(gray8(f)).resize((size, size), Image.BILINEAR)
             save(d, "face-%03d" % i, np.asarray(img))
 

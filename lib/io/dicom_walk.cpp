@@ -23,18 +23,6 @@ bool is_vr(unsigned char a, unsigned char b)
     return cc_dicom_is_vr(a, b) != 0;
 }
 
-// Explicit VRs with a 2-byte reserved field and a 4-byte length (PS3.5 7.1.2).
-bool long_vr(unsigned char a, unsigned char b)
-{
-    if (a == 'O')
-        return b == 'B' || b == 'D' || b == 'F' || b == 'L' || b == 'V' || b == 'W';
-    if (a == 'S')
-        return b == 'Q' || b == 'V';
-    if (a == 'U')
-        return b == 'C' || b == 'N' || b == 'R' || b == 'T' || b == 'V';
-    return false;
-}
-
 // The length field that follows two VR bytes in DCMTK's explicit-VR reader
 // (DcmItem::readTagAndLength builds a DcmVR from them). DcmVR itself answers,
 // so this walk cannot drift from the toolkit: besides the standard VRs and
@@ -171,6 +159,13 @@ uint64_t get32(const uint8_t *h, bool big)
                : (static_cast<uint64_t>(h[3]) << 24) | (h[2] << 16) | (h[1] << 8) | h[0];
 }
 
+// The declared value length of the explicit-VR header h of form f: its last
+// 2 or 4 bytes.
+uint64_t explicit_length(const uint8_t *h, length_form f, bool big)
+{
+    return f == LEN_16 ? get16(h + 6, big) : get32(h + explicit_header_size(f) - 4, big);
+}
+
 covidcam_status length_lie(uint64_t at, unsigned group, unsigned elem, uint64_t vlen, uint64_t left,
                            cc_err *e)
 {
@@ -237,17 +232,10 @@ template <class Source> covidcam_status check_lengths(Source &src, bool explicit
         } else if (!cur.implicit) {
             // The length form DCMTK reads after these VR bytes, whatever they are.
             length_form form = explicit_length_form(h[4], h[5]);
-            if (form == LEN_32_RESERVED) {
-                if (!src.read(h + 8, 4))
-                    return COVIDCAM_OK;
-                vlen = get32(h + 8, big);
-            } else if (form == LEN_32) {
-                if (!src.read(h + 8, 2))
-                    return COVIDCAM_OK;
-                vlen = get32(h + 6, big);
-            } else {
-                vlen = get16(h + 6, big);
-            }
+            size_t hdr = explicit_header_size(form);
+            if (hdr > 8 && !src.read(h + 8, hdr - 8))
+                return COVIDCAM_OK;
+            vlen = explicit_length(h, form, big);
             container = h[4] == 'S' && h[5] == 'Q';
             bool un = h[4] == 'U' && h[5] == 'N';
             pixel_items = h[4] == 'O' && (h[5] == 'B' || h[5] == 'W') && group == 0x7FE0 && elem == 0x0010;
@@ -295,8 +283,7 @@ covidcam_status check_one_explicit(const uint8_t *p, size_t len, size_t off, cc_
     size_t hdr = explicit_header_size(form);
     if (off + hdr > len)
         return COVIDCAM_OK;
-    uint64_t vlen = form == LEN_16 ? get16(p + off + 6, false)
-                                   : get32(p + off + (form == LEN_32 ? 6 : 8), false);
+    uint64_t vlen = explicit_length(p + off, form, false);
     if (vlen == 0xFFFFFFFFu || vlen > len - off - hdr)
         return length_lie(off, get16(p + off, false), get16(p + off + 2, false), vlen, len - off - hdr, e);
     return COVIDCAM_OK;
@@ -339,10 +326,11 @@ extern "C" covidcam_status cc_dicom_check_lengths(const uint8_t *p, size_t len, 
             return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                            "corrupt DICOM file meta group: element (0002,%04X) repeated or out of order", elem);
         last_elem = elem;
-        size_t hdr = long_vr(p[off + 4], p[off + 5]) ? 12 : 8;
+        length_form form = explicit_length_form(p[off + 4], p[off + 5]);
+        size_t hdr = explicit_header_size(form);
         if (off + hdr > len)
             break;
-        uint64_t vlen = hdr == 12 ? get32(p + off + 8, false) : get16(p + off + 6, false);
+        uint64_t vlen = explicit_length(p + off, form, false);
         if (vlen > len - off - hdr)
             return length_lie(off, 0x0002, elem, vlen, len - off - hdr, e);
         if (elem == 0x0000 && (vlen != 4 || p[off + 4] != 'U' || p[off + 5] != 'L'))
