@@ -18,6 +18,7 @@ static const char *prog = "covidcam-bench";
 typedef struct args {
     const char *model;
     int threads, runs, warmup, json;
+    covidcam_precision precision;
     int num_layers, num_bufs;
     const char *layers[MAX_LAYERS]; /* point into bufs */
     char *bufs[MAX_LAYERS];         /* strdup'd --gradcam arguments, split at commas */
@@ -38,7 +39,7 @@ typedef covidcam_status (*job_fn)(job *j);
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s --model FILE [--threads N] [--runs N] [--warmup N]\n"
+            "Usage: %s --model FILE [--threads N] [--precision P] [--runs N] [--warmup N]\n"
             "                      [--gradcam LAYER[,LAYER...] [LAYER...]] [--json]\n"
             "\n"
             "Time single-image inference of one model (run one process per model so the\n"
@@ -51,6 +52,7 @@ static void usage(FILE *f)
             "\n"
             "  -m, --model FILE       covidcam safetensors model\n"
             "  -t, --threads N        oneDNN threads (default 0 = all cores)\n"
+            "  -P, --precision P      fp32 (default), bf16, int8 or auto\n"
             "  -r, --runs N           timed calls per measurement (default 30)\n"
             "  -w, --warmup N         untimed calls first (default 5)\n"
             "  -g, --gradcam LAYERS   also time Grad-CAM at these layers (e.g. layer4,layer3)\n"
@@ -85,11 +87,16 @@ static int parse(int argc, char **argv, args *a)
         {"model", required_argument, NULL, 'm'},  {"threads", required_argument, NULL, 't'},
         {"runs", required_argument, NULL, 'r'},   {"warmup", required_argument, NULL, 'w'},
         {"gradcam", required_argument, NULL, 'g'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"precision", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:t:r:w:g:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:P:r:w:g:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
+        case 'P':
+            if (covidcam_precision_parse(optarg, &a->precision))
+                return bad_number("--precision", optarg);
+            break;
         case 'j': a->json = 1; break;
         case 't':
             if (cli_parse_int(optarg, 0, 1024, &a->threads))
@@ -255,9 +262,11 @@ static int measure(const args *a, job *j, double *ms, json_t *out)
     return 0;
 }
 
-static void print_header(const args *a, const covidcam_model *m, double load_ms, double sess_ms,
-                         json_t *out)
+static void print_header(const args *a, const covidcam_session *s, double load_ms,
+                         double sess_ms, json_t *out)
 {
+    const covidcam_model *m = covidcam_session_model(s);
+    covidcam_precision precision = covidcam_session_precision(s);
     int n = covidcam_model_input_size(m);
     if (a->json) {
         json_object_set_new(out, "model", json_string(a->model));
@@ -265,15 +274,16 @@ static void print_header(const args *a, const covidcam_model *m, double load_ms,
         json_object_set_new(out, "input_size", json_integer(n));
         json_object_set_new(out, "input_channels", json_integer(covidcam_model_input_channels(m)));
         json_object_set_new(out, "threads", json_integer(a->threads));
+        json_object_set_new(out, "precision", json_string(covidcam_precision_name(precision)));
         json_object_set_new(out, "runs", json_integer(a->runs));
         json_object_set_new(out, "warmup", json_integer(a->warmup));
         json_object_set_new(out, "load_ms", json_real(cli_round3(load_ms)));
         json_object_set_new(out, "session_ms", json_real(cli_round3(sess_ms)));
         return;
     }
-    printf("model %s: %s, %dx%dx%d input, %d classes; threads %d (0 = all cores)\n", a->model,
-           covidcam_model_arch(m), covidcam_model_input_channels(m), n, n,
-           covidcam_model_num_classes(m), a->threads);
+    printf("model %s: %s, %dx%dx%d input, %d classes; threads %d (0 = all cores), %s\n",
+           a->model, covidcam_model_arch(m), covidcam_model_input_channels(m), n, n,
+           covidcam_model_num_classes(m), a->threads, covidcam_precision_name(precision));
     printf("load %.1f ms, session create %.1f ms; %d runs after %d warm-up\n", load_ms, sess_ms,
            a->runs, a->warmup);
 }
@@ -285,6 +295,7 @@ static int open_timed(const args *a, covidcam_model **m, covidcam_session **s, d
     covidcam_session_options opt;
     covidcam_session_options_init(&opt);
     opt.num_threads = a->threads;
+    opt.precision = a->precision;
     double t0 = cli_now_ms();
     covidcam_status rc = covidcam_model_load(a->model, m, err, sizeof err);
     double t1 = cli_now_ms();
@@ -330,7 +341,7 @@ static int bench(const args *a)
     j.tensor = tensor;
     j.pixels = pixels;
     covidcam_gradcam_options_init(&j.go);
-    print_header(a, m, load_ms, sess_ms, out);
+    print_header(a, s, load_ms, sess_ms, out);
     if (measure(a, &j, ms, out))
         goto done;
     if (a->json) {

@@ -12,12 +12,17 @@ both of two modes:
   mkldnn         torch.utils.mkldnn.to_mkldnn(model) on an mkldnn input tensor:
                  every convolution runs in oneDNN with pre-reordered weights,
                  PyTorch's fastest CPU fp32 path here.
+  bf16_autocast  channels_last under torch.cpu.amp.autocast(dtype=torch.bfloat16).
+  bf16_mkldnn    to_mkldnn(model, torch.bfloat16) on a bf16 mkldnn input, logits
+                 back to dense fp32: PyTorch's fastest bf16 CPU path (on CPUs
+                 with AVX512-BF16 or AMX; elsewhere oneDNN emulates bf16).
+PyTorch 1.13 has no int8 engine for CPU inference of these models here.
 
 Each (model, mode) runs in its own subprocess so that its peak RSS
 (resource.getrusage ru_maxrss, which includes importing torch) is its own.
 
     /usr/bin/python3 bench/torch_reference.py [--threads N] [--runs N] [--warmup N]
-                                              [--mode channels_last|mkldnn|both]
+                                              [--mode MODE|both|bf16|all]
                                               [--json] MODEL...
 """
 
@@ -30,6 +35,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+MODES = ("channels_last", "mkldnn", "bf16_autocast", "bf16_mkldnn")
+GROUPS = {"both": list(MODES[:2]), "bf16": list(MODES[2:]), "all": list(MODES)}
 
 
 def rss_mb():
@@ -49,14 +56,24 @@ def prepare(model, x, mode):
     """The model call to time, on input x, in the given mode."""
     import torch
 
-    if mode == "channels_last":
+    if mode in ("channels_last", "bf16_autocast"):
         model = model.to(memory_format=torch.channels_last)
         xc = x.to(memory_format=torch.channels_last)
-        return lambda: model(xc)
+        if mode == "channels_last":
+            return lambda: model(xc)
+
+        def autocast_call():
+            with torch.cpu.amp.autocast(dtype=torch.bfloat16):
+                return model(xc).float()
+
+        return autocast_call
     from torch.utils import mkldnn
 
+    # The input conversion and the dense fp32 logits are part of a real call.
+    if mode == "bf16_mkldnn":
+        model = mkldnn.to_mkldnn(model, torch.bfloat16)
+        return lambda: model(x.to_mkldnn(torch.bfloat16)).to_dense(torch.float32)
     model = mkldnn.to_mkldnn(model)
-    # The input conversion and the dense logits are part of a real call.
     return lambda: model(x.to_mkldnn()).to_dense()
 
 
@@ -110,14 +127,15 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--mode", choices=("channels_last", "mkldnn", "both"), default="both")
+    p.add_argument("--mode", default="both", choices=MODES + tuple(GROUPS),
+                   help="one mode, or both (the fp32 ones), bf16 (the bf16 ones), all")
     p.add_argument("--json", action="store_true", help="one JSON object per model/mode and line")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("models", nargs="+")
     a = p.parse_args()
     if a.threads < 1 or a.runs < 1 or a.warmup < 0:
         p.error("--threads and --runs must be >= 1, --warmup >= 0")
-    modes = ["channels_last", "mkldnn"] if a.mode == "both" else [a.mode]
+    modes = GROUPS.get(a.mode, [a.mode])
     if a.child:
         print(json.dumps(measure(a.models[0], modes[0], a.threads, a.runs, a.warmup)))
         return 0

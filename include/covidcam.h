@@ -150,11 +150,34 @@ COVIDCAM_API const char *covidcam_model_layer_name(const covidcam_model *model, 
 
 /* ---------------------------------------------------------------- session */
 
+/* The arithmetic a session computes in (docs/precision.md has the measured
+ * accuracy and speed of each):
+ *   FP32  fp32 everywhere.
+ *   BF16  convolutions, their activations and weights in bfloat16 (8-bit
+ *         mantissa, fp32 accumulation inside each layer); the input
+ *         conversion, pooling, fc, softmax and the OOD score in fp32. Needs a
+ *         CPU that computes bf16 natively (AVX512-BF16 or AMX); elsewhere
+ *         session creation fails with UNSUPPORTED naming the CPU's ISA.
+ *   INT8  reserved: session creation fails with UNSUPPORTED for now.
+ *   AUTO  the library picks, by a fixed rule on the CPU (no measurement at
+ *         run time): BF16 where the CPU computes bf16 natively, else FP32.
+ *         covidcam_session_precision() tells what was picked.
+ * Grad-CAM runs in the session's precision: in BF16 the backward pass through
+ * the blocks after the target layer is bf16 too (see docs/precision.md). */
 typedef enum covidcam_precision {
-    COVIDCAM_PRECISION_FP32 = 0, /* the only precision implemented so far */
-    COVIDCAM_PRECISION_BF16 = 1, /* reserved: returns UNSUPPORTED for now */
-    COVIDCAM_PRECISION_INT8 = 2  /* reserved: returns UNSUPPORTED for now */
+    COVIDCAM_PRECISION_FP32 = 0,
+    COVIDCAM_PRECISION_BF16 = 1,
+    COVIDCAM_PRECISION_INT8 = 2,
+    COVIDCAM_PRECISION_AUTO = 3
 } covidcam_precision;
+
+/* "fp32", "bf16", "int8" or "auto"; NULL for a value outside the enum.
+ * Static strings; any thread. */
+COVIDCAM_API const char *covidcam_precision_name(covidcam_precision precision);
+
+/* The precision named `name` ("fp32", "bf16", "int8", "auto"; exact, lower
+ * case) into *out. INVALID_ARGUMENT for NULL or another name. Any thread. */
+COVIDCAM_API covidcam_status covidcam_precision_parse(const char *name, covidcam_precision *out);
 
 /* Option structs (this one and covidcam_gradcam_options) grow by fields
  * appended at the end, so programs built against older or newer headers keep
@@ -218,6 +241,11 @@ COVIDCAM_API const char *covidcam_session_last_error(const covidcam_session *ses
 
 /* The model the session was made for. */
 COVIDCAM_API const covidcam_model *covidcam_session_model(const covidcam_session *session);
+
+/* The precision the session computes in: the one asked for, or what AUTO
+ * resolved to (never AUTO itself). COVIDCAM_PRECISION_AUTO for NULL, as "no
+ * answer". Any thread: it never changes after creation. */
+COVIDCAM_API covidcam_precision covidcam_session_precision(const covidcam_session *session);
 
 /* ---------------------------------------------------------------- classify */
 

@@ -6,16 +6,6 @@
 #include "infer.h"
 #include "respond.h"
 
-static const char *precision_name(covidcam_precision p)
-{
-    switch (p) {
-    case COVIDCAM_PRECISION_FP32: return "fp32";
-    case COVIDCAM_PRECISION_BF16: return "bf16";
-    case COVIDCAM_PRECISION_INT8: return "int8";
-    }
-    return "unknown";
-}
-
 /* The metadata keys of docs/model-format.md; the API has no way to list the
  * others a file may carry. Values stay the raw strings the file holds. */
 static json_t *metadata(const covidcam_model *m)
@@ -61,7 +51,8 @@ enum MHD_Result api_model(request *rq, struct MHD_Connection *c)
         covidcam_model_input_size(m), "input_channels", covidcam_model_input_channels(m), "arch",
         covidcam_model_arch(m), "layers",
         name_list(m, covidcam_model_num_layers(m), covidcam_model_layer_name), "metadata",
-        metadata(m), "precision", precision_name(o->precision), "media_types", media_types(),
+        metadata(m), "precision",
+        covidcam_precision_name(pool_precision(rq->srv->pool)), "media_types", media_types(),
         "workers", o->workers, "threads_per_worker", o->threads_per_worker, "library",
         covidcam_version());
     return respond_json(rq, c, MHD_HTTP_OK, j);

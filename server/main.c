@@ -75,7 +75,8 @@ static void print_startup(const server *srv, struct MHD_Daemon *d)
            covidcam_model_input_size(srv->model), covidcam_model_input_size(srv->model));
     for (int i = 0; i < covidcam_model_num_classes(srv->model); i++)
         printf("%s%s", i ? "," : " ", covidcam_model_class_name(srv->model, i));
-    printf(", precision fp32, %d workers x %d threads, queue %d\n", o->workers,
+    printf(", precision %s, %d workers x %d threads, queue %d\n",
+           covidcam_precision_name(pool_precision(srv->pool)), o->workers,
            o->threads_per_worker, o->queue);
     fflush(stdout);
 }

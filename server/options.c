@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: %s --model FILE [--host 127.0.0.1] [--port 8080] [--workers N]\n"
-            "                       [--threads-per-worker T] [--precision fp32|auto]\n"
+            "                       [--threads-per-worker T] [--precision fp32|bf16|auto]\n"
             "                       [--max-body-mb 32] [--queue Q] [--timeout-s S] [--quiet]\n"
             "\n"
             "Serve a covidcam model over HTTP: a JSON API (/v1/model, /v1/classify,\n"
@@ -27,8 +27,9 @@ static void usage(FILE *f)
             "  -w, --workers N             worker threads, each with its own session\n"
             "                              (default: half the cores, at least 1)\n"
             "  -t, --threads-per-worker T  oneDNN threads per worker (default: cores / workers)\n"
-            "      --precision P           fp32 or auto (= fp32 today); bf16 and int8 are\n"
-            "                              passed to the library, which refuses them for now\n"
+            "      --precision P           fp32, bf16 (CPUs with AVX512-BF16 or AMX) or auto\n"
+            "                              (bf16 where the CPU has it, else fp32); int8 is\n"
+            "                              passed to the library, which refuses it for now\n"
             "      --max-body-mb M         largest request body in MiB (default 32)\n"
             "  -q, --queue Q               requests that may wait for a busy worker; more get\n"
             "                              503 with Retry-After (default 4 per worker)\n"
@@ -41,21 +42,10 @@ static void usage(FILE *f)
 
 static int parse_precision(const char *s, server_options *o)
 {
-    static const struct {
-        const char *name;
-        covidcam_precision value;
-    } table[] = {{"fp32", COVIDCAM_PRECISION_FP32},
-                 {"auto", COVIDCAM_PRECISION_FP32},
-                 {"bf16", COVIDCAM_PRECISION_BF16},
-                 {"int8", COVIDCAM_PRECISION_INT8}};
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (!strcmp(s, table[i].name)) {
-            o->precision = table[i].value;
-            o->precision_name = table[i].name;
-            return 0;
-        }
-    }
-    return -1;
+    if (covidcam_precision_parse(s, &o->precision))
+        return -1;
+    o->precision_name = s;
+    return 0;
 }
 
 static int bad(const char *opt, const char *range, const char *value)

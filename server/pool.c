@@ -108,6 +108,11 @@ void pool_free(pool *p)
     free(p);
 }
 
+covidcam_precision pool_precision(const pool *p)
+{
+    return covidcam_session_precision(p->w[0].session);
+}
+
 covidcam_status pool_create(const covidcam_model *model, int workers, int threads,
                             covidcam_precision precision, int queue, pool **out, char *err,
                             size_t err_size)

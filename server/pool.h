@@ -31,6 +31,10 @@ covidcam_status pool_create(const covidcam_model *model, int workers, int thread
  * saturated or stopping (the job did not run). Any thread. */
 int pool_run(pool *p, pool_job *job);
 
+/* The precision the workers' sessions compute in (what "auto" resolved to;
+ * all workers share one model and one rule, so it is the same for all). */
+covidcam_precision pool_precision(const pool *p);
+
 /* Jobs waiting for a worker, and workers running one, right now. */
 void pool_stats(pool *p, int *queued, int *busy);
 

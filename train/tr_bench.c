@@ -79,7 +79,7 @@ covidcam_status tr_bench(const tr_opts *o, cc_err *e)
                "backward, SGD update)\n"
                "  CPU time %.2f s: %.2f images per CPU-second\n",
                a.name, prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->batch, o->input_channels,
-               o->input_size, o->input_size, omp_get_max_threads(), cc_tdnn_isa_name(), t_build,
+               o->input_size, o->input_size, omp_get_max_threads(), cc_dnn_isa_name(), t_build,
                t_first, (double)cc_tnet_bytes(net.tn) / 1e9, o->iterations, dt,
                dt / o->iterations, o->iterations * o->batch / dt, dc, o->iterations * o->batch / dc);
 fail:

@@ -128,7 +128,7 @@ covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
         return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
                        "--precision bf16: oneDNN needs AVX-512 for bf16 and this CPU offers %s; "
                        "use fp32",
-                       cc_tdnn_isa_name());
+                       cc_dnn_isa_name());
     return COVIDCAM_OK;
 }
 

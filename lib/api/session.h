@@ -12,6 +12,7 @@
 struct covidcam_session {
     const covidcam_model *m;
     int threads;
+    covidcam_precision precision; /* resolved: never AUTO */
     cc_net *net;
     cc_err err;
     atomic_int busy; /* 1 while a call runs: cc_session_begin/_end */

@@ -75,31 +75,41 @@ void cc_dnn_stream_free(cc_dnn_stream *s)
     free(s);
 }
 
-static cc_dnn_md *md_by_tag(int ndims, const long *dims, dnnl_format_tag_t tag)
+static dnnl_data_type_t dnnl_dt(cc_dnn_dtype dt)
+{
+    return dt == CC_DNN_BF16 ? dnnl_bf16 : dnnl_f32;
+}
+
+static cc_dnn_md *md_by_tag(int ndims, const long *dims, cc_dnn_dtype dt, dnnl_format_tag_t tag)
 {
     dnnl_dims_t d = {0};
     for (int i = 0; i < ndims; i++)
         d[i] = dims[i];
     cc_dnn_md *m = NULL;
-    cc_dnn_desc_create(ndims, d, dnnl_f32, tag, &m); /* NULL on failure */
+    cc_dnn_desc_create(ndims, d, dnnl_dt(dt), tag, &m); /* NULL on failure */
     return m;
 }
 
 cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims)
 {
     switch (layout) {
-    case CC_LAYOUT_NCHW: return md_by_tag(4, dims, dnnl_nchw);
-    case CC_LAYOUT_OIHW: return md_by_tag(4, dims, dnnl_oihw);
-    case CC_LAYOUT_NC: return md_by_tag(2, dims, dnnl_nc);
-    case CC_LAYOUT_OI: return md_by_tag(2, dims, dnnl_oi);
-    case CC_LAYOUT_X: return md_by_tag(1, dims, dnnl_x);
+    case CC_LAYOUT_NCHW: return md_by_tag(4, dims, CC_DNN_F32, dnnl_nchw);
+    case CC_LAYOUT_OIHW: return md_by_tag(4, dims, CC_DNN_F32, dnnl_oihw);
+    case CC_LAYOUT_NC: return md_by_tag(2, dims, CC_DNN_F32, dnnl_nc);
+    case CC_LAYOUT_OI: return md_by_tag(2, dims, CC_DNN_F32, dnnl_oi);
+    case CC_LAYOUT_X: return md_by_tag(1, dims, CC_DNN_F32, dnnl_x);
     }
     return NULL;
 }
 
-cc_dnn_md *cc_dnn_md_any4(const long *dims)
+cc_dnn_md *cc_dnn_md_any4(const long *dims, cc_dnn_dtype dt)
 {
-    return md_by_tag(4, dims, dnnl_format_tag_any);
+    return md_by_tag(4, dims, dt, dnnl_format_tag_any);
+}
+
+cc_dnn_dtype cc_dnn_md_dtype(const cc_dnn_md *m)
+{
+    return cc_dnn_desc_dt(m) == dnnl_bf16 ? CC_DNN_BF16 : CC_DNN_F32;
 }
 
 long cc_dnn_md_dim(const cc_dnn_md *m, int d)
@@ -275,11 +285,12 @@ static dnnl_status_t conv_args_init(conv_args *a, dnnl_prop_kind_t prop, const c
     a->with_bias = with_bias;
     a->strides[0] = a->strides[1] = c->stride;
     a->pad[0] = a->pad[1] = c->pad;
-    dnnl_status_t st = cc_dnn_desc_create(4, wd, dnnl_f32, dnnl_format_tag_any, &a->wei);
+    dnnl_data_type_t dt = cc_dnn_desc_dt(src);
+    dnnl_status_t st = cc_dnn_desc_create(4, wd, dt, dnnl_format_tag_any, &a->wei);
     if (st == dnnl_success)
         st = cc_dnn_desc_create(1, bd, dnnl_f32, dnnl_x, &a->bias);
     if (st == dnnl_success && !dst)
-        st = cc_dnn_desc_create(4, dd, dnnl_f32, dnnl_format_tag_any, &a->any_dst);
+        st = cc_dnn_desc_create(4, dd, dt, dnnl_format_tag_any, &a->any_dst);
     a->dst = dst ? dst : a->any_dst;
     return st;
 }
@@ -380,7 +391,7 @@ static dnnl_status_t pool_args_init(pool_args *a, dnnl_prop_kind_t prop, dnnl_al
     a->any_dst = NULL;
     dnnl_status_t st = dnnl_success;
     if (!dst)
-        st = cc_dnn_desc_create(4, dd, dnnl_f32, dnnl_format_tag_any, &a->any_dst);
+        st = cc_dnn_desc_create(4, dd, cc_dnn_desc_dt(src), dnnl_format_tag_any, &a->any_dst);
     a->dst = dst ? dst : a->any_dst;
     return st;
 }
@@ -490,7 +501,8 @@ static dnnl_status_t fc_args_init(fc_args *a, dnnl_prop_kind_t prop, const cc_dn
     a->wei = a->bias = a->dst = NULL;
     a->with_bias = with_bias;
     a->hint = NULL;
-    dnnl_status_t st = cc_dnn_desc_create(nd, wd, dnnl_f32, dnnl_format_tag_any, &a->wei);
+    dnnl_status_t st =
+        cc_dnn_desc_create(nd, wd, cc_dnn_desc_dt(src), dnnl_format_tag_any, &a->wei);
     if (st == dnnl_success)
         st = cc_dnn_desc_create(1, bd, dnnl_f32, dnnl_x, &a->bias);
     if (st == dnnl_success)

@@ -45,6 +45,23 @@ typedef struct cc_dnn_bind {
     void *ptr;
 } cc_dnn_bind;
 
+/* Element type of a network's activations and weights. Inputs, logits,
+ * pooled features and biases stay fp32 in every precision. */
+typedef enum cc_dnn_dtype {
+    CC_DNN_F32 = 0,
+    CC_DNN_BF16
+} cc_dnn_dtype;
+
+/* The instruction set oneDNN dispatches to, after any cap by
+ * ONEDNN_MAX_CPU_ISA or dnnl_set_max_cpu_isa (process-wide settings read
+ * once by oneDNN): its short name ("avx2", "avx512_core_bf16"...), whether it
+ * is AVX-512 (oneDNN 2.x runs bf16 training only there, emulating bf16
+ * arithmetic without AVX512-BF16), and whether it computes bf16 natively
+ * (AVX512-BF16 or AMX), which bf16 inference requires to be worth running. */
+const char *cc_dnn_isa_name(void);
+int cc_dnn_isa_avx512(void);
+int cc_dnn_isa_bf16(void);
+
 /* Plain layouts for tensors that cross the boundary with user code. */
 typedef enum cc_dnn_layout {
     CC_LAYOUT_NCHW, /* activations, 4-D */
@@ -62,8 +79,10 @@ void cc_dnn_stream_free(cc_dnn_stream *s);
 
 /* A plain fp32 md; dims has 1, 2 or 4 entries as the layout implies. NULL if OOM. */
 cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims);
-/* A 4-D fp32 md whose layout oneDNN picks when a primitive is created. */
-cc_dnn_md *cc_dnn_md_any4(const long *dims);
+/* A 4-D md of type dt whose layout oneDNN picks when a primitive is created. */
+cc_dnn_md *cc_dnn_md_any4(const long *dims, cc_dnn_dtype dt);
+/* The element type of md (fp32 for types this layer does not make). */
+cc_dnn_dtype cc_dnn_md_dtype(const cc_dnn_md *md);
 /* Dimension d (0-based) of md. */
 long cc_dnn_md_dim(const cc_dnn_md *md, int d);
 /* A copy of md the caller owns (frees); NULL if OOM. */
@@ -91,7 +110,8 @@ typedef struct cc_dnn_conv {
     int sum;  /* add the previous contents of dst before the ReLU (residual) */
 } cc_dnn_conv;
 
-/* Forward-inference convolution with bias. src: the producer's md (or an
+/* Forward-inference convolution with bias; weights and dst take src's type
+ * (bias is fp32). src: the producer's md (or an
  * md_any4 for the network input; query the chosen one with CC_ARG_SRC); dst: a fixed md (needed with
  * sum, so the residual's layout is kept) or NULL for oneDNN's choice. */
 covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_conv *c,
@@ -113,8 +133,8 @@ covidcam_status cc_dnn_gap_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, cc_dnn_
 covidcam_status cc_dnn_gap_bwd(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_md *dst,
                                cc_dnn_prim **out, cc_err *e);
 
-/* Inner product (fc) forward inference with bias, dst in plain NC; and its
- * backward-data. */
+/* Inner product (fc) forward inference with bias, weights of src's type, dst
+ * fp32 in plain NC; and its backward-data. */
 covidcam_status cc_dnn_fc_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, int oc, cc_dnn_prim **out,
                               cc_err *e);
 covidcam_status cc_dnn_fc_bwd_data(cc_dnn_engine *eng, const cc_dnn_md *src, int oc,

@@ -31,6 +31,41 @@ covidcam_status cc_dnn_fail(cc_err *e, dnnl_status_t st, const char *what)
                    cc_dnn_status_str(st), (int)st);
 }
 
+/* ------------------------------------------------------------ CPU ISA */
+
+/* The ISA is oneDNN's effective one: the CPU's, capped by ONEDNN_MAX_CPU_ISA
+ * or dnnl_set_max_cpu_isa, so a capped process refuses what it cannot run. */
+static int isa_has(dnnl_cpu_isa_t want)
+{
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), w = (unsigned)want;
+    return (isa & w) == w;
+}
+
+int cc_dnn_isa_avx512(void)
+{
+    return isa_has(dnnl_cpu_isa_avx512_core);
+}
+
+int cc_dnn_isa_bf16(void)
+{
+    return isa_has(dnnl_cpu_isa_avx512_core_bf16) || isa_has(dnnl_cpu_isa_avx512_core_amx);
+}
+
+const char *cc_dnn_isa_name(void)
+{
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
 /* ------------------------------------------------------------ memory descriptors */
 
 /* 2.x: the md struct itself. In 3.x this holds the dnnl_memory_desc_t handle;

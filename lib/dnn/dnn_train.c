@@ -4,30 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int isa_has(dnnl_cpu_isa_t want)
-{
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), w = (unsigned)want;
-    return (isa & w) == w;
-}
-
 int cc_tdnn_has_bf16(void)
 {
-    return isa_has(dnnl_cpu_isa_avx512_core);
-}
-
-const char *cc_tdnn_isa_name(void)
-{
-    switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
-    }
+    return cc_dnn_isa_avx512();
 }
 
 /* ------------------------------------------------------------ ownership */
@@ -189,7 +168,7 @@ covidcam_status cc_tnet_create(cc_tprec prec, int with_backward, cc_tnet **out, 
     if (prec == CC_TPREC_BF16 && !cc_tdnn_has_bf16())
         return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
                        "bf16 training needs a CPU with AVX-512 (oneDNN reports %s)",
-                       cc_tdnn_isa_name());
+                       cc_dnn_isa_name());
     cc_tnet *net = calloc(1, sizeof *net);
     if (!net)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");

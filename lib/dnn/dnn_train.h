@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "dnn.h" /* cc_dnn_isa_name() */
 #include "error.h"
 
 typedef enum cc_tprec { CC_TPREC_FP32 = 0, CC_TPREC_BF16 = 1 } cc_tprec;
@@ -29,9 +30,6 @@ typedef struct cc_tt cc_tt; /* an activation (data and gradient) owned by its ne
 /* 1 if oneDNN can run bf16 training primitives on this CPU at all: oneDNN 2.x
  * needs AVX-512 (emulated bf16 arithmetic without AVX512-BF16). */
 int cc_tdnn_has_bf16(void);
-
-/* Short name of the instruction set oneDNN uses ("avx2", "avx512_core_amx"...). */
-const char *cc_tdnn_isa_name(void);
 
 /* A new empty net. BF16 on a CPU without cc_tdnn_has_bf16() gives
  * COVIDCAM_ERR_UNSUPPORTED. Without `with_backward` no gradient buffers or backward

@@ -10,8 +10,9 @@
 enum { G_OUT, G_Z, G_MAIN, G_TMP, G_SC, G_COUNT };
 _Static_assert(G_COUNT == CC_GRAD_BUFFERS, "gradcam_mem.c counts the gradient buffers");
 
+/* In the net's type, like the activations they are gradients of. */
 typedef struct grad_bufs {
-    float *g[G_COUNT];
+    void *g[G_COUNT];
 } grad_bufs;
 
 static covidcam_status ensure_buffers(cc_net *n, grad_bufs *gb, cc_err *e)
@@ -24,20 +25,22 @@ static covidcam_status ensure_buffers(cc_net *n, grad_bufs *gb, cc_err *e)
         n->grad_bytes = each;
     }
     for (int i = 0; i < G_COUNT; i++)
-        gb->g[i] = (float *)((char *)n->grad_a + (size_t)i * n->grad_bytes);
+        gb->g[i] = (char *)n->grad_a + (size_t)i * n->grad_bytes;
     if (!n->d_logits)
         n->d_logits = cc_dnn_alloc((size_t)n->m->num_classes * sizeof(float));
     if (!n->d_pooled)
         n->d_pooled = cc_dnn_alloc(cc_dnn_md_bytes(cc_dnn_prim_md(n->gap, CC_ARG_DST)));
-    if (!n->d_logits || !n->d_pooled)
+    if (n->head_reorder && !n->d_head)
+        n->d_head = cc_dnn_alloc(cc_dnn_md_bytes(cc_dnn_prim_md(n->gap, CC_ARG_SRC)));
+    if (!n->d_logits || !n->d_pooled || (n->head_reorder && !n->d_head))
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for Grad-CAM gradients");
     return COVIDCAM_OK;
 }
 
 /* Weights in the layout a backward primitive wants, converted from the
  * forward layout the session already holds. */
-static covidcam_status bwd_weights(cc_net *n, cc_dnn_prim *fwd, const float *w_fwd,
-                                   cc_dnn_prim *bwd, float **w_bwd, const float **use, cc_err *e)
+static covidcam_status bwd_weights(cc_net *n, cc_dnn_prim *fwd, const void *w_fwd,
+                                   cc_dnn_prim *bwd, void **w_bwd, const void **use, cc_err *e)
 {
     const cc_dnn_md *from = cc_dnn_prim_md(fwd, CC_ARG_WEIGHTS);
     const cc_dnn_md *to = cc_dnn_prim_md(bwd, CC_ARG_WEIGHTS);
@@ -73,7 +76,7 @@ static covidcam_status keep(cc_net *n, cc_dnn_prim **slot, cc_dnn_prim *p, cc_er
     return COVIDCAM_OK;
 }
 
-static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst, float *diff_src,
+static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const void *diff_dst, void *diff_src,
                                 cc_err *e)
 {
     covidcam_status rc;
@@ -86,7 +89,7 @@ static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst
         if ((rc = keep(n, &c->bwd, p, e)))
             return rc;
     }
-    const float *w = NULL;
+    const void *w = NULL;
     if ((rc = bwd_weights(n, c->fwd, c->w, c->bwd, &c->w_bwd, &w, e)))
         return rc;
     cc_dnn_bind b[3] = {{CC_ARG_DIFF_DST, (void *)diff_dst},
@@ -95,8 +98,8 @@ static covidcam_status conv_bwd(cc_net *n, cc_net_conv *c, const float *diff_dst
     return cc_net_exec(n, c->bwd, b, 3, e);
 }
 
-static covidcam_status relu_bwd(cc_net *n, cc_dnn_prim **p, const cc_dnn_md *md, const float *dst,
-                                const float *diff_dst, float *diff_src, cc_err *e)
+static covidcam_status relu_bwd(cc_net *n, cc_dnn_prim **p, const cc_dnn_md *md, const void *dst,
+                                const void *diff_dst, void *diff_src, cc_err *e)
 {
     covidcam_status rc;
     if (!*p) {
@@ -112,7 +115,7 @@ static covidcam_status relu_bwd(cc_net *n, cc_dnn_prim **p, const cc_dnn_md *md,
     return cc_net_exec(n, *p, b, 3, e);
 }
 
-static covidcam_status add(cc_net *n, cc_net_block *nb, const float *a, const float *b, float *dst,
+static covidcam_status add(cc_net *n, cc_net_block *nb, const void *a, const void *b, void *dst,
                            cc_err *e)
 {
     covidcam_status rc;
@@ -134,8 +137,8 @@ static covidcam_status block_bwd(cc_net *n, cc_net_block *nb, grad_bufs *g, cc_e
     covidcam_status rc;
     if ((rc = relu_bwd(n, &nb->relu_bwd_out, nb->out_md, nb->out, g->g[G_OUT], g->g[G_Z], e)))
         return rc;
-    float *cur = g->g[G_MAIN], *spare = g->g[G_TMP];
-    const float *dd = g->g[G_Z];
+    void *cur = g->g[G_MAIN], *spare = g->g[G_TMP];
+    const void *dd = g->g[G_Z];
     for (int i = bw->nconv - 1; i >= 0; i--) {
         if ((rc = conv_bwd(n, &nb->conv[i], dd, cur, e)))
             return rc;
@@ -145,12 +148,12 @@ static covidcam_status block_bwd(cc_net *n, cc_net_block *nb, grad_bufs *g, cc_e
                 return rc;
         }
         dd = cur;
-        float *t = cur;
+        void *t = cur;
         cur = spare;
         spare = t;
     }
     /* dd now holds the main branch's gradient at the block input */
-    const float *sc = g->g[G_Z];
+    const void *sc = g->g[G_Z];
     if (bw->has_down) {
         if ((rc = conv_bwd(n, &nb->down, g->g[G_Z], g->g[G_SC], e)))
             return rc;
@@ -175,7 +178,7 @@ static covidcam_status head_bwd(cc_net *n, int cls, float *d_last, cc_err *e)
             (rc = keep(n, &n->gap_bwd, p, e)))
             return rc;
     }
-    const float *w = NULL;
+    const void *w = NULL;
     if ((rc = bwd_weights(n, n->fc, n->fc_weights, n->fc_bwd, &n->fc_w_bwd, &w, e)))
         return rc;
     memset(n->d_logits, 0, (size_t)n->m->num_classes * sizeof(float));
@@ -191,7 +194,7 @@ static covidcam_status head_bwd(cc_net *n, int cls, float *d_last, cc_err *e)
 
 /* The block's output layout to plain NCHW; the reorder is created on first
  * use and kept, like the other backward primitives. */
-static covidcam_status to_plain(cc_net *n, cc_net_block *nb, const float *src, float *dst,
+static covidcam_status to_plain(cc_net *n, cc_net_block *nb, const void *src, float *dst,
                                 cc_err *e)
 {
     covidcam_status rc = COVIDCAM_OK;
@@ -220,14 +223,38 @@ covidcam_status cc_net_activation(cc_net *n, int target, float *act, cc_err *e)
     return to_plain(n, nb, nb->out, act, e);
 }
 
+/* Reduced precision: d_head (plain fp32) into the last block's layout and
+ * type, where the blocks' backward pass starts. */
+static covidcam_status head_to_blocked(cc_net *n, void *dst, cc_err *e)
+{
+    covidcam_status rc;
+    if (!n->head_to_blocked) {
+        cc_dnn_prim *p = NULL;
+        if ((rc = cc_dnn_reorder(n->m->eng, cc_dnn_prim_md(n->gap, CC_ARG_SRC),
+                                 n->blocks[n->num_blocks - 1].out_md, &p, e)) ||
+            (rc = keep(n, &n->head_to_blocked, p, e)))
+            return rc;
+    }
+    cc_dnn_bind b[2] = {{CC_ARG_SRC, n->d_head}, {CC_ARG_DST, dst}};
+    return cc_net_exec(n, n->head_to_blocked, b, 2, e);
+}
+
 covidcam_status cc_net_gradient(cc_net *n, int target, int cls, float *grad, cc_err *e)
 {
     grad_bufs g;
     covidcam_status rc = ensure_buffers(n, &g, e);
     if (rc)
         return rc;
-    if ((rc = head_bwd(n, cls, g.g[G_OUT], e)))
+    if (n->head_reorder) {
+        /* the head runs in fp32 on plain NCHW: its gradient is the answer for
+         * the last block, and is rounded to the net's type for earlier ones */
+        if (target == n->num_blocks - 1)
+            return head_bwd(n, cls, grad, e);
+        if ((rc = head_bwd(n, cls, n->d_head, e)) || (rc = head_to_blocked(n, g.g[G_OUT], e)))
+            return rc;
+    } else if ((rc = head_bwd(n, cls, g.g[G_OUT], e))) {
         return rc;
+    }
     for (int j = n->num_blocks - 1; j > target; j--)
         if ((rc = block_bwd(n, &n->blocks[j], &g, e)))
             return rc;

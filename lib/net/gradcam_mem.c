@@ -42,12 +42,14 @@ static size_t pending_weights(const cc_net_conv *c)
 size_t cc_gradcam_extra_bytes(const cc_net *n, int target, int general)
 {
     const cc_net_block *t = &n->blocks[target];
-    size_t chw = cc_dnn_md_bytes(t->out_md) / sizeof(float);
     size_t hw = (size_t)cc_dnn_md_dim(t->out_md, 2) * (size_t)cc_dnn_md_dim(t->out_md, 3);
+    size_t chw = (size_t)cc_dnn_md_dim(t->out_md, 1) * hw; /* the plain fp32 maps */
     size_t extra = 2 * chw * sizeof(float) + (chw / hw + hw) * sizeof(double);
     if (target == n->num_blocks - 1 && !general)
         return extra;
     extra += CC_GRAD_BUFFERS * ((cc_net_max_activation_bytes(n) + 63) & ~(size_t)63);
+    if (n->head_reorder)
+        extra += cc_dnn_md_bytes(cc_dnn_prim_md(n->gap, CC_ARG_SRC)); /* d_head */
     for (int j = target + 1; j < n->num_blocks; j++) {
         const cc_net_block *b = &n->blocks[j];
         for (int k = 0; k < b->bw->nconv; k++)

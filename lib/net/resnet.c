@@ -34,9 +34,9 @@ covidcam_status cc_net_exec(cc_net *n, cc_dnn_prim *p, cc_dnn_bind *b, int nb, c
     return cc_dnn_exec(n->stream, p, all, nb, e);
 }
 
-static float *alloc_for(const cc_dnn_md *md, cc_err *e, covidcam_status *rc)
+static void *alloc_for(const cc_dnn_md *md, cc_err *e, covidcam_status *rc)
 {
-    float *p = cc_dnn_alloc(cc_dnn_md_bytes(md));
+    void *p = cc_dnn_alloc(cc_dnn_md_bytes(md));
     if (!p)
         *rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for a %zu-byte activation",
                       cc_dnn_md_bytes(md));
@@ -123,7 +123,7 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
     const covidcam_model *m = n->m;
     covidcam_status rc = COVIDCAM_OK;
     long dims[4] = {1, m->in_ch, m->input_size, m->input_size};
-    cc_dnn_md *any = cc_dnn_md_any4(dims);
+    cc_dnn_md *any = cc_dnn_md_any4(dims, n->dt);
     n->in_plain_md = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
     if (!any || !n->in_plain_md) {
         cc_dnn_md_free(any);
@@ -142,6 +142,26 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
         return rc;
     n->in_blocked = alloc_for(src, e, &rc);
     return rc;
+}
+
+/* Reduced precision: the last block's output as plain fp32 for the head. *md
+ * becomes that plain md (owned by the reorder primitive). */
+static covidcam_status build_head_input(build_ctx *b, const cc_dnn_md **md, cc_err *e)
+{
+    cc_net *n = b->n;
+    covidcam_status rc = COVIDCAM_OK;
+    long dims[4] = {1, cc_dnn_md_dim(*md, 1), cc_dnn_md_dim(*md, 2), cc_dnn_md_dim(*md, 3)};
+    cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
+    if (!plain)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    rc = cc_dnn_reorder(n->m->eng, *md, plain, &n->head_reorder, e);
+    cc_dnn_md_free(plain);
+    if (rc || (rc = cc_net_reserve_scratch(n, n->head_reorder, e)))
+        return rc;
+    *md = cc_dnn_prim_md(n->head_reorder, CC_ARG_DST);
+    if (!b->plan && !(n->head_in = alloc_for(*md, e, &rc)))
+        return rc;
+    return COVIDCAM_OK;
 }
 
 static covidcam_status build(build_ctx *b, cc_err *e)
@@ -170,6 +190,8 @@ static covidcam_status build(build_ctx *b, cc_err *e)
             return rc;
         md = n->blocks[i].out_md;
     }
+    if (n->dt != CC_DNN_F32 && (rc = build_head_input(b, &md, e)))
+        return rc;
     if ((rc = cc_dnn_gap_fwd(m->eng, md, &n->gap, e)))
         return rc;
     if ((rc = cc_net_reserve_scratch(n, n->gap, e)))
@@ -229,6 +251,8 @@ void cc_net_free(cc_net *n)
     cc_dnn_free(n->stem_out);
     cc_dnn_prim_free(n->maxpool);
     cc_dnn_free(n->pool_out);
+    cc_dnn_prim_free(n->head_reorder);
+    cc_dnn_free(n->head_in);
     cc_dnn_prim_free(n->gap);
     cc_dnn_free(n->gap_out);
     cc_dnn_prim_free(n->fc);
@@ -237,6 +261,8 @@ void cc_net_free(cc_net *n)
     cc_dnn_prim_free(n->fc_bwd);
     cc_dnn_free(n->fc_w_bwd);
     cc_dnn_prim_free(n->gap_bwd);
+    cc_dnn_free(n->d_head);
+    cc_dnn_prim_free(n->head_to_blocked);
     cc_dnn_free(n->grad_a);
     cc_dnn_free(n->d_logits);
     cc_dnn_free(n->d_pooled);
@@ -245,12 +271,13 @@ void cc_net_free(cc_net *n)
     free(n);
 }
 
-covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e)
+covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net **out, cc_err *e)
 {
     cc_net *n = calloc(1, sizeof *n);
     if (!n)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     n->m = m;
+    n->dt = dt;
     build_ctx b = {n, NULL};
     covidcam_status rc = cc_dnn_stream_create(m->eng, &n->stream, e);
     if (rc == COVIDCAM_OK)
@@ -297,7 +324,7 @@ covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *pla
     return rc;
 }
 
-static covidcam_status run_conv(cc_net *n, cc_net_conv *c, const float *src, float *dst,
+static covidcam_status run_conv(cc_net *n, cc_net_conv *c, const void *src, void *dst,
                                 cc_err *e)
 {
     cc_dnn_bind b[4] = {{CC_ARG_SRC, (void *)src},
@@ -307,11 +334,11 @@ static covidcam_status run_conv(cc_net *n, cc_net_conv *c, const float *src, flo
     return cc_net_exec(n, c->fwd, b, 4, e);
 }
 
-static covidcam_status run_block(cc_net *n, cc_net_block *nb, float *x, int keep, cc_err *e)
+static covidcam_status run_block(cc_net *n, cc_net_block *nb, void *x, int keep, cc_err *e)
 {
     const cc_block_w *bw = nb->bw;
     covidcam_status rc;
-    float *y;
+    void *y;
     nb->in = x;
     if (bw->has_down) {
         y = nb->out_buf;
@@ -323,10 +350,10 @@ static covidcam_status run_block(cc_net *n, cc_net_block *nb, float *x, int keep
     } else {
         y = x; /* the residual is already there: sum in place */
     }
-    const float *src = x;
+    const void *src = x;
     for (int i = 0; i < bw->nconv; i++) {
         int last = i == bw->nconv - 1;
-        float *dst = last ? y : nb->inner[i];
+        void *dst = last ? y : nb->inner[i];
         if ((rc = run_conv(n, &nb->conv[i], src, dst, e)))
             return rc;
         src = dst;
@@ -338,7 +365,7 @@ static covidcam_status run_block(cc_net *n, cc_net_block *nb, float *x, int keep
 covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_err *e)
 {
     covidcam_status rc;
-    const float *x = input;
+    const void *x = input;
     if (n->in_reorder) {
         cc_dnn_bind b[2] = {{CC_ARG_SRC, (void *)input}, {CC_ARG_DST, n->in_blocked}};
         if ((rc = cc_net_exec(n, n->in_reorder, b, 2, e)))
@@ -350,12 +377,18 @@ covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_
     cc_dnn_bind pb[2] = {{CC_ARG_SRC, n->stem_out}, {CC_ARG_DST, n->pool_out}};
     if ((rc = cc_net_exec(n, n->maxpool, pb, 2, e)))
         return rc;
-    float *cur = n->pool_out;
+    void *cur = n->pool_out;
     for (int i = 0; i < n->num_blocks; i++) {
         cc_net_block *nb = &n->blocks[i];
         if ((rc = run_block(n, nb, cur, i > keep_from, e)))
             return rc;
         cur = nb->out;
+    }
+    if (n->head_reorder) {
+        cc_dnn_bind hb[2] = {{CC_ARG_SRC, cur}, {CC_ARG_DST, n->head_in}};
+        if ((rc = cc_net_exec(n, n->head_reorder, hb, 2, e)))
+            return rc;
+        cur = n->head_in;
     }
     cc_dnn_bind gb[2] = {{CC_ARG_SRC, cur}, {CC_ARG_DST, n->gap_out}};
     if ((rc = cc_net_exec(n, n->gap, gb, 2, e)))

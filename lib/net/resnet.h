@@ -12,22 +12,22 @@
 typedef struct cc_net_conv {
     const cc_conv_w *cw;
     cc_dnn_prim *fwd;
-    const float *w;
-    float *w_private;
+    const void *w;
+    void *w_private;
     cc_dnn_prim *bwd;
-    float *w_bwd;
+    void *w_bwd;
 } cc_net_conv;
 
 typedef struct cc_net_block {
     const cc_block_w *bw;
     cc_net_conv conv[3];
     cc_net_conv down;
-    float *inner[2];          /* outputs of conv1 (and conv2 for bottlenecks) */
-    float *out_buf;           /* this block's own output buffer */
+    void *inner[2];           /* outputs of conv1 (and conv2 for bottlenecks) */
+    void *out_buf;            /* this block's own output buffer */
     const cc_dnn_md *in_md;   /* layout of the block input */
     const cc_dnn_md *out_md;  /* layout of the block output */
-    float *out;               /* where the last forward left the output */
-    float *in;                /* where the last forward read the input */
+    void *out;                /* where the last forward left the output */
+    void *in;                 /* where the last forward read the input */
     /* Grad-CAM backward helpers, lazily created */
     cc_dnn_prim *relu_bwd_out;
     cc_dnn_prim *relu_bwd_inner[2];
@@ -35,21 +35,31 @@ typedef struct cc_net_block {
     cc_dnn_prim *out_to_plain; /* output layout -> plain NCHW (Grad-CAM maps) */
 } cc_net_block;
 
+/* Activation and weight buffers of the convolutions and blocks hold elements
+ * of the net's type `dt` (void *); the input, the head (pooling, fc, logits)
+ * and what Grad-CAM hands back are fp32 in every precision. */
 typedef struct cc_net {
     const covidcam_model *m;
+    cc_dnn_dtype dt;
     cc_dnn_stream *stream;
 
     cc_dnn_md *in_plain_md;
-    cc_dnn_prim *in_reorder; /* NULL when the stem reads plain NCHW */
-    float *in_blocked;
+    cc_dnn_prim *in_reorder; /* NULL when the stem reads plain NCHW fp32 */
+    void *in_blocked;
 
     cc_net_conv stem;
-    float *stem_out;
+    void *stem_out;
     cc_dnn_prim *maxpool;
-    float *pool_out;
+    void *pool_out;
 
     cc_net_block *blocks;
     int num_blocks;
+
+    /* A reduced-precision net converts the last block's output to plain fp32
+     * NCHW, so pooling and the fc (a few thousand values, where bf16 rounding
+     * would reach the logits directly) run in fp32 on the model's weights. */
+    cc_dnn_prim *head_reorder; /* NULL in an fp32 net */
+    float *head_in;
 
     cc_dnn_prim *gap;
     float *gap_out;
@@ -63,17 +73,21 @@ typedef struct cc_net {
 
     /* Grad-CAM backward state (gradcam_bwd.c) */
     cc_dnn_prim *fc_bwd;
-    float *fc_w_bwd;
+    void *fc_w_bwd;
     cc_dnn_prim *gap_bwd;
-    float *grad_a;     /* five gradient buffers of grad_bytes each, one allocation */
+    void *grad_a;      /* five gradient buffers of grad_bytes each, one allocation */
     size_t grad_bytes;
     float *d_logits, *d_pooled;
+    float *d_head;                /* reduced precision: d/d head_in, fp32 plain */
+    cc_dnn_prim *head_to_blocked; /* d_head into the last block's layout and type */
 } cc_net;
 
-/* Create the primitives and buffers of model m, which is only read. Its
- * weights must be prepared in the planned layouts (cc_conv_w.w_md, set at load
- * from cc_net_plan_layouts). Call with the session's thread count set. */
-covidcam_status cc_net_create(const covidcam_model *m, cc_net **out, cc_err *e);
+/* Create the primitives and buffers of model m, which is only read, computing
+ * in dt. Its fp32 weights must be prepared in the planned layouts
+ * (cc_conv_w.w_md, set at load from cc_net_plan_layouts); a net whose
+ * primitives want other layouts or types (bf16) converts them into private
+ * copies. Call with the session's thread count set. */
+covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net **out, cc_err *e);
 void cc_net_free(cc_net *n);
 
 /* The weight layouts oneDNN picks on this CPU for the forward primitives, one
