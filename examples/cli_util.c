@@ -84,6 +84,14 @@ int cli_print_json(json_t *obj)
     return rc;
 }
 
+int cli_parse_precision(const char *prog, const char *value, covidcam_precision *out)
+{
+    if (!covidcam_precision_parse(value, out))
+        return 0;
+    fprintf(stderr, "%s: --precision needs fp32, bf16, int8 or auto, not '%s'\n", prog, value);
+    return 2;
+}
+
 int cli_load(const char *prog, const char *path, covidcam_model **model)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
@@ -96,13 +104,14 @@ int cli_load(const char *prog, const char *path, covidcam_model **model)
     return -1;
 }
 
-int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
-                 covidcam_session **sessions)
+int cli_sessions(const char *prog, const covidcam_model *model, int threads,
+                 covidcam_precision precision, int n, covidcam_session **sessions)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
     covidcam_session_options opt;
     covidcam_session_options_init(&opt);
     opt.num_threads = threads;
+    opt.precision = precision;
     for (int i = 0; i < n; i++) {
         covidcam_status rc = covidcam_session_create(model, &opt, &sessions[i], err, sizeof err);
         if (rc) {
@@ -121,7 +130,7 @@ int cli_open(const char *prog, const char *path, int threads, covidcam_model **m
 {
     if (cli_load(prog, path, model))
         return -1;
-    if (!cli_sessions(prog, *model, threads, 1, session))
+    if (!cli_sessions(prog, *model, threads, COVIDCAM_PRECISION_FP32, 1, session))
         return 0;
     covidcam_model_free(*model);
     *model = NULL;

@@ -32,15 +32,21 @@ int cli_print_json(json_t *obj);
 int cli_load(const char *prog, const char *path, covidcam_model **model);
 
 /* Create `n` sessions of `model` with `threads` threads each (one per worker
- * thread; the model is shared). On failure prints the message, frees the
- * sessions made so far and returns -1. */
-int cli_sessions(const char *prog, const covidcam_model *model, int threads, int n,
-                 covidcam_session **sessions);
+ * thread; the model is shared), computing in `precision`. On failure prints
+ * the message, frees the sessions made so far and returns -1. */
+int cli_sessions(const char *prog, const covidcam_model *model, int threads,
+                 covidcam_precision precision, int n, covidcam_session **sessions);
 
-/* Load `path` and create a session with `threads` threads (0 = all cores).
- * On failure prints "prog: message" to stderr and returns -1 (nothing to free). */
+/* Load `path` and create an fp32 session with `threads` threads (0 = all
+ * cores). On failure prints "prog: message" to stderr and returns -1
+ * (nothing to free). */
 int cli_open(const char *prog, const char *path, int threads, covidcam_model **model,
              covidcam_session **session);
+
+/* --precision VALUE into *out; on a bad VALUE prints why (naming the
+ * accepted values) and returns 2, the usage-error exit status. */
+int cli_parse_precision(const char *prog, const char *value, covidcam_precision *out);
+
 
 /* The last path component of `path` without its extension (".png", ".jpg",
  * ".dcm"...; a leading dot is kept), in `out` of `size` bytes; -1 if it does

@@ -14,15 +14,17 @@ typedef struct args {
     const char *model, *csv, *pattern;
     int json, quiet;
     int threads, threads_set, jobs;
+    covidcam_precision precision;
 } args;
 
-enum { OPT_CSV = 256, OPT_PATTERN };
+enum { OPT_CSV = 256, OPT_PATTERN, OPT_PRECISION };
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: %s --model FILE [--json] [--csv FILE] [--threads N] [--jobs N]\n"
-            "                         [--pattern GLOB] [--quiet] IMAGE|FOLDER|-...\n"
+            "                         [--precision P] [--pattern GLOB] [--quiet]\n"
+            "                         IMAGE|FOLDER|-...\n"
             "\n"
             "Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever\n"
             "its name; converted to gray) with the covidcam model FILE and print the top\n"
@@ -57,6 +59,8 @@ static void usage(FILE *f)
             "  -J, --jobs N       workers, each with its own session over the one model\n"
             "                     (default: min(cores, 8), cores / --threads when given,\n"
             "                     never more than images); output stays in input order\n"
+            "      --precision P  fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or\n"
+            "                     auto (bf16 where the CPU has it, else fp32)\n"
             "      --pattern GLOB only files in FOLDERs whose name matches GLOB\n"
             "                     (fnmatch: * ? [...]), e.g. '*.png'\n"
             "  -q, --quiet        no progress and no summary on stderr\n"
@@ -83,7 +87,8 @@ static int parse(int argc, char **argv, args *a)
         {"threads", required_argument, NULL, 't'}, {"jobs", required_argument, NULL, 'J'},
         {"csv", required_argument, NULL, OPT_CSV}, {"pattern", required_argument, NULL, OPT_PATTERN},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+        {"version", no_argument, NULL, 'V'},       {"precision", required_argument, NULL, OPT_PRECISION},
+        {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "m:jt:J:qhV", opts, NULL)) != -1) {
         switch (c) {
@@ -92,6 +97,10 @@ static int parse(int argc, char **argv, args *a)
         case 'q': a->quiet = 1; break;
         case OPT_CSV: a->csv = optarg; break;
         case OPT_PATTERN: a->pattern = optarg; break;
+        case OPT_PRECISION:
+            if (cli_parse_precision(prog, optarg, &a->precision))
+                return 2;
+            break;
         case 't':
             if (cli_parse_int(optarg, 0, 1024, &a->threads)) {
                 fprintf(stderr, "%s: --threads needs an integer in [0, 1024], not '%s'\n",
@@ -206,7 +215,8 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     if (cli_expand(prog, argc - optind, argv + optind, a.pattern, &in))
         goto done;
-    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, &m, &s, &jobs))
+    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, a.precision, &m,
+                      &s, &jobs))
         goto done;
     if (a.csv && !(csv = cli_open_csv(prog, a.csv)))
         goto done;

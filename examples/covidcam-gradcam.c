@@ -23,6 +23,7 @@ typedef struct args {
     int eigen_smooth, label;
     double alpha; /* heatmap opacity in the overlay */
     int json, threads, threads_set, jobs, quiet, list_layers;
+    covidcam_precision precision;
     /* Single-image mode: output paths. Batch mode: non-NULL marks a wanted output. */
     const char *overlay, *heatmap, *npy;
 } args;
@@ -41,7 +42,8 @@ enum {
     OPT_PATTERN,
     OPT_EIGEN,
     OPT_AUG,
-    OPT_LABEL
+    OPT_LABEL,
+    OPT_PRECISION
 };
 
 static void usage(FILE *f)
@@ -87,6 +89,8 @@ static void usage(FILE *f)
             "  -J, --jobs N            workers, each with its own session (default: min(cores,\n"
             "                          8), cores / --threads when given); input order kept\n"
             "      --pattern GLOB      only files in FOLDERs whose name matches GLOB\n"
+            "      --precision P       fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX)\n"
+            "                          or auto (bf16 where the CPU has it, else fp32)\n"
             "  -q, --quiet             no progress and no summary on stderr\n"
             "      --list-layers       print the model's target layer names and exit\n"
             "  -h, --help              show this help\n"
@@ -129,7 +133,8 @@ static void usage(FILE *f)
         {"csv", required_argument, NULL, OPT_CSV}, {"pattern", required_argument, NULL, OPT_PATTERN}, \
         {"jobs", required_argument, NULL, 'J'}, {"quiet", no_argument, NULL, 'q'},            \
         {"eigen-smooth", no_argument, NULL, OPT_EIGEN},                                      \
-        {"aug-smooth", required_argument, NULL, OPT_AUG}, {"label", no_argument, NULL, OPT_LABEL}
+        {"aug-smooth", required_argument, NULL, OPT_AUG}, {"label", no_argument, NULL, OPT_LABEL}, \
+        {"precision", required_argument, NULL, OPT_PRECISION}
 
 static const struct option single_opts[] = {
     COMMON_OPTS,
@@ -200,6 +205,7 @@ static int take_option(int c, int batch, args *a)
         return 2;
     case OPT_EIGEN: a->eigen_smooth = 1; return 0;
     case OPT_LABEL: a->label = 1; return 0;
+    case OPT_PRECISION: return cli_parse_precision(prog, optarg, &a->precision);
     case OPT_AUG:
         if (!cli_parse_aug(optarg, &a->aug_smooth))
             return 0;
@@ -659,7 +665,8 @@ int main(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, &m, &s, &jobs))
+    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, a.precision, &m,
+                      &s, &jobs))
         goto done;
     covidcam_gradcam_options_init(&go);
     go.method = a.method;

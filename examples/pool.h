@@ -37,7 +37,7 @@ void cli_plan_workers(size_t items, int jobs_opt, int threads_opt, int threads_s
  * then the array, then *model). On failure prints "prog: message", leaves
  * nothing to free (*model and *sessions NULL, *jobs 0) and returns -1. */
 int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt,
-                  int threads_opt, int threads_set, covidcam_model **model,
+                  int threads_opt, int threads_set, covidcam_precision precision, covidcam_model **model,
                   covidcam_session ***sessions, int *jobs);
 
 #endif

@@ -7,19 +7,55 @@ package covidcam
 import "C"
 
 import (
+	"fmt"
+	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
 
-// Precision is a covidcam_precision.
+// Precision is a covidcam_precision: the arithmetic a session computes in.
 type Precision int
 
 const (
+	// FP32 is float32 everywhere (the default).
 	FP32 Precision = C.COVIDCAM_PRECISION_FP32
-	BF16 Precision = C.COVIDCAM_PRECISION_BF16 // reserved: ErrUnsupported for now
-	INT8 Precision = C.COVIDCAM_PRECISION_INT8 // reserved: ErrUnsupported for now
+	// BF16 computes in bfloat16 on CPUs that do so natively (AVX512-BF16 or
+	// AMX); elsewhere NewSession returns an ErrUnsupported error naming the
+	// CPU's ISA.
+	BF16 Precision = C.COVIDCAM_PRECISION_BF16
+	// INT8 is reserved: NewSession returns ErrUnsupported.
+	INT8 Precision = C.COVIDCAM_PRECISION_INT8
+	// AUTO is BF16 where the CPU computes bf16 natively, else FP32;
+	// Session.Precision tells which.
+	AUTO Precision = C.COVIDCAM_PRECISION_AUTO
 )
+
+// String returns the library's name of the precision (covidcam_precision_name):
+// "fp32", "bf16", "int8" or "auto".
+func (p Precision) String() string {
+	if p >= math.MinInt32 && p <= math.MaxInt32 {
+		if s := C.covidcam_precision_name(C.covidcam_precision(p)); s != nil {
+			return C.GoString(s)
+		}
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
+}
+
+// ParsePrecision accepts the names String returns (exact, lower case).
+func ParsePrecision(s string) (Precision, error) {
+	var p C.covidcam_precision
+	if !strings.ContainsRune(s, 0) {
+		cs := C.CString(s)
+		defer C.free(unsafe.Pointer(cs))
+		if C.covidcam_precision_parse(cs, &p) == C.COVIDCAM_OK {
+			return Precision(p), nil
+		}
+	}
+	return 0, &Error{Op: "ParsePrecision", Status: ErrInvalidArgument,
+		Message: fmt.Sprintf("unknown precision %q (fp32, bf16, int8, auto)", s)}
+}
 
 // SessionOptions configures NewSession; the zero value (or nil) gives the
 // defaults: all cores, FP32.
@@ -75,6 +111,15 @@ func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
 
 // Model returns the model the session was made for.
 func (s *Session) Model() *Model { return s.model }
+
+// Precision returns the precision the session computes in: the one asked
+// for, or what AUTO resolved to (never AUTO). It returns AUTO for a closed
+// session (covidcam_session_precision of NULL).
+func (s *Session) Precision() Precision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Precision(C.covidcam_session_precision(s.h))
+}
 
 // Close frees the session; closing twice is a no-op. Session implements io.Closer.
 func (s *Session) Close() error {

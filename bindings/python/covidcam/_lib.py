@@ -121,6 +121,9 @@ _SIGNATURES = {
     "covidcam_session_free": (_void, [session_p]),
     "covidcam_session_last_error": (_str, [session_p]),
     "covidcam_session_model": (model_p, [session_p]),
+    "covidcam_session_precision": (_int, [session_p]),
+    "covidcam_precision_name": (_str, [_int]),
+    "covidcam_precision_parse": (status_t, [_str, c_int_p]),
     # classify
     "covidcam_classify_file": (status_t, [session_p, _str, c_float_p, c_float_p, _size,
                                           c_int_p]),

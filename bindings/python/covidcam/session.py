@@ -14,10 +14,14 @@ from .model import Model, check_errbuf, decode
 
 
 class Precision(enum.IntEnum):
-    """covidcam_precision."""
+    """covidcam_precision. BF16 works on CPUs that compute bf16 natively
+    (AVX512-BF16 or AMX; elsewhere Session raises UnsupportedError), INT8 is
+    reserved (always UnsupportedError), AUTO picks BF16 where it is native,
+    else FP32 (Session.precision tells which)."""
     FP32 = 0
     BF16 = 1
     INT8 = 2
+    AUTO = 3
 
 
 class Result:
@@ -72,7 +76,8 @@ class Session(OwnedHandle):
         self._lock = threading.Lock()
         opts = _lib.init_options(self._lib.session_options_init, _lib.SessionOptions())
         opts.num_threads = self._threads
-        opts.precision = int(_parse_precision(precision))
+        asked = _parse_precision(precision)
+        opts.precision = int(asked)
         err = ctypes.create_string_buffer(_lib.ERRBUF_SIZE)
         out = _lib.session_p()
         mh = model._attach()
@@ -84,6 +89,12 @@ class Session(OwnedHandle):
             model._detach()
             raise
         self._handle = out.value
+        # fixed at creation: what was asked for, or what AUTO resolved to (a
+        # library before covidcam_session_precision only computes fp32)
+        if "covidcam_session_precision" in self._lib.missing:
+            self._precision = asked
+        else:
+            self._precision = Precision(self._lib.session_precision(self._handle))
         n = model.num_classes
         self._probs = (ctypes.c_float * n)()
         self._logits = (ctypes.c_float * n)()
@@ -99,6 +110,12 @@ class Session(OwnedHandle):
     def threads(self):
         """The thread count asked for (0 = all cores)."""
         return self._threads
+
+    @property
+    def precision(self):
+        """The Precision the session computes in: the one asked for, or what
+        AUTO resolved to (never AUTO); resolved once, at creation."""
+        return self._precision
 
     _kind = "session"
 
@@ -290,7 +307,10 @@ class Session(OwnedHandle):
         return self.gradcam_image(source, **kw)
 
     def __repr__(self):
-        state = "closed" if self._handle is None else "threads=%d" % self._threads
+        if self._handle is None:
+            state = "closed"
+        else:
+            state = "threads=%d precision=%s" % (self._threads, self._precision.name.lower())
         return "<covidcam.Session %s>" % state
 
 
@@ -310,7 +330,7 @@ def _parse_precision(p):
         try:
             return Precision[p.upper()]
         except KeyError:
-            raise InvalidArgumentError("unknown precision %r (fp32, bf16, int8)" % p) from None
+            raise InvalidArgumentError("unknown precision %r (fp32, bf16, int8, auto)" % p) from None
     try:
         return Precision(p)
     except ValueError:

@@ -175,3 +175,32 @@ def max_abs_diff(a, b):
 
 def flatten(rows):
     return [v for r in rows for v in r]
+
+
+# ------------------------------------------------------------------ CPU
+
+
+# ONEDNN_MAX_CPU_ISA values below AVX512_CORE_BF16: they take native bf16 away.
+ISA_BELOW_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
+def bf16_native():
+    """(expected, reason): whether a BF16 session should work here, decided
+    without the library: /proc/cpuinfo has avx512_bf16 or amx_bf16 and
+    ONEDNN_MAX_CPU_ISA (if set) does not cap the ISA below AVX512_CORE_BF16."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[1].split())
+    except OSError:
+        return False, "no /proc/cpuinfo"
+    have = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    if not have:
+        return False, "the CPU flags have neither avx512_bf16 nor amx_bf16"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    if cap in ISA_BELOW_BF16:
+        return False, "ONEDNN_MAX_CPU_ISA=%s caps oneDNN below AVX512_CORE_BF16" % cap
+    return True, "CPU has %s%s" % (", ".join(have),
+                                   ", ONEDNN_MAX_CPU_ISA=%s" % cap if cap else "")
