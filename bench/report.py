@@ -3,16 +3,22 @@
 
     report.py OURS.jsonl TORCH.jsonl
 
-Rows are matched on (arch, input_size, threads); PyTorch results per mode
-(channels_last, mkldnn). Standard library only.
+One row per covidcam (arch, input_size, threads, precision); the PyTorch
+columns are that (arch, input_size, threads) in each mode torch_reference.py
+ran. The ratio compares covidcam with PyTorch's fastest path of the same
+precision (fp32: the faster of channels_last and mkldnn; bf16: the faster of
+bf16_autocast and bf16_mkldnn). Standard library only.
 """
 
 import json
 import sys
 
-LATENCY_TARGET = 0.6  # covidcam / PyTorch median, from the performance issue
+LATENCY_TARGET = 0.6  # covidcam / PyTorch median, from the performance issues
 RSS_TARGET_MB = 300.0
-MODES = ("channels_last", "mkldnn")
+MODES = ("channels_last", "mkldnn", "bf16_autocast", "bf16_mkldnn")
+SHORT = {"channels_last": "CL", "mkldnn": "mkldnn", "bf16_autocast": "bf16 AC",
+         "bf16_mkldnn": "bf16 mkl"}
+PEERS = {"fp32": ("channels_last", "mkldnn"), "bf16": ("bf16_autocast", "bf16_mkldnn")}
 
 
 def read(path):
@@ -33,35 +39,36 @@ def main():
     ours = read(sys.argv[1])
     torch = {(r["arch"], r["input_size"], r["threads"], r.get("mode", "channels_last")): r
              for r in read(sys.argv[2])}
-    head = (f"{'model':<9}{'size':>5}{'thr':>4} | {'covidcam':>9}{'p10':>7}{'p90':>7}"
-            f" | {'torch CL':>9}{'mkldnn':>8} | {'ratio CL':>8}{'mkldnn':>8}"
-            f" | {'CPU covidcam':>12}{'CL':>8}{'mkldnn':>8}"
-            f" | {'RSS covidcam':>12}{'CL':>6}{'mkldnn':>7} | Grad-CAM ms (x classify)")
+    tcols = "".join(f"{SHORT[m]:>9}" for m in MODES)
+    head = (f"{'model':<9}{'size':>5}{'thr':>4} {'prec':>5} | {'covidcam':>9}{'p10':>7}{'p90':>7}"
+            f" | torch{tcols} | {'ratio':>6} | {'RSS covidcam':>12}{'torch':>7}"
+            f" | {'load ms':>7} | Grad-CAM ms (x classify)")
     print("latency: median wall ms over the runs after warm-up (covidcam also p10/p90); "
-          "CPU: median process CPU ms per call\n(= latency for 1 thread on an idle "
-          "machine, insensitive to other load); RSS: peak MB per process")
+          "torch modes: CL = channels_last fp32,\nmkldnn = to_mkldnn fp32, bf16 AC = "
+          "bf16 autocast, bf16 mkl = to_mkldnn(model, bfloat16); ratio: covidcam / PyTorch's "
+          "fastest\nmode of the same precision; RSS: peak MB per process (PyTorch's includes "
+          "importing torch). PyTorch 1.13 has no int8 CPU engine for these models.")
     print(head)
     print("-" * len(head))
-    for o in sorted(ours, key=lambda r: (r["arch"], r["input_size"], r["threads"])):
+    order = {"fp32": 0, "bf16": 1, "int8": 2}
+    for o in sorted(ours, key=lambda r: (r["arch"], r["input_size"], r["threads"],
+                                         order.get(r.get("precision", "fp32"), 9))):
+        prec = o.get("precision", "fp32")
         key = (o["arch"], o["input_size"], o["threads"])
         oc = o["classify"]
         t = {m: torch.get(key + (m,)) for m in MODES}
         tmed = {m: t[m]["classify"]["median"] if t[m] else None for m in MODES}
-        ratio = {m: oc["median"] / tmed[m] if tmed[m] else None for m in MODES}
-        rss = {m: t[m]["rss_mb"] if t[m] else None for m in MODES}
-        cpu = {m: t[m]["classify"].get("cpu_median") if t[m] else None for m in MODES}
+        peers = [tmed[m] for m in PEERS.get(prec, ()) if tmed[m]]
+        ratio = oc["median"] / min(peers) if peers else None
+        trss = max((t[m]["rss_mb"] for m in PEERS.get(prec, ()) if t[m]), default=None)
         cams = "  ".join(f"{name} {g['median']:.1f} ({g['ratio']:.2f}x)"
                          for name, g in o.get("gradcam", {}).items())
-        print(f"{key[0]:<9}{key[1]:>5}{key[2]:>4} | {oc['median']:>9.1f}{oc['p10']:>7.1f}"
-              f"{oc['p90']:>7.1f} | {fmt(tmed['channels_last']):>9}{fmt(tmed['mkldnn']):>8}"
-              f" | {fmt(ratio['channels_last'], '.2f'):>8}{fmt(ratio['mkldnn'], '.2f'):>8}"
-              f" | {oc.get('cpu_median', 0):>12.1f}{fmt(cpu['channels_last']):>8}"
-              f"{fmt(cpu['mkldnn']):>8}"
-              f" | {o['rss_mb']:>12.0f}{fmt(rss['channels_last'], '.0f'):>6}"
-              f"{fmt(rss['mkldnn'], '.0f'):>7} | {cams}")
-    print(f"\ntargets: ratio <= {LATENCY_TARGET} (covidcam / PyTorch median), covidcam peak "
-          f"RSS <= {RSS_TARGET_MB:.0f} MB. PyTorch RSS includes importing torch "
-          "(see rss_import_mb in the JSON).")
+        tvals = "".join(f"{fmt(tmed[m]):>9}" for m in MODES)
+        print(f"{key[0]:<9}{key[1]:>5}{key[2]:>4} {prec:>5} | {oc['median']:>9.1f}"
+              f"{oc['p10']:>7.1f}{oc['p90']:>7.1f} |      {tvals} | {fmt(ratio, '.2f'):>6}"
+              f" | {o['rss_mb']:>12.0f}{fmt(trss, '.0f'):>7} | {o.get('load_ms', 0):>7.0f}"
+              f" | {cams}")
+    print(f"\ntargets: ratio <= {LATENCY_TARGET}, covidcam peak RSS <= {RSS_TARGET_MB:.0f} MB.")
     return 0
 
 

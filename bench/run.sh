@@ -1,7 +1,8 @@
 #!/bin/bash
 # Benchmark covidcam against PyTorch on random-weight ResNet-18 and ResNet-50.
 #
-#   bench/run.sh                  # build dir build-bench, 1 and 2 threads
+#   bench/run.sh                  # build dir build-bench, 1 and 2 threads, fp32 and bf16
+#   PRECISIONS=fp32 TORCH_MODES=both bench/run.sh   # fp32 only
 #   BUILD=build-x RUNS=50 THREADS="2" ARCHS=resnet50 bench/run.sh
 #   NO_TORCH=1 bench/run.sh       # covidcam only
 #
@@ -18,6 +19,10 @@ THREADS=${THREADS:-"1 2"}
 ARCHS=${ARCHS:-"resnet18 resnet50"}
 SIZE=${SIZE:-224}
 GRADCAM=${GRADCAM:-"layer4,layer3"}
+# covidcam precisions; one the CPU cannot run (bf16 without AVX512-BF16/AMX)
+# is reported as unsupported and skipped. PyTorch modes: torch_reference.py --mode.
+PRECISIONS=${PRECISIONS:-"fp32 bf16"}
+TORCH_MODES=${TORCH_MODES:-all}
 PY=${PY:-/usr/bin/python3}
 NICE=(nice -n 10)
 
@@ -43,14 +48,17 @@ for arch in $ARCHS; do
             --description "random weights, benchmark only" "$model" >/dev/null
     fi
     for t in $THREADS; do
-        echo "covidcam $arch threads $t" >&2
-        "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$model" --threads "$t" \
-            --runs "$RUNS" --warmup "$WARMUP" --gradcam "$GRADCAM" --json \
-            >>"$results/covidcam.jsonl"
+        for p in $PRECISIONS; do
+            echo "covidcam $arch threads $t $p" >&2
+            "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$model" --threads "$t" \
+                --precision "$p" --runs "$RUNS" --warmup "$WARMUP" --gradcam "$GRADCAM" \
+                --json >>"$results/covidcam.jsonl" ||
+                echo "covidcam $arch $p: not run on this CPU (see the message above)" >&2
+        done
         if [ -z "${NO_TORCH:-}" ]; then
             echo "pytorch  $arch threads $t" >&2
             "${NICE[@]}" "$PY" bench/torch_reference.py --threads "$t" --runs "$RUNS" \
-                --warmup "$WARMUP" --json "$model" >>"$results/torch.jsonl"
+                --warmup "$WARMUP" --mode "$TORCH_MODES" --json "$model" >>"$results/torch.jsonl"
         fi
     done
 done

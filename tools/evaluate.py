@@ -37,11 +37,11 @@ def list_images(roots):
     return sorted(classes), items
 
 
-def classify(exe, model, paths, threads, chunk=200):
+def classify(exe, model, paths, threads, chunk=200, precision="fp32"):
     """JSON objects from covidcam-classify, in the order of paths."""
     out = []
     for i in range(0, len(paths), chunk):
-        cmd = [exe, "--model", model, "--json"]
+        cmd = [exe, "--model", model, "--json", "--precision", precision]
         if threads:
             cmd += ["--threads", str(threads)]
         res = subprocess.run(cmd + paths[i:i + chunk], capture_output=True, text=True)
@@ -89,13 +89,15 @@ def main():
     ap.add_argument("--classify", required=True, help="path of covidcam-classify")
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--precision", default="fp32", help="fp32 (default), bf16 or auto")
     ap.add_argument("--json-out", help="also write per-image results (JSON lines) here")
     ap.add_argument("data", nargs="+", help="folder with one sub-folder of images per class "
                     "(several are merged by class name)")
     a = ap.parse_args()
 
     classes, items = list_images(a.data)
-    results = classify(a.classify, a.model, [p for p, _ in items], a.threads)
+    results = classify(a.classify, a.model, [p for p, _ in items], a.threads,
+                       precision=a.precision)
     if len(results) != len(items):
         sys.exit("expected %d results, got %d" % (len(items), len(results)))
     truth = [c for _, c in items]

@@ -26,6 +26,21 @@ SHARED = os.environ.get("CC_SHARED_DATA", "")
 SAMPLE = os.path.join(FIXTURES, "sample_97x131.png")
 
 
+def bf16_native():
+    """Whether a bf16 session should work here, decided without the library:
+    the CPU flags have avx512_bf16 or amx_bf16 and ONEDNN_MAX_CPU_ISA does not
+    cap oneDNN below AVX512_CORE_BF16."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(w for line in f if line.startswith("flags")
+                        for w in line.split(":", 1)[1].split())
+    except OSError:
+        return False
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    below = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI"}
+    return bool(flags & {"avx512_bf16", "amx_bf16"}) and cap not in below
+
+
 def real_images(per_class=None):
     """(class, path) of the shipped model's self-test images that exist, from
     tests/shipped_model_images.txt; [] when the shared data is absent."""

@@ -269,22 +269,33 @@ class Startup(unittest.TestCase):
         return subprocess.run([sl.SERVER, "--model", sl.MODEL, *args], capture_output=True,
                               text=True, timeout=timeout)
 
-    def test_default_is_loopback_and_fp32(self):
-        # Without --host: 127.0.0.1. --precision auto is fp32 today.
-        p = subprocess.Popen([sl.SERVER, "--model", sl.MODEL, "--port", "0", "--precision", "auto"],
+    def startup_line(self, *args):
+        p = subprocess.Popen([sl.SERVER, "--model", sl.MODEL, "--port", "0", *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             line = p.stdout.readline()
         finally:
             p.terminate()
             out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        return line
+
+    def test_default_is_loopback_and_fp32(self):
+        # Without --host: 127.0.0.1; without --precision: fp32.
+        line = self.startup_line()
         self.assertRegex(line, r"listening on http://127\.0\.0\.1:\d+/ model ")
         classes = ",".join(json.loads(sl.model_meta()["classes"]))
         self.assertIn("classes %s, precision fp32" % classes, line)
-        self.assertEqual(p.returncode, 0, err)
+
+    def test_auto_and_bf16(self):
+        # auto is bf16 where the CPU computes it natively, fp32 elsewhere
+        want = "bf16" if sl.bf16_native() else "fp32"
+        self.assertIn(", precision %s," % want, self.startup_line("--precision", "auto"))
+        if want == "bf16":
+            self.assertIn(", precision bf16,", self.startup_line("--precision", "bf16"))
 
     def test_unsupported_precision_shows_library_message(self):
-        for precision in ("bf16", "int8"):
+        for precision in ("int8",) if sl.bf16_native() else ("bf16", "int8"):
             r = self.run_server("--port", "0", "--precision", precision)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("unsupported", r.stderr)

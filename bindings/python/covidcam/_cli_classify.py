@@ -3,10 +3,12 @@
 from . import _cli_util as u
 from . import _cli_batch, _cli_inputs, _jsonout, _lib
 from .errors import Error
+from .session import Precision
 
 CLASSIFY_USAGE = """\
 Usage: {prog} --model FILE [--json] [--csv FILE] [--threads N] [--jobs N]
-                         [--pattern GLOB] [--quiet] IMAGE|FOLDER|-...
+                         [--precision P] [--pattern GLOB] [--quiet]
+                         IMAGE|FOLDER|-...
 
 Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever
 its name; converted to gray) with the covidcam model FILE and print the top
@@ -41,6 +43,8 @@ images (a line "OUT OF DISTRIBUTION" in the table). docs/trust.md.
   -J, --jobs N       workers, each with its own session over the one model
                      (default: min(cores, 8), cores / --threads when given,
                      never more than images); output stays in input order
+      --precision P  fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or
+                     auto (bf16 where the CPU has it, else fp32)
       --pattern GLOB only files in FOLDERs whose name matches GLOB
                      (fnmatch: * ? [...]), e.g. '*.png'
   -q, --quiet        no progress and no summary on stderr
@@ -62,9 +66,10 @@ reported and counted; the exit status is then 1. Usage errors exit with 2.
 def _classify_args(argv, prog):
     opts, files = u.getopt_args(argv, "m:jt:J:qhV",
                                 ["model=", "json", "threads=", "jobs=", "csv=", "pattern=",
-                                 "quiet", "help", "version"], prog, CLASSIFY_USAGE)
+                                 "quiet", "help", "version", "precision="], prog,
+                                CLASSIFY_USAGE)
     a = {"model": None, "json": False, "threads": 0, "threads_set": False, "jobs": 0,
-         "csv": None, "pattern": None, "quiet": False}
+         "csv": None, "pattern": None, "quiet": False, "precision": Precision.FP32}
     for o, v in opts:
         if o in ("-m", "--model"):
             a["model"] = v
@@ -74,6 +79,8 @@ def _classify_args(argv, prog):
             a["quiet"] = True
         elif o in ("--csv", "--pattern"):
             a[o[2:]] = v
+        elif o == "--precision":
+            a["precision"] = u.parse_precision(prog, v)
         elif o in ("-t", "--threads"):
             a["threads"] = u.parse_int(v, 0, 1024)
             a["threads_set"] = True
@@ -137,7 +144,7 @@ def classify_main(argv, prog="covidcam classify"):
         return 1
     jobs, threads = _cli_batch.plan_workers(len(inputs.items), a["jobs"], a["threads"],
                                             a["threads_set"])
-    opened = u.open_model(prog, a["model"], threads, jobs)
+    opened = u.open_model(prog, a["model"], threads, jobs, a["precision"])
     if not opened:
         return 1
     model, sessions = opened

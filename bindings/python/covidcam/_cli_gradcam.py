@@ -8,6 +8,7 @@ from . import _cli_util as u
 from . import _cli_batch, _cli_inputs, _jsonout, _lib
 from .errors import Error
 from .heatmap import AugSmooth, Method
+from .session import Precision
 
 GRADCAM_USAGE = """\
 Usage: {prog} --model FILE [OPTIONS] [-o OVERLAY.png] [--heatmap HEAT.png]
@@ -48,6 +49,8 @@ Options:
   -J, --jobs N            workers, each with its own session (default: min(cores,
                           8), cores / --threads when given); input order kept
       --pattern GLOB      only files in FOLDERs whose name matches GLOB
+      --precision P       fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX)
+                          or auto (bf16 where the CPU has it, else fp32)
   -q, --quiet             no progress and no summary on stderr
       --list-layers       print the model's target layer names and exit
   -h, --help              show this help
@@ -81,7 +84,7 @@ and counted; the exit status is then 1. Usage errors exit with 2.
 
 _COMMON_LONG = ["model=", "layer=", "class=", "method=", "alpha=", "json", "threads=", "help",
                 "version", "out-dir=", "list-layers", "csv=", "pattern=", "jobs=", "quiet",
-                "eigen-smooth", "aug-smooth=", "label"]
+                "eigen-smooth", "aug-smooth=", "label", "precision="]
 _SINGLE = ("m:l:c:M:a:jt:J:qhVo:", _COMMON_LONG + ["overlay=", "heatmap=", "npy="])
 _BATCH = ("m:l:c:M:a:jt:J:qhVo", _COMMON_LONG + ["overlay", "heatmap", "npy"])
 
@@ -127,6 +130,8 @@ def _gradcam_option(prog, a, o, v, batch):
         a["eigen_smooth"] = True
     elif o == "--label":
         a["label"] = True
+    elif o == "--precision":
+        a["precision"] = u.parse_precision(prog, v)
     elif o == "--aug-smooth":
         if v not in ("none", "intensity", "flip"):
             u.err(prog, "--aug-smooth needs none, intensity or flip, not '%s'" % v)
@@ -166,7 +171,7 @@ def _gradcam_args(argv, prog):
          "list_layers": False, "method": Method.GRADCAM, "alpha": 0.5, "threads": 0,
          "threads_set": False, "jobs": 0, "csv": None, "pattern": None, "quiet": False,
          "overlay": None, "heatmap": None, "npy": None, "eigen_smooth": False,
-         "aug_smooth": AugSmooth.NONE, "label": False}
+         "aug_smooth": AugSmooth.NONE, "label": False, "precision": Precision.FP32}
     for o, v in opts:
         _gradcam_option(prog, a, o, v, batch)
     why = None
@@ -404,6 +409,7 @@ def _open_index(prog, d, name):
 def gradcam_main(argv, prog="covidcam gradcam"):
     a, files = _gradcam_args(argv, prog)
     if a["list_layers"]:
+        # the C program only loads the model here: no session of a["precision"]
         opened = u.open_model(prog, a["model"], a["threads"])
         if not opened:
             return 1
@@ -422,7 +428,7 @@ def gradcam_main(argv, prog="covidcam gradcam"):
         return 2
     jobs, threads = _cli_batch.plan_workers(len(inputs.items), a["jobs"], a["threads"],
                                             a["threads_set"])
-    opened = u.open_model(prog, a["model"], threads, jobs)
+    opened = u.open_model(prog, a["model"], threads, jobs, a["precision"])
     if not opened:
         return 1
     model, sessions = opened

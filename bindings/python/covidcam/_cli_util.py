@@ -9,7 +9,7 @@ import time
 from . import _lib
 from .errors import Error
 from .model import Model
-from .session import Session
+from .session import Precision, Session
 
 
 class Exit(Exception):
@@ -44,6 +44,17 @@ def parse_double(s, lo, hi):
     return v if lo <= v <= hi else None
 
 
+def parse_precision(prog, value):
+    """cli_parse_precision: the Precision named `value` exactly (the names of
+    covidcam_precision_parse: fp32, bf16, int8, auto; case-sensitive), else
+    print why and exit with 2."""
+    for p in Precision:
+        if value == p.name.lower():
+            return p
+    err(prog, "--precision needs fp32, bf16, int8 or auto, not '%s'" % value)
+    raise Exit(2)
+
+
 def usage_exit(prog, usage, why):
     if why:
         err(prog, why)
@@ -63,9 +74,10 @@ def version(prog):
     raise Exit(0)
 
 
-def open_model(prog, path, threads, n=None):
-    """(model, session), or with n: (model, [n sessions]) over the one model;
-    None after printing what went wrong."""
+def open_model(prog, path, threads, n=None, precision=Precision.FP32):
+    """(model, session), or with n: (model, [n sessions]) over the one model,
+    each computing in `precision` (cli_sessions); None after printing what
+    went wrong."""
     lib = _lib.get()
     try:
         model = Model(path)
@@ -76,7 +88,7 @@ def open_model(prog, path, threads, n=None):
     sessions = []
     try:
         for _ in range(n or 1):
-            sessions.append(Session(model, threads=threads))
+            sessions.append(Session(model, threads=threads, precision=precision))
     except Error as exc:
         for s in sessions:
             s.close()

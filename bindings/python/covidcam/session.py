@@ -330,7 +330,8 @@ def _parse_precision(p):
         try:
             return Precision[p.upper()]
         except KeyError:
-            raise InvalidArgumentError("unknown precision %r (fp32, bf16, int8, auto)" % p) from None
+            raise InvalidArgumentError("unknown precision %r (fp32, bf16, int8, auto)"
+                                       % p) from None
     try:
         return Precision(p)
     except ValueError:

@@ -112,6 +112,25 @@ class CliTest(unittest.TestCase):
         self.compare("classify", ["-m", "/nonexistent.safetensors", SAMPLE])
         self.compare("classify", ["-m", SAMPLE, SAMPLE])
 
+    def test_classify_precision_errors(self):
+        # a name other than fp32, bf16, int8, auto (exactly: no "FP32") is a
+        # usage error, wherever it comes among the options
+        for args in (["-m", BASIC, "--precision", "x", SAMPLE],
+                     ["-m", BASIC, "--precision=FP32", SAMPLE],
+                     ["--precision", "", "-m", BASIC, SAMPLE],
+                     ["-m", BASIC, "--precision", "x", "--help"]):
+            c, _ = self.compare("classify", args)
+            self.assertEqual(c[0], 2)
+            self.assertIn("--precision needs fp32, bf16, int8 or auto, not ", c[2])
+        # int8 parses but no session computes it: the session failure, for
+        # one worker and for the first of two
+        for args in (["-m", BASIC, "--precision", "int8", SAMPLE],
+                     ["-m", BASIC, "-J", "2", "--precision=int8", SAMPLE, SAMPLE64]):
+            c, _ = self.compare("classify", args)
+            self.assertEqual(c[0], 1)
+            self.assertIn("cannot create a session: ", c[2])
+        self.compare("classify", ["-m", BASIC, "--precision", "int8", "--help"])
+
     # ---------------------------------------------------------- gradcam
 
     def test_gradcam_batch_json_real_xrays(self):
@@ -149,8 +168,31 @@ class CliTest(unittest.TestCase):
                      ["-m", BASIC, "--out-dir", "@/" + "x" * 300 + "/y", SAMPLE],
                      ["-m", BASIC, "--json", "/nonexistent.png", SAMPLE64],
                      ["-m", BASIC],
+                     ["-m", BASIC, "--precision", "x", SAMPLE],
+                     ["-m", BASIC, "--precision=FP32", "--out-dir", "@", SAMPLE],
+                     ["-m", BASIC, "--precision", "int8", SAMPLE],
+                     ["-m", BASIC, "--precision", "int8", "--out-dir", "@", SAMPLE, SAMPLE64],
                      ["--help"], ["-V"]):
             self.compare("gradcam", args)
+        # --list-layers only loads the model: no session, so int8 is no error
+        c, _ = self.compare("gradcam", ["-m", BOTTLENECK, "--precision", "int8",
+                                        "--list-layers"])
+        self.assertEqual(c[0], 0)
+
+    def test_precision_runs(self):
+        """--precision auto (bf16 where the CPU computes it natively, else
+        fp32) and bf16 (which fails the same way in both where it is not
+        native): the same output as the C programs, which pass it to every
+        worker session."""
+        for p in ("auto", "bf16", "fp32"):
+            self.compare("classify", ["-m", BASIC, "-t", "1", "--precision", p, SAMPLE])
+            self.compare("classify", ["-m", BOTTLENECK, "-t", "1", "-J", "2", "--json",
+                                      "--precision=" + p, SAMPLE, SAMPLE64])
+            self.compare("gradcam", ["-m", BASIC, "-t", "1", "--precision", p, "-o", "@/o.png",
+                                     "--npy", "@/m.npy", SAMPLE])
+            self.compare("gradcam", ["-m", BOTTLENECK, "-t", "1", "-J", "2", "--json",
+                                     "--precision", p, "--out-dir", "@", "--npy",
+                                     SAMPLE, SAMPLE64])
 
     def test_folders(self):
         """Folders, stdin lists, --pattern, --csv, the pool, the summary and
