@@ -7,6 +7,7 @@
 
 #include "finite.h"
 #include "ood.h"
+#include "prepared.h"
 #include "preprocess.h"
 
 static void free_conv(cc_conv_w *c)
@@ -41,6 +42,7 @@ void covidcam_model_free(covidcam_model *m)
     for (int i = 0; i < m->num_layers; i++)
         free(m->layer_names[i]);
     free(m->layer_names);
+    cc_prep_cache_free(m->prep);
     cc_dnn_engine_free(m->eng);
     free(m);
 }

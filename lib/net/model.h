@@ -55,6 +55,9 @@ struct covidcam_model {
     int num_layers;
 
     cc_dnn_engine *eng;
+    /* Weights converted for bf16 sessions, made by the first one (prepared.h).
+     * The model is otherwise immutable; this cache has its own lock. */
+    struct cc_prep_cache *prep;
 };
 
 /* Build a model from a parsed safetensors file (data still in memory). */

@@ -11,6 +11,7 @@
 #include "model_meta.h"
 #include "ood.h"
 #include "png_io.h"
+#include "prepared.h"
 #include "resnet.h"
 
 /* The validated metadata (lib/net/model_meta.c) moved into the model. */
@@ -312,7 +313,7 @@ static covidcam_status set_geometry(covidcam_model *m, cc_err *e)
 static covidcam_status plan_layouts(covidcam_model *m, cc_err *e)
 {
     cc_layout_plan plan;
-    covidcam_status rc = cc_net_plan_layouts(m, &plan, e);
+    covidcam_status rc = cc_net_plan_layouts(m, CC_DNN_F32, &plan, e);
     if (rc)
         return rc;
     m->stem.w_md = plan.stem;
@@ -381,6 +382,7 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
         (rc = check_tensors(m, st, e)) ||
         (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
+        (rc = cc_prep_cache_create(&m->prep, e)) ||
         (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)) ||
         (m->has_ood_meta && (rc = cc_ood_load(st, m->num_classes, m->fc.ic, m->ood_threshold,
                                               &m->ood, e))))

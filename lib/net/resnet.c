@@ -3,12 +3,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prepared.h"
+
 /* While planning layouts at load time there are no weights to bind yet and no
  * buffers are needed; the chosen weight mds are recorded into the plan. */
 typedef struct build_ctx {
     cc_net *n;
-    cc_layout_plan *plan; /* non-NULL only in planning mode */
+    cc_layout_plan *plan;      /* non-NULL only in planning mode */
+    const cc_prepared *shared; /* a reduced-precision net: the model's converted weights */
 } build_ctx;
+
+/* Which convolution a weight slot is: the stem, conv k (3: the downsample) of
+ * block `block`, or the fc. */
+typedef struct slot_id {
+    int block; /* -1: the stem, -2: the fc */
+    int k;
+} slot_id;
+
+static const slot_id STEM = {-1, 0}, FC = {-2, 0};
+
+static cc_dnn_md **plan_slot(const build_ctx *b, slot_id id)
+{
+    if (!b->plan)
+        return NULL;
+    if (id.block == -1)
+        return &b->plan->stem;
+    if (id.block == -2)
+        return &b->plan->fc;
+    return &b->plan->blocks[id.block][id.k];
+}
+
+/* The shared converted weights of a slot if they are in layout md, else NULL. */
+static const void *shared_weights(const build_ctx *b, slot_id id, const cc_dnn_md *md)
+{
+    const cc_prepared *p = b->shared;
+    if (!p || id.block == -2)
+        return NULL;
+    const cc_dnn_md *have = id.block == -1 ? p->plan.stem : p->plan.blocks[id.block][id.k];
+    void *w = id.block == -1 ? p->stem : p->blocks[id.block][id.k];
+    return have && cc_dnn_md_equal(have, md) ? w : NULL;
+}
 
 covidcam_status cc_net_reserve_scratch(cc_net *n, const cc_dnn_prim *p, cc_err *e)
 {
@@ -43,13 +77,15 @@ static void *alloc_for(const cc_dnn_md *md, cc_err *e, covidcam_status *rc)
     return p;
 }
 
-/* Planning: record the layout in *slot. A session: use the model's weights,
- * or a private copy when this session's primitive chose another layout. */
+/* Planning: record the layout in the plan's slot. A session: use the model's
+ * weights (fp32, or the shared converted ones), or a private copy when this
+ * session's primitive chose another layout. */
 static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
-                                    cc_dnn_md **slot, cc_err *e)
+                                    slot_id id, cc_err *e)
 {
     const cc_dnn_md *wmd = cc_dnn_prim_md(c->fwd, CC_ARG_WEIGHTS);
-    if (b->plan) {
+    cc_dnn_md **slot = plan_slot(b, id);
+    if (slot) {
         cc_dnn_md_free(*slot);
         *slot = cc_dnn_md_clone(wmd);
         return *slot ? COVIDCAM_OK : cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
@@ -58,6 +94,8 @@ static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_
         c->w = cw->w;
         return COVIDCAM_OK;
     }
+    if ((c->w = shared_weights(b, id, wmd)))
+        return COVIDCAM_OK;
     /* This session's primitive prefers another layout than the one chosen at
      * load (e.g. a different thread count changed the heuristics). */
     c->w_private = cc_dnn_alloc(cc_dnn_md_bytes(wmd));
@@ -68,7 +106,7 @@ static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_
 }
 
 static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
-                                 const cc_dnn_md *src, const cc_dnn_md *dst, cc_dnn_md **slot,
+                                 const cc_dnn_md *src, const cc_dnn_md *dst, slot_id id,
                                  cc_err *e)
 {
     c->cw = cw;
@@ -77,7 +115,7 @@ static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *
         return rc;
     if ((rc = cc_net_reserve_scratch(b->n, c->fwd, e)))
         return rc;
-    return bind_weights(b, c, cw, slot, e);
+    return bind_weights(b, c, cw, id, e);
 }
 
 static const cc_dnn_md *dst_of(const cc_net_conv *c)
@@ -89,7 +127,6 @@ static covidcam_status build_block(build_ctx *b, int index, const cc_dnn_md *in_
 {
     cc_net_block *nb = &b->n->blocks[index];
     const cc_block_w *bw = &b->n->m->blocks[index];
-    cc_dnn_md **slots = b->plan ? b->plan->blocks[index] : NULL;
     covidcam_status rc = COVIDCAM_OK;
     const cc_dnn_md *src = in_md;
     nb->bw = bw;
@@ -98,14 +135,14 @@ static covidcam_status build_block(build_ctx *b, int index, const cc_dnn_md *in_
      * into it, so its dst md is fixed to the shortcut's md. */
     const cc_dnn_md *res_md = in_md;
     if (bw->has_down) {
-        if ((rc = make_conv(b, &nb->down, &bw->down, in_md, NULL, slots ? &slots[3] : NULL, e)))
+        if ((rc = make_conv(b, &nb->down, &bw->down, in_md, NULL, (slot_id){index, 3}, e)))
             return rc;
         res_md = dst_of(&nb->down);
     }
     for (int i = 0; i < bw->nconv; i++) {
         int last = i == bw->nconv - 1;
         if ((rc = make_conv(b, &nb->conv[i], &bw->conv[i], src, last ? res_md : NULL,
-                            slots ? &slots[i] : NULL, e)))
+                            (slot_id){index, i}, e)))
             return rc;
         src = dst_of(&nb->conv[i]);
         if (!last && !b->plan && !(nb->inner[i] = alloc_for(src, e, &rc)))
@@ -129,7 +166,7 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
         cc_dnn_md_free(any);
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    rc = make_conv(b, &n->stem, &m->stem, any, NULL, b->plan ? &b->plan->stem : NULL, e);
+    rc = make_conv(b, &n->stem, &m->stem, any, NULL, STEM, e);
     cc_dnn_md_free(any);
     if (rc)
         return rc;
@@ -206,7 +243,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
     /* fc goes through the same layout check as the convolutions */
     cc_net_conv fcw = {0};
     fcw.fwd = n->fc;
-    if ((rc = bind_weights(b, &fcw, &m->fc, b->plan ? &b->plan->fc : NULL, e)))
+    if ((rc = bind_weights(b, &fcw, &m->fc, FC, e)))
         return rc;
     if (!b->plan) {
         n->fc_weights = fcw.w;
@@ -278,8 +315,10 @@ covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net *
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     n->m = m;
     n->dt = dt;
-    build_ctx b = {n, NULL};
+    build_ctx b = {n, NULL, NULL};
     covidcam_status rc = cc_dnn_stream_create(m->eng, &n->stream, e);
+    if (rc == COVIDCAM_OK && dt != CC_DNN_F32)
+        rc = cc_model_prepared(m, dt, &b.shared, e);
     if (rc == COVIDCAM_OK)
         rc = build(&b, e);
     if (rc) {
@@ -303,7 +342,8 @@ void cc_layout_plan_free(cc_layout_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *plan, cc_err *e)
+covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc_layout_plan *plan,
+                                    cc_err *e)
 {
     memset(plan, 0, sizeof *plan);
     cc_net *n = calloc(1, sizeof *n);
@@ -316,7 +356,8 @@ covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *pla
     }
     plan->num_blocks = m->num_blocks;
     n->m = m;
-    build_ctx b = {n, plan};
+    n->dt = dt;
+    build_ctx b = {n, plan, NULL};
     covidcam_status rc = build(&b, e);
     cc_net_free(n);
     if (rc)

@@ -84,9 +84,10 @@ typedef struct cc_net {
 
 /* Create the primitives and buffers of model m, which is only read, computing
  * in dt. Its fp32 weights must be prepared in the planned layouts
- * (cc_conv_w.w_md, set at load from cc_net_plan_layouts); a net whose
- * primitives want other layouts or types (bf16) converts them into private
- * copies. Call with the session's thread count set. */
+ * (cc_conv_w.w_md, set at load from cc_net_plan_layouts). A bf16 net uses the
+ * model's bf16 weights (prepared.h, made by the first bf16 net); a primitive
+ * that wants another layout than the shared weights have gets a private copy.
+ * Call with the session's thread count set. */
 covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net **out, cc_err *e);
 void cc_net_free(cc_net *n);
 
@@ -100,10 +101,11 @@ typedef struct cc_layout_plan {
 } cc_layout_plan;
 
 /* The load-time step that plans the layouts: creates the forward primitives
- * once (m's geometry only; no weights are read) and returns their weight mds
- * in *plan, which the caller owns (the loader moves them into the model it is
+ * of a dt net once (m's geometry only; no weights are read) and returns their
+ * weight mds in *plan, which the caller owns (the loader moves them into the model it is
  * building, which then owns them; cc_layout_plan_free frees what is left). */
-covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_layout_plan *plan, cc_err *e);
+covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc_layout_plan *plan,
+                                    cc_err *e);
 void cc_layout_plan_free(cc_layout_plan *plan);
 
 /* Run the network on a plain NCHW tensor (in_ch x size x size). Blocks with

@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include "covidcam.h"
+#include "prepared.h" /* white-box: the model's shared bf16 weights */
+#include "session.h"
 #include "test_util.h"
 
 #define MAXC 8
@@ -220,6 +222,36 @@ static void test_bf16_logits(void **state)
         }
         covidcam_model_free(m);
     }
+}
+
+/* The first bf16 session of a model converts the weights once for the
+ * model; the next (same thread count, so the same layouts) uses them without
+ * a copy of its own; fp32 sessions never make any. */
+static void test_bf16_shared_weights(void **state)
+{
+    (void)state;
+    skip_without_bf16();
+    covidcam_model *m = load(tu_fixture("bottleneck.safetensors"));
+    covidcam_session *f = session(m, COVIDCAM_PRECISION_FP32, 1);
+    assert_null(m->prep->bf16);
+    covidcam_session *a = session(m, COVIDCAM_PRECISION_BF16, 1);
+    covidcam_session *b = session(m, COVIDCAM_PRECISION_BF16, 1);
+    const cc_prepared *p = m->prep->bf16;
+    assert_non_null(p);
+    assert_ptr_equal(a->net->stem.w, p->stem);
+    assert_ptr_equal(b->net->stem.w, p->stem);
+    assert_null(b->net->stem.w_private);
+    for (int i = 0; i < m->num_blocks; i++) {
+        for (int k = 0; k < m->blocks[i].nconv; k++) {
+            assert_ptr_equal(b->net->blocks[i].conv[k].w, p->blocks[i][k]);
+            assert_null(b->net->blocks[i].conv[k].w_private);
+        }
+    }
+    assert_ptr_equal(f->net->stem.w, m->stem.w);
+    covidcam_session_free(a);
+    covidcam_session_free(b);
+    covidcam_session_free(f);
+    covidcam_model_free(m);
 }
 
 static double pearson(const float *a, const float *b, size_t n)
@@ -423,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_resolution),
         cmocka_unit_test(test_bf16_logits),
+        cmocka_unit_test(test_bf16_shared_weights),
         cmocka_unit_test(test_mixed_threads),
         cmocka_unit_test(test_bf16_gradcam),
         cmocka_unit_test(test_bf16_validation),

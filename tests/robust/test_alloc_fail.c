@@ -36,6 +36,8 @@ typedef struct ctx {
     char *png_path;
     char *out_path;
     covidcam_model *model;     /* clean, shared by the per-call scenarios */
+    covidcam_model *fresh;     /* a model of one run's own (bf16 preparation) */
+    covidcam_precision precision; /* of the sessions the scenarios make */
     covidcam_session *session; /* per scenario */
     const char *layer;
     /* the CAM toolbox variant of call_gradcam (0.4); zero = Grad-CAM++ */
@@ -142,7 +144,8 @@ static covidcam_status call_session(ctx *c)
     covidcam_session_options o;
     covidcam_session_options_init(&o);
     o.num_threads = 1;
-    return covidcam_session_create(c->model, &o, &c->s_out, NULL, 0);
+    o.precision = c->precision;
+    return covidcam_session_create(c->fresh ? c->fresh : c->model, &o, &c->s_out, NULL, 0);
 }
 
 static void release_session_out(ctx *c)
@@ -151,19 +154,39 @@ static void release_session_out(ctx *c)
     c->s_out = NULL;
 }
 
-static covidcam_session *new_session(const covidcam_model *m)
+/* The first bf16 session of a model prepares the model's shared bf16
+ * weights: a run of its own model makes every run do it. */
+static void prepare_fresh_model(ctx *c)
+{
+    assert_int_equal(covidcam_model_load(c->model_path, &c->fresh, NULL, 0), COVIDCAM_OK);
+}
+
+static void release_fresh_model(ctx *c)
+{
+    release_session_out(c);
+    covidcam_model_free(c->fresh);
+    c->fresh = NULL;
+}
+
+static covidcam_session *new_session_of(const covidcam_model *m, covidcam_precision p)
 {
     covidcam_session_options o;
     covidcam_session_options_init(&o);
     o.num_threads = 1;
+    o.precision = p;
     covidcam_session *s = NULL;
     assert_int_equal(covidcam_session_create(m, &o, &s, NULL, 0), COVIDCAM_OK);
     return s;
 }
 
+static covidcam_session *new_session(const covidcam_model *m)
+{
+    return new_session_of(m, COVIDCAM_PRECISION_FP32);
+}
+
 static void prepare_session(ctx *c)
 {
-    c->session = new_session(c->model);
+    c->session = new_session_of(c->model, c->precision);
 }
 
 static void release_session(ctx *c)
@@ -327,7 +350,7 @@ static void test_classify(void **state)
 static void gradcam_layer(ctx *c, const char *layer)
 {
     c->layer = layer;
-    covidcam_session *s = new_session(c->model);
+    covidcam_session *s = new_session_of(c->model, c->precision);
     c->session = s;
     assert_int_equal(call_gradcam(c), COVIDCAM_OK);
     c->ref_heat = c->h_out;
@@ -401,6 +424,29 @@ static void test_heatmap_writers(void **state)
     report(lb.name, sweep(c, &lb));
 }
 
+/* bf16 sessions, where the CPU computes bf16 natively: creation (with the
+ * preparation of the model's bf16 weights) and Grad-CAM through the bf16
+ * backward pass and the fp32 head's conversions. */
+static void test_bf16(void **state)
+{
+    ctx *c = *state;
+    covidcam_session_options o;
+    covidcam_session_options_init(&o);
+    o.precision = COVIDCAM_PRECISION_BF16;
+    covidcam_session *probe = NULL;
+    if (covidcam_session_create(c->model, &o, &probe, NULL, 0) != COVIDCAM_OK) {
+        print_message("skipped: no bf16 sessions on this CPU (no AVX512-BF16 or AMX)\n");
+        skip();
+    }
+    covidcam_session_free(probe);
+    c->precision = COVIDCAM_PRECISION_BF16;
+    scenario sc = {"session_create(bf16, first of its model)", prepare_fresh_model,
+                   call_session, NULL, release_fresh_model};
+    report(sc.name, sweep(c, &sc));
+    gradcam_layer(c, "layer1.0");
+    c->precision = COVIDCAM_PRECISION_FP32;
+}
+
 static void test_preprocess(void **state)
 {
     scenario sc = {"model_preprocess", NULL, call_preprocess, NULL, NULL};
@@ -414,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_gradcam),
         cmocka_unit_test(test_gradcam_fixture), cmocka_unit_test(test_cam_toolbox),
         cmocka_unit_test(test_heatmap_writers), cmocka_unit_test(test_preprocess),
+        cmocka_unit_test(test_bf16),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
