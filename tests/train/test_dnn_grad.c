@@ -468,6 +468,7 @@ static void test_mini_bf16(void **state)
         den += (double)m32.d_c2[i] * m32.d_c2[i];
     }
     assert_true(den > 0);
+    print_message("bf16 loss %.6f fp32 %.6f, relative gradient error %.4f\n", lb, la, sqrt(num / den));
     assert_true(sqrt(num / den) < 5e-2);
     gc_free(&a);
     gc_free(&b);
