@@ -1,7 +1,10 @@
 /* One model shared by 8 threads, each with its own session, classifying and
  * running Grad-CAM on different images (different layers, classes and
  * methods) for several rounds. Every result must be bit-identical to the one a
- * single thread computed first with the same session options. Built with
+ * single thread computed first with the same session options. Where the CPU
+ * computes bf16, the odd threads run bf16 sessions, created all at once on a
+ * model no bf16 session has used yet, so they race to prepare its shared bf16
+ * weights (the references come from another copy of the model). Built with
  * -Db_sanitize=thread this is also the ThreadSanitizer check (see
  * docs/security.md). Workers only record mismatches; cmocka assertions run on
  * the main thread. CC_ROBUST_ITERS sets the rounds (default 2) and
@@ -39,11 +42,12 @@ typedef struct job {
     size_t len;
     covidcam_gradcam_options opt;
     char layer[32];
-    result ref;
+    result ref[2]; /* even threads' precision (fp32), odd threads' */
 } job;
 
 typedef struct shared {
     const covidcam_model *m;
+    covidcam_precision precision[2]; /* of even and odd threads */
     job *jobs;
     int njobs;
     int rounds;
@@ -57,10 +61,11 @@ typedef struct worker {
     char first[256];
 } worker;
 
-static covidcam_session *session1(const covidcam_model *m)
+static covidcam_session *session1(const covidcam_model *m, covidcam_precision p)
 {
     covidcam_session_options o;
     covidcam_session_options_init(&o);
+    o.precision = p;
     const char *t = getenv("CC_ROBUST_SESSION_THREADS");
     o.num_threads = t && atoi(t) > 0 ? atoi(t) : 1;
     covidcam_session *s = NULL;
@@ -110,7 +115,7 @@ static void *work(void *arg)
     worker *w = arg;
     shared *sh = w->sh;
     int nc = covidcam_model_num_classes(sh->m);
-    covidcam_session *s = session1(sh->m);
+    covidcam_session *s = session1(sh->m, sh->precision[w->index % 2]);
     if (!s) {
         w->mismatches = -1;
         return NULL;
@@ -123,7 +128,7 @@ static void *work(void *arg)
             char why[160];
             run_job(s, j, &got);
             w->calls++;
-            if (compare(&got, &j->ref, nc, why, sizeof why)) {
+            if (compare(&got, &j->ref[w->index % 2], nc, why, sizeof why)) {
                 if (!w->mismatches++)
                     snprintf(w->first, sizeof w->first, "thread %d job %d round %d: %s",
                              w->index, (int)(j - sh->jobs), r, why);
@@ -177,19 +182,31 @@ static void run_model(const char *fixture)
     assert_true(covidcam_model_num_classes(m) <= MAXC);
     job jobs[NSYNTH + NREAL];
     memset(jobs, 0, sizeof jobs);
-    shared sh = {m, jobs, make_jobs(m, jobs), 2};
+    shared sh = {NULL, {COVIDCAM_PRECISION_FP32, COVIDCAM_PRECISION_BF16}, jobs,
+                 make_jobs(m, jobs), 2};
     const char *it = getenv("CC_ROBUST_ITERS");
     if (it && atoi(it) > 0)
         sh.rounds = atoi(it);
-    /* the single-threaded reference */
-    covidcam_session *s = session1(m);
-    assert_non_null(s);
-    for (int k = 0; k < sh.njobs; k++) {
-        run_job(s, &jobs[k], &jobs[k].ref);
-        if (jobs[k].ref.st != COVIDCAM_OK)
-            fail_msg("%s job %d: %s", fixture, k, covidcam_session_last_error(s));
+    /* the single-threaded references, on this copy of the model */
+    for (int p = 0; p < 2; p++) {
+        covidcam_session *s = session1(m, sh.precision[p]);
+        if (!s && p == 1) {
+            print_message("no bf16 sessions on this CPU: every thread runs fp32\n");
+            sh.precision[1] = COVIDCAM_PRECISION_FP32;
+            s = session1(m, sh.precision[1]);
+        }
+        assert_non_null(s);
+        for (int k = 0; k < sh.njobs; k++) {
+            run_job(s, &jobs[k], &jobs[k].ref[p]);
+            if (jobs[k].ref[p].st != COVIDCAM_OK)
+                fail_msg("%s job %d: %s", fixture, k, covidcam_session_last_error(s));
+        }
+        covidcam_session_free(s);
     }
-    covidcam_session_free(s);
+    covidcam_model *fresh = NULL;
+    if (covidcam_model_load(tu_fixture(fixture), &fresh, err, sizeof err) != COVIDCAM_OK)
+        fail_msg("%s: %s", fixture, err);
+    sh.m = fresh;
     worker w[NTHREADS];
     memset(w, 0, sizeof w);
     for (int i = 0; i < NTHREADS; i++) {
@@ -208,13 +225,17 @@ static void run_model(const char *fixture)
                      fixture, w[i].mismatches, w[i].calls, w[i].first);
         calls += w[i].calls;
     }
-    print_message("%s: %d threads x %d rounds x %d images, %ld classify+Grad-CAM pairs identical\n",
-                  fixture, NTHREADS, sh.rounds, sh.njobs, calls);
+    print_message("%s: %d threads (%s, %s) x %d rounds x %d images, %ld classify+Grad-CAM "
+                  "pairs identical\n",
+                  fixture, NTHREADS, covidcam_precision_name(sh.precision[0]),
+                  covidcam_precision_name(sh.precision[1]), sh.rounds, sh.njobs, calls);
     assert_int_equal(calls, (long)NTHREADS * sh.rounds * sh.njobs);
     for (int k = 0; k < sh.njobs; k++) {
-        covidcam_heatmap_free(jobs[k].ref.heat);
+        covidcam_heatmap_free(jobs[k].ref[0].heat);
+        covidcam_heatmap_free(jobs[k].ref[1].heat);
         free(jobs[k].png);
     }
+    covidcam_model_free(fresh);
     covidcam_model_free(m);
 }
 
