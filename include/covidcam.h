@@ -53,7 +53,7 @@ extern "C" {
 /* The version this header belongs to. Set in meson.build's project() alone;
  * the library does not build if these disagree with it. */
 #define COVIDCAM_VERSION_MAJOR 0
-#define COVIDCAM_VERSION_MINOR 4
+#define COVIDCAM_VERSION_MINOR 5
 #define COVIDCAM_VERSION_PATCH 0
 
 /* Enough bytes for any message the library writes to an errbuf. */
@@ -159,8 +159,9 @@ COVIDCAM_API const char *covidcam_model_layer_name(const covidcam_model *model, 
  *         CPU that computes bf16 natively (AVX512-BF16 or AMX); elsewhere
  *         session creation fails with UNSUPPORTED naming the CPU's ISA.
  *   INT8  reserved: session creation fails with UNSUPPORTED for now.
- *   AUTO  the library picks, by a fixed rule on the CPU (no measurement at
- *         run time): BF16 where the CPU computes bf16 natively, else FP32.
+ *   AUTO  (since 0.5) the library picks, by a fixed rule on the CPU (no
+ *         measurement at run time): BF16 where the CPU computes bf16
+ *         natively, else FP32. BF16 works since 0.5 (0.4 refused it).
  *         covidcam_session_precision() tells what was picked.
  * Grad-CAM runs in the session's precision: in BF16 the backward pass through
  * the blocks after the target layer is bf16 too (see docs/precision.md). */
@@ -172,11 +173,12 @@ typedef enum covidcam_precision {
 } covidcam_precision;
 
 /* "fp32", "bf16", "int8" or "auto"; NULL for a value outside the enum.
- * Static strings; any thread. */
+ * Static strings; any thread. Since 0.5. */
 COVIDCAM_API const char *covidcam_precision_name(covidcam_precision precision);
 
 /* The precision named `name` ("fp32", "bf16", "int8", "auto"; exact, lower
- * case) into *out. INVALID_ARGUMENT for NULL or another name. Any thread. */
+ * case) into *out. INVALID_ARGUMENT for NULL or another name (*out
+ * untouched). Any thread. Since 0.5. */
 COVIDCAM_API covidcam_status covidcam_precision_parse(const char *name, covidcam_precision *out);
 
 /* Option structs (this one and covidcam_gradcam_options) grow by fields
@@ -244,7 +246,7 @@ COVIDCAM_API const covidcam_model *covidcam_session_model(const covidcam_session
 
 /* The precision the session computes in: the one asked for, or what AUTO
  * resolved to (never AUTO itself). COVIDCAM_PRECISION_AUTO for NULL, as "no
- * answer". Any thread: it never changes after creation. */
+ * answer". Any thread: it never changes after creation. Since 0.5. */
 COVIDCAM_API covidcam_precision covidcam_session_precision(const covidcam_session *session);
 
 /* ---------------------------------------------------------------- classify */

@@ -36,7 +36,7 @@ import (
 	"unsafe"
 )
 
-// Version returns the version of the linked libcovidcam ("0.4.0").
+// Version returns the version of the linked libcovidcam ("0.5.0").
 func Version() string {
 	return C.GoString(C.covidcam_version())
 }

@@ -32,7 +32,7 @@ __all__ = [
 
 
 def library_version():
-    """The loaded library's version string ("0.4.0")."""
+    """The loaded library's version string ("0.5.0")."""
     return _lib.get().version().decode()
 
 
