@@ -22,7 +22,7 @@ Each (model, mode) runs in its own subprocess so that its peak RSS
 (resource.getrusage ru_maxrss, which includes importing torch) is its own.
 
     /usr/bin/python3 bench/torch_reference.py [--threads N] [--runs N] [--warmup N]
-                                              [--mode MODE|both|bf16|all]
+                                              [--mode MODE|both|bf16|all] [--batch N]
                                               [--json] MODEL...
 """
 
@@ -77,7 +77,7 @@ def prepare(model, x, mode):
     return lambda: model(x.to_mkldnn()).to_dense()
 
 
-def measure(path, mode, threads, runs, warmup):
+def measure(path, mode, threads, runs, warmup, batch=1):
     import torch
 
     sys.path.insert(0, os.path.join(HERE, "..", "tools"))
@@ -87,7 +87,7 @@ def measure(path, mode, threads, runs, warmup):
     rss_import = rss_mb()
     model, meta = load_covidcam(path)
     size, channels = int(meta["input_size"]), int(meta["input_channels"])
-    x = torch.randn(1, channels, size, size)
+    x = torch.randn(batch, channels, size, size)
     samples, cpu = [], []
     with torch.no_grad():
         call = prepare(model.float().eval(), x, mode)
@@ -107,6 +107,7 @@ def measure(path, mode, threads, runs, warmup):
         "input_size": size,
         "input_channels": channels,
         "threads": threads,
+        "batch": batch,  # latencies below are per call of `batch` images
         "runs": runs,
         "warmup": warmup,
         "torch": torch.__version__,
@@ -127,17 +128,19 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--batch", type=int, default=1, help="images per call (the table shows ms "
+                   "per image)")
     p.add_argument("--mode", default="both", choices=MODES + tuple(GROUPS),
                    help="one mode, or both (the fp32 ones), bf16 (the bf16 ones), all")
     p.add_argument("--json", action="store_true", help="one JSON object per model/mode and line")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("models", nargs="+")
     a = p.parse_args()
-    if a.threads < 1 or a.runs < 1 or a.warmup < 0:
-        p.error("--threads and --runs must be >= 1, --warmup >= 0")
+    if a.threads < 1 or a.runs < 1 or a.warmup < 0 or a.batch < 1:
+        p.error("--threads, --runs and --batch must be >= 1, --warmup >= 0")
     modes = GROUPS.get(a.mode, [a.mode])
     if a.child:
-        print(json.dumps(measure(a.models[0], modes[0], a.threads, a.runs, a.warmup)))
+        print(json.dumps(measure(a.models[0], modes[0], a.threads, a.runs, a.warmup, a.batch)))
         return 0
     status = 0
     for path in a.models:
@@ -148,7 +151,8 @@ def main():
 
 def run_child(a, path, mode):
     cmd = [sys.executable, os.path.abspath(__file__), "--child", "--mode", mode, "--threads",
-           str(a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup), path]
+           str(a.threads), "--runs", str(a.runs), "--warmup", str(a.warmup), "--batch",
+           str(a.batch), path]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if r.returncode != 0:
         print(f"torch_reference: {path} ({mode}): failed ({r.returncode})", file=sys.stderr)
@@ -157,9 +161,10 @@ def run_child(a, path, mode):
     if a.json:
         print(json.dumps(res), flush=True)
         return 0
-    c = res["classify"]
+    c, b = res["classify"], res["batch"]
+    per = f" per call of {b} images: {c['median'] / b:.3f} ms per image" if b > 1 else ""
     print(f"{res['arch']} {res['input_size']} {mode} threads {res['threads']}: median "
-          f"{c['median']:.3f} ms  p10 {c['p10']:.3f}  p90 {c['p90']:.3f}  peak RSS "
+          f"{c['median']:.3f} ms  p10 {c['p10']:.3f}  p90 {c['p90']:.3f}{per}  peak RSS "
           f"{res['rss_mb']:.1f} MB (after import {res['rss_import_mb']:.1f})", flush=True)
     return 0
 
