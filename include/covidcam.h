@@ -199,7 +199,18 @@ typedef struct covidcam_session_options {
     size_t struct_size;           /* sizeof the caller's struct; set by _init */
     int num_threads;              /* 0 = all cores (default) */
     covidcam_precision precision; /* default FP32 */
+    int max_batch;                /* since 0.5: the most images one
+                                     covidcam_classify_*_batch call takes, 1 to
+                                     COVIDCAM_MAX_BATCH; 0 (default) means 1.
+                                     Above 1 the session also builds a network
+                                     for that many images at creation (about
+                                     max_batch times one image's activations) */
+    int reserved0;                /* 0.5's tail padding: never a field
+                                     (abi/README.md); 0 */
 } covidcam_session_options;
+
+/* The largest covidcam_session_options.max_batch. Since 0.5. */
+#define COVIDCAM_MAX_BATCH 256
 
 /* The exported entry point, kept for programs built against 0.1 headers: it
  * cannot know the caller's struct size, so it fills exactly the 0.1 struct
@@ -221,6 +232,7 @@ static inline void covidcam_session_options_init_inline(covidcam_session_options
     options->struct_size = sizeof *options;
     options->num_threads = 0;
     options->precision = COVIDCAM_PRECISION_FP32;
+    options->max_batch = 0;
 }
 #define covidcam_session_options_init(options) covidcam_session_options_init_inline(options)
 
@@ -292,6 +304,54 @@ COVIDCAM_API covidcam_status covidcam_classify_tensor(covidcam_session *session,
                                                       int height, int width,
                                                       float *probabilities, float *logits,
                                                       size_t capacity, int *top_class);
+
+/* ------------------------------------------------------------ batches (since 0.5)
+ *
+ * Classify `count` images in one pass of the network, 1 <= count <= the
+ * session's max_batch (covidcam_session_options; 1 if it was 0). Each image is
+ * prepared exactly as the one-image function of the same kind prepares it, and
+ * its results are those of that function up to the rounding of a different
+ * summation order (oneDNN's kernels for a batch may differ from those for one
+ * image): within 1e-5 of the logits' scale in fp32. Results are row by row:
+ * probabilities and logits (each may be NULL) hold `count` rows of `capacity`
+ * floats, row i at [i * capacity]; top_classes (may be NULL) gets count ints.
+ * A call of fewer images than max_batch costs as much as a full one (the
+ * network is built for max_batch): pick max_batch as the batch you send.
+ * covidcam_session_batch_assessment() gives each image's assessment; after a
+ * batch call covidcam_session_assessment(), _features(), _input() and
+ * _image_info() have no image (INVALID_ARGUMENT). Errors as the one-image
+ * functions, and INVALID_ARGUMENT for count out of range; the message names
+ * the image (its index). Call from the thread that owns the session. */
+
+/* `count` tensors, each C x H x W as covidcam_classify_tensor takes it, one
+ * after the other in `tensors` (count * C * H * W floats). */
+COVIDCAM_API covidcam_status covidcam_classify_tensor_batch(covidcam_session *session,
+                                                            const float *tensors, int count,
+                                                            int channels, int height, int width,
+                                                            float *probabilities, float *logits,
+                                                            size_t capacity, int *top_classes);
+
+/* `count` gray images as covidcam_classify_pixels takes them: image i is
+ * heights[i] rows of widths[i] bytes at pixels[i], rows strides[i] apart. */
+COVIDCAM_API covidcam_status covidcam_classify_pixels_batch(
+    covidcam_session *session, const uint8_t *const *pixels, const int *widths,
+    const int *heights, const size_t *strides, int count, float *probabilities, float *logits,
+    size_t capacity, int *top_classes);
+
+/* `count` image files (PNG, JPEG or DICOM) as covidcam_classify_file reads
+ * them. A file that cannot be read or decoded does not stop the others:
+ * statuses (may be NULL) gets each file's status, a failed file's rows are
+ * NaN and its top class -1, and the call returns the first failure's status
+ * (COVIDCAM_OK when every file worked), with the message naming that file. */
+COVIDCAM_API covidcam_status covidcam_classify_files(covidcam_session *session,
+                                                     const char *const *paths, int count,
+                                                     float *probabilities, float *logits,
+                                                     size_t capacity, int *top_classes,
+                                                     covidcam_status *statuses);
+
+/* The most images a batch call of this session takes (max_batch, at least
+ * 1); 0 for NULL. Any thread. */
+COVIDCAM_API int covidcam_session_max_batch(const covidcam_session *session);
 
 /* Preprocess gray pixels exactly as the classify functions do (docs/preprocessing.md):
  * bilinear resize to input_size, then (x - mean[c]) / std[c] for each channel.
@@ -749,6 +809,21 @@ COVIDCAM_API covidcam_status covidcam_session_assessment(const covidcam_session 
  * Thread-safe on a heatmap no thread is freeing. */
 COVIDCAM_API covidcam_status covidcam_heatmap_assessment(const covidcam_heatmap *heatmap,
                                                          covidcam_assessment *out);
+
+/* The decoded input of image `index` of the session's last batch call, like
+ * covidcam_session_image_info for one image. Errors as
+ * covidcam_session_batch_assessment. Since 0.5. */
+COVIDCAM_API covidcam_status covidcam_session_batch_image_info(const covidcam_session *session,
+                                                               int index,
+                                                               covidcam_image_info *info);
+
+/* The assessment of image `index` of the session's last batch call
+ * (covidcam_classify_*_batch), like covidcam_session_assessment for one image.
+ * INVALID_ARGUMENT on NULL, a too small struct_size, an index outside the
+ * last batch, or an image of it that failed. Since 0.5. */
+COVIDCAM_API covidcam_status covidcam_session_batch_assessment(const covidcam_session *session,
+                                                               int index,
+                                                               covidcam_assessment *out);
 
 /* 1 when the model file carries OOD statistics, else 0 (also for NULL). */
 COVIDCAM_API int covidcam_model_has_ood(const covidcam_model *model);

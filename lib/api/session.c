@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradcam_mem.h"
 #include "options.h"
 #include "pixels_copy.h"
 #include "image_info.h"
@@ -31,6 +32,9 @@ void(covidcam_session_options_init)(covidcam_session_options *o)
     o->precision = COVIDCAM_PRECISION_FP32;
 }
 
+_Static_assert(offsetof(covidcam_session_options, max_batch) >= sizeof(cc_session_options_v0_1),
+               "0.5's max_batch starts after the 0.1 struct (abi/README.md)");
+
 /* The caller's options as this library's struct, defaults where it has none. */
 static covidcam_status read_options(const covidcam_session_options *user,
                                     covidcam_session_options *o, cc_err *e)
@@ -39,7 +43,7 @@ static covidcam_status read_options(const covidcam_session_options *user,
     if (!user)
         return COVIDCAM_OK;
     return cc_options_read(user, CC_FIELD_END(cc_session_options_v0_1, precision),
-                           CC_FIELD_END(covidcam_session_options, precision), sizeof *o, o,
+                           CC_FIELD_END(covidcam_session_options, max_batch), sizeof *o, o,
                            "options", e);
 }
 
@@ -48,6 +52,10 @@ static covidcam_status check_options(const covidcam_session_options *o, cc_err *
     if (o->num_threads < 0 || o->num_threads > 1024)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "options.num_threads must be in [0, 1024], not %d", o->num_threads);
+    if (o->max_batch < 0 || o->max_batch > COVIDCAM_MAX_BATCH)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "options.max_batch must be in [0, %d], not %d", COVIDCAM_MAX_BATCH,
+                       o->max_batch);
     if (!covidcam_precision_name(o->precision))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "unknown precision %d",
                        (int)o->precision);
@@ -82,6 +90,33 @@ static covidcam_status resolve_precision(covidcam_precision asked, covidcam_prec
         *out = COVIDCAM_PRECISION_FP32;
         return COVIDCAM_OK;
     }
+}
+
+/* The batch state of a session: per-image records, and for max_batch > 1 a
+ * network of its own (checked against the session memory limit first, from
+ * the one-image network's size). */
+static covidcam_status create_batch(covidcam_session *s, int max_batch, cc_err *e)
+{
+    s->max_batch = max_batch;
+    s->batch_assess = calloc((size_t)max_batch, sizeof *s->batch_assess);
+    s->batch_info = calloc((size_t)max_batch, sizeof *s->batch_info);
+    s->batch_ok = calloc((size_t)max_batch, sizeof *s->batch_ok);
+    if (!s->batch_assess || !s->batch_info || !s->batch_ok)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    if (max_batch == 1)
+        return COVIDCAM_OK;
+    uint64_t need = (uint64_t)max_batch * cc_net_forward_bytes(s->net);
+    if (need > COVIDCAM_MAX_SESSION_BYTES)
+        return cc_fail(e, COVIDCAM_ERR_LIMIT,
+                       "options.max_batch %d needs about %llu MiB of activations, more than "
+                       "the limit of %llu MiB per session",
+                       max_batch, (unsigned long long)(need >> 20),
+                       (unsigned long long)COVIDCAM_MAX_SESSION_BYTES >> 20);
+    size_t one = (size_t)s->m->in_ch * (size_t)s->m->input_size * (size_t)s->m->input_size;
+    if (!(s->batch_input = cc_dnn_alloc((size_t)max_batch * one * sizeof(float))))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for %d network inputs",
+                       max_batch);
+    return cc_net_create(s->m, s->net->dt, max_batch, &s->batch_net, e);
 }
 
 covidcam_status covidcam_session_create(const covidcam_model *m,
@@ -119,8 +154,10 @@ covidcam_status covidcam_session_create(const covidcam_model *m,
     /* oneDNN fixes a kernel's parallel decomposition at creation, so create
      * the primitives under the thread count they will run with. */
     int prev = cc_dnn_threads_set(s->threads);
-    rc = cc_net_create(m, precision == COVIDCAM_PRECISION_BF16 ? CC_DNN_BF16 : CC_DNN_F32,
+    rc = cc_net_create(m, precision == COVIDCAM_PRECISION_BF16 ? CC_DNN_BF16 : CC_DNN_F32, 1,
                        &s->net, &e);
+    if (rc == COVIDCAM_OK)
+        rc = create_batch(s, o->max_batch > 1 ? o->max_batch : 1, &e);
     cc_dnn_threads_restore(prev);
     if (rc)
         goto fail;
@@ -137,6 +174,11 @@ void covidcam_session_free(covidcam_session *s)
     if (!s)
         return;
     cc_net_free(s->net);
+    cc_net_free(s->batch_net);
+    cc_dnn_free(s->batch_input);
+    free(s->batch_assess);
+    free(s->batch_info);
+    free(s->batch_ok);
     cc_dnn_free(s->input);
     free(s->tmp);
     free(s->ood_work);
@@ -151,6 +193,11 @@ const char *covidcam_session_last_error(const covidcam_session *s)
 const covidcam_model *covidcam_session_model(const covidcam_session *s)
 {
     return s ? s->m : NULL;
+}
+
+int covidcam_session_max_batch(const covidcam_session *s)
+{
+    return s ? s->max_batch : 0;
 }
 
 covidcam_precision covidcam_session_precision(const covidcam_session *s)

@@ -22,6 +22,16 @@ struct covidcam_session {
     covidcam_assessment assess; /* of the last call (assess.c) */
     int assessed;               /* 1 after a successful call */
     double *ood_work;           /* features doubles when the model has OOD statistics */
+    /* Batch calls (classify_batch.c): a network for max_batch images when
+     * max_batch > 1 (else the one-image net and input serve), and what the
+     * last batch call left for each image. */
+    int max_batch;
+    cc_net *batch_net;
+    float *batch_input;                /* max_batch network inputs */
+    covidcam_assessment *batch_assess; /* max_batch entries */
+    covidcam_image_info *batch_info;   /* max_batch entries */
+    unsigned char *batch_ok;           /* max_batch entries: 1 if the image worked */
+    int batch_count;                   /* images of the last batch call, 0: none */
 };
 
 /* One image handed to the library, in any of the accepted forms. */

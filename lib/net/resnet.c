@@ -159,7 +159,7 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
     cc_net *n = b->n;
     const covidcam_model *m = n->m;
     covidcam_status rc = COVIDCAM_OK;
-    long dims[4] = {1, m->in_ch, m->input_size, m->input_size};
+    long dims[4] = {n->mb, m->in_ch, m->input_size, m->input_size};
     cc_dnn_md *any = cc_dnn_md_any4(dims, n->dt);
     n->in_plain_md = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
     if (!any || !n->in_plain_md) {
@@ -187,7 +187,8 @@ static covidcam_status build_head_input(build_ctx *b, const cc_dnn_md **md, cc_e
 {
     cc_net *n = b->n;
     covidcam_status rc = COVIDCAM_OK;
-    long dims[4] = {1, cc_dnn_md_dim(*md, 1), cc_dnn_md_dim(*md, 2), cc_dnn_md_dim(*md, 3)};
+    long dims[4] = {cc_dnn_md_dim(*md, 0), cc_dnn_md_dim(*md, 1), cc_dnn_md_dim(*md, 2),
+                    cc_dnn_md_dim(*md, 3)};
     cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
     if (!plain)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
@@ -227,7 +228,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
             return rc;
         md = n->blocks[i].out_md;
     }
-    if (n->dt != CC_DNN_F32 && (rc = build_head_input(b, &md, e)))
+    if ((n->dt != CC_DNN_F32 || n->mb > 1) && (rc = build_head_input(b, &md, e)))
         return rc;
     if ((rc = cc_dnn_gap_fwd(m->eng, md, &n->gap, e)))
         return rc;
@@ -248,7 +249,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
     if (!b->plan) {
         n->fc_weights = fcw.w;
         n->fc_w_private = fcw.w_private;
-        if (!(n->logits = cc_dnn_alloc((size_t)m->num_classes * sizeof(float))))
+        if (!(n->logits = cc_dnn_alloc((size_t)n->mb * (size_t)m->num_classes * sizeof(float))))
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
     return COVIDCAM_OK;
@@ -308,13 +309,15 @@ void cc_net_free(cc_net *n)
     free(n);
 }
 
-covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net **out, cc_err *e)
+covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, int mb, cc_net **out,
+                              cc_err *e)
 {
     cc_net *n = calloc(1, sizeof *n);
     if (!n)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     n->m = m;
     n->dt = dt;
+    n->mb = mb;
     build_ctx b = {n, NULL, NULL};
     covidcam_status rc = cc_dnn_stream_create(m->eng, &n->stream, e);
     if (rc == COVIDCAM_OK && dt != CC_DNN_F32)
@@ -357,6 +360,7 @@ covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc
     plan->num_blocks = m->num_blocks;
     n->m = m;
     n->dt = dt;
+    n->mb = 1;
     build_ctx b = {n, plan, NULL};
     covidcam_status rc = build(&b, e);
     cc_net_free(n);

@@ -41,6 +41,7 @@ typedef struct cc_net_block {
 typedef struct cc_net {
     const covidcam_model *m;
     cc_dnn_dtype dt;
+    int mb; /* images per forward pass (1 for Grad-CAM) */
     cc_dnn_stream *stream;
 
     cc_dnn_md *in_plain_md;
@@ -57,8 +58,10 @@ typedef struct cc_net {
 
     /* A reduced-precision net converts the last block's output to plain fp32
      * NCHW, so pooling and the fc (a few thousand values, where bf16 rounding
-     * would reach the logits directly) run in fp32 on the model's weights. */
-    cc_dnn_prim *head_reorder; /* NULL in an fp32 net */
+     * would reach the logits directly) run in fp32 on the model's weights. A
+     * batch net (mb > 1) does too, so that image i's pooled features are row
+     * i of a plain mb x features matrix whatever layout oneDNN picks. */
+    cc_dnn_prim *head_reorder; /* NULL in an fp32 net of one image */
     float *head_in;
 
     cc_dnn_prim *gap;
@@ -88,7 +91,8 @@ typedef struct cc_net {
  * model's bf16 weights (prepared.h, made by the first bf16 net); a primitive
  * that wants another layout than the shared weights have gets a private copy.
  * Call with the session's thread count set. */
-covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, cc_net **out, cc_err *e);
+covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, int mb, cc_net **out,
+                              cc_err *e);
 void cc_net_free(cc_net *n);
 
 /* The weight layouts oneDNN picks on this CPU for the forward primitives, one
@@ -108,10 +112,11 @@ covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc
                                     cc_err *e);
 void cc_layout_plan_free(cc_layout_plan *plan);
 
-/* Run the network on a plain NCHW tensor (in_ch x size x size). Blocks with
+/* Run the network on a plain NCHW tensor (mb x in_ch x size x size). Blocks with
  * index > keep_from keep distinct output buffers so that every activation from
  * block keep_from on stays readable (Grad-CAM); pass num_blocks for plain
- * classification (residuals summed in place). Logits land in n->logits. */
+ * classification (residuals summed in place). Logits land in n->logits
+ * (mb rows of num_classes), pooled features in n->gap_out. */
 covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_err *e);
 
 /* Bind a scratchpad-needing primitive's arguments and execute it. */

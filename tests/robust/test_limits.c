@@ -421,6 +421,36 @@ static void test_input_size_boundary(void **state)
     assert_null(m);
 }
 
+/* max_batch times one image's activations against COVIDCAM_MAX_SESSION_BYTES:
+ * at input_size 1024 one image needs tens of MiB, so 256 of them are refused
+ * before anything is allocated, naming the option; 2 of them work. */
+static void test_batch_memory_limit(void **state)
+{
+    (void)state;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    rb_model_spec spec = rb_model_default();
+    spec.input_size = (int)COVIDCAM_MAX_INPUT_SIZE;
+    spec.stem_width = 16;
+    spec.widths = "[16,16]";
+    covidcam_status st;
+    covidcam_model *m = load_spec(&spec, &st, err);
+    expect_status(st, COVIDCAM_OK, "input_size 1024, stem 16", err);
+    covidcam_session_options o;
+    covidcam_session_options_init(&o);
+    o.num_threads = 1;
+    o.max_batch = COVIDCAM_MAX_BATCH;
+    covidcam_session *s = NULL;
+    expect_status(covidcam_session_create(m, &o, &s, err, sizeof err), COVIDCAM_ERR_LIMIT,
+                  "max_batch 256 at 1024 px", err);
+    assert_null(s);
+    assert_non_null(strstr(err, "options.max_batch 256 needs about"));
+    o.max_batch = 2;
+    expect_status(covidcam_session_create(m, &o, &s, err, sizeof err), COVIDCAM_OK,
+                  "max_batch 2 at 1024 px", err);
+    covidcam_session_free(s);
+    covidcam_model_free(m);
+}
+
 /* A buffer one byte over COVIDCAM_MAX_MODEL_BYTES is refused from its length.
  * The buffer is real (a lazily mapped, never touched anonymous mapping), so a
  * missing check would read zeros, not wild memory. */
@@ -475,7 +505,8 @@ int main(void)
         cmocka_unit_test(test_render_limits),     cmocka_unit_test(test_render_errbuf),
         cmocka_unit_test(test_header_limit),
         cmocka_unit_test(test_tensor_count_limit), cmocka_unit_test(test_class_limit),
-        cmocka_unit_test(test_input_size_boundary), cmocka_unit_test(test_model_memory_limit),
+        cmocka_unit_test(test_input_size_boundary), cmocka_unit_test(test_batch_memory_limit),
+        cmocka_unit_test(test_model_memory_limit),
         cmocka_unit_test(test_model_file_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
