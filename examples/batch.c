@@ -75,6 +75,20 @@ static void work(void *session, size_t i, void *shared)
     r->b->image(session, item, i, res, r->b->tool);
 }
 
+/* Chunk c: images c * chunk_size on, in one batch call. */
+static void work_chunk(void *session, size_t c, void *shared)
+{
+    run *r = shared;
+    size_t first = c * (size_t)r->b->chunk_size, n = r->b->in->count;
+    int count = (int)(n - first < (size_t)r->b->chunk_size ? n - first : (size_t)r->b->chunk_size);
+    const cli_input *items = &r->b->in->item[first];
+    for (int k = 0; k < count; k++)
+        if (items[k].status)
+            cli_result_error(&r->res[first + k], r->b->prog, items[k].path,
+                             (covidcam_status)items[k].status, items[k].error);
+    r->b->chunk(session, items, count, &r->res[first], r->b->tool);
+}
+
 static void write_line(FILE *f, const json_t *obj)
 {
     char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
@@ -118,6 +132,14 @@ static void emit(size_t i, void *shared)
     memset(res, 0, sizeof *res);
 }
 
+static void emit_chunk(size_t c, void *shared)
+{
+    run *r = shared;
+    size_t first = c * (size_t)r->b->chunk_size, n = r->b->in->count;
+    for (size_t i = first; i < n && i < first + (size_t)r->b->chunk_size; i++)
+        emit(i, shared);
+}
+
 int cli_batch_run(cli_batch *b, covidcam_session **sessions, int jobs)
 {
     size_t n = b->in->count;
@@ -132,7 +154,10 @@ int cli_batch_run(cli_batch *b, covidcam_session **sessions, int jobs)
     for (int k = 0; k < 2; k++)
         if (csv[k] && cli_csv_header(csv[k], &b->columns))
             r.failed = 1;
-    if (cli_pool_run(n, jobs, (void **)sessions, work, emit, &r)) {
+    int chunked = b->chunk && b->chunk_size > 1;
+    size_t units = chunked ? (n + (size_t)b->chunk_size - 1) / (size_t)b->chunk_size : n;
+    if (cli_pool_run(units, jobs, (void **)sessions, chunked ? work_chunk : work,
+                     chunked ? emit_chunk : emit, &r)) {
         fprintf(stderr, "%s: cannot start worker threads\n", b->prog);
         r.failed = 1;
     }

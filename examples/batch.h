@@ -25,6 +25,12 @@ typedef struct cli_result {
 typedef void (*cli_image_fn)(covidcam_session *s, const cli_input *item, size_t i,
                              cli_result *r, void *tool);
 
+/* Do `count` consecutive images with one batch call of a session: fill r[k]
+ * for items[k]. Items whose status is set (they could not be listed) already
+ * have their error result and must be left out of the call. */
+typedef void (*cli_chunk_fn)(covidcam_session *s, const cli_input *items, int count,
+                             cli_result *r, void *tool);
+
 typedef struct cli_batch {
     const char *prog;
     const covidcam_model *model;
@@ -34,11 +40,14 @@ typedef struct cli_batch {
     FILE *index_csv, *index_jsonl; /* --out-dir index files, or NULL */
     cli_csv_columns columns;
     cli_image_fn image;
+    cli_chunk_fn chunk; /* with chunk_size > 1: the images go by chunks instead */
+    int chunk_size;
     void *tool;
 } cli_batch;
 
-/* Do every input with the sessions (one worker each) and write the results;
- * 0 when every image succeeded, 1 otherwise. */
+/* Do every input with the sessions (one worker each) and write the results,
+ * by chunks of chunk_size images when a chunk function is set (the output is
+ * the same); 0 when every image succeeded, 1 otherwise. */
 int cli_batch_run(cli_batch *b, covidcam_session **sessions, int jobs);
 
 /* A failure of item `file` into *r: "prog: file: status: msg" on stderr and

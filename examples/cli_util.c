@@ -105,13 +105,15 @@ int cli_load(const char *prog, const char *path, covidcam_model **model)
 }
 
 int cli_sessions(const char *prog, const covidcam_model *model, int threads,
-                 covidcam_precision precision, int n, covidcam_session **sessions)
+                 covidcam_precision precision, int max_batch, int n,
+                 covidcam_session **sessions)
 {
     char err[COVIDCAM_ERRBUF_SIZE];
     covidcam_session_options opt;
     covidcam_session_options_init(&opt);
     opt.num_threads = threads;
     opt.precision = precision;
+    opt.max_batch = max_batch;
     for (int i = 0; i < n; i++) {
         covidcam_status rc = covidcam_session_create(model, &opt, &sessions[i], err, sizeof err);
         if (rc) {
@@ -130,7 +132,7 @@ int cli_open(const char *prog, const char *path, int threads, covidcam_model **m
 {
     if (cli_load(prog, path, model))
         return -1;
-    if (!cli_sessions(prog, *model, threads, COVIDCAM_PRECISION_FP32, 1, session))
+    if (!cli_sessions(prog, *model, threads, COVIDCAM_PRECISION_FP32, 0, 1, session))
         return 0;
     covidcam_model_free(*model);
     *model = NULL;

@@ -32,10 +32,12 @@ int cli_print_json(json_t *obj);
 int cli_load(const char *prog, const char *path, covidcam_model **model);
 
 /* Create `n` sessions of `model` with `threads` threads each (one per worker
- * thread; the model is shared), computing in `precision`. On failure prints
- * the message, frees the sessions made so far and returns -1. */
+ * thread; the model is shared), computing in `precision`, taking batches of
+ * up to `max_batch` images (0 or 1: one). On failure prints the message,
+ * frees the sessions made so far and returns -1. */
 int cli_sessions(const char *prog, const covidcam_model *model, int threads,
-                 covidcam_precision precision, int n, covidcam_session **sessions);
+                 covidcam_precision precision, int max_batch, int n,
+                 covidcam_session **sessions);
 
 /* Load `path` and create an fp32 session with `threads` threads (0 = all
  * cores). On failure prints "prog: message" to stderr and returns -1

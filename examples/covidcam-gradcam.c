@@ -665,7 +665,7 @@ int main(int argc, char **argv)
         status = 2;
         goto done;
     }
-    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, a.precision, &m,
+    if (cli_open_pool(prog, a.model, in.count, a.jobs, a.threads, a.threads_set, a.precision, 0, &m,
                       &s, &jobs))
         goto done;
     covidcam_gradcam_options_init(&go);

@@ -133,7 +133,7 @@ void cli_plan_workers(size_t items, int jobs_opt, int threads_opt, int threads_s
 
 int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt,
                   int threads_opt, int threads_set, covidcam_precision precision,
-                  covidcam_model **model,
+                  int max_batch, covidcam_model **model,
                   covidcam_session ***sessions, int *jobs)
 {
     int n = 0, threads = 0;
@@ -146,7 +146,7 @@ int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt
         fprintf(stderr, "%s: out of memory\n", prog);
         return -1;
     }
-    if (cli_load(prog, path, model) || cli_sessions(prog, *model, threads, precision, n, s)) {
+    if (cli_load(prog, path, model) || cli_sessions(prog, *model, threads, precision, max_batch, n, s)) {
         free(s);
         covidcam_model_free(*model);
         *model = NULL;

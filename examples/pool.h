@@ -32,12 +32,14 @@ int cli_cores(void);
 void cli_plan_workers(size_t items, int jobs_opt, int threads_opt, int threads_set, int *jobs,
                       int *threads);
 
-/* The model at `path` and the workers' sessions for `items` images, planned
- * by cli_plan_workers: *jobs sessions in *sessions (the caller frees each,
+/* The model at `path` and the workers' sessions for `items` work items
+ * (images, or batches of `max_batch` images when it is above 1), planned by
+ * cli_plan_workers: *jobs sessions in *sessions (the caller frees each,
  * then the array, then *model). On failure prints "prog: message", leaves
  * nothing to free (*model and *sessions NULL, *jobs 0) and returns -1. */
 int cli_open_pool(const char *prog, const char *path, size_t items, int jobs_opt,
-                  int threads_opt, int threads_set, covidcam_precision precision, covidcam_model **model,
+                  int threads_opt, int threads_set, covidcam_precision precision,
+                  int max_batch, covidcam_model **model,
                   covidcam_session ***sessions, int *jobs);
 
 #endif

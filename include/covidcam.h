@@ -341,16 +341,25 @@ COVIDCAM_API covidcam_status covidcam_classify_pixels_batch(
 /* `count` image files (PNG, JPEG or DICOM) as covidcam_classify_file reads
  * them. A file that cannot be read or decoded does not stop the others:
  * statuses (may be NULL) gets each file's status, a failed file's rows are
- * NaN and its top class -1, and the call returns the first failure's status
- * (COVIDCAM_OK when every file worked), with the message naming that file. */
+ * NaN and its top class -1, covidcam_session_batch_error() its message, and
+ * the call returns the first failure's status (COVIDCAM_OK when every file
+ * worked), with the message naming that image. A call that fails as a whole
+ * (bad arguments, a backend failure) sets every status to its own. */
 COVIDCAM_API covidcam_status covidcam_classify_files(covidcam_session *session,
                                                      const char *const *paths, int count,
                                                      float *probabilities, float *logits,
                                                      size_t capacity, int *top_classes,
                                                      covidcam_status *statuses);
 
+/* The message of image `index` of the session's last batch call, as the
+ * one-image call would have given it: why it failed, "" when it worked (or
+ * the index is outside that call, or the call failed as a whole:
+ * covidcam_session_last_error). Owned by the session; valid until its next
+ * call. "invalid session" if NULL. Since 0.5. */
+COVIDCAM_API const char *covidcam_session_batch_error(const covidcam_session *session, int index);
+
 /* The most images a batch call of this session takes (max_batch, at least
- * 1); 0 for NULL. Any thread. */
+ * 1); 0 for NULL. Any thread. Since 0.5. */
 COVIDCAM_API int covidcam_session_max_batch(const covidcam_session *session);
 
 /* Preprocess gray pixels exactly as the classify functions do (docs/preprocessing.md):

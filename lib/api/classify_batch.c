@@ -42,7 +42,7 @@ static covidcam_status prepare(covidcam_session *s, const cc_input *in, int i)
     if (rc == COVIDCAM_OK)
         rc = cc_check_input(s->m, s->input, &s->err);
     if (rc)
-        return name_image(&s->err, rc, i);
+        return rc;
     float *slot = batch_slot(s, i);
     if (slot != s->input)
         memcpy(slot, s->input, (size_t)s->m->in_ch * (size_t)s->m->input_size *
@@ -74,7 +74,7 @@ static covidcam_status finish(covidcam_session *s, int i, float *probs, float *l
     const float *z = n->logits + (size_t)i * (size_t)nc;
     covidcam_status rc = cc_classify_logits(z, nc, s->m->temperature, probs, top, &s->err);
     if (rc)
-        return name_image(&s->err, rc, i);
+        return rc;
     if (logits)
         memcpy(logits, z, (size_t)nc * sizeof *z);
     const cc_ood *o = s->m->ood;
@@ -114,18 +114,21 @@ static covidcam_status check_call(covidcam_session *s, const batch_call *c)
     return COVIDCAM_OK;
 }
 
-/* Record image i's failure; the first one's message is kept in *first. */
+/* Record image i's failure (its message is in s->err); the first failure
+ * becomes the call's, naming the image. */
 static void image_failed(covidcam_session *s, const batch_call *c, int i, covidcam_status rc,
                          covidcam_status *first, cc_err *first_err)
 {
     size_t row = (size_t)i * c->capacity;
     s->batch_ok[i] = 0;
+    s->batch_err[i] = s->err;
     fail_rows(s->m->num_classes, c->probs ? c->probs + row : NULL,
               c->logits ? c->logits + row : NULL, c->top ? c->top + i : NULL);
     if (c->statuses)
         c->statuses[i] = rc;
     if (*first == COVIDCAM_OK) {
         *first = rc;
+        name_image(&s->err, rc, i);
         *first_err = s->err;
     }
 }
@@ -143,7 +146,7 @@ static covidcam_status run(covidcam_session *s, const batch_call *c)
             continue;
         }
         if (!c->keep_going)
-            return rc;
+            return name_image(&s->err, rc, i);
         image_failed(s, c, i, rc, &first, &first_err);
         memset(batch_slot(s, i), 0, one * sizeof(float)); /* a finite stand-in */
     }
@@ -161,7 +164,7 @@ static covidcam_status run(covidcam_session *s, const batch_call *c)
         rc = finish(s, i, c->probs ? c->probs + row : NULL, c->logits ? c->logits + row : NULL,
                     c->top ? c->top + i : NULL);
         if (rc && !c->keep_going)
-            return rc;
+            return name_image(&s->err, rc, i);
         if (rc)
             image_failed(s, c, i, rc, &first, &first_err);
     }
@@ -181,6 +184,7 @@ static covidcam_status classify_batch(covidcam_session *s, const batch_call *c)
         rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "session has no batch network");
     if (rc == COVIDCAM_OK && (rc = check_call(s, c)) == COVIDCAM_OK) {
         memset(s->batch_ok, 0, (size_t)s->max_batch);
+        memset(s->batch_err, 0, (size_t)s->max_batch * sizeof *s->batch_err);
         rc = run(s, c);
     }
     /* the one-image queries have no image after a batch call */
@@ -188,6 +192,9 @@ static covidcam_status classify_batch(covidcam_session *s, const batch_call *c)
     covidcam_image_info_init(&s->info);
     if (rc && !c->keep_going)
         s->batch_count = 0;
+    /* a call that failed as a whole failed for every image */
+    for (int i = 0; rc && s->batch_count == 0 && c->statuses && i < c->count; i++)
+        c->statuses[i] = rc;
     cc_session_end(s);
     return rc;
 }
@@ -308,4 +315,13 @@ covidcam_status covidcam_session_batch_image_info(const covidcam_session *s, int
         return COVIDCAM_ERR_INVALID_ARGUMENT;
     covidcam_status rc = cc_info_check(info, &e);
     return rc ? rc : cc_info_export(&s->batch_info[index], info, &e);
+}
+
+const char *covidcam_session_batch_error(const covidcam_session *s, int index)
+{
+    if (!s)
+        return "invalid session (NULL)";
+    if (index < 0 || index >= s->batch_count || s->batch_ok[index])
+        return "";
+    return s->batch_err[index].msg;
 }

@@ -101,7 +101,8 @@ static covidcam_status create_batch(covidcam_session *s, int max_batch, cc_err *
     s->batch_assess = calloc((size_t)max_batch, sizeof *s->batch_assess);
     s->batch_info = calloc((size_t)max_batch, sizeof *s->batch_info);
     s->batch_ok = calloc((size_t)max_batch, sizeof *s->batch_ok);
-    if (!s->batch_assess || !s->batch_info || !s->batch_ok)
+    s->batch_err = calloc((size_t)max_batch, sizeof *s->batch_err);
+    if (!s->batch_assess || !s->batch_info || !s->batch_ok || !s->batch_err)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (max_batch == 1)
         return COVIDCAM_OK;
@@ -179,6 +180,7 @@ void covidcam_session_free(covidcam_session *s)
     free(s->batch_assess);
     free(s->batch_info);
     free(s->batch_ok);
+    free(s->batch_err);
     cc_dnn_free(s->input);
     free(s->tmp);
     free(s->ood_work);

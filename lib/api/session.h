@@ -31,6 +31,7 @@ struct covidcam_session {
     covidcam_assessment *batch_assess; /* max_batch entries */
     covidcam_image_info *batch_info;   /* max_batch entries */
     unsigned char *batch_ok;           /* max_batch entries: 1 if the image worked */
+    cc_err *batch_err;                 /* max_batch entries: why an image failed */
     int batch_count;                   /* images of the last batch call, 0: none */
 };
 

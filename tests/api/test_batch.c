@@ -229,6 +229,17 @@ static void test_files(void **state)
     assert_int_equal(st[3], COVIDCAM_ERR_BAD_FORMAT);
     assert_non_null(strstr(covidcam_session_last_error(batch), "image 1: "));
     assert_non_null(strstr(covidcam_session_last_error(batch), "no-such-file.png"));
+    assert_non_null(strstr(covidcam_session_last_error(batch),
+                           covidcam_session_batch_error(batch, 1)));
+    /* per image: the one-image call's message */
+    char want[COVIDCAM_ERRBUF_SIZE];
+    float q[MAXC];
+    assert_int_equal(covidcam_classify_file(single, p3, q, NULL, MAXC, NULL),
+                     COVIDCAM_ERR_BAD_FORMAT);
+    snprintf(want, sizeof want, "%s", covidcam_session_last_error(single));
+    assert_string_equal(covidcam_session_batch_error(batch, 3), want);
+    assert_string_equal(covidcam_session_batch_error(batch, 0), "");
+    assert_string_equal(covidcam_session_batch_error(batch, 7), "");
     for (int i = 0; i < 5; i++) {
         covidcam_assessment ab;
         covidcam_image_info ib;
@@ -266,6 +277,11 @@ static void test_files(void **state)
     assert_int_equal(covidcam_session_batch_assessment(batch, 5, &a),
                      COVIDCAM_ERR_INVALID_ARGUMENT);
     /* all good: OK, statuses may be NULL */
+    /* a call failed as a whole: every status is its status */
+    assert_int_equal(covidcam_classify_files(batch, paths, 5, pb, zb, 2, tb, st),
+                     COVIDCAM_ERR_INVALID_ARGUMENT);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(st[i], COVIDCAM_ERR_INVALID_ARGUMENT);
     const char *good[2] = {p0, p4};
     assert_int_equal(covidcam_classify_files(batch, good, 2, pb, NULL, MAXC, tb, NULL),
                      COVIDCAM_OK);
