@@ -244,11 +244,12 @@ static covidcam_status build(build_ctx *b, cc_err *e)
     /* fc goes through the same layout check as the convolutions */
     cc_net_conv fcw = {0};
     fcw.fwd = n->fc;
-    if ((rc = bind_weights(b, &fcw, &m->fc, FC, e)))
+    rc = bind_weights(b, &fcw, &m->fc, FC, e);
+    n->fc_w_private = fcw.w_private; /* the net frees it, whether or not the copy worked */
+    if (rc)
         return rc;
     if (!b->plan) {
         n->fc_weights = fcw.w;
-        n->fc_w_private = fcw.w_private;
         if (!(n->logits = cc_dnn_alloc((size_t)n->mb * (size_t)m->num_classes * sizeof(float))))
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     }
