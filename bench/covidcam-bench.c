@@ -17,7 +17,7 @@ static const char *prog = "covidcam-bench";
 
 typedef struct args {
     const char *model;
-    int threads, runs, warmup, json;
+    int threads, runs, warmup, json, batch;
     covidcam_precision precision;
     int num_layers, num_bufs;
     const char *layers[MAX_LAYERS]; /* point into bufs */
@@ -27,9 +27,10 @@ typedef struct args {
 /* What one timed call needs. */
 typedef struct job {
     covidcam_session *s;
-    const float *tensor;
+    const float *tensor; /* batch tensors one after the other (the first is the one) */
     const uint8_t *pixels;
-    float *probs;
+    float *probs;        /* batch rows */
+    int batch;
     size_t nc;
     covidcam_gradcam_options go;
 } job;
@@ -39,7 +40,8 @@ typedef covidcam_status (*job_fn)(job *j);
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s --model FILE [--threads N] [--precision P] [--runs N] [--warmup N]\n"
+            "Usage: %s --model FILE [--threads N] [--precision P] [--batch N] [--runs N]\n"
+            "                      [--warmup N]\n"
             "                      [--gradcam LAYER[,LAYER...] [LAYER...]] [--json]\n"
             "\n"
             "Time single-image inference of one model (run one process per model so the\n"
@@ -53,6 +55,8 @@ static void usage(FILE *f)
             "  -m, --model FILE       covidcam safetensors model\n"
             "  -t, --threads N        oneDNN threads (default 0 = all cores)\n"
             "  -P, --precision P      fp32 (default), bf16, int8 or auto\n"
+            "  -b, --batch N          also time covidcam_classify_tensor_batch of N tensors\n"
+            "                         (a session of max_batch N; figures per call and image)\n"
             "  -r, --runs N           timed calls per measurement (default 30)\n"
             "  -w, --warmup N         untimed calls first (default 5)\n"
             "  -g, --gradcam LAYERS   also time Grad-CAM at these layers (e.g. layer4,layer3)\n"
@@ -88,14 +92,19 @@ static int parse(int argc, char **argv, args *a)
         {"runs", required_argument, NULL, 'r'},   {"warmup", required_argument, NULL, 'w'},
         {"gradcam", required_argument, NULL, 'g'}, {"json", no_argument, NULL, 'j'},
         {"precision", required_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
+        {"batch", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "m:t:P:r:w:g:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:P:b:r:w:g:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'P':
             if (covidcam_precision_parse(optarg, &a->precision))
                 return bad_number("--precision", optarg);
+            break;
+        case 'b':
+            if (cli_parse_int(optarg, 1, COVIDCAM_MAX_BATCH, &a->batch))
+                return bad_number("--batch", optarg);
             break;
         case 'j': a->json = 1; break;
         case 't':
@@ -137,6 +146,14 @@ static double peak_rss_mb(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
+
+static covidcam_status run_batch(job *j)
+{
+    const covidcam_model *m = covidcam_session_model(j->s);
+    int c = covidcam_model_input_channels(m), n = covidcam_model_input_size(m);
+    return covidcam_classify_tensor_batch(j->s, j->tensor, j->batch, c, n, n, j->probs, NULL,
+                                          j->nc, NULL);
 }
 
 static covidcam_status run_tensor(job *j)
@@ -223,17 +240,31 @@ static void print_row(const char *what, bench_stats s)
 /* The measurements, printed as they come (table) or gathered into `out` (JSON). */
 static int measure(const args *a, job *j, double *ms, json_t *out)
 {
-    bench_stats cls, pix, g;
+    bench_stats cls, pix, g, bat = {0};
     if (time_job(run_tensor, j, a, ms, &cls) || time_job(run_pixels, j, a, ms, &pix))
+        return -1;
+    if (a->batch > 1 && time_job(run_batch, j, a, ms, &bat))
         return -1;
     double rss = peak_rss_mb();
     if (a->json) {
         json_object_set_new(out, "classify", json_stats(cls));
+        if (a->batch > 1) {
+            json_object_set_new(out, "batch", json_integer(a->batch));
+            json_object_set_new(out, "classify_batch", json_stats(bat));
+            json_object_set_new(out, "classify_batch_per_image_ms",
+                                json_real(cli_round3(bat.median / a->batch)));
+        }
         json_object_set_new(out, "classify_pixels", json_stats(pix));
         json_object_set_new(out, "rss_classify_mb", json_real(cli_round3(rss)));
     } else {
         print_row("classify (tensor)", cls);
         print_row("classify (256x256 pixels)", pix);
+        if (a->batch > 1) {
+            char what[64];
+            snprintf(what, sizeof what, "classify batch of %d", a->batch);
+            print_row(what, bat);
+            printf("%-28s %.3f ms per image\n", "", bat.median / a->batch);
+        }
         printf("%-28s %.1f MB\n", "peak RSS after classify", rss);
     }
     json_t *gj = json_object();
@@ -296,6 +327,7 @@ static int open_timed(const args *a, covidcam_model **m, covidcam_session **s, d
     covidcam_session_options_init(&opt);
     opt.num_threads = a->threads;
     opt.precision = a->precision;
+    opt.max_batch = a->batch;
     double t0 = cli_now_ms();
     covidcam_status rc = covidcam_model_load(a->model, m, err, sizeof err);
     double t1 = cli_now_ms();
@@ -326,12 +358,13 @@ static int bench(const args *a)
     if (open_timed(a, &m, &s, &load_ms, &sess_ms))
         goto done;
     int c = covidcam_model_input_channels(m), n = covidcam_model_input_size(m);
-    size_t len = (size_t)c * (size_t)n * (size_t)n;
+    size_t len = (size_t)c * (size_t)n * (size_t)n * (size_t)(a->batch > 1 ? a->batch : 1);
     j.nc = (size_t)covidcam_model_num_classes(m);
+    j.batch = a->batch > 1 ? a->batch : 1;
     ms = malloc(2 * (size_t)a->runs * sizeof *ms);
     tensor = malloc(len * sizeof *tensor);
     pixels = malloc(PIXEL_SIDE * PIXEL_SIDE);
-    j.probs = malloc(j.nc * sizeof *j.probs);
+    j.probs = malloc(j.nc * (size_t)j.batch * sizeof *j.probs);
     if (!out || !ms || !tensor || !pixels || !j.probs) {
         fprintf(stderr, "%s: out of memory\n", prog);
         goto done;

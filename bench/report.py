@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Side-by-side table of covidcam-bench --json and torch_reference.py --json results.
 
-    report.py OURS.jsonl TORCH.jsonl
+    report.py OURS.jsonl TORCH.jsonl [TORCH_BATCH.jsonl]
 
 One row per covidcam (arch, input_size, threads, precision); the PyTorch
 columns are that (arch, input_size, threads) in each mode torch_reference.py
 ran. The ratio compares covidcam with PyTorch's fastest path of the same
 precision (fp32: the faster of channels_last and mkldnn; bf16: the faster of
-bf16_autocast and bf16_mkldnn). Standard library only.
+bf16_autocast and bf16_mkldnn). With covidcam rows that carry a batch
+(covidcam-bench --batch) and PyTorch results at that batch, a second table
+compares throughput: ms per image, and PyTorch's fastest mode of any
+precision over covidcam's. Standard library only.
 """
 
 import json
@@ -69,7 +72,37 @@ def main():
               f" | {o['rss_mb']:>12.0f}{fmt(trss, '.0f'):>7} | {o.get('load_ms', 0):>7.0f}"
               f" | {cams}")
     print(f"\ntargets: ratio <= {LATENCY_TARGET}, covidcam peak RSS <= {RSS_TARGET_MB:.0f} MB.")
+    if len(sys.argv) > 3:
+        batch_table(ours, read(sys.argv[3]))
     return 0
+
+
+def batch_table(ours, torch_rows):
+    """Throughput at a batch: ms per image of covidcam's batch call and of each
+    PyTorch mode at the same batch; speedup = PyTorch's fastest / covidcam."""
+    torch = {(r["arch"], r["input_size"], r["threads"], r.get("batch", 1),
+              r.get("mode")): r for r in torch_rows}
+    rows = [o for o in ours if o.get("batch", 1) > 1]
+    if not rows:
+        return
+    tcols = "".join(f"{SHORT[m]:>9}" for m in MODES)
+    head = (f"{'model':<9}{'size':>5}{'thr':>4}{'batch':>6} {'prec':>5} | {'covidcam':>9}"
+            f" | torch{tcols} | {'speedup':>7}")
+    print("\nthroughput: median ms per image of one call of `batch` images; speedup: PyTorch's "
+          "fastest mode (any precision) / covidcam")
+    print(head)
+    print("-" * len(head))
+    for o in sorted(rows, key=lambda r: (r["arch"], r["input_size"], r["threads"],
+                                         r.get("precision", "fp32"))):
+        b = o["batch"]
+        key = (o["arch"], o["input_size"], o["threads"], b)
+        per = {m: torch[key + (m,)]["classify"]["median"] / b if key + (m,) in torch else None
+               for m in MODES}
+        best = min((v for v in per.values() if v), default=None)
+        ours_ms = o["classify_batch_per_image_ms"]
+        tvals = "".join(f"{fmt(per[m], '.2f'):>9}" for m in MODES)
+        print(f"{key[0]:<9}{key[1]:>5}{key[2]:>4}{b:>6} {o.get('precision', 'fp32'):>5} | "
+              f"{ours_ms:>9.2f} |      {tvals} | {fmt(best / ours_ms if best else None, '.2f'):>7}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ GRADCAM=${GRADCAM:-"layer4,layer3"}
 # covidcam precisions; one the CPU cannot run (bf16 without AVX512-BF16/AMX)
 # is reported as unsupported and skipped. PyTorch modes: torch_reference.py --mode.
 PRECISIONS=${PRECISIONS:-"fp32 bf16"}
+# Batch size of the throughput rows (covidcam max_batch, PyTorch's batch);
+# 1 leaves them out. Batch runs take BATCH_RUNS calls.
+BATCH=${BATCH:-32}
+BATCH_RUNS=${BATCH_RUNS:-5}
 TORCH_MODES=${TORCH_MODES:-all}
 PY=${PY:-/usr/bin/python3}
 NICE=(nice -n 10)
@@ -37,6 +41,7 @@ results=$BUILD/bench-results
 mkdir -p "$models" "$results"
 : >"$results/covidcam.jsonl"
 : >"$results/torch.jsonl"
+: >"$results/torch_batch.jsonl"
 
 for arch in $ARCHS; do
     model=$models/${arch}_${SIZE}.safetensors
@@ -50,17 +55,26 @@ for arch in $ARCHS; do
     for t in $THREADS; do
         for p in $PRECISIONS; do
             echo "covidcam $arch threads $t $p" >&2
+            batch=()
+            [ "$BATCH" -gt 1 ] && batch=(--batch "$BATCH")
             "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$model" --threads "$t" \
                 --precision "$p" --runs "$RUNS" --warmup "$WARMUP" --gradcam "$GRADCAM" \
-                --json >>"$results/covidcam.jsonl" ||
+                "${batch[@]}" --json >>"$results/covidcam.jsonl" ||
                 echo "covidcam $arch $p: not run on this CPU (see the message above)" >&2
         done
         if [ -z "${NO_TORCH:-}" ]; then
             echo "pytorch  $arch threads $t" >&2
             "${NICE[@]}" "$PY" bench/torch_reference.py --threads "$t" --runs "$RUNS" \
                 --warmup "$WARMUP" --mode "$TORCH_MODES" --json "$model" >>"$results/torch.jsonl"
+            if [ "$BATCH" -gt 1 ]; then
+                echo "pytorch  $arch threads $t batch $BATCH" >&2
+                "${NICE[@]}" "$PY" bench/torch_reference.py --threads "$t" --runs "$BATCH_RUNS" \
+                    --warmup 2 --batch "$BATCH" --mode "$TORCH_MODES" --json "$model" \
+                    >>"$results/torch_batch.jsonl"
+            fi
         fi
     done
 done
 
-python3 bench/report.py "$results/covidcam.jsonl" "$results/torch.jsonl"
+python3 bench/report.py "$results/covidcam.jsonl" "$results/torch.jsonl" \
+    "$results/torch_batch.jsonl"
