@@ -239,8 +239,9 @@ static inline void covidcam_session_options_init_inline(covidcam_session_options
 /* Create a session for `model`. `options` may be NULL for the defaults.
  * The session builds its oneDNN primitives and buffers now, so the first
  * classification is not slower than the rest. The model must outlive it.
- * Errors: INVALID_ARGUMENT, UNSUPPORTED (precision), OUT_OF_MEMORY, BACKEND;
- * the message goes to errbuf (may be NULL). */
+ * Errors: INVALID_ARGUMENT, UNSUPPORTED (precision), LIMIT (max_batch times
+ * one image's activations above COVIDCAM_MAX_SESSION_BYTES), OUT_OF_MEMORY,
+ * BACKEND; the message goes to errbuf (may be NULL). */
 COVIDCAM_API covidcam_status covidcam_session_create(const covidcam_model *model,
                                                      const covidcam_session_options *options,
                                                      covidcam_session **out,

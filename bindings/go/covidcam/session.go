@@ -58,10 +58,17 @@ func ParsePrecision(s string) (Precision, error) {
 }
 
 // SessionOptions configures NewSession; the zero value (or nil) gives the
-// defaults: all cores, FP32.
+// defaults: all cores, FP32, one image per batch call.
 type SessionOptions struct {
 	Threads   int // oneDNN threads; 0 = all cores
 	Precision Precision
+	// MaxBatch is the most images one batch call (ClassifyTensorBatch,
+	// ClassifyPixelsBatch, ClassifyFiles) takes: 1 to MaxBatchLimit, 0 means
+	// 1. Above 1 the session builds a network for that many images at
+	// creation (about MaxBatch times one image's activations; NewSession
+	// returns ErrLimit when that exceeds the session memory limit), and a
+	// smaller batch costs as much as a full one: set it to the batch you send.
+	MaxBatch int
 }
 
 // Session holds per-goroutine inference state for one Model.
@@ -87,11 +94,12 @@ func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
 	C.covidcam_session_options_init(&o)
 	if opts != nil {
 		if err := checkInts("NewSession", "Threads", opts.Threads,
-			"Precision", int(opts.Precision)); err != nil {
+			"Precision", int(opts.Precision), "MaxBatch", opts.MaxBatch); err != nil {
 			return nil, err
 		}
 		o.num_threads = C.int(opts.Threads)
 		o.precision = C.covidcam_precision(opts.Precision)
+		o.max_batch = C.int(opts.MaxBatch)
 	}
 	mh, err := m.attach()
 	if err != nil {

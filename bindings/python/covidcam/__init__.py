@@ -20,14 +20,14 @@ from .heatmap import AugSmooth, Heatmap, Method, draw_legend
 from .assessment import Assessment
 from .image_info import Format, ImageInfo, WindowSource, probe
 from .model import Model
-from .session import Precision, Result, Session
+from .session import MAX_BATCH, Precision, Result, Session
 
 __all__ = [
     "Model", "Session", "Heatmap", "Result", "Method", "AugSmooth", "draw_legend", "Precision", "Status",
     "ImageInfo", "Format", "WindowSource", "probe", "Assessment",
     "Error", "InvalidArgumentError", "FileIOError", "BadFormatError", "UnsupportedError",
     "OutOfMemoryError", "BackendError", "LimitError", "LibraryNotFoundError",
-    "library_version", "library_path", "status_string",
+    "library_version", "library_path", "status_string", "MAX_BATCH",
 ]
 
 

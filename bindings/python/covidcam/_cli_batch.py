@@ -207,10 +207,28 @@ def _work(prog, image, sessions, item, i):
     return r
 
 
+def _work_chunk(prog, chunk, sessions, items):
+    """work_chunk: the results of consecutive items done with one
+    `chunk(session, items, results)` call; the unlistable ones failed here."""
+    rs = [Result() for _ in items]
+    for item, r in zip(items, rs):
+        if item.status:
+            r.fail(prog, item.path, item.status,
+                   _lib.get().status_string(item.status).decode(), item.error)
+    s = sessions.get()
+    try:
+        chunk(s, items, rs)
+    finally:
+        sessions.put(s)
+    return rs
+
+
 def run(prog, classes, inputs, sessions, image, json=False, quiet=False, csv_file=None,
-        index_csv=None, index_jsonl=None, columns=None):
+        index_csv=None, index_jsonl=None, columns=None, chunk=None, chunk_size=1):
     """Do every input with `image(session, item, i, result)` on a pool of
-    len(sessions) workers; 0 when every image succeeded, else 1."""
+    len(sessions) workers, or with `chunk` and chunk_size > 1 by chunks of
+    chunk_size images, one `chunk(session, items, results)` call each (the
+    output is the same); 0 when every image succeeded, else 1."""
     items = inputs.items
     show = not quiet and (len(items) > 1 or inputs.any_folder)
     progress = Progress(prog, classes, len(items), show)
@@ -245,18 +263,36 @@ def run(prog, classes, inputs, sessions, image, json=False, quiet=False, csv_fil
     pool = queue.Queue()
     for s in sessions:
         pool.put(s)
+    if chunk is not None and chunk_size > 1:
+        # units of chunk_size consecutive images (cli_batch_run's work_chunk)
+        units = [items[f:f + chunk_size] for f in range(0, len(items), chunk_size)]
+
+        def work(u):
+            return _work_chunk(prog, chunk, pool, units[u])
+
+        def emit_unit(u, rs):
+            for item, r in zip(units[u], rs):
+                emit(item, r)
+    else:
+        units = items
+
+        def work(u):
+            return _work(prog, image, pool, items[u], u)
+
+        def emit_unit(u, r):
+            emit(items[u], r)
     if len(sessions) == 1:
-        for i, item in enumerate(items):
-            emit(item, _work(prog, image, pool, item, i))
+        for u in range(len(units)):
+            emit_unit(u, work(u))
     else:
         with concurrent.futures.ThreadPoolExecutor(len(sessions)) as ex:
             pending = collections.deque()
             nxt = 0
             ahead = len(sessions) * AHEAD_PER_WORKER
-            for i, item in enumerate(items):
-                while nxt < len(items) and nxt < i + ahead:
-                    pending.append(ex.submit(_work, prog, image, pool, items[nxt], nxt))
+            for u in range(len(units)):
+                while nxt < len(units) and nxt < u + ahead:
+                    pending.append(ex.submit(work, nxt))
                     nxt += 1
-                emit(item, pending.popleft().result())
+                emit_unit(u, pending.popleft().result())
     progress.finish(inputs.not_images, inputs.not_files)
     return failed

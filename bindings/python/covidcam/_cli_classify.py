@@ -3,11 +3,11 @@
 from . import _cli_util as u
 from . import _cli_batch, _cli_inputs, _jsonout, _lib
 from .errors import Error
-from .session import Precision
+from .session import MAX_BATCH, Precision
 
 CLASSIFY_USAGE = """\
 Usage: {prog} --model FILE [--json] [--csv FILE] [--threads N] [--jobs N]
-                         [--precision P] [--pattern GLOB] [--quiet]
+                         [--precision P] [--batch N] [--pattern GLOB] [--quiet]
                          IMAGE|FOLDER|-...
 
 Classify each IMAGE (PNG, JPEG or DICOM, recognised from its bytes whatever
@@ -45,6 +45,9 @@ images (a line "OUT OF DISTRIBUTION" in the table). docs/trust.md.
                      never more than images); output stays in input order
       --precision P  fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or
                      auto (bf16 where the CPU has it, else fp32)
+      --batch N      classify N images per network pass in each worker (1 to
+                     """ + str(MAX_BATCH) + """, default 1); results agree with one by one up to
+                     float rounding (last digits of --json values)
       --pattern GLOB only files in FOLDERs whose name matches GLOB
                      (fnmatch: * ? [...]), e.g. '*.png'
   -q, --quiet        no progress and no summary on stderr
@@ -66,10 +69,10 @@ reported and counted; the exit status is then 1. Usage errors exit with 2.
 def _classify_args(argv, prog):
     opts, files = u.getopt_args(argv, "m:jt:J:qhV",
                                 ["model=", "json", "threads=", "jobs=", "csv=", "pattern=",
-                                 "quiet", "help", "version", "precision="], prog,
+                                 "quiet", "help", "version", "precision=", "batch="], prog,
                                 CLASSIFY_USAGE)
     a = {"model": None, "json": False, "threads": 0, "threads_set": False, "jobs": 0,
-         "csv": None, "pattern": None, "quiet": False, "precision": Precision.FP32}
+         "csv": None, "pattern": None, "quiet": False, "precision": Precision.FP32, "batch": 1}
     for o, v in opts:
         if o in ("-m", "--model"):
             a["model"] = v
@@ -81,6 +84,11 @@ def _classify_args(argv, prog):
             a[o[2:]] = v
         elif o == "--precision":
             a["precision"] = u.parse_precision(prog, v)
+        elif o == "--batch":
+            a["batch"] = u.parse_int(v, 1, MAX_BATCH)
+            if a["batch"] is None:
+                u.err(prog, "--batch needs an integer in [1, %d], not '%s'" % (MAX_BATCH, v))
+                raise u.Exit(2)
         elif o in ("-t", "--threads"):
             a["threads"] = u.parse_int(v, 0, 1024)
             a["threads_set"] = True
@@ -103,18 +111,8 @@ def _classify_args(argv, prog):
     return a, files
 
 
-def _classify_image(prog, a, session, item, r):
-    lib = _lib.get()
-    file = item.path
-    t0 = u.now_ms()
-    try:
-        res = session.classify_file(file)
-    except Error as exc:
-        r.fail(prog, file, exc.status, lib.status_string(exc.status).decode(), exc.message)
-        return
-    ms = u.round3(u.now_ms() - t0)
-    info = session.image_info()
-    trust = session.assessment()
+def _fill_result(prog, a, file, res, ms, info, trust, r):
+    """fill_result: one classified image's warnings, text and JSON into r."""
     warnings = info.warnings() + trust.sentences()
     for w in warnings:
         r.err += "%s: %s: warning: %s\n" % (prog, file, w)
@@ -136,15 +134,51 @@ def _classify_image(prog, a, session, item, r):
     r.obj = line
 
 
+def _classify_image(prog, a, session, item, r):
+    lib = _lib.get()
+    file = item.path
+    t0 = u.now_ms()
+    try:
+        res = session.classify_file(file)
+    except Error as exc:
+        r.fail(prog, file, exc.status, lib.status_string(exc.status).decode(), exc.message)
+        return
+    ms = u.round3(u.now_ms() - t0)
+    _fill_result(prog, a, file, res, ms, session.image_info(), session.assessment(), r)
+
+
+def _classify_chunk(prog, a, session, items, rs):
+    """classify_chunk: the listable ones of items in one classify_files call;
+    "ms" is the call's time per image."""
+    lib = _lib.get()
+    at = [k for k, item in enumerate(items) if not item.status]
+    if not at:
+        return
+    paths = [items[k].path for k in at]
+    t0 = u.now_ms()
+    try:
+        out = session.classify_files(paths)
+    except Error as exc:  # the call failed as a whole: every image with its status
+        out = [exc] * len(paths)
+    ms = u.round3((u.now_ms() - t0) / len(paths))
+    for k, file, res in zip(at, paths, out):
+        r = rs[k]
+        if isinstance(res, Error):
+            r.fail(prog, file, res.status, lib.status_string(res.status).decode(), res.message)
+            continue
+        _fill_result(prog, a, file, res, ms, res.image_info, res.assessment, r)
+
+
 def classify_main(argv, prog="covidcam classify"):
     a, files = _classify_args(argv, prog)
     inputs = _cli_inputs.expand(files, a["pattern"])
     if not inputs.items:
         u.err(prog, "no images found in the given folders or list")
         return 1
-    jobs, threads = _cli_batch.plan_workers(len(inputs.items), a["jobs"], a["threads"],
-                                            a["threads_set"])
-    opened = u.open_model(prog, a["model"], threads, jobs, a["precision"])
+    batch = a["batch"]
+    units = (len(inputs.items) + batch - 1) // batch
+    jobs, threads = _cli_batch.plan_workers(units, a["jobs"], a["threads"], a["threads_set"])
+    opened = u.open_model(prog, a["model"], threads, jobs, a["precision"], batch)
     if not opened:
         return 1
     model, sessions = opened
@@ -157,7 +191,8 @@ def classify_main(argv, prog="covidcam classify"):
         return _cli_batch.run(
             prog, model.classes, inputs, sessions,
             lambda s, item, i, r: _classify_image(prog, a, s, item, r), json=a["json"],
-            quiet=a["quiet"], csv_file=csv_file, columns=_cli_batch.CsvColumns(model.classes))
+            quiet=a["quiet"], csv_file=csv_file, columns=_cli_batch.CsvColumns(model.classes),
+            chunk=lambda s, items, rs: _classify_chunk(prog, a, s, items, rs), chunk_size=batch)
     finally:
         if csv_file:
             csv_file.close()

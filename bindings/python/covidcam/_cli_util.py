@@ -74,10 +74,10 @@ def version(prog):
     raise Exit(0)
 
 
-def open_model(prog, path, threads, n=None, precision=Precision.FP32):
+def open_model(prog, path, threads, n=None, precision=Precision.FP32, max_batch=1):
     """(model, session), or with n: (model, [n sessions]) over the one model,
-    each computing in `precision` (cli_sessions); None after printing what
-    went wrong."""
+    each computing in `precision` and taking batches of up to `max_batch`
+    images (cli_sessions); None after printing what went wrong."""
     lib = _lib.get()
     try:
         model = Model(path)
@@ -88,7 +88,8 @@ def open_model(prog, path, threads, n=None, precision=Precision.FP32):
     sessions = []
     try:
         for _ in range(n or 1):
-            sessions.append(Session(model, threads=threads, precision=precision))
+            sessions.append(Session(model, threads=threads, precision=precision,
+                                    max_batch=max_batch))
     except Error as exc:
         for s in sessions:
             s.close()

@@ -33,7 +33,9 @@ heatmap_p = ctypes.c_void_p
 class SessionOptions(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t),
                 ("num_threads", ctypes.c_int),
-                ("precision", ctypes.c_int)]
+                ("precision", ctypes.c_int),
+                ("max_batch", ctypes.c_int),      # 0.5
+                ("reserved0", ctypes.c_int)]      # 0.5's tail padding, never a field
 
 
 class GradcamOptions(ctypes.Structure):
@@ -124,6 +126,7 @@ _SIGNATURES = {
     "covidcam_session_precision": (_int, [session_p]),
     "covidcam_precision_name": (_str, [_int]),
     "covidcam_precision_parse": (status_t, [_str, c_int_p]),
+    "covidcam_session_max_batch": (_int, [session_p]),
     # classify
     "covidcam_classify_file": (status_t, [session_p, _str, c_float_p, c_float_p, _size,
                                           c_int_p]),
@@ -135,6 +138,17 @@ _SIGNATURES = {
                                             c_float_p, _size, c_int_p]),
     "covidcam_classify_image": (status_t, [session_p, _buf, _size, c_float_p, c_float_p, _size,
                                            c_int_p]),
+    # batches (0.5)
+    "covidcam_classify_tensor_batch": (status_t, [session_p, _buf, _int, _int, _int, _int,
+                                                  c_float_p, c_float_p, _size, c_int_p]),
+    "covidcam_classify_pixels_batch": (status_t, [session_p, _P(_buf), c_int_p, c_int_p,
+                                                  _P(_size), _int, c_float_p, c_float_p, _size,
+                                                  c_int_p]),
+    "covidcam_classify_files": (status_t, [session_p, _P(_str), _int, c_float_p, c_float_p,
+                                           _size, c_int_p, _P(status_t)]),
+    "covidcam_session_batch_error": (_str, [session_p, _int]),
+    "covidcam_session_batch_assessment": (status_t, [session_p, _int, _P(AssessmentStruct)]),
+    "covidcam_session_batch_image_info": (status_t, [session_p, _int, _P(ImageInfoStruct)]),
     # image formats
     "covidcam_session_image_info": (status_t, [session_p, _P(ImageInfoStruct)]),
     "covidcam_heatmap_image_info": (status_t, [heatmap_p, _P(ImageInfoStruct)]),

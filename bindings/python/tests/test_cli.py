@@ -131,6 +131,50 @@ class CliTest(unittest.TestCase):
             self.assertIn("cannot create a session: ", c[2])
         self.compare("classify", ["-m", BASIC, "--precision", "int8", "--help"])
 
+    def batch_folder(self, d):
+        """A folder of good images, a PNG and a DICOM that fail to decode, a
+        file that is no image and a link to a missing file."""
+        names = {"a.png": SAMPLE, "b.png": SAMPLE64, "c_bad.png": support.fixture(
+                     "png/err_bad_zlib.png"), "d.png": SAMPLE, "e_bad.dcm": support.fixture(
+                     "dicom/err_truncated.dcm"), "f.png": SAMPLE64}
+        jpegs = sorted(n for n in os.listdir(support.fixture("jpeg"))
+                       if n.endswith(".jpg") and not n.startswith("err_"))
+        if jpegs:
+            names["g.jpg"] = support.fixture(os.path.join("jpeg", jpegs[0]))
+        for n, src in names.items():
+            with open(os.path.join(d, n), "wb") as f:
+                f.write(support.read(src))
+        with open(os.path.join(d, "notes.txt"), "w") as f:
+            f.write("not an image\n")
+        os.symlink(os.path.join(d, "gone.png"), os.path.join(d, "h_missing.png"))
+        return d
+
+    def test_classify_batch(self):
+        """--batch N: the C program's output, for chunks that hold failed,
+        missing and unlistable files, with one worker and with two."""
+        with tempfile.TemporaryDirectory() as d:
+            folder = self.batch_folder(d)
+            for batch in ("2", "3"):
+                for extra in ([], ["--json"], ["-J", "2", "--json"], ["-J", "2"]):
+                    c, _ = self.compare("classify", ["-m", BASIC, "-t", "1", "--batch", batch]
+                                        + extra + [folder, "/nonexistent.png", SAMPLE64])
+                    self.assertEqual(c[0], 1)
+                    self.assertIn("cannot open /nonexistent.png", c[2])
+            c, _ = self.compare("classify", ["-m", BASIC, "-t", "1", "--batch=3", "--json",
+                                             "--csv", "@/out.csv", folder])
+            self.assertEqual(c[0], 1)
+            # one image, and a chunk larger than the input
+            c, _ = self.compare("classify", ["-m", BOTTLENECK, "--batch", "256", SAMPLE])
+            self.assertEqual(c[0], 0)
+
+    def test_classify_batch_usage(self):
+        for value in ("0", "257", "x", "-1", ""):
+            c, _ = self.compare("classify", ["-m", BASIC, "--batch", value, SAMPLE])
+            self.assertEqual(c[0], 2)
+            self.assertIn("--batch needs an integer in [1, 256], not '%s'" % value, c[2])
+        c, _ = self.compare("classify", ["--batch=257", "-m", BASIC, SAMPLE])
+        self.assertEqual(c[0], 2)
+
     # ---------------------------------------------------------- gradcam
 
     def test_gradcam_batch_json_real_xrays(self):
