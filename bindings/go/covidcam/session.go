@@ -94,8 +94,12 @@ func (m *Model) NewSession(opts *SessionOptions) (*Session, error) {
 	C.covidcam_session_options_init(&o)
 	if opts != nil {
 		if err := checkInts("NewSession", "Threads", opts.Threads,
-			"Precision", int(opts.Precision), "MaxBatch", opts.MaxBatch); err != nil {
+			"Precision", int(opts.Precision)); err != nil {
 			return nil, err
+		}
+		if opts.MaxBatch < 0 || opts.MaxBatch > MaxBatchLimit {
+			return nil, argError("NewSession", "MaxBatch must be in [0, %d] (0 means 1), got %d",
+				MaxBatchLimit, opts.MaxBatch)
 		}
 		o.num_threads = C.int(opts.Threads)
 		o.precision = C.covidcam_precision(opts.Precision)
