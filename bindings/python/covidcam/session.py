@@ -1,5 +1,6 @@
 """covidcam.Session (per-thread inference state) and covidcam.Result."""
 
+import array
 import ctypes
 import enum
 import os
@@ -77,7 +78,12 @@ class Session(OwnedHandle):
 
     Different sessions of one model may run in parallel threads (the library
     releases the GIL during calls). Calls on one session are serialized by a
-    lock, so sharing a session between threads is safe but not parallel."""
+    lock, so sharing a session between threads is safe but not parallel.
+
+    `max_batch` (1 to MAX_BATCH; 0 means 1) is the most images one
+    classify_batch / classify_files call takes; above 1 the session also
+    builds a network for that many images (LimitError when their activations
+    exceed the session's memory limit)."""
 
     def __init__(self, model, threads=0, precision=Precision.FP32, max_batch=1):
         if not isinstance(model, Model):
@@ -321,7 +327,8 @@ class Session(OwnedHandle):
         ndarrays (C, H, W), all of one shape, or flat float32 buffers or
         sequences of the model's input size), or a float ndarray (N, C, H, W);
         or a sequence of gray pixel images, as classify_pixels takes them (2-D
-        uint8 ndarrays, each of its own size). The results equal those of the
+        uint8 ndarrays, or tuples (buffer, width, height[, stride]) of bytes-like
+        buffers; each of its own size). The results equal those of the
         one-image calls up to float rounding (within 1e-5 of the logits' scale
         in fp32). The call fails as a whole, raising the Error of the first
         image that fails (its message names the image's index); an empty
@@ -354,7 +361,8 @@ class Session(OwnedHandle):
             if k is None:
                 raise InvalidArgumentError(
                     "classify_batch: image %d is %s; it takes tensors (float ndarrays, float "
-                    "sequences or buffers) or 2-D uint8 pixel arrays%s"
+                    "sequences or buffers) or pixels (2-D uint8 arrays, (buffer, width, "
+                    "height[, stride]) tuples)%s"
                     % (i, _describe(images[i]),
                        "; use classify_files for paths" if _is_path(images[i]) else
                        "; image bytes (PNG, JPEG, DICOM) have no batch call: classify_image "
@@ -403,7 +411,10 @@ class Session(OwnedHandle):
         keep = []
         for i, a in enumerate(images):
             try:
-                ptr, w, h, st, k = _buffers.pixels_pointer(_gray_array(a), None, None, None)
+                if _pixel_tuple(a):
+                    ptr, w, h, st, k = _buffers.pixels_pointer(*(tuple(a) + (None,))[:4])
+                else:
+                    ptr, w, h, st, k = _buffers.pixels_pointer(_gray_array(a), None, None, None)
             except InvalidArgumentError as exc:
                 raise InvalidArgumentError("image %d: %s" % (i, exc.message)) from None
             ptrs[i], widths[i], heights[i], strides[i] = ptr.value, w, h, st
@@ -572,8 +583,18 @@ def _gray_array(a):
     return a
 
 
+def _pixel_tuple(x):
+    """(buffer, width, height) or (buffer, width, height, stride): pixels as
+    classify_pixels takes a buffer."""
+    return (isinstance(x, tuple) and len(x) in (3, 4)
+            and isinstance(x[0], (bytes, bytearray, memoryview, array.array))
+            and not isinstance(x[1], float))
+
+
 def _batch_kind(x):
     """"tensor", "pixels" or None (not an input of classify_batch)."""
+    if _pixel_tuple(x):
+        return "pixels"
     if _buffers.is_ndarray(x):
         if x.dtype.kind == "f":
             return "tensor"
