@@ -142,6 +142,30 @@ fail:
     return st;
 }
 
+covidcam_status cc_open_checked(const char *path, size_t max_bytes, size_t first,
+                                cc_prefix_check check, void *ctx, int *fd_out, uint8_t **head,
+                                size_t *have_out, size_t *size_out, cc_err *e)
+{
+    if (!path || !check || !fd_out || !head || !have_out || !size_out)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path, check or output");
+    int fd = -1;
+    size_t size = 0, have = 0;
+    uint8_t *buf = NULL;
+    covidcam_status st = open_regular(path, max_bytes, &fd, &size, e);
+    if (st != COVIDCAM_OK)
+        return st;
+    if ((st = check_prefix(fd, path, &buf, size, first, check, ctx, &have, e))) {
+        close(fd);
+        free(buf);
+        return st;
+    }
+    *fd_out = fd;
+    *head = buf;
+    *have_out = have;
+    *size_out = size;
+    return COVIDCAM_OK;
+}
+
 covidcam_status cc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len,
                              cc_err *e)
 {

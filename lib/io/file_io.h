@@ -32,4 +32,13 @@ covidcam_status cc_read_file_checked(const char *path, size_t max_bytes, size_t 
                                      cc_prefix_check check, void *ctx, uint8_t **data,
                                      size_t *len, cc_err *e);
 
+/* The first part of cc_read_file_checked: open and check `path` the same way
+ * and read the prefix `check` accepts, but leave the rest in the file, open
+ * for reading: *fd (the caller closes it), the prefix in *head (*have bytes,
+ * malloc'd, the caller frees) and the file's size in *size. On failure
+ * nothing is left open or allocated. */
+covidcam_status cc_open_checked(const char *path, size_t max_bytes, size_t first,
+                                cc_prefix_check check, void *ctx, int *fd, uint8_t **head,
+                                size_t *have, size_t *size, cc_err *e);
+
 #endif

@@ -1,9 +1,11 @@
 #include "safetensors.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint64_t read_le64(const uint8_t *p)
 {
@@ -103,9 +105,11 @@ static covidcam_status parse_shape(json_t *shape, cc_st_tensor *t, uint64_t *num
     return COVIDCAM_OK;
 }
 
+/* data: the data section in memory, or NULL when it stays in the file;
+ * base: its offset in the file. */
 static covidcam_status parse_tensor(const char *name, json_t *obj, const uint8_t *data,
-                                    uint64_t data_len, cc_st_tensor *t, uint64_t *begin_out,
-                                    cc_err *e)
+                                    uint64_t data_len, uint64_t base, cc_st_tensor *t,
+                                    uint64_t *begin_out, cc_err *e)
 {
     t->name = strdup(name);
     if (!t->name)
@@ -138,7 +142,8 @@ static covidcam_status parse_tensor(const char *name, json_t *obj, const uint8_t
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
                        "tensor '%s': %lld data bytes for %llu elements of %s", name,
                        (long long)(en - b), (unsigned long long)numel, t->dtype_name);
-    t->data = data + b;
+    t->data = data ? data + b : NULL;
+    t->offset = base + (uint64_t)b;
     t->nbytes = (size_t)(en - b);
     *begin_out = (uint64_t)b;
     return COVIDCAM_OK;
@@ -172,7 +177,7 @@ static covidcam_status check_overlaps(const cc_safetensors *st, span *spans, cc_
 }
 
 static covidcam_status parse_header(json_t *root, const uint8_t *data, uint64_t data_len,
-                                    cc_safetensors *st, cc_err *e)
+                                    uint64_t base, cc_safetensors *st, cc_err *e)
 {
     size_t n = json_object_size(root);
     size_t tensors = n - (json_object_get(root, "__metadata__") ? 1 : 0);
@@ -196,7 +201,7 @@ static covidcam_status parse_header(json_t *root, const uint8_t *data, uint64_t 
         }
         size_t i = st->num_tensors++;
         spans[i].index = i;
-        if ((rc = parse_tensor(key, val, data, data_len, &st->tensors[i], &spans[i].begin, e)))
+        if ((rc = parse_tensor(key, val, data, data_len, base, &st->tensors[i], &spans[i].begin, e)))
             goto done;
         spans[i].end = spans[i].begin + st->tensors[i].nbytes;
     }
@@ -236,19 +241,27 @@ covidcam_status cc_st_check_prefix(const uint8_t *head, size_t have, uint64_t fi
                   : cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "safetensors: JSON header is not an object");
 }
 
-covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out, cc_err *e)
+/* The header of a file of file_size bytes whose first `have` bytes are at buf
+ * (have == file_size: the whole file, data in memory). */
+static covidcam_status parse(const uint8_t *buf, size_t have, uint64_t file_size, int in_memory,
+                             cc_safetensors *out, cc_err *e)
 {
-    if (len < 8)
+    if (have < 8)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "safetensors: file too short (%zu bytes) for the 8-byte header length", len);
+                       "safetensors: file too short (%zu bytes) for the 8-byte header length",
+                       have);
     uint64_t hlen = read_le64(buf);
     if (hlen > COVIDCAM_MAX_HEADER_BYTES)
         return cc_fail(e, COVIDCAM_ERR_LIMIT, "safetensors: header length %llu exceeds %u bytes",
                        (unsigned long long)hlen, COVIDCAM_MAX_HEADER_BYTES);
-    if (hlen < 2 || hlen > len - 8)
+    if (hlen < 2 || hlen > file_size - 8)
         return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
-                       "safetensors: header length %llu does not fit in the %zu-byte file",
-                       (unsigned long long)hlen, len);
+                       "safetensors: header length %llu does not fit in the %llu-byte file",
+                       (unsigned long long)hlen, (unsigned long long)file_size);
+    if (hlen > have - 8)
+        return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                       "safetensors: only %zu of the %llu header bytes were read", have - 8,
+                       (unsigned long long)hlen);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)buf + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -260,15 +273,28 @@ covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out,
         rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "safetensors: JSON header is not an object");
         goto fail;
     }
-    if ((rc = parse_header(root, buf + 8 + hlen, len - 8 - hlen, &st, e)))
+    if ((rc = parse_header(root, in_memory ? buf + 8 + hlen : NULL, file_size - 8 - hlen,
+                           8 + hlen, &st, e)))
         goto fail;
     json_decref(root);
+    st.fd = -1;
     *out = st;
     return COVIDCAM_OK;
 fail:
     json_decref(root);
     cc_st_free(&st);
     return rc;
+}
+
+covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out, cc_err *e)
+{
+    return parse(buf, len, len, 1, out, e);
+}
+
+covidcam_status cc_st_parse_header(const uint8_t *head, size_t have, uint64_t file_size,
+                                   cc_safetensors *out, cc_err *e)
+{
+    return parse(head, have, file_size, 0, out, e);
 }
 
 const cc_st_tensor *cc_st_find(const cc_safetensors *st, const char *name)
@@ -329,4 +355,57 @@ void cc_st_to_f32(const cc_st_tensor *t, float *out)
             }
         }
     }
+}
+
+/* Widen n 2-byte values at the start of out to floats, from the last one
+ * down, so each is read before its bytes are overwritten. */
+static void widen16(cc_dtype dt, float *out, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)out;
+    for (size_t i = n; i-- > 0;) {
+        uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        uint32_t u = (uint32_t)h << 16;
+        float v;
+        if (dt == CC_DT_BF16)
+            memcpy(&v, &u, 4);
+        else
+            v = half_to_float(h);
+        out[i] = v;
+    }
+}
+
+covidcam_status cc_st_read_f32(const cc_safetensors *st, const cc_st_tensor *t, float *out,
+                               cc_err *e)
+{
+    if (t->data || !st->path) {
+        cc_st_to_f32(t, out);
+        return COVIDCAM_OK;
+    }
+    uint8_t *p = (uint8_t *)out;
+    size_t done = 0;
+    while (done < t->nbytes) {
+        size_t chunk = t->nbytes - done > ((size_t)1 << 30) ? (size_t)1 << 30 : t->nbytes - done;
+        ssize_t got = pread(st->fd, p + done, chunk, (off_t)(t->offset + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return cc_fail(e, COVIDCAM_ERR_IO, "cannot read %s: %s (tensor '%s')", st->path,
+                           strerror(errno), t->name);
+        if (got == 0)
+            return cc_fail(e, COVIDCAM_ERR_IO,
+                           "cannot read %s: the file shrank while tensor '%s' was read",
+                           st->path, t->name);
+        done += (size_t)got;
+    }
+    size_t n = cc_st_numel(t);
+    if (t->dtype == CC_DT_F32) {
+        for (size_t i = 0; i < n; i++) { /* little-endian in the file */
+            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&out[i], &u, 4);
+        }
+    } else {
+        widen16(t->dtype, out, n);
+    }
+    return COVIDCAM_OK;
 }

@@ -20,7 +20,8 @@ typedef struct cc_st_tensor {
     char dtype_name[16]; /* as written in the file, for messages */
     int ndim;
     int64_t shape[CC_MAX_NDIM];
-    const uint8_t *data; /* points into the parsed buffer */
+    const uint8_t *data; /* points into the parsed buffer; NULL after cc_st_parse_header */
+    uint64_t offset;     /* of the data from the start of the file */
     size_t nbytes;
 } cc_st_tensor;
 
@@ -34,6 +35,10 @@ typedef struct cc_safetensors {
     size_t num_tensors;
     cc_st_meta *meta;
     size_t num_meta;
+    /* After cc_st_parse_header, the caller sets the open file the tensor data
+     * is read from (cc_st_read_f32); not owned. NULL path: data in memory. */
+    const char *path;
+    int fd;
 } cc_safetensors;
 
 /* Parse `len` bytes at `buf`. Tensor data pointers point into `buf`, which must
@@ -44,6 +49,14 @@ typedef struct cc_safetensors {
  * than CC_MAX_NDIM dims or unknown dtypes are kept with dtype CC_DT_OTHER so the
  * caller can name them. BAD_FORMAT/LIMIT messages name the offending entry. */
 covidcam_status cc_st_parse(const uint8_t *buf, size_t len, cc_safetensors *out, cc_err *e);
+
+/* The same checks on the header alone: `head` holds the first `have` bytes
+ * (at least the header, as cc_st_check_prefix asks for) of a file of
+ * `file_size` bytes, and data offsets are checked against the file's size.
+ * Tensor data stay in the file (data NULL) until cc_st_read_f32, so loading a
+ * model never holds the whole file in memory. */
+covidcam_status cc_st_parse_header(const uint8_t *head, size_t have, uint64_t file_size,
+                                   cc_safetensors *out, cc_err *e);
 
 /* A cc_prefix_check (lib/io/file_io.h) for model files: the header length and the
  * JSON header are checked (as cc_st_parse does) before the tensor data is read,
@@ -61,7 +74,14 @@ const char *cc_st_meta_get(const cc_safetensors *st, const char *key);
 /* Number of elements of t. */
 size_t cc_st_numel(const cc_st_tensor *t);
 
-/* Convert t to fp32 into out (cc_st_numel(t) floats). F32, BF16, F16 only. */
+/* Convert t to fp32 into out (cc_st_numel(t) floats). F32, BF16, F16 only.
+ * t's data must be in memory (cc_st_parse). */
 void cc_st_to_f32(const cc_st_tensor *t, float *out);
+
+/* t of st as fp32 into out (cc_st_numel(t) floats), converted from memory or
+ * read from st's file (into `out` itself, so no second buffer). IO, naming the
+ * file, when the read fails or the file shrank since its header was read. */
+covidcam_status cc_st_read_f32(const cc_safetensors *st, const cc_st_tensor *t, float *out,
+                               cc_err *e);
 
 #endif

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "denormal.h"
+#include "file_io.h"
 #include "model_meta.h"
 #include "ood.h"
 #include "png_io.h"
@@ -137,7 +139,10 @@ static float *load_f32(const cc_safetensors *st, const char *name, cc_err *e, co
         *rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for tensor '%s'", name);
         return NULL;
     }
-    cc_st_to_f32(t, v);
+    if ((*rc = cc_st_read_f32(st, t, v, e))) {
+        free(v);
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(v[i])) {
             *rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "tensor '%s' contains %s at element %zu",
@@ -417,33 +422,43 @@ done:
     return rc;
 }
 
+/* The file's header is read and checked first, the tensor data one tensor at
+ * a time while the weights are built, so loading holds the header, the
+ * weights and one tensor, never the whole file (docs/precision.md, load). */
+static covidcam_status load_file(const char *path, covidcam_model **out, cc_err *e)
+{
+    int fd = -1;
+    uint8_t *head = NULL;
+    size_t have = 0, size = 0;
+    cc_safetensors st = {0};
+    covidcam_status rc = cc_open_checked(path, (size_t)COVIDCAM_MAX_MODEL_BYTES, 8,
+                                         cc_st_check_prefix, NULL, &fd, &head, &have, &size, e);
+    if (rc)
+        return rc;
+    if ((rc = cc_st_parse_header(head, have, size, &st, e)) == COVIDCAM_OK) {
+        st.path = path;
+        st.fd = fd;
+        rc = cc_model_from_safetensors(&st, out, e);
+    }
+    cc_st_free(&st);
+    free(head);
+    close(fd);
+    return rc;
+}
+
 covidcam_status covidcam_model_load(const char *path, covidcam_model **out, char *errbuf,
                                     size_t errbuf_size)
 {
     cc_err e = {{0}};
-    uint8_t *data = NULL;
-    size_t len = 0;
     covidcam_status rc;
     if (!path || !out) {
         rc = cc_fail(&e, COVIDCAM_ERR_INVALID_ARGUMENT, "model path and out must not be NULL");
         cc_err_export(&e, errbuf, errbuf_size);
         return rc;
     }
-    rc = cc_read_file_checked(path, (size_t)COVIDCAM_MAX_MODEL_BYTES, 8, cc_st_check_prefix, NULL,
-                              &data, &len, &e);
-    if (rc == COVIDCAM_OK) {
-        rc = covidcam_model_load_from_memory(data, len, out, errbuf, errbuf_size);
-        free(data);
-        if (rc && errbuf && errbuf_size) {
-            /* The culprit comes first so a long path cannot push it out. */
-            char tmp[COVIDCAM_ERRBUF_SIZE];
-            snprintf(tmp, sizeof tmp, "%s", errbuf);
-            snprintf(errbuf, errbuf_size, "%s (in %s)", tmp, path);
-        }
-        return rc;
-    }
-    /* A header refused before the tensor data was read: name the file too. */
-    if (rc != COVIDCAM_ERR_IO && !strstr(e.msg, path)) {
+    /* I/O errors name the file already; name it in the others, after the
+     * culprit, so a long path cannot push the culprit out. */
+    if ((rc = load_file(path, out, &e)) && rc != COVIDCAM_ERR_IO && !strstr(e.msg, path)) {
         cc_err tmp = e;
         cc_fail(&e, rc, "%s (in %s)", tmp.msg, path);
     }

@@ -45,7 +45,10 @@ static float *read_finite(const cc_safetensors *st, const char *name, cc_err *e,
         *rc = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for tensor '%s'", name);
         return NULL;
     }
-    cc_st_to_f32(t, v);
+    if ((*rc = cc_st_read_f32(st, t, v, e))) {
+        free(v);
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) {
             *rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT, "tensor '%s' is not finite at element %zu",
