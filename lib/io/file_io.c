@@ -116,6 +116,32 @@ static covidcam_status check_prefix(int fd, const char *path, uint8_t **buf, siz
     }
 }
 
+/* Open path and read the prefix `check` accepts (none without a check): the
+ * descriptor, the prefix and the size; nothing left open or allocated on
+ * failure. */
+static covidcam_status open_prefix(const char *path, size_t max_bytes, size_t first,
+                                   cc_prefix_check check, void *ctx, int *fd_out,
+                                   uint8_t **buf_out, size_t *have_out, size_t *size_out,
+                                   cc_err *e)
+{
+    int fd = -1;
+    size_t size = 0, have = 0;
+    uint8_t *buf = NULL;
+    covidcam_status st = open_regular(path, max_bytes, &fd, &size, e);
+    if (st != COVIDCAM_OK)
+        return st;
+    if (check && (st = check_prefix(fd, path, &buf, size, first, check, ctx, &have, e))) {
+        close(fd);
+        free(buf);
+        return st;
+    }
+    *fd_out = fd;
+    *buf_out = buf;
+    *have_out = have;
+    *size_out = size;
+    return COVIDCAM_OK;
+}
+
 covidcam_status cc_read_file_checked(const char *path, size_t max_bytes, size_t first,
                                      cc_prefix_check check, void *ctx, uint8_t **data,
                                      size_t *len, cc_err *e)
@@ -125,45 +151,28 @@ covidcam_status cc_read_file_checked(const char *path, size_t max_bytes, size_t 
     int fd = -1;
     size_t size = 0, have = 0;
     uint8_t *buf = NULL;
-    covidcam_status st = open_regular(path, max_bytes, &fd, &size, e);
+    covidcam_status st = open_prefix(path, max_bytes, first, check, ctx, &fd, &buf, &have,
+                                     &size, e);
     if (st != COVIDCAM_OK)
         return st;
-    if (check && (st = check_prefix(fd, path, &buf, size, first, check, ctx, &have, e)))
-        goto fail;
-    if ((st = fill_to(fd, path, &buf, &have, size, e)) != COVIDCAM_OK)
-        goto fail;
+    st = fill_to(fd, path, &buf, &have, size, e);
     close(fd);
-    *data = buf;
-    *len = size;
-    return COVIDCAM_OK;
-fail:
-    close(fd);
-    free(buf);
-    return st;
-}
-
-covidcam_status cc_open_checked(const char *path, size_t max_bytes, size_t first,
-                                cc_prefix_check check, void *ctx, int *fd_out, uint8_t **head,
-                                size_t *have_out, size_t *size_out, cc_err *e)
-{
-    if (!path || !check || !fd_out || !head || !have_out || !size_out)
-        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path, check or output");
-    int fd = -1;
-    size_t size = 0, have = 0;
-    uint8_t *buf = NULL;
-    covidcam_status st = open_regular(path, max_bytes, &fd, &size, e);
-    if (st != COVIDCAM_OK)
-        return st;
-    if ((st = check_prefix(fd, path, &buf, size, first, check, ctx, &have, e))) {
-        close(fd);
+    if (st != COVIDCAM_OK) {
         free(buf);
         return st;
     }
-    *fd_out = fd;
-    *head = buf;
-    *have_out = have;
-    *size_out = size;
+    *data = buf;
+    *len = size;
     return COVIDCAM_OK;
+}
+
+covidcam_status cc_open_checked(const char *path, size_t max_bytes, size_t first,
+                                cc_prefix_check check, void *ctx, int *fd, uint8_t **head,
+                                size_t *have, size_t *size, cc_err *e)
+{
+    if (!path || !check || !fd || !head || !have || !size)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "NULL path, check or output");
+    return open_prefix(path, max_bytes, first, check, ctx, fd, head, have, size, e);
 }
 
 covidcam_status cc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len,

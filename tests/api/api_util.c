@@ -39,6 +39,47 @@ covidcam_model *au_load(const char *name)
     return m;
 }
 
+covidcam_model *au_load_path(const char *path)
+{
+    covidcam_model *m = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    covidcam_status st = covidcam_model_load(path, &m, err, sizeof err);
+    if (st != COVIDCAM_OK)
+        fail_msg("loading %s: %s (%s)", path, covidcam_status_string(st), err);
+    return m;
+}
+
+const char *au_shipped_model(void)
+{
+    static char path[4096];
+    const char *root = getenv("CC_SOURCE_ROOT");
+    snprintf(path, sizeof path, "%s/models/covidcam-cxr.safetensors", root ? root : ".");
+    return path;
+}
+
+covidcam_status au_try_session(const covidcam_model *m, covidcam_precision p, int threads,
+                               int max_batch, covidcam_session **s, char *err, size_t n)
+{
+    covidcam_session_options o;
+    covidcam_session_options_init(&o);
+    o.precision = p;
+    o.num_threads = threads;
+    o.max_batch = max_batch;
+    return covidcam_session_create(m, &o, s, err, n);
+}
+
+covidcam_session *au_session_with(const covidcam_model *m, covidcam_precision p, int threads,
+                                  int max_batch)
+{
+    covidcam_session *s = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    covidcam_status st = au_try_session(m, p, threads, max_batch, &s, err, sizeof err);
+    if (st != COVIDCAM_OK)
+        fail_msg("%s session (max_batch %d): %s (%s)", covidcam_precision_name(p), max_batch,
+                 covidcam_status_string(st), err);
+    return s;
+}
+
 covidcam_session *au_session(const covidcam_model *m, int threads)
 {
     covidcam_session_options o;

@@ -24,6 +24,22 @@ covidcam_model *au_load(const char *name);
 /* A session with `threads` threads (0 = default); fails the test on error. */
 covidcam_session *au_session(const covidcam_model *m, int threads);
 
+/* Load the model at `path` (any path); fails the test on error. */
+covidcam_model *au_load_path(const char *path);
+
+/* The shipped model's path, $CC_SOURCE_ROOT/models/covidcam-cxr.safetensors
+ * (static storage). */
+const char *au_shipped_model(void);
+
+/* Try a session of precision p with `threads` threads and `max_batch`; the
+ * status, the message in err (n bytes, may be NULL). */
+covidcam_status au_try_session(const covidcam_model *m, covidcam_precision p, int threads,
+                               int max_batch, covidcam_session **s, char *err, size_t n);
+
+/* The same, failing the test on error. */
+covidcam_session *au_session_with(const covidcam_model *m, covidcam_precision p, int threads,
+                                  int max_batch);
+
 /* Write `len` bytes to a new temporary file; returns its malloc'd path. */
 char *au_write_temp(const void *buf, size_t len);
 

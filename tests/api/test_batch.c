@@ -13,40 +13,12 @@
 
 #include <cmocka.h>
 
+#include "api_util.h"
 #include "covidcam.h"
 #include "test_util.h"
 
 #define MAXC 8
 #define N 6
-
-static covidcam_model *load(const char *path)
-{
-    covidcam_model *m = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE] = "";
-    if (covidcam_model_load(path, &m, err, sizeof err))
-        fail_msg("%s: %s", path, err);
-    return m;
-}
-
-static covidcam_status open_session(const covidcam_model *m, covidcam_precision p, int max_batch,
-                                    covidcam_session **s, char *err, size_t n)
-{
-    covidcam_session_options o;
-    covidcam_session_options_init(&o);
-    o.num_threads = 1;
-    o.precision = p;
-    o.max_batch = max_batch;
-    return covidcam_session_create(m, &o, s, err, n);
-}
-
-static covidcam_session *session(const covidcam_model *m, covidcam_precision p, int max_batch)
-{
-    covidcam_session *s = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE] = "";
-    if (open_session(m, p, max_batch, &s, err, sizeof err))
-        fail_msg("session (%s, max_batch %d): %s", covidcam_precision_name(p), max_batch, err);
-    return s;
-}
 
 /* fp32: a batch kernel sums in another order, so a logit moves by a few fp32
  * ulps of the sums behind it: 1e-5 of the logits' scale. bf16: such a change
@@ -100,12 +72,12 @@ static void check_tensors(const char *model, covidcam_precision p, int max_batch
 {
     char path[64];
     snprintf(path, sizeof path, "%s.safetensors", model);
-    covidcam_model *m = load(tu_fixture(path));
+    covidcam_model *m = au_load_path(tu_fixture(path));
     int c = covidcam_model_input_channels(m), sz = covidcam_model_input_size(m);
     int nc = covidcam_model_num_classes(m);
     size_t one = 0;
     float *x = tensors_of(model, count, &one);
-    covidcam_session *single = session(m, p, 0), *batch = session(m, p, max_batch);
+    covidcam_session *single = au_session_with(m, p, 1, 0), *batch = au_session_with(m, p, 1, max_batch);
     assert_int_equal(covidcam_session_max_batch(batch), max_batch);
     float zb[N * MAXC], pb[N * MAXC];
     int tb[N];
@@ -129,9 +101,9 @@ static void check_tensors(const char *model, covidcam_precision p, int max_batch
 
 static int have_bf16(void)
 {
-    covidcam_model *m = load(tu_fixture("basic.safetensors"));
+    covidcam_model *m = au_load_path(tu_fixture("basic.safetensors"));
     covidcam_session *s = NULL;
-    int ok = open_session(m, COVIDCAM_PRECISION_BF16, 0, &s, NULL, 0) == COVIDCAM_OK;
+    int ok = au_try_session(m, COVIDCAM_PRECISION_BF16, 1, 0, &s, NULL, 0) == COVIDCAM_OK;
     covidcam_session_free(s);
     covidcam_model_free(m);
     return ok;
@@ -156,9 +128,9 @@ static void test_tensor_batches(void **state)
 static void test_pixel_batch(void **state)
 {
     (void)state;
-    covidcam_model *m = load(tu_fixture("basic.safetensors"));
-    covidcam_session *single = session(m, COVIDCAM_PRECISION_FP32, 0);
-    covidcam_session *batch = session(m, COVIDCAM_PRECISION_FP32, 4);
+    covidcam_model *m = au_load_path(tu_fixture("basic.safetensors"));
+    covidcam_session *single = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
+    covidcam_session *batch = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 4);
     static const int w[4] = {64, 97, 40, 130}, h[4] = {64, 131, 55, 70};
     uint8_t *px[4];
     size_t stride[4];
@@ -210,9 +182,9 @@ static void test_pixel_batch(void **state)
 static void test_files(void **state)
 {
     (void)state;
-    covidcam_model *m = load(tu_fixture("bottleneck.safetensors"));
-    covidcam_session *single = session(m, COVIDCAM_PRECISION_FP32, 0);
-    covidcam_session *batch = session(m, COVIDCAM_PRECISION_FP32, 5);
+    covidcam_model *m = au_load_path(tu_fixture("bottleneck.safetensors"));
+    covidcam_session *single = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
+    covidcam_session *batch = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 5);
     char p0[4096], p1[4096], p2[4096], p3[4096], p4[4096];
     snprintf(p0, sizeof p0, "%s", tu_fixture("sample_97x131.png"));
     snprintf(p1, sizeof p1, "%s", tu_fixture("no-such-file.png"));
@@ -293,16 +265,15 @@ static void test_files(void **state)
 static void test_arguments(void **state)
 {
     (void)state;
-    covidcam_model *m = load(tu_fixture("basic.safetensors"));
+    covidcam_model *m = au_load_path(tu_fixture("basic.safetensors"));
     covidcam_session *s = NULL;
     char err[COVIDCAM_ERRBUF_SIZE] = "";
-    assert_int_equal(open_session(m, COVIDCAM_PRECISION_FP32, -1, &s, err, sizeof err),
+    assert_int_equal(au_try_session(m, COVIDCAM_PRECISION_FP32, 1, -1, &s, err, sizeof err),
                      COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "max_batch"));
-    assert_int_equal(open_session(m, COVIDCAM_PRECISION_FP32, COVIDCAM_MAX_BATCH + 1, &s, err,
-                                  sizeof err),
+    assert_int_equal(au_try_session(m, COVIDCAM_PRECISION_FP32, 1, COVIDCAM_MAX_BATCH + 1, &s, err, sizeof err),
                      COVIDCAM_ERR_INVALID_ARGUMENT);
-    s = session(m, COVIDCAM_PRECISION_FP32, 0);
+    s = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
     assert_int_equal(covidcam_session_max_batch(s), 1);
     assert_int_equal(covidcam_session_max_batch(NULL), 0);
     float x[64 * 64 * 2] = {0}, z[2 * MAXC];
@@ -340,16 +311,13 @@ static void test_real_batch(void **state)
     (void)state;
     if (!tu_have_shared())
         skip();
-    char path[4096];
-    snprintf(path, sizeof path, "%s/models/covidcam-cxr.safetensors",
-             getenv("CC_SOURCE_ROOT") ? getenv("CC_SOURCE_ROOT") : ".");
-    covidcam_model *m = load(path);
+    covidcam_model *m = au_load_path(au_shipped_model());
     char *files[8] = {0};
     int n = tu_list_pngs(tu_shared("val/COVID"), files, 4);
     n += tu_list_pngs(tu_shared("val/Normal"), files + n, 4);
     assert_int_equal(n, 8);
-    covidcam_session *single = session(m, COVIDCAM_PRECISION_FP32, 0);
-    covidcam_session *batch = session(m, COVIDCAM_PRECISION_FP32, 8);
+    covidcam_session *single = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
+    covidcam_session *batch = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 8);
     float zb[8 * MAXC], pb[8 * MAXC];
     int tb[8];
     assert_int_equal(covidcam_classify_files(batch, (const char *const *)files, 8, pb, zb, MAXC,

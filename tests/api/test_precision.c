@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "api_util.h"
 #include "covidcam.h"
 #include "prepared.h" /* white-box: the model's shared bf16 weights */
 #include "session.h"
@@ -75,34 +76,6 @@ static void skip_without_bf16(void)
     skip();
 }
 
-static covidcam_model *load(const char *path)
-{
-    covidcam_model *m = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE] = "";
-    if (covidcam_model_load(path, &m, err, sizeof err))
-        fail_msg("%s: %s", path, err);
-    return m;
-}
-
-static covidcam_status open_session(const covidcam_model *m, covidcam_precision p, int threads,
-                                    covidcam_session **s, char *err, size_t err_size)
-{
-    covidcam_session_options o;
-    covidcam_session_options_init(&o);
-    o.precision = p;
-    o.num_threads = threads;
-    return covidcam_session_create(m, &o, s, err, err_size);
-}
-
-static covidcam_session *session(const covidcam_model *m, covidcam_precision p, int threads)
-{
-    covidcam_session *s = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE] = "";
-    if (open_session(m, p, threads, &s, err, sizeof err))
-        fail_msg("%s session: %s", covidcam_precision_name(p), err);
-    return s;
-}
-
 static void test_names(void **state)
 {
     (void)state;
@@ -128,21 +101,21 @@ static void test_names(void **state)
 static void test_resolution(void **state)
 {
     (void)state;
-    covidcam_model *m = load(tu_fixture("basic.safetensors"));
+    covidcam_model *m = au_load_path(tu_fixture("basic.safetensors"));
     covidcam_session *s = NULL;
     char err[COVIDCAM_ERRBUF_SIZE] = "";
 
-    s = session(m, COVIDCAM_PRECISION_FP32, 1);
+    s = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
     assert_int_equal(covidcam_session_precision(s), COVIDCAM_PRECISION_FP32);
     covidcam_session_free(s);
 
-    s = session(m, COVIDCAM_PRECISION_AUTO, 1);
+    s = au_session_with(m, COVIDCAM_PRECISION_AUTO, 1, 0);
     assert_int_equal(covidcam_session_precision(s),
                      expect_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32);
     covidcam_session_free(s);
 
     s = NULL;
-    covidcam_status rc = open_session(m, COVIDCAM_PRECISION_BF16, 1, &s, err, sizeof err);
+    covidcam_status rc = au_try_session(m, COVIDCAM_PRECISION_BF16, 1, 0, &s, err, sizeof err);
     if (expect_bf16()) {
         assert_int_equal(rc, COVIDCAM_OK);
         assert_int_equal(covidcam_session_precision(s), COVIDCAM_PRECISION_BF16);
@@ -156,10 +129,10 @@ static void test_resolution(void **state)
             assert_non_null(strstr(err, "as avx2"));
     }
 
-    rc = open_session(m, COVIDCAM_PRECISION_INT8, 1, &s, err, sizeof err);
+    rc = au_try_session(m, COVIDCAM_PRECISION_INT8, 1, 0, &s, err, sizeof err);
     assert_int_equal(rc, COVIDCAM_ERR_UNSUPPORTED);
     assert_non_null(strstr(err, "int8"));
-    rc = open_session(m, (covidcam_precision)7, 1, &s, err, sizeof err);
+    rc = au_try_session(m, (covidcam_precision)7, 1, 0, &s, err, sizeof err);
     assert_int_equal(rc, COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err, "unknown precision 7"));
     covidcam_model_free(m);
@@ -188,10 +161,10 @@ static void test_bf16_logits(void **state)
     for (int mi = 0; mi < 2; mi++) {
         char path[64], key[64];
         snprintf(path, sizeof path, "%s.safetensors", models[mi]);
-        covidcam_model *m = load(tu_fixture(path));
+        covidcam_model *m = au_load_path(tu_fixture(path));
         size_t nc = (size_t)covidcam_model_num_classes(m);
         for (int threads = 1; threads <= 2; threads++) {
-            covidcam_session *s = session(m, COVIDCAM_PRECISION_BF16, threads);
+            covidcam_session *s = au_session_with(m, COVIDCAM_PRECISION_BF16, threads, 0);
             for (int k = 0; k < 3; k++) {
                 float z[MAXC], p[MAXC];
                 snprintf(key, sizeof key, "%s.input.%d", models[mi], k);
@@ -231,11 +204,11 @@ static void test_bf16_shared_weights(void **state)
 {
     (void)state;
     skip_without_bf16();
-    covidcam_model *m = load(tu_fixture("bottleneck.safetensors"));
-    covidcam_session *f = session(m, COVIDCAM_PRECISION_FP32, 1);
+    covidcam_model *m = au_load_path(tu_fixture("bottleneck.safetensors"));
+    covidcam_session *f = au_session_with(m, COVIDCAM_PRECISION_FP32, 1, 0);
     assert_null(m->prep->bf16);
-    covidcam_session *a = session(m, COVIDCAM_PRECISION_BF16, 1);
-    covidcam_session *b = session(m, COVIDCAM_PRECISION_BF16, 1);
+    covidcam_session *a = au_session_with(m, COVIDCAM_PRECISION_BF16, 1, 0);
+    covidcam_session *b = au_session_with(m, COVIDCAM_PRECISION_BF16, 1, 0);
     const cc_prepared *p = m->prep->bf16;
     assert_non_null(p);
     assert_ptr_equal(a->net->stem.w, p->stem);
@@ -292,12 +265,9 @@ static void test_bf16_gradcam(void **state)
     skip_without_bf16();
     if (!tu_have_shared())
         skip();
-    char model[4096];
-    snprintf(model, sizeof model, "%s/models/covidcam-cxr.safetensors",
-             getenv("CC_SOURCE_ROOT") ? getenv("CC_SOURCE_ROOT") : ".");
-    covidcam_model *m = load(model);
-    covidcam_session *s32 = session(m, COVIDCAM_PRECISION_FP32, 0);
-    covidcam_session *s16 = session(m, COVIDCAM_PRECISION_BF16, 0);
+    covidcam_model *m = au_load_path(au_shipped_model());
+    covidcam_session *s32 = au_session_with(m, COVIDCAM_PRECISION_FP32, 0, 0);
+    covidcam_session *s16 = au_session_with(m, COVIDCAM_PRECISION_BF16, 0, 0);
     static const char *const dirs[] = {"val/COVID", "val/Normal", "val/ViralPneumonia"};
     static const char *const layers[] = {"layer4", "layer3", "layer2"};
     for (int li = 0; li < 3; li++) {
@@ -351,7 +321,7 @@ static void *work(void *arg)
     worker *w = arg;
     covidcam_session *s = NULL;
     char err[COVIDCAM_ERRBUF_SIZE];
-    if (open_session(w->m, w->p, 1, &s, err, sizeof err)) {
+    if (au_try_session(w->m, w->p, 1, 0, &s, err, sizeof err)) {
         w->mismatches = -1;
         return NULL;
     }
@@ -370,7 +340,7 @@ static void *work(void *arg)
 static void test_mixed_threads(void **state)
 {
     (void)state;
-    covidcam_model *m = load(tu_fixture("basic.safetensors"));
+    covidcam_model *m = au_load_path(tu_fixture("basic.safetensors"));
     float *x[3];
     for (int k = 0; k < 3; k++) {
         char key[32];
@@ -382,7 +352,7 @@ static void test_mixed_threads(void **state)
         print_message("no native bf16 here: both threads run fp32\n");
     worker w[2] = {{.m = m, .p = COVIDCAM_PRECISION_FP32}, {.m = m, .p = second}};
     for (int i = 0; i < 2; i++) {
-        covidcam_session *s = session(m, w[i].p, 1);
+        covidcam_session *s = au_session_with(m, w[i].p, 1, 0);
         for (int k = 0; k < 3; k++) {
             float p[MAXC];
             w[i].x[k] = x[k];
@@ -411,12 +381,9 @@ static void test_bf16_validation(void **state)
     skip_without_bf16();
     if (!tu_have_shared())
         skip();
-    char model[4096];
-    snprintf(model, sizeof model, "%s/models/covidcam-cxr.safetensors",
-             getenv("CC_SOURCE_ROOT") ? getenv("CC_SOURCE_ROOT") : ".");
-    covidcam_model *m = load(model);
-    covidcam_session *s32 = session(m, COVIDCAM_PRECISION_FP32, 0);
-    covidcam_session *s16 = session(m, COVIDCAM_PRECISION_BF16, 0);
+    covidcam_model *m = au_load_path(au_shipped_model());
+    covidcam_session *s32 = au_session_with(m, COVIDCAM_PRECISION_FP32, 0, 0);
+    covidcam_session *s16 = au_session_with(m, COVIDCAM_PRECISION_BF16, 0, 0);
     static const char *const dirs[] = {"val/COVID", "val/Normal", "val/ViralPneumonia"};
     int total = 0, agree = 0;
     double worst = 0.0;
