@@ -290,6 +290,12 @@ func (p *progress) finish(notImages, notFiles int) {
 
 type imageFunc func(s *covidcam.Session, it item, i int, r *result)
 
+// chunkFunc does `len(items)` consecutive images with one batch call of the
+// session, filling rs[k] for items[k] (cli_chunk_fn). Items whose status is
+// set (they could not be listed) already have their error result and must be
+// left out of the call.
+type chunkFunc func(s *covidcam.Session, items []item, rs []result)
+
 type batch struct {
 	prog                 string
 	classes              []string
@@ -298,13 +304,16 @@ type batch struct {
 	csv, indexCSV, index io.Writer // nil when not written
 	columns              csvColumns
 	image                imageFunc
+	chunk                chunkFunc // with chunkSize > 1: the images go by chunks instead
+	chunkSize            int
 	stdout, stderr       io.Writer
 }
 
 const jsonFailure = `{"status":"out of memory","error":"cannot format the JSON line"}`
 
-// run does every input on one goroutine per session and writes the results
-// in input order; 0 when every image succeeded, else 1.
+// run does every input on one goroutine per session, by chunks of chunkSize
+// images when a chunk function is set (the output is the same), and writes
+// the results in input order; 0 when every image succeeded, else 1.
 func (b *batch) run(sessions []*covidcam.Session) int {
 	items := b.in.items
 	show := !b.quiet && (len(items) > 1 || b.in.anyFolder)
@@ -321,23 +330,47 @@ func (b *batch) run(sessions []*covidcam.Session) int {
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
-	work := func(s *covidcam.Session, i int) {
-		var r result
+	// listed is the result of an item before its image is done: the
+	// error of one that could not be listed.
+	listed := func(it item) (r result) {
 		r.top = -1
-		if it := items[i]; it.status != 0 {
+		if it.status != 0 {
 			r.fail(b.prog, it.path, &covidcam.Error{Status: covidcam.Status(it.status),
 				Message: it.err})
-		} else {
-			b.image(s, it, i, &r)
+		}
+		return r
+	}
+	work := func(s *covidcam.Session, i int) {
+		r := listed(items[i])
+		if items[i].status == 0 {
+			b.image(s, items[i], i, &r)
 		}
 		results[i] <- r
 	}
-	// A token per item a worker may start: at most aheadPerWorker per
-	// worker beyond the one being written.
+	units, size := len(items), 1
+	if b.chunk != nil && b.chunkSize > 1 {
+		size = b.chunkSize
+		units = (len(items) + size - 1) / size
+		// Chunk c: images c * size on, in one batch call (work_chunk).
+		work = func(s *covidcam.Session, c int) {
+			first := c * size
+			chunk := items[first:min(first+size, len(items))]
+			rs := make([]result, len(chunk))
+			for k, it := range chunk {
+				rs[k] = listed(it)
+			}
+			b.chunk(s, chunk, rs)
+			for k := range rs {
+				results[first+k] <- rs[k]
+			}
+		}
+	}
+	// A token per unit (item or chunk) a worker may start: at most
+	// aheadPerWorker per worker beyond the one being written.
 	next := make(chan int, len(sessions)*aheadPerWorker)
 	go func() {
-		for i := range items {
-			next <- i
+		for u := 0; u < units; u++ {
+			next <- u
 		}
 		close(next)
 	}()

@@ -3,9 +3,10 @@
 // the same inputs.
 //
 //	covidcam-go classify -m model.safetensors [-j] [--csv FILE] [-t N] [-J N]
-//	        [--pattern GLOB] [-q] IMAGE|FOLDER|-...
+//	        [--precision P] [--batch N] [--pattern GLOB] [-q] IMAGE|FOLDER|-...
 //	covidcam-go gradcam -m model.safetensors [-l LAYER] [-c CLASS] [-M METHOD]
-//	        [-a ALPHA] [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB] [-q]
+//	        [-a ALPHA] [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB]
+//	        [--precision P] [-q]
 //	        [-o OVERLAY.png] [--heatmap HEAT.png] [--npy MAP.npy] IMAGE|FOLDER|-...
 //	covidcam-go gradcam ... --out-dir DIR [--overlay] [--heatmap] [--npy] IMAGE|FOLDER|-...
 //
@@ -20,6 +21,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,9 +33,11 @@ func main() {
 }
 
 const usage = `Usage: covidcam-go classify -m MODEL [-j] [--csv FILE] [-t N] [-J N]
-                            [--pattern GLOB] [-q] IMAGE|FOLDER|-...
+                            [--precision P] [--batch N] [--pattern GLOB] [-q]
+                            IMAGE|FOLDER|-...
        covidcam-go gradcam -m MODEL [-l LAYER] [-c CLASS] [-M METHOD] [-a ALPHA]
-                           [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB] [-q]
+                           [-j] [--csv FILE] [-t N] [-J N] [--pattern GLOB]
+                           [--precision P] [-q]
                            [-o OVERLAY.png] [--heatmap HEAT.png] [--npy MAP.npy]
                            IMAGE|FOLDER|-...
        covidcam-go gradcam ... --out-dir DIR [--overlay] [--heatmap] [--npy]
@@ -73,7 +77,20 @@ type options struct {
 	threads, jobs       int
 	threadsSet          bool
 	usePattern          bool
+	precisionArg        string // --precision as given
+	precision           covidcam.Precision
+	batchArg            string // classify --batch as given
+	batch               int    // images per ClassifyFiles call; 0: one by one
 }
+
+// Help texts of the C programs (covidcam-classify's usage()).
+var (
+	precisionHelp = "fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or\n" +
+		"auto (bf16 where the CPU has it, else fp32)"
+	batchHelp = fmt.Sprintf("classify N images per network pass in each worker (1 to\n"+
+		"%d, default 1); results agree with one by one up to\n"+
+		"float rounding (last digits of --json values)", covidcam.MaxBatchLimit)
+)
 
 func newFlags(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("covidcam-go "+name, flag.ContinueOnError)
@@ -95,6 +112,10 @@ func newFlags(name string, o *options, stderr io.Writer) *flag.FlagSet {
 	}
 	fs.StringVar(&o.csv, "csv", "", "also write one CSV row per image to FILE")
 	fs.StringVar(&o.pattern, "pattern", "", "only files in FOLDERs whose name matches GLOB")
+	fs.StringVar(&o.precisionArg, "precision", "fp32", precisionHelp)
+	if name == "classify" {
+		fs.StringVar(&o.batchArg, "batch", "1", batchHelp)
+	}
 	return fs
 }
 
@@ -126,6 +147,20 @@ func parse(fs *flag.FlagSet, o *options, args []string) int {
 			if o.jobs == 0 {
 				why = "--jobs needs an integer in [1, 1024], not '0'"
 			}
+		case "precision":
+			p, err := covidcam.ParsePrecision(o.precisionArg)
+			if err != nil {
+				why = fmt.Sprintf("--precision needs fp32, bf16, int8 or auto, not '%s'",
+					o.precisionArg)
+			}
+			o.precision = p
+		case "batch":
+			n, ok := parseInt(o.batchArg, 1, covidcam.MaxBatchLimit)
+			if !ok {
+				why = fmt.Sprintf("--batch needs an integer in [1, %d], not '%s'",
+					covidcam.MaxBatchLimit, o.batchArg)
+			}
+			o.batch = n
 		}
 	})
 	if why != "" {
@@ -136,7 +171,18 @@ func parse(fs *flag.FlagSet, o *options, args []string) int {
 	return -1
 }
 
-// open loads the model and makes n sessions of it with `threads` threads each.
+// parseInt is cli_parse_int: a whole decimal integer (strtol's syntax:
+// leading white space, a sign) in [lo, hi].
+func parseInt(s string, lo, hi int) (int, bool) {
+	v, err := strconv.ParseInt(strings.TrimLeft(s, " \t\n\v\f\r"), 10, 64)
+	if err != nil || v < int64(lo) || v > int64(hi) {
+		return 0, false
+	}
+	return int(v), true
+}
+
+// open loads the model and makes n sessions of it with `threads` threads
+// each, in --precision, taking --batch images per batch call (cli_open_pool).
 func open(prog string, o *options, threads, n int, stderr io.Writer) (*covidcam.Model,
 	[]*covidcam.Session) {
 	m, err := covidcam.Load(o.model)
@@ -146,7 +192,8 @@ func open(prog string, o *options, threads, n int, stderr io.Writer) (*covidcam.
 	}
 	var sessions []*covidcam.Session
 	for i := 0; i < n; i++ {
-		s, err := m.NewSession(&covidcam.SessionOptions{Threads: threads})
+		s, err := m.NewSession(&covidcam.SessionOptions{Threads: threads,
+			Precision: o.precision, MaxBatch: o.batch})
 		if err != nil {
 			closeAll(sessions)
 			m.Close()

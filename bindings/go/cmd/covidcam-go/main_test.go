@@ -70,6 +70,36 @@ func xrays(perClass int) []string {
 // per-program directory. It returns the C exit status and stdout.
 func compare(t *testing.T, tool string, args ...string) (int, string) {
 	t.Helper()
+	return compareIn(t, false, tool, args...)
+}
+
+// compareFresh is compare running the Go command as a process of its own
+// (this test binary, TestMain), as the C program runs: the last digits of
+// bf16 and fp32 results depend on the precision of the first session the
+// library creates in a process, so runs inside this one after others in
+// another precision need not match the C program's.
+func compareFresh(t *testing.T, tool string, args ...string) (int, string) {
+	t.Helper()
+	return compareIn(t, true, tool, args...)
+}
+
+// runProcess runs this test binary as covidcam-go; its exit status.
+func runProcess(t *testing.T, args []string, stdout, stderr *bytes.Buffer) int {
+	cmd := exec.Command(selfPath(t), args...)
+	cmd.Env = append(os.Environ(), "COVIDCAM_GO_CLI=1")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatal(err)
+		}
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+func compareIn(t *testing.T, fresh bool, tool string, args ...string) (int, string) {
+	t.Helper()
 	exe := cProgram(t, tool)
 	cDir, goDir := t.TempDir(), t.TempDir()
 	subst := func(dir string) []string {
@@ -94,7 +124,12 @@ func compare(t *testing.T, tool string, args ...string) (int, string) {
 		cRC = ee.ExitCode()
 	}
 	var goOut, goErr bytes.Buffer
-	goRC := run(append([]string{tool}, subst(goDir)...), &goOut, &goErr)
+	var goRC int
+	if fresh {
+		goRC = runProcess(t, append([]string{tool}, subst(goDir)...), &goOut, &goErr)
+	} else {
+		goRC = run(append([]string{tool}, subst(goDir)...), &goOut, &goErr)
+	}
 	norm := func(s, dir string) string {
 		return strings.ReplaceAll(noTimes(msField.ReplaceAllString(s, "")), dir, "@")
 	}
@@ -165,6 +200,89 @@ func TestGradCAMMatchesC(t *testing.T) {
 			sample)...); rc != 2 {
 			t.Errorf("%v: C exit %d", bad, rc)
 		}
+	}
+}
+
+// TestPrecisionMatchesC: --precision on both commands, a bad value (usage
+// error), int8 (reserved: the session cannot be created) and auto.
+func TestPrecisionMatchesC(t *testing.T) {
+	basic, sample := fixture("basic.safetensors"), fixture("sample_97x131.png")
+	for _, tool := range []string{"classify", "gradcam"} {
+		if rc, _ := compareFresh(t, tool, "-m", basic, "--precision", "x", sample); rc != 2 {
+			t.Errorf("%s --precision x: C exit %d", tool, rc)
+		}
+		if rc, _ := compareFresh(t, tool, "-m", basic, "-t", "1", "--precision", "int8",
+			sample); rc != 1 {
+			t.Errorf("%s --precision int8: C exit %d", tool, rc)
+		}
+		for _, p := range []string{"auto", "fp32"} {
+			if rc, _ := compareFresh(t, tool, "-m", basic, "-t", "1", "-j", "--precision", p,
+				sample, fixture("sample_64.png")); rc != 0 {
+				t.Errorf("%s --precision %s: C exit %d", tool, p, rc)
+			}
+		}
+	}
+	compareFresh(t, "classify", append([]string{"-m", basic, "-t", "1", "--precision", "auto"},
+		xrays(1)...)...)
+}
+
+// TestBatchMatchesC: classify --batch N gives the output of one by one, in
+// input order, with the per-image errors of a folder's bad file and of a
+// missing operand inside the chunks.
+func TestBatchMatchesC(t *testing.T) {
+	basic := fixture("basic.safetensors")
+	dir := t.TempDir()
+	files := []string{fixture("sample_97x131.png"), fixture("sample_64.png"),
+		fixture(filepath.Join("png", "err_bad_zlib.png"))}
+	for _, f := range append(files, xrays(1)...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image\n"), 0o644)
+	for _, n := range []string{"2", "3"} {
+		rc, out := compareFresh(t, "classify", "-m", basic, "-t", "1", "-J", "2", "--batch", n,
+			"--json", "--csv", "@/rows.csv", dir, "/nonexistent.png", fixture("sample_64.png"))
+		if rc != 1 || strings.Count(out, "\n") < 5 {
+			t.Errorf("--batch %s: C exit %d with %d lines", n, rc, strings.Count(out, "\n"))
+		}
+		compareFresh(t, "classify", "-m", basic, "-t", "1", "--batch", n, dir)
+	}
+	for _, n := range []string{"0", "257", "x"} {
+		if rc, _ := compareFresh(t, "classify", "-m", basic, "--batch", n, dir); rc != 2 {
+			t.Errorf("--batch %s: C exit %d", n, rc)
+		}
+	}
+}
+
+// TestNewOptionMessages: the usage errors of --precision and --batch say
+// what the C programs say.
+func TestNewOptionMessages(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"classify", "-m", "x", "--precision", "x", "a.png"},
+			"covidcam-go classify: --precision needs fp32, bf16, int8 or auto, not 'x'\n"},
+		{[]string{"gradcam", "-m", "x", "--precision", "FP32", "a.png"},
+			"covidcam-go gradcam: --precision needs fp32, bf16, int8 or auto, not 'FP32'\n"},
+		{[]string{"classify", "-m", "x", "--batch", "0", "a.png"},
+			"covidcam-go classify: --batch needs an integer in [1, 256], not '0'\n"},
+		{[]string{"classify", "-m", "x", "--batch", "2x", "a.png"},
+			"covidcam-go classify: --batch needs an integer in [1, 256], not '2x'\n"},
+	} {
+		var out, errb bytes.Buffer
+		if rc := run(c.args, &out, &errb); rc != 2 || !strings.HasPrefix(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", c.args, rc, errb.String(), c.want)
+		}
+	}
+	var out, errb bytes.Buffer
+	if rc := run([]string{"gradcam", "-m", "x", "--batch", "2", "a.png"}, &out, &errb); rc != 2 {
+		t.Errorf("gradcam --batch: exit %d, want 2 (classify only)", rc)
 	}
 }
 
