@@ -28,16 +28,21 @@ static const float *features(const covidcam_session *s)
     return s->net->gap_out;
 }
 
-void cc_session_assess(covidcam_session *s)
+void cc_assess_ood(const covidcam_session *s, const float *features, covidcam_assessment *a)
 {
     const cc_ood *o = s->m->ood;
-    s->assessed = 1;
     if (!o)
         return;
-    s->assess.ood_available = 1;
-    s->assess.ood_threshold = o->threshold;
-    s->assess.ood_score = cc_ood_score(o, features(s), s->ood_work);
-    s->assess.ood = s->assess.ood_score > o->threshold;
+    a->ood_available = 1;
+    a->ood_threshold = o->threshold;
+    a->ood_score = cc_ood_score(o, features, s->ood_work);
+    a->ood = a->ood_score > o->threshold;
+}
+
+void cc_session_assess(covidcam_session *s)
+{
+    s->assessed = 1;
+    cc_assess_ood(s, features(s), &s->assess);
 }
 
 covidcam_status cc_assess_export(const covidcam_assessment *src, covidcam_assessment *dst)

@@ -8,7 +8,6 @@
 
 #include "finite.h"
 #include "image_info.h"
-#include "ood.h"
 #include "session.h"
 #include "softmax.h"
 
@@ -77,17 +76,9 @@ static covidcam_status finish(covidcam_session *s, int i, float *probs, float *l
         return rc;
     if (logits)
         memcpy(logits, z, (size_t)nc * sizeof *z);
-    const cc_ood *o = s->m->ood;
-    covidcam_assessment *a = &s->batch_assess[i];
-    if (o) {
-        /* row i: a batch net's head is plain, one image's pooled features
-         * are 1 x 1 (assess.c) */
-        const float *f = n->gap_out + (size_t)i * (size_t)s->m->fc.ic;
-        a->ood_available = 1;
-        a->ood_threshold = o->threshold;
-        a->ood_score = cc_ood_score(o, f, s->ood_work);
-        a->ood = a->ood_score > o->threshold;
-    }
+    /* row i: a batch net's head is plain, one image's pooled features are
+     * 1 x 1 (assess.c) */
+    cc_assess_ood(s, n->gap_out + (size_t)i * (size_t)s->m->fc.ic, &s->batch_assess[i]);
     return COVIDCAM_OK;
 }
 
@@ -180,9 +171,7 @@ static covidcam_status classify_batch(covidcam_session *s, const batch_call *c)
     if (rc)
         return rc;
     s->batch_count = 0;
-    if (s->max_batch > 1 && !s->batch_net) /* never: creation made it */
-        rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "session has no batch network");
-    if (rc == COVIDCAM_OK && (rc = check_call(s, c)) == COVIDCAM_OK) {
+    if ((rc = check_call(s, c)) == COVIDCAM_OK) {
         memset(s->batch_ok, 0, (size_t)s->max_batch);
         memset(s->batch_err, 0, (size_t)s->max_batch * sizeof *s->batch_err);
         rc = run(s, c);
@@ -204,18 +193,20 @@ typedef struct inputs {
     cc_input in[COVIDCAM_MAX_BATCH];
 } inputs;
 
-static int bad_count(int count)
+/* How many inputs to build for `count`: check_call refuses a count outside
+ * [1, max_batch], so only the array's bound matters here. */
+static int fill_count(int count)
 {
-    return count < 1 || count > COVIDCAM_MAX_BATCH;
+    return count < 0 ? 0 : count > COVIDCAM_MAX_BATCH ? COVIDCAM_MAX_BATCH : count;
 }
 
-static covidcam_status count_error(covidcam_session *s, int count)
+/* A call refused before its inputs could be built (NULL arrays). */
+static covidcam_status refuse(covidcam_session *s, const char *what)
 {
     if (cc_session_begin(s))
         return COVIDCAM_ERR_INVALID_ARGUMENT;
-    covidcam_status rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
-                                 "count %d is outside [1, %d] (the session's max_batch)", count,
-                                 s->max_batch);
+    covidcam_status rc =
+        cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "%s must not be NULL", what);
     cc_session_end(s);
     return rc;
 }
@@ -227,13 +218,11 @@ covidcam_status covidcam_classify_tensor_batch(covidcam_session *s, const float 
 {
     if (!s)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
-    if (bad_count(count))
-        return count_error(s, count);
     inputs v;
     size_t one = channels > 0 && height > 0 && width > 0
                      ? (size_t)channels * (size_t)height * (size_t)width
                      : 0;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < fill_count(count); i++)
         v.in[i] = (cc_input){.kind = CC_IN_TENSOR,
                              .tensor = tensors ? tensors + (size_t)i * one : NULL,
                              .channels = channels,
@@ -250,18 +239,10 @@ covidcam_status covidcam_classify_pixels_batch(covidcam_session *s, const uint8_
 {
     if (!s)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
-    if (bad_count(count))
-        return count_error(s, count);
-    if (!pixels || !widths || !heights || !strides) {
-        if (cc_session_begin(s))
-            return COVIDCAM_ERR_INVALID_ARGUMENT;
-        covidcam_status rc = cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT,
-                                     "pixels, widths, heights and strides must not be NULL");
-        cc_session_end(s);
-        return rc;
-    }
+    if (!pixels || !widths || !heights || !strides)
+        return refuse(s, "pixels, widths, heights and strides");
     inputs v;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < fill_count(count); i++)
         v.in[i] = (cc_input){.kind = CC_IN_PIXELS,
                              .pixels = pixels[i],
                              .width = widths[i],
@@ -277,18 +258,10 @@ covidcam_status covidcam_classify_files(covidcam_session *s, const char *const *
 {
     if (!s)
         return COVIDCAM_ERR_INVALID_ARGUMENT;
-    if (bad_count(count))
-        return count_error(s, count);
-    if (!paths) {
-        if (cc_session_begin(s))
-            return COVIDCAM_ERR_INVALID_ARGUMENT;
-        covidcam_status rc =
-            cc_fail(&s->err, COVIDCAM_ERR_INVALID_ARGUMENT, "paths must not be NULL");
-        cc_session_end(s);
-        return rc;
-    }
+    if (!paths)
+        return refuse(s, "paths");
     inputs v;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < fill_count(count); i++)
         v.in[i] = (cc_input){.kind = CC_IN_FILE, .path = paths[i]};
     batch_call c = {v.in, count, probs, logits, capacity, top, statuses, 1};
     return classify_batch(s, &c);

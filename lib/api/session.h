@@ -75,6 +75,10 @@ void cc_session_end(covidcam_session *s);
  * s->assess (whose warnings cc_session_set_input set), and mark it valid. */
 void cc_session_assess(covidcam_session *s);
 
+/* The OOD score of one image's pooled features into *a (nothing when the
+ * model has no OOD statistics); uses s->ood_work. */
+void cc_assess_ood(const covidcam_session *s, const float *features, covidcam_assessment *a);
+
 /* Copy an assessment into a caller's struct, up to its struct_size. */
 covidcam_status cc_assess_export(const covidcam_assessment *src, covidcam_assessment *dst);
 

@@ -336,42 +336,34 @@ static float half_to_float(uint16_t h)
     return sign ? -v : v;
 }
 
-void cc_st_to_f32(const cc_st_tensor *t, float *out)
+/* n little-endian values of type dt at p into floats at out. The last is
+ * done first, so p may be out itself (a tensor read into its own float
+ * array): value i is read before anything at or after byte 4 * i is written,
+ * and its bytes (at 4 * i or 2 * i) are never written before it is read. */
+static void convert(cc_dtype dt, const uint8_t *p, float *out, size_t n)
 {
-    size_t n = cc_st_numel(t);
-    const uint8_t *p = t->data;
-    for (size_t i = 0; i < n; i++) {
-        if (t->dtype == CC_DT_F32) {
-            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-            memcpy(&out[i], &u, 4);
+    for (size_t i = n; i-- > 0;) {
+        uint32_t u;
+        float v;
+        if (dt == CC_DT_F32) {
+            u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                (uint32_t)p[4 * i + 3] << 24;
+            memcpy(&v, &u, 4);
         } else {
             uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            if (t->dtype == CC_DT_BF16) {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&out[i], &u, 4);
-            } else {
-                out[i] = half_to_float(h);
-            }
+            u = (uint32_t)h << 16;
+            if (dt == CC_DT_BF16)
+                memcpy(&v, &u, 4);
+            else
+                v = half_to_float(h);
         }
+        out[i] = v;
     }
 }
 
-/* Widen n 2-byte values at the start of out to floats, from the last one
- * down, so each is read before its bytes are overwritten. */
-static void widen16(cc_dtype dt, float *out, size_t n)
+void cc_st_to_f32(const cc_st_tensor *t, float *out)
 {
-    const uint8_t *p = (const uint8_t *)out;
-    for (size_t i = n; i-- > 0;) {
-        uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-        uint32_t u = (uint32_t)h << 16;
-        float v;
-        if (dt == CC_DT_BF16)
-            memcpy(&v, &u, 4);
-        else
-            v = half_to_float(h);
-        out[i] = v;
-    }
+    convert(t->dtype, t->data, out, cc_st_numel(t));
 }
 
 covidcam_status cc_st_read_f32(const cc_safetensors *st, const cc_st_tensor *t, float *out,
@@ -397,15 +389,6 @@ covidcam_status cc_st_read_f32(const cc_safetensors *st, const cc_st_tensor *t, 
                            st->path, t->name);
         done += (size_t)got;
     }
-    size_t n = cc_st_numel(t);
-    if (t->dtype == CC_DT_F32) {
-        for (size_t i = 0; i < n; i++) { /* little-endian in the file */
-            uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-                         (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-            memcpy(&out[i], &u, 4);
-        }
-    } else {
-        widen16(t->dtype, out, n);
-    }
+    convert(t->dtype, p, out, cc_st_numel(t)); /* in place */
     return COVIDCAM_OK;
 }
