@@ -43,56 +43,82 @@ static void take_split(tr_split *from, tr_split *to)
     memset(from, 0, sizeof *from);
 }
 
-static int train(tr_opts *o, const char *cmd)
+/* A failure on one of several processes ends them all (the others may be
+ * waiting for it in a collective), after saying which one failed. */
+static int failed(tr_dist *d, const cc_err *e)
 {
-    tr_session s;
-    tr_result res;
-    cc_err e = {{0}};
-    covidcam_status st = tr_session_open(&s, o, cmd, &g_stop, &e);
-    if (!st) {
-        char summary[4096];
-        tr_session_summary(&s, summary, sizeof summary);
-        printf("%s", summary);
-        fflush(stdout);
-        st = tr_train_run(&s, &res, &e);
+    if (d->size <= 1) {
+        fprintf(stderr, "covidcam-train: %s\n", e->msg);
+        return 1;
     }
-    const tr_split *test = st ? NULL : &s.split[TR_TEST];
-    int done = !st && !res.interrupted && s.have_best;
-    int have_test = done && test->n > 0;
-    int fit_ood = done && !o->no_ood;
-    char model[4096];
-    snprintf(model, sizeof model, "%s", s.out_model);
-    /* The session's networks go before the library's sessions come. */
-    tr_split keep = {0}, fit_train = {0}, fit_val = {0};
-    if (have_test)
-        take_split(&s.split[TR_TEST], &keep);
-    if (fit_ood) {
-        take_split(&s.split[TR_TRAIN], &fit_train);
-        take_split(&s.split[TR_VAL], &fit_val);
-    }
-    tr_session_close(&s);
-    if (fit_ood) {
+    fprintf(stderr, "covidcam-train (process %d of %d): %s\n", d->rank, d->size, e->msg);
+    fflush(stderr);
+    tr_dist_abort(d, 1);
+}
+
+/* After training: the out-of-distribution fit and the test split, on rank 0
+ * alone (they read files through the library, with no collectives). */
+static covidcam_status finish(tr_opts *o, const char *model, tr_split *fit_train,
+                              tr_split *fit_val, tr_split *test, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    if (fit_train->n > 0) {
         tr_ood_result r;
-        st = tr_ood_fit(model, &fit_train, &fit_val, o->threads, &r, &e);
+        st = tr_ood_fit(model, fit_train, fit_val, o->threads, &r, e);
         if (!st)
             printf("\nout-of-distribution statistics: fitted on %ld training images, threshold "
                    "%.4g (99th percentile of %ld validation scores)%s\n",
                    r.fitted, r.threshold, r.scored, r.skipped ? "; unreadable images skipped" : "");
         else
-            cc_err_prefix(&e, "%s", "out-of-distribution fit");
+            cc_err_prefix(e, "%s", "out-of-distribution fit");
     }
-    tr_split_free(&fit_train);
-    tr_split_free(&fit_val);
-    if (!st && have_test) {
+    if (!st && test->n > 0) {
         double acc = 0;
         printf("\nbest model on the test split:\n");
-        st = tr_test_model(o, model, NULL, &keep, &acc, &e);
+        st = tr_test_model(o, model, NULL, test, &acc, e);
     }
-    tr_split_free(&keep);
-    if (st) {
-        fprintf(stderr, "covidcam-train: %s\n", e.msg);
-        return 1;
+    return st;
+}
+
+static int train(tr_opts *o, const char *cmd, tr_dist *d)
+{
+    tr_session s;
+    tr_result res;
+    cc_err e = {{0}};
+    covidcam_status st = tr_session_open_dist(&s, o, cmd, &g_stop, d, &e);
+    if (!st) {
+        char summary[4096];
+        tr_session_summary(&s, summary, sizeof summary);
+        if (tr_dist_root(d))
+            printf("%s", summary);
+        fflush(stdout);
+        st = tr_train_run(&s, &res, &e);
     }
+    if (st)
+        tr_session_close(&s);
+    if (st)
+        return failed(d, &e);
+    int done = !res.interrupted && s.have_best && tr_dist_root(d);
+    char model[4096];
+    snprintf(model, sizeof model, "%s", s.out_model);
+    /* The session's networks go before the library's sessions come. */
+    tr_split test = {0}, fit_train = {0}, fit_val = {0};
+    if (done)
+        take_split(&s.split[TR_TEST], &test);
+    if (done && !o->no_ood) {
+        take_split(&s.split[TR_TRAIN], &fit_train);
+        take_split(&s.split[TR_VAL], &fit_val);
+    }
+    tr_session_close(&s);
+    /* The other processes are done: let them go rather than wait (and spin)
+     * in MPI_Finalize while rank 0 works alone. */
+    tr_dist_finalize(d);
+    st = finish(o, model, &fit_train, &fit_val, &test, &e);
+    tr_split_free(&fit_train);
+    tr_split_free(&fit_val);
+    tr_split_free(&test);
+    if (st)
+        return failed(d, &e);
     return res.interrupted ? 130 : 0;
 }
 
@@ -107,8 +133,15 @@ static void prefer_passive_wait(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY"))
         return;
+    /* The executable's real path rather than /proc/self/exe, so that the
+     * process keeps its name (ps, pgrep, mpirun's messages). */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return;
+    self[n] = 0;
     setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
+    execv(self, argv);
     /* If that failed, train with the default policy. */
 }
 
@@ -116,6 +149,8 @@ int main(int argc, char **argv)
 {
     tr_opts o;
     cc_err e = {{0}};
+    /* First, so that the options (and their notes) are read once. */
+    prefer_passive_wait(argv);
     if (tr_opts_parse(&o, argc, argv, &e) != COVIDCAM_OK) {
         fprintf(stderr, "covidcam-train: %s\n", e.msg);
         return 2;
@@ -129,7 +164,6 @@ int main(int argc, char **argv)
         printf("covidcam-train (libcovidcam %s)\n", covidcam_version());
         return 0;
     }
-    prefer_passive_wait(argv);
     if (o.threads > 0)
         omp_set_num_threads(o.threads);
     if (o.mode == TR_MODE_BENCH) {
@@ -149,10 +183,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "covidcam-train: %s\n", e.msg);
         return 1;
     }
+    tr_dist d;
+    if (tr_dist_init(&d, &argc, &argv, &e) != COVIDCAM_OK) {
+        fprintf(stderr, "covidcam-train: %s\n", e.msg);
+        return 1;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     char *cmd = command_line(argc, argv);
-    int rc = train(&o, cmd ? cmd : "covidcam-train");
+    int rc = train(&o, cmd ? cmd : "covidcam-train", &d);
     free(cmd);
+    tr_dist_finalize(&d);
     return rc;
 }

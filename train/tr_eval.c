@@ -8,8 +8,46 @@
 #include "tr_loss.h"
 #include "tr_scan.h"
 
+/* Whether any process was told to stop, in *any. */
+static covidcam_status any_stop(tr_dist *d, const volatile sig_atomic_t *stop, int *any,
+                                cc_err *e)
+{
+    double v = stop && *stop ? 1 : 0;
+    if (tr_dist_sum_f64(d, &v, 1))
+        return cc_fail(e, COVIDCAM_ERR_IO, "summing the stop requests across the processes "
+                                           "failed");
+    *any = v > 0;
+    return COVIDCAM_OK;
+}
+
+/* The whole split's loss, counts and confusion matrix from every share. */
+static covidcam_status sum_results(tr_dist *d, tr_confusion *c, double *loss, long *correct,
+                                   long *n, cc_err *e)
+{
+    size_t kk = (size_t)c->k * c->k;
+    double *v = malloc((kk + 3) * sizeof *v);
+    if (!v)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; i < kk; i++)
+        v[i] = (double)c->m[i];
+    v[kk] = *loss;
+    v[kk + 1] = (double)*correct;
+    v[kk + 2] = (double)*n;
+    int r = tr_dist_sum_f64(d, v, kk + 3);
+    for (size_t i = 0; i < kk; i++)
+        c->m[i] = (long)v[i];
+    *loss = v[kk];
+    *correct = (long)v[kk + 1];
+    *n = (long)v[kk + 2];
+    free(v);
+    return r ? cc_fail(e, COVIDCAM_ERR_IO, "summing the validation results across the processes "
+                                           "failed")
+             : COVIDCAM_OK;
+}
+
 covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_confusion *c,
-                            const volatile sig_atomic_t *stop, tr_eval_out *out, cc_err *e)
+                            const volatile sig_atomic_t *stop, tr_dist *d, tr_eval_out *out,
+                            cc_err *e)
 {
     memset(out, 0, sizeof *out);
     tr_confusion_reset(c);
@@ -22,7 +60,10 @@ covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_con
     covidcam_status st = tr_loader_start(ld, 0, 0, e);
     for (int k = 0; !st && k < tr_loader_batches(ld); k++) {
         const tr_batch *b = NULL;
-        if (stop && *stop) {
+        int halt = 0;
+        if ((st = any_stop(d, stop, &halt, e)))
+            break;
+        if (halt) {
             out->stopped = 1;
             break;
         }
@@ -42,6 +83,8 @@ covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_con
         tr_loader_release(ld);
     }
     free(pred);
+    if (!st && !out->stopped)
+        st = sum_results(d, c, &loss, &correct, &out->n, e);
     out->loss = out->n ? loss / (double)out->n : 0;
     out->accuracy = out->n ? (double)correct / (double)out->n : 0;
     return st;

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "tr_dataset.h"
+#include "tr_dist.h"
 #include "tr_loader.h"
 #include "tr_metrics.h"
 #include "tr_net.h"
@@ -18,9 +19,13 @@ typedef struct tr_eval_out {
 } tr_eval_out;
 
 /* Run every batch of ld (started at epoch 0) through net in inference mode
- * (BN running statistics) and fill the confusion matrix c (reset first). */
+ * (BN running statistics) and fill the confusion matrix c (reset first).
+ * With several processes (d, NULL for one) each evaluates its loader's share
+ * and all get the whole split's results; they stop together when any of
+ * them is told to. */
 covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_confusion *c,
-                            const volatile sig_atomic_t *stop, tr_eval_out *out, cc_err *e);
+                            const volatile sig_atomic_t *stop, tr_dist *d, tr_eval_out *out,
+                            cc_err *e);
 
 /* --test: evaluate the model file on the images of folder tree `dir` (or,
  * with dir NULL, on `split`) and print the confusion matrix and table;

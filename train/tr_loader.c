@@ -14,6 +14,7 @@ struct tr_loader {
     tr_loader_cfg cfg;
     size_t sample_floats;
     int nbatches;
+    int part, offset; /* rows of each batch made here, and the first one */
     int *order;
     tr_batch slot[TR_SLOTS];
     int filled[TR_SLOTS];
@@ -38,12 +39,13 @@ int tr_loader_batches(const tr_loader *l)
     return l->nbatches;
 }
 
-/* Rows of relative batch r. */
+/* Rows of this loader's share of relative batch r (a short last batch may
+ * leave a share with fewer rows, or none). */
 static int batch_count(const tr_loader *l, int r)
 {
-    long start = (long)(l->first + r) * l->cfg.batch;
+    long start = (long)(l->first + r) * l->cfg.batch + l->offset;
     long left = l->cfg.split->n - start;
-    return left < l->cfg.batch ? (int)left : l->cfg.batch;
+    return left <= 0 ? 0 : left < l->part ? (int)left : l->part;
 }
 
 /* Decode and prepare one sample; returns 0, or -1 if the image is unreadable. */
@@ -63,9 +65,9 @@ static int make_sample(tr_loader *l, int item, int epoch, float *out, float *tmp
 
 static void run_job(tr_loader *l, long job, int epoch, float *tmp)
 {
-    int r = (int)(job / l->cfg.batch), i = (int)(job % l->cfg.batch);
+    int r = (int)(job / l->part), i = (int)(job % l->part);
     tr_batch *b = &l->slot[r % TR_SLOTS];
-    int item = l->order[(long)(l->first + r) * l->cfg.batch + i];
+    int item = l->order[(long)(l->first + r) * l->cfg.batch + l->offset + i];
     float *x = b->x + (size_t)i * l->sample_floats;
     cc_err e;
     if (make_sample(l, item, epoch, x, tmp, &e) == 0) {
@@ -92,7 +94,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&l->mu);
     while (!l->quit) {
         int ready = l->next_job < l->total_jobs &&
-                    l->next_job / l->cfg.batch < l->consumed + TR_SLOTS;
+                    l->next_job / l->part < l->consumed + TR_SLOTS;
         if (!ready || !tmp) {
             pthread_cond_wait(&l->work, &l->mu);
             continue;
@@ -106,7 +108,7 @@ static void *worker(void *arg)
         pthread_mutex_lock(&l->mu);
         l->active--;
         if (gen == l->gen)
-            l->filled[(job / l->cfg.batch) % TR_SLOTS]++;
+            l->filled[(job / l->part) % TR_SLOTS]++;
         pthread_cond_broadcast(&l->done);
     }
     pthread_mutex_unlock(&l->mu);
@@ -117,8 +119,8 @@ static void *worker(void *arg)
 static covidcam_status alloc_slots(tr_loader *l, cc_err *e)
 {
     for (int s = 0; s < TR_SLOTS; s++) {
-        l->slot[s].x = calloc((size_t)l->cfg.batch * l->sample_floats, sizeof(float));
-        l->slot[s].labels = calloc((size_t)l->cfg.batch, sizeof(int));
+        l->slot[s].x = calloc((size_t)l->part * l->sample_floats, sizeof(float));
+        l->slot[s].labels = calloc((size_t)l->part, sizeof(int));
         if (!l->slot[s].x || !l->slot[s].labels)
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for batch buffers");
     }
@@ -130,13 +132,17 @@ static covidcam_status alloc_slots(tr_loader *l, cc_err *e)
 
 covidcam_status tr_loader_create(const tr_loader_cfg *cfg, tr_loader **out, cc_err *e)
 {
-    if (!cfg || !cfg->split || cfg->batch <= 0 || cfg->size <= 0 || cfg->workers <= 0)
+    int shards = cfg && cfg->shards > 0 ? cfg->shards : 1;
+    if (!cfg || !cfg->split || cfg->batch <= 0 || cfg->size <= 0 || cfg->workers <= 0 ||
+        cfg->batch % shards || cfg->shard < 0 || cfg->shard >= shards)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad loader configuration");
     tr_loader *l = calloc(1, sizeof *l);
     if (!l)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     l->cfg = *cfg;
     l->sample_floats = (size_t)cfg->channels * cfg->size * cfg->size;
+    l->part = cfg->batch / shards;
+    l->offset = cfg->shard * l->part;
     l->nbatches = cfg->drop_last ? cfg->split->n / cfg->batch
                                  : (cfg->split->n + cfg->batch - 1) / cfg->batch;
     pthread_mutex_init(&l->mu, NULL);
@@ -203,9 +209,9 @@ covidcam_status tr_loader_start(tr_loader *l, int epoch, int first, cc_err *e)
     l->consumed = 0;
     l->next_job = 0;
     l->total_jobs = 0;
-    /* Jobs are numbered batch * B + row; the last batch may be short. */
+    /* Jobs are numbered batch * share + row; the last batch may be short. */
     if (l->nbatches > first)
-        l->total_jobs = (long)(l->nbatches - first - 1) * l->cfg.batch +
+        l->total_jobs = (long)(l->nbatches - first - 1) * l->part +
                         batch_count(l, l->nbatches - first - 1);
     for (int s = 0; s < TR_SLOTS; s++)
         l->filled[s] = 0;
@@ -232,10 +238,10 @@ covidcam_status tr_loader_next(tr_loader *l, const tr_batch **b, cc_err *e)
     }
     tr_batch *slot = &l->slot[r % TR_SLOTS];
     slot->count = want;
-    if (want < l->cfg.batch)
+    if (want < l->part)
         memset(slot->x + (size_t)want * l->sample_floats, 0,
-               (size_t)(l->cfg.batch - want) * l->sample_floats * sizeof(float));
-    for (int i = want; i < l->cfg.batch; i++)
+               (size_t)(l->part - want) * l->sample_floats * sizeof(float));
+    for (int i = want; i < l->part; i++)
         slot->labels[i] = -1;
     pthread_mutex_unlock(&l->mu);
     *b = slot;

@@ -24,10 +24,14 @@ typedef struct tr_loader_cfg {
     uint64_t seed;
     int workers;
     int strict; /* an unreadable image is an error instead of a skipped sample */
+    /* Data parallelism: of every batch of `batch` samples this loader makes
+     * only share number `shard` of `shards` equal shares (rows shard * batch /
+     * shards on); batch must be a multiple of shards. 0, 0: the whole batch. */
+    int shard, shards;
 } tr_loader_cfg;
 
 typedef struct tr_batch {
-    float *x;    /* batch x channels x size x size; rows past count are zero */
+    float *x;    /* share x channels x size x size; rows past count are zero */
     int *labels; /* -1 for a sample that could not be read (skipped) */
     int count;   /* valid rows */
 } tr_batch;

@@ -6,6 +6,15 @@
 tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k,
                             double smoothing, float *grad, int *pred)
 {
+    int valid = 0;
+    for (int i = 0; i < n; i++)
+        valid += labels[i] >= 0;
+    return tr_softmax_xent_norm(logits, labels, n, k, smoothing, valid, grad, pred);
+}
+
+tr_loss_out tr_softmax_xent_norm(const float *logits, const int *labels, int n, int k,
+                                 double smoothing, long norm, float *grad, int *pred)
+{
     tr_loss_out out = {0, 0, 0};
     for (int i = 0; i < n; i++)
         out.valid += labels[i] >= 0;
@@ -33,7 +42,7 @@ tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k
             double logp = (double)z[c] - lse;
             loss -= q * logp;
             if (grad)
-                grad[(size_t)i * k + c] = (float)((exp(logp) - q) / out.valid);
+                grad[(size_t)i * k + c] = (float)((exp(logp) - q) / (double)norm);
         }
         out.loss_sum += loss;
         out.correct += arg == y;

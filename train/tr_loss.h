@@ -15,4 +15,10 @@ typedef struct tr_loss_out {
 tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k,
                             double smoothing, float *grad, int *pred);
 
+/* The same with the mean taken over `norm` samples instead of this batch's
+ * valid ones: the whole batch's when it is spread over several processes, so
+ * that their gradients add up to the whole batch's mean. */
+tr_loss_out tr_softmax_xent_norm(const float *logits, const int *labels, int n, int k,
+                                 double smoothing, long norm, float *grad, int *pred);
+
 #endif

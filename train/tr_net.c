@@ -233,6 +233,13 @@ static covidcam_status build(builder *b)
 covidcam_status tr_net_build(tr_net *net, tr_params *p, int batch, int size, cc_tprec prec,
                              int train, float bn_eps, cc_err *e)
 {
+    return tr_net_build_synced(net, p, batch, size, prec, train, bn_eps, NULL, e);
+}
+
+covidcam_status tr_net_build_synced(tr_net *net, tr_params *p, int batch, int size,
+                                    cc_tprec prec, int train, float bn_eps,
+                                    const cc_tnet_sync *sync, cc_err *e)
+{
     memset(net, 0, sizeof *net);
     net->batch = batch;
     net->size = size;
@@ -242,7 +249,9 @@ covidcam_status tr_net_build(tr_net *net, tr_params *p, int batch, int size, cc_
     if (st)
         return st;
     builder b = {net, p, bn_eps, e};
-    st = build(&b);
+    st = cc_tnet_set_sync(net->tn, sync, e);
+    if (!st)
+        st = build(&b);
     if (!st)
         st = cc_tnet_finalize(net->tn, e);
     if (st) {

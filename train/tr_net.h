@@ -61,6 +61,12 @@ typedef struct tr_net {
  * `train` adds the backward pass. */
 covidcam_status tr_net_build(tr_net *net, tr_params *p, int batch, int size, cc_tprec prec,
                              int train, float bn_eps, cc_err *e);
+/* The same for one of several processes that train together: `batch` is
+ * this process's share, and batch norm is synchronised through sync
+ * (cc_tnet_set_sync; NULL: not distributed). */
+covidcam_status tr_net_build_synced(tr_net *net, tr_params *p, int batch, int size,
+                                    cc_tprec prec, int train, float bn_eps,
+                                    const cc_tnet_sync *sync, cc_err *e);
 void tr_net_free(tr_net *net);
 
 #endif

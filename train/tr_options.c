@@ -71,6 +71,7 @@ static const opt_def k_opts[] = {
     {"hflip", OT_FLAG, O(hflip), 0, 1, NULL, "random horizontal flips (off: laterality matters)", 1},
     {"init-from", OT_STR, O(init_from), 0, 0, "MODEL", "start from this covidcam model's weights (fine-tuning; same architecture and input channels; its mean/std are kept; the fc layer is re-initialised when the classes differ)", 1},
     {"resume", OT_FLAG, O(resume), 0, 1, NULL, "continue from OUT/checkpoint.safetensors", 0},
+    {"stop-after", OT_LONG, O(stop_after), 1, 9e18, "N", "stop with a checkpoint, as if interrupted, once the run has made N iterations in all (time-boxed jobs: --resume continues)", 0},
     {"force", OT_FLAG, O(force), 0, 1, NULL, "train anew into an OUT that holds an earlier run, replacing it", 0},
     {"benchmark", OT_FLAG, O(benchmark), 0, 1, NULL, "time training iterations on synthetic data", 0},
     {"iterations", OT_INT, O(iterations), 1, 100000, "N", "timed iterations of --benchmark", 0},

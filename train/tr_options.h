@@ -47,7 +47,7 @@ typedef struct tr_opts {
     double log_interval;
     int help;
     int version;
-    long stop_after; /* tests: behave as if interrupted once this many iterations ran */
+    long stop_after; /* --stop-after: behave as if interrupted once this many iterations ran */
     /* set by parsing */
     tr_mode mode;
     char given[64]; /* given[i]: flag i of the table appeared on the command line */

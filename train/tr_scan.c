@@ -8,13 +8,14 @@
 
 #include "image_io.h"
 #include "preprocess.h"
+#include "tr_dist.h"
 
 typedef struct scan_job {
     const tr_split *s;
     int size, want_stats;
     cc_resize_mode resize;
     pthread_mutex_t mu;
-    int next;
+    int next, stride; /* this rank's images: next, next + stride, ... */
     unsigned char *bad;
     double *sum, *sumsq; /* per image, reduced in order afterwards (deterministic) */
 } scan_job;
@@ -47,7 +48,8 @@ static void *scan_worker(void *arg)
     float *tmp = malloc((size_t)j->size * j->size * sizeof *tmp);
     for (;;) {
         pthread_mutex_lock(&j->mu);
-        int i = j->next++;
+        int i = j->next;
+        j->next += j->stride;
         pthread_mutex_unlock(&j->mu);
         if (i >= j->s->n)
             break;
@@ -91,11 +93,43 @@ static covidcam_status first_bad_error(const scan_job *j, cc_err *e)
     return COVIDCAM_OK;
 }
 
+/* Every rank's findings: each image was decoded by one rank and is zero on
+ * the others, so the sums are exact. */
+static covidcam_status combine(scan_job *j, tr_dist *d, cc_err *e)
+{
+    size_t n = (size_t)j->s->n;
+    double *all = calloc(3 * n + 1, sizeof *all);
+    if (!all)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        all[i] = j->bad[i];
+        all[n + i] = j->sum[i];
+        all[2 * n + i] = j->sumsq[i];
+    }
+    int r = tr_dist_sum_f64(d, all, 3 * n);
+    for (size_t i = 0; i < n; i++) {
+        j->bad[i] = all[i] != 0;
+        j->sum[i] = all[n + i];
+        j->sumsq[i] = all[2 * n + i];
+    }
+    free(all);
+    return r ? cc_fail(e, COVIDCAM_ERR_IO, "combining the processes' image scans failed")
+             : COVIDCAM_OK;
+}
+
 covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
                         int workers, int strict, tr_scan_result *out, cc_err *e)
 {
+    return tr_scan_dist(s, size, resize, want_stats, workers, strict, NULL, out, e);
+}
+
+covidcam_status tr_scan_dist(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
+                             int workers, int strict, tr_dist *d, tr_scan_result *out,
+                             cc_err *e)
+{
     covidcam_status st = COVIDCAM_OK;
-    scan_job j = {.s = s, .size = size, .want_stats = want_stats, .resize = resize};
+    scan_job j = {.s = s, .size = size, .want_stats = want_stats, .resize = resize,
+                  .next = d ? d->rank : 0, .stride = d ? d->size : 1};
     size_t n = s->n > 0 ? (size_t)s->n : 1;
     j.bad = calloc(n, 1);
     j.sum = calloc(n, sizeof *j.sum);
@@ -107,6 +141,8 @@ covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int 
     pthread_mutex_init(&j.mu, NULL);
     run_workers(&j, workers > 0 ? workers : 1);
     pthread_mutex_destroy(&j.mu);
+    if (d && d->size > 1 && (st = combine(&j, d, e)))
+        goto fail;
     memset(out, 0, sizeof *out);
     double sum = 0, sumsq = 0, count = 0;
     for (int i = 0; i < s->n; i++) {
@@ -123,7 +159,7 @@ covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int 
         cc_err_prefix(e, "unreadable image (--strict)");
         goto fail;
     }
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; tr_dist_root(d) && i < s->n; i++)
         if (j.bad[i])
             fprintf(stderr, "warning: skipping unreadable image %s\n", s->items[i].path);
     if (want_stats && count > 0) {

@@ -18,6 +18,15 @@ typedef struct tr_scan_result {
 covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
                         int workers, int strict, tr_scan_result *out, cc_err *e);
 
+/* The same for one of several training processes: each decodes every
+ * d->size-th image and the ranks combine their findings, so every rank gets
+ * the result one process would (exactly: each entry is summed with zeros).
+ * Only rank 0 prints the warnings. d NULL: tr_scan. */
+typedef struct tr_dist tr_dist;
+covidcam_status tr_scan_dist(const tr_split *s, int size, cc_resize_mode resize, int want_stats,
+                             int workers, int strict, tr_dist *d, tr_scan_result *out,
+                             cc_err *e);
+
 void tr_scan_free(tr_scan_result *r);
 
 #endif

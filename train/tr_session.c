@@ -56,9 +56,9 @@ static covidcam_status scan_splits(tr_session *s, double *mean, double *sd, cc_e
         tr_scan_result r;
         if (s->split[k].n == 0)
             continue;
-        covidcam_status st =
-            tr_scan(&s->split[k], o->input_size, (cc_resize_mode)cc_meta_resize_mode(o->resize),
-                    k == TR_TRAIN && !o->resume, workers, o->strict, &r, e);
+        covidcam_status st = tr_scan_dist(
+            &s->split[k], o->input_size, (cc_resize_mode)cc_meta_resize_mode(o->resize),
+            k == TR_TRAIN && !o->resume, workers, o->strict, s->dist, &r, e);
         if (st) {
             cc_err_prefix(e, "%s split", k_split_names[k]);
             return st;
@@ -147,7 +147,9 @@ static covidcam_status make_loaders(tr_session *s, cc_err *e)
                        .drop_last = 1,
                        .seed = (uint64_t)o->seed,
                        .workers = o->workers,
-                       .strict = o->strict};
+                       .strict = o->strict,
+                       .shard = s->dist ? s->dist->rank : 0,
+                       .shards = tr_session_world(s)};
     tr_aug_defaults(&c.aug);
     c.aug.enabled = !o->no_augment;
     c.aug.scale = o->aug_scale;
@@ -241,8 +243,10 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
         if (o->init_from && (st = init_from(s, e)))
             return st;
     }
-    if ((st = tr_net_build(&s->net, &s->p, o->batch, s->mi.input_size, s->prec, 1,
-                           (float)s->mi.bn_eps, e)))
+    s->sync = (cc_tnet_sync){tr_dist_sum_cb, s->dist, tr_session_world(s)};
+    if ((st = tr_net_build_synced(&s->net, &s->p, o->batch / tr_session_world(s),
+                                  s->mi.input_size, s->prec, 1, (float)s->mi.bn_eps, &s->sync,
+                                  e)))
         return st;
     return make_loaders(s, e);
 }
@@ -322,13 +326,33 @@ static void absolute_data_paths(tr_session *s)
     }
 }
 
+/* Every process takes an equal share of each batch (batch norm and the
+ * gradient mean rely on it). */
+static covidcam_status check_shares(const tr_session *s, cc_err *e)
+{
+    int world = tr_session_world(s);
+    if (s->o->batch % world == 0)
+        return COVIDCAM_OK;
+    return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                   "--batch-size %d is not divisible by the %d processes: each process trains an "
+                   "equal share of every batch; use a multiple of %d",
+                   s->o->batch, world, world);
+}
+
 covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
                                 const volatile sig_atomic_t *stop, cc_err *e)
+{
+    return tr_session_open_dist(s, o, command, stop, NULL, e);
+}
+
+covidcam_status tr_session_open_dist(tr_session *s, tr_opts *o, const char *command,
+                                     const volatile sig_atomic_t *stop, tr_dist *d, cc_err *e)
 {
     memset(s, 0, sizeof *s);
     s->o = o;
     s->command = command;
     s->stop = stop;
+    s->dist = d;
     s->best_acc = -1;
     s->best_loss = HUGE_VAL;
     tr_path(s->out_model, sizeof s->out_model, o->out_dir, "best.safetensors");
@@ -340,12 +364,17 @@ covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
     /* Refuse an impossible precision before the (long) scan of the images. */
     if ((st = tr_pick_precision(o->precision, &s->prec, e)))
         return st;
+    /* A resumed run's batch is the checkpoint's: checked again after loading. */
+    if ((st = check_shares(s, e)))
+        return st;
     if (!o->resume && !o->force && (st = tr_refuse_earlier_run(o->out_dir, e)))
         return st;
     absolute_data_paths(s); /* as given, to compare with the checkpoint's */
     if (o->resume && (st = load_checkpoint(s, e)))
         return st;
     absolute_data_paths(s); /* as restored */
+    if (o->resume && (st = check_shares(s, e)))
+        return st;
     if ((st = tr_mkdirs(o->out_dir, e)) || (st = setup_data(s, e)) || (st = setup_model(s, e)))
         return st;
     s->iters_per_epoch = tr_loader_batches(s->train_ld);
@@ -489,12 +518,14 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         "images: %d train, %d val, %d test, %ld unreadable skipped\n"
         "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
         "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
-        "momentum %g, weight decay %g%s, label smoothing %g, %s, %s, seed %ld\n",
+        "momentum %g, weight decay %g%s, label smoothing %g, %s, %s, seed %ld\n"
+        "processes: %d (%d images of every batch each)\n",
         s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
         s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
         params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
         o->no_augment ? "no augmentation" : "augmented",
-        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->seed);
+        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->seed, tr_session_world(s),
+        o->batch / tr_session_world(s));
 }

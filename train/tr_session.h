@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "tr_dataset.h"
+#include "tr_dist.h"
 #include "tr_history.h"
 #include "tr_io.h"
 #include "tr_loader.h"
@@ -33,6 +34,8 @@ typedef struct tr_session {
     tr_opts *o;
     const char *command;
     const volatile sig_atomic_t *stop; /* set asynchronously (Ctrl-C) */
+    tr_dist *dist;                     /* the processes training together; NULL: this one */
+    cc_tnet_sync sync;                 /* batch norm's view of dist */
     json_t *state;                     /* the resumed checkpoint's state (o points into it) */
     tr_model_info mi;                  /* classes, input, mean/std */
     tr_split split[3];
@@ -67,6 +70,18 @@ typedef struct tr_session {
  * was built (a failed open may hold splits, classes and parameters). */
 covidcam_status tr_session_open(tr_session *s, tr_opts *o, const char *command,
                                 const volatile sig_atomic_t *stop, cc_err *e);
+
+/* The same for one of the processes of a data-parallel run (docs/training.md,
+ * "Several processes"): o->batch is the whole batch, of which this process
+ * trains share d->rank of d->size; d NULL is tr_session_open. */
+covidcam_status tr_session_open_dist(tr_session *s, tr_opts *o, const char *command,
+                                     const volatile sig_atomic_t *stop, tr_dist *d, cc_err *e);
+
+/* Processes in the run (1 without MPI). */
+static inline int tr_session_world(const tr_session *s)
+{
+    return s->dist ? s->dist->size : 1;
+}
 void tr_session_close(tr_session *s);
 
 /* The state JSON of the current position (for the checkpoint). */

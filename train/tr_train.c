@@ -13,6 +13,8 @@
 
 static covidcam_status save_checkpoint(tr_session *s, cc_err *e)
 {
+    if (!tr_dist_root(s->dist)) /* rank 0 writes the files */
+        return COVIDCAM_OK;
     char *state = tr_session_state_json(s);
     if (!state)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
@@ -24,6 +26,8 @@ static covidcam_status save_checkpoint(tr_session *s, cc_err *e)
 
 static covidcam_status write_reports(tr_session *s, cc_err *e)
 {
+    if (!tr_dist_root(s->dist))
+        return COVIDCAM_OK;
     char title[128], summary[4096];
     snprintf(title, sizeof title, "covidcam-train: %s, %d px", s->arch.name, s->mi.input_size);
     tr_session_summary(s, summary, sizeof summary);
@@ -33,9 +37,25 @@ static covidcam_status write_reports(tr_session *s, cc_err *e)
     return st ? st : tr_report_write_html(&ri, s->out_html, e);
 }
 
-/* One SGD iteration on batch b; returns the loss outputs. */
-static covidcam_status train_step(tr_session *s, const tr_batch *b, double lr, tr_loss_out *lo,
-                                  cc_err *e)
+static covidcam_status comm_failed(const char *what, cc_err *e)
+{
+    return cc_fail(e, COVIDCAM_ERR_IO, "summing the %s across the processes failed", what);
+}
+
+/* The whole batch's loss sum, correct and valid counts from every share. */
+static covidcam_status sum_metrics(tr_session *s, tr_loss_out *lo, cc_err *e)
+{
+    double m[3] = {lo->loss_sum, lo->correct, lo->valid};
+    if (tr_dist_sum_f64(s->dist, m, 3))
+        return comm_failed("metrics", e);
+    *lo = (tr_loss_out){m[0], (int)m[2], (int)m[1]};
+    return COVIDCAM_OK;
+}
+
+/* One SGD iteration on batch b (this process's share of it, `valid` labelled
+ * images in the whole batch); returns the whole batch's loss outputs. */
+static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, double lr,
+                                  tr_loss_out *lo, cc_err *e)
 {
     tr_net *net = &s->net;
     size_t floats = (size_t)net->batch * net->channels * net->size * net->size;
@@ -43,9 +63,14 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, double lr, t
     covidcam_status st = cc_tnet_forward(net->tn, 1, e);
     if (st)
         return st;
-    *lo = tr_softmax_xent(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
-                          s->o->label_smoothing, cc_tt_host_diff(net->logits), NULL);
+    *lo = tr_softmax_xent_norm(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
+                               s->o->label_smoothing, valid, cc_tt_host_diff(net->logits), NULL);
     if ((st = cc_tnet_backward(net->tn, e)))
+        return st;
+    /* Each share's gradient is its part of the whole batch's mean. */
+    if (tr_dist_sum_f32(s->dist, s->p.g, s->p.total))
+        return comm_failed("gradients", e);
+    if ((st = sum_metrics(s, lo, e)))
         return st;
     tr_sgd o = {s->o->momentum, s->o->weight_decay, s->o->decay_all};
     tr_sgd_step(&s->p, &o, lr);
@@ -69,6 +94,8 @@ static void record_iteration(tr_session *s, double lr, const tr_loss_out *lo)
 
 static void show_progress(tr_session *s, double t0, int b0)
 {
+    if (!tr_dist_root(s->dist))
+        return;
     double dt = tr_now() - t0, seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     int done = s->batch - b0;
     double ips = dt > 0 ? done * s->o->batch / dt : 0;
@@ -84,6 +111,21 @@ static void show_progress(tr_session *s, double t0, int b0)
                        s->ep_loss / seen, s->ep_correct / seen, ips, eta, run);
 }
 
+/* What every process needs before a step: whether any of them was told to
+ * stop (all stop at the same batch), and the whole batch's labelled images. */
+static covidcam_status agree(tr_session *s, const tr_batch *b, long *valid, int *stop,
+                             cc_err *e)
+{
+    double v[2] = {0, *s->stop ? 1 : 0};
+    for (int i = 0; i < s->net.batch; i++)
+        v[0] += b->labels[i] >= 0;
+    if (tr_dist_sum_f64(s->dist, v, 2))
+        return comm_failed("stop requests", e);
+    *valid = (long)v[0];
+    *stop = v[1] > 0;
+    return COVIDCAM_OK;
+}
+
 /* Train the rest of the current epoch. Returns with s->batch ==
  * iters_per_epoch, or earlier when stopped. */
 static covidcam_status train_epoch(tr_session *s, cc_err *e)
@@ -94,14 +136,21 @@ static covidcam_status train_epoch(tr_session *s, cc_err *e)
     covidcam_status st = tr_loader_start(s->train_ld, s->epoch, s->batch, e);
     double t0 = tr_now(), prior = s->ep_train_seconds;
     int b0 = s->batch;
-    while (!st && s->batch < s->iters_per_epoch && !*s->stop &&
+    while (!st && s->batch < s->iters_per_epoch &&
            !(o->stop_after && s->iter >= o->stop_after)) {
         const tr_batch *b = NULL;
         tr_loss_out lo;
+        long valid = 0;
+        int stop = 0;
         double lr = tr_lr_at(o->lr, s->iter, warmup, total);
         if ((st = tr_loader_next(s->train_ld, &b, e)))
             break;
-        st = train_step(s, b, lr, &lo, e);
+        if (!(st = agree(s, b, &valid, &stop, e)) && stop) {
+            tr_loader_release(s->train_ld);
+            break;
+        }
+        if (!st)
+            st = train_step(s, b, valid, lr, &lo, e);
         tr_loader_release(s->train_ld);
         if (st)
             break;
@@ -114,6 +163,8 @@ static covidcam_status train_epoch(tr_session *s, cc_err *e)
 
 static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r, int best)
 {
+    if (!tr_dist_root(s->dist))
+        return;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     tr_progress_clear(&s->prog);
     printf("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.3g | "
@@ -133,6 +184,8 @@ static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r,
 static covidcam_status save_epoch_model(tr_session *s, const char *path, const tr_report *r,
                                         double val_loss, cc_err *e)
 {
+    if (!tr_dist_root(s->dist))
+        return COVIDCAM_OK;
     char *training = tr_session_training_json(s, r, val_loss);
     if (!training)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
@@ -170,10 +223,11 @@ static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc
     tr_eval_out v;
     tr_report r;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
-    tr_progress_note(&s->prog, "validating...");
+    if (tr_dist_root(s->dist))
+        tr_progress_note(&s->prog, "validating...");
     double t0 = tr_now();
     covidcam_status st = tr_evaluate(&s->net, s->val_ld, s->o->label_smoothing, &s->conf, s->stop,
-                                     &v, e);
+                                     s->dist, &v, e);
     s->val_seconds = tr_now() - t0;
     if (st)
         return st;
@@ -216,7 +270,8 @@ static covidcam_status interrupted(tr_session *s, tr_result *res, cc_err *e)
 {
     tr_progress_clear(&s->prog);
     covidcam_status st = save_checkpoint(s, e);
-    if (st)
+    res->interrupted = 1;
+    if (st || !tr_dist_root(s->dist))
         return st;
     fprintf(stderr, "interrupted at epoch %d batch %d: checkpoint saved to %s; continue with "
                     "--resume --out %s\n",

@@ -188,6 +188,17 @@ fail:
     return st;
 }
 
+covidcam_status cc_tnet_set_sync(cc_tnet *net, const cc_tnet_sync *sync, cc_err *e)
+{
+    if (!net || (sync && sync->world > 1 && !sync->sum) || (sync && sync->world < 1))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "bad synchronisation arguments");
+    if (net->nl > 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "synchronisation must be set before the first layer");
+    net->sync = sync ? *sync : (cc_tnet_sync){NULL, NULL, 1};
+    return COVIDCAM_OK;
+}
+
 void cc_tnet_free(cc_tnet *net)
 {
     if (!net)

@@ -59,6 +59,24 @@ typedef struct cc_tbn_params {
     float eps, momentum;
 } cc_tbn_params;
 
+/* Data-parallel training: `world` processes train one model, each on an
+ * equal share of every batch. `sum` adds n doubles in place across the
+ * processes (an allreduce; every process calls it in the same order) and
+ * returns 0, or nonzero after a failure (the training step then fails). */
+typedef struct cc_tnet_sync {
+    int (*sum)(void *ctx, double *buf, int n);
+    void *ctx;
+    int world;
+} cc_tnet_sync;
+
+/* Synchronised batch norm; call before adding the first layer. With world > 1 a training forward normalises with the
+ * mean and variance of the whole distributed batch, and the backward pass
+ * uses the whole batch's gradient sums, so the processes together compute
+ * what one process computes on the whole batch (docs/training.md). The
+ * layers' parameter gradients stay this process's share: the caller sums
+ * them with the other gradients. world 1 (or sync NULL) is a plain net. */
+covidcam_status cc_tnet_set_sync(cc_tnet *net, const cc_tnet_sync *sync, cc_err *e);
+
 /* Batch norm, optionally followed by ReLU (fused). */
 covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_params *p,
                            cc_tt **out, cc_err *e);

@@ -127,6 +127,14 @@ struct tlayer {
     float *mean, *var;
     dnnl_memory_t scale_mem, shift_mem, mean_mem, var_mem, rmean_mem, rvar_mem;
     dnnl_memory_t dscale_mem, dshift_mem;
+    /* synchronised batch norm (dnn_train_bn_sync.c): the forward with the
+     * distributed batch's statistics, the gradient correction dx += x*b + a,
+     * and a buffer of 2 x channels doubles for the sums */
+    int synced;
+    tprim fwd_sync, fix;
+    float *fix_a, *fix_b;
+    dnnl_memory_t fix_a_mem, fix_b_mem;
+    double *sums;
     /* workspace (max pooling, BN with fused ReLU) */
     dnnl_memory_t ws_mem;
     int trained; /* a training forward ran since the last backward */
@@ -156,7 +164,18 @@ struct cc_tnet {
     size_t scratch_bytes, tmp_bytes;
     void *scratch, *tmp;
     unsigned version;
+    cc_tnet_sync sync; /* world 0 or 1: not distributed */
 };
+
+/* Synchronised batch norm (dnn_train_bn_sync.c): primitives and buffers of
+ * layer l (flags: the BN flags without global stats; ws_md: the training
+ * pass's workspace, NULL without one), its training forward and its
+ * backward's correction after the local backward ran. */
+covidcam_status cc_tdnn_bn_sync_setup(cc_tnet *net, tlayer *l, const cc_dnn_desc *md,
+                                      unsigned flags, const cc_dnn_desc *ws_md, cc_err *e);
+covidcam_status cc_tdnn_bn_sync_fwd(cc_tnet *net, tlayer *l, int nargs, dnnl_exec_arg_t *args,
+                                    cc_err *e);
+covidcam_status cc_tdnn_bn_sync_bwd(cc_tnet *net, tlayer *l, cc_err *e);
 
 /* Buffers and memory objects owned (and freed) by the net. */
 covidcam_status cc_tdnn_alloc(cc_tnet *net, size_t bytes, void **out, cc_err *e);

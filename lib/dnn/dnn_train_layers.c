@@ -256,12 +256,14 @@ fail:
 
 /* ------------------------------------------------------------ batch norm */
 
-static void bn_update_running(tlayer *l)
+static void bn_update_running(const cc_tnet *net, tlayer *l)
 {
     const cc_tbn_params *p = &l->bn;
     double m = p->momentum;
-    /* PyTorch stores the unbiased variance in running_var. */
-    double unbias = l->reduce_n > 1 ? l->reduce_n / (l->reduce_n - 1) : 1.0;
+    /* PyTorch stores the unbiased variance in running_var; synchronised, the
+     * variance is the whole distributed batch's. */
+    double n = l->reduce_n * (l->synced ? net->sync.world : 1);
+    double unbias = n > 1 ? n / (n - 1) : 1.0;
     for (int c = 0; c < l->channels; c++) {
         p->running_mean[c] = (float)((1 - m) * p->running_mean[c] + m * l->mean[c]);
         p->running_var[c] = (float)((1 - m) * p->running_var[c] + m * l->var[c] * unbias);
@@ -284,9 +286,12 @@ static covidcam_status bn_fwd(cc_tnet *net, tlayer *l, int training, cc_err *e)
     a[n++] = ARG(DNNL_ARG_VARIANCE, l->var_mem);
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
-    CC_TDNN_CHECK(cc_tdnn_run(net, &l->fwd, n, a, e));
+    if (l->synced)
+        CC_TDNN_CHECK(cc_tdnn_bn_sync_fwd(net, l, n, a, e));
+    else
+        CC_TDNN_CHECK(cc_tdnn_run(net, &l->fwd, n, a, e));
     CC_TDNN_TRY(dnnl_stream_wait(net->strm), "stream wait");
-    bn_update_running(l);
+    bn_update_running(net, l);
 fail:
     return st;
 }
@@ -306,6 +311,8 @@ static covidcam_status bn_bwd(cc_tnet *net, tlayer *l, cc_err *e)
     if (l->ws_mem)
         a[n++] = ARG(DNNL_ARG_WORKSPACE, l->ws_mem);
     covidcam_status st = cc_tdnn_run(net, &l->bwd_d, n, a, e);
+    if (!st && l->synced)
+        st = cc_tdnn_bn_sync_bwd(net, l, e);
     if (st)
         return st;
     return cc_tdnn_port_done(net, &l->in[0], e);
@@ -370,11 +377,13 @@ covidcam_status cc_tnet_bn(cc_tnet *net, cc_tt *in, int relu, const cc_tbn_param
                                                          net->attr, tr, &bwd),
                                         "batch norm backward", e));
         CC_TDNN_CHECK(cc_tdnn_prim(net, bwd, &l->bwd_d, e));
+        const cc_dnn_desc *ws = NULL;
         if (relu) {
-            const cc_dnn_desc *ws = NULL;
             CC_TDNN_CHECK(cc_tdnn_query(net, tr, dnnl_query_workspace_md, &ws, e));
             CC_TDNN_CHECK(cc_tdnn_mem_alloc(net, ws, &l->ws_mem, e));
         }
+        if (net->sync.world > 1)
+            CC_TDNN_CHECK(cc_tdnn_bn_sync_setup(net, l, in->md, flags, ws, e));
     }
     *out = l->out;
 fail:
