@@ -167,10 +167,11 @@ int main(int argc, char **argv)
     if (o.threads > 0)
         omp_set_num_threads(o.threads);
     if (o.mode == TR_MODE_BENCH) {
-        if (tr_bench(&o, &e) == COVIDCAM_OK)
-            return 0;
-        fprintf(stderr, "covidcam-train: %s\n", e.msg);
-        return 1;
+        tr_dist d;
+        if (tr_dist_init(&d, &argc, &argv, &e) || tr_bench(&o, &d, &e))
+            return failed(&d, &e);
+        tr_dist_finalize(&d);
+        return 0;
     }
     if (o.mode == TR_MODE_TEST) {
         char path[4096];

@@ -407,26 +407,6 @@ dnnl_status_t cc_dnn_binary_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
     return pd_of(st, &d, attr, eng, NULL, out);
 }
 
-dnnl_status_t cc_dnn_attr_add_sum(const cc_dnn_desc *add, dnnl_primitive_attr_t *out)
-{
-    dnnl_post_ops_t po = NULL;
-    dnnl_status_t st = cc_dnn_attr(0, 0, out);
-    if (st == dnnl_success)
-        st = dnnl_post_ops_create(&po);
-    if (st == dnnl_success)
-        st = dnnl_post_ops_append_binary(po, dnnl_binary_add, raw(add));
-    if (st == dnnl_success)
-        st = dnnl_post_ops_append_sum(po, 1.0f);
-    if (st == dnnl_success)
-        st = dnnl_primitive_attr_set_post_ops(*out, po);
-    dnnl_post_ops_destroy(po);
-    if (st != dnnl_success) {
-        dnnl_primitive_attr_destroy(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 dnnl_status_t cc_dnn_reorder_pd(dnnl_engine_t eng, const cc_dnn_desc *src,
                                 const cc_dnn_desc *dst, const_dnnl_primitive_attr_t attr,
                                 dnnl_primitive_desc_t *out)

@@ -184,11 +184,6 @@ dnnl_status_t cc_dnn_binary_pd(dnnl_engine_t eng, dnnl_alg_kind_t alg,
                                const cc_dnn_desc *dst, const_dnnl_primitive_attr_t attr,
                                dnnl_primitive_desc_t *out);
 
-/* Attributes for the batch-norm gradient correction of synchronised
- * training: user scratchpad, then post-ops binary add of `add` (a per-channel
- * vector) and sum (dst += previous dst). The caller destroys *out. */
-dnnl_status_t cc_dnn_attr_add_sum(const cc_dnn_desc *add, dnnl_primitive_attr_t *out);
-
 /* Layout (and data type) conversion src -> dst, both on eng. */
 dnnl_status_t cc_dnn_reorder_pd(dnnl_engine_t eng, const cc_dnn_desc *src,
                                 const cc_dnn_desc *dst, const_dnnl_primitive_attr_t attr,

@@ -17,8 +17,7 @@
  *             The processes sum S_g and S_b, and the difference to the wanted
  *             dx, k (D_b + xhat D_g) with D = S/n - S_total/N, is affine in x
  *             per channel: dx += b x + a with b = k D_g / sigma and
- *             a = k (D_b - D_g mean / sigma), one binary primitive with a
- *             binary-add and a sum post-op.
+ *             a = k (D_b - D_g mean / sigma): two binary primitives.
  * The parameter gradients are left as the share's S_g, S_b: summing them with
  * the other gradients gives the whole batch's. */
 #include "dnn_train_impl.h"
@@ -36,29 +35,54 @@ static covidcam_status sum_across(cc_tnet *net, tlayer *l, const char *what, cc_
     return COVIDCAM_OK;
 }
 
-/* The correction's primitive: dst = src0 * b + a + dst, a and b per channel. */
+/* The per-channel vector (1, C, 1, 1) in md's layout: oneDNN's fast binary
+ * kernels broadcast a vector of the data's own blocked layout only. The
+ * layouts oneDNN's convolutions pick are tried; another one gets a plain
+ * vector (and the reference kernel). */
+static covidcam_status vector_like(cc_tnet *net, const cc_dnn_desc *md, int channels,
+                                   const cc_dnn_desc **out, cc_err *e)
+{
+    static const dnnl_format_tag_t tags4[] = {dnnl_aBcd16b, dnnl_aBcd8b, dnnl_aBcd4b,
+                                               dnnl_acdb};
+    int ndims = cc_dnn_desc_ndims(md);
+    dnnl_dims_t dims, one = {1, channels, 1, 1};
+    cc_dnn_desc_dims(md, dims);
+    for (size_t i = 0; ndims == 4 && i < sizeof tags4 / sizeof *tags4; i++) {
+        const cc_dnn_desc *same = NULL;
+        covidcam_status st = cc_tdnn_desc(net, ndims, dims, cc_dnn_desc_dt(md), tags4[i], &same, e);
+        if (st)
+            return st;
+        if (cc_dnn_desc_equal(same, md))
+            return cc_tdnn_desc(net, ndims, one, dnnl_f32, tags4[i], out, e);
+    }
+    return cc_tdnn_desc(net, ndims, one, dnnl_f32, cc_tdnn_plain_tag(ndims), out, e);
+}
+
+/* The correction: dst += a (in place), then dst = src0 * b + dst, a and b
+ * per channel. Two binary primitives rather than one with a binary post-op:
+ * oneDNN 2.6 runs that combination on its slow reference code only. */
 static covidcam_status make_fix(cc_tnet *net, tlayer *l, const cc_dnn_desc *md, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    int ndims = cc_dnn_desc_ndims(md);
-    dnnl_dims_t dims = {1, l->channels, 1, 1};
     const cc_dnn_desc *vec = NULL;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_desc_t add = NULL, fma = NULL;
     size_t bytes = (size_t)l->channels * sizeof(float);
-    CC_TDNN_CHECK(cc_tdnn_desc(net, ndims, dims, dnnl_f32, cc_tdnn_plain_tag(ndims), &vec, e));
-    CC_TDNN_TRY(cc_dnn_attr_add_sum(vec, &attr), "batch norm correction attributes");
-    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_binary_pd(net->eng, dnnl_binary_mul, md, vec, md,
-                                                     attr, &pd),
+    CC_TDNN_CHECK(vector_like(net, md, l->channels, &vec, e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_binary_pd(net->eng, dnnl_binary_add, md, vec, md,
+                                                     net->attr, &add),
                                     "batch norm correction", e));
-    CC_TDNN_CHECK(cc_tdnn_prim(net, pd, &l->fix, e));
+    CC_TDNN_CHECK(cc_tdnn_pd_status(cc_dnn_binary_pd(net->eng, dnnl_binary_mul, md, vec, md,
+                                                     net->attr_sum, &fma),
+                                    "batch norm correction", e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, add, &l->fix_add, e));
+    CC_TDNN_CHECK(cc_tdnn_prim(net, fma, &l->fix, e));
     CC_TDNN_CHECK(cc_tdnn_alloc(net, bytes, (void **)&l->fix_a, e));
     CC_TDNN_CHECK(cc_tdnn_alloc(net, bytes, (void **)&l->fix_b, e));
     CC_TDNN_CHECK(cc_tdnn_mem(net, vec, l->fix_a, &l->fix_a_mem, e));
     CC_TDNN_CHECK(cc_tdnn_mem(net, vec, l->fix_b, &l->fix_b_mem, e));
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_primitive_desc_destroy(add);
+    dnnl_primitive_desc_destroy(fma);
     return st;
 }
 
@@ -130,11 +154,13 @@ covidcam_status cc_tdnn_bn_sync_bwd(cc_tnet *net, tlayer *l, cc_err *e)
         l->fix_b[c] = (float)(k * dg / sigma);
         l->fix_a[c] = (float)(k * (db - dg * l->mean[c] / sigma));
     }
-    dnnl_exec_arg_t a[] = {
-        ARG(DNNL_ARG_SRC_0, cc_tdnn_port_src(&l->in[0])), ARG(DNNL_ARG_SRC_1, l->fix_b_mem),
-        ARG(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, l->fix_a_mem),
-        ARG(DNNL_ARG_DST, cc_tdnn_port_diff(&l->in[0]))};
-    CC_TDNN_CHECK(cc_tdnn_run(net, &l->fix, 4, a, e));
+    dnnl_memory_t dx = cc_tdnn_port_diff(&l->in[0]);
+    dnnl_exec_arg_t add[] = {ARG(DNNL_ARG_SRC_0, dx), ARG(DNNL_ARG_SRC_1, l->fix_a_mem),
+                             ARG(DNNL_ARG_DST, dx)};
+    dnnl_exec_arg_t fma[] = {ARG(DNNL_ARG_SRC_0, cc_tdnn_port_src(&l->in[0])),
+                             ARG(DNNL_ARG_SRC_1, l->fix_b_mem), ARG(DNNL_ARG_DST, dx)};
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->fix_add, 3, add, e));
+    CC_TDNN_CHECK(cc_tdnn_run(net, &l->fix, 3, fma, e));
 fail:
     return st;
 }

@@ -131,7 +131,7 @@ struct tlayer {
      * distributed batch's statistics, the gradient correction dx += x*b + a,
      * and a buffer of 2 x channels doubles for the sums */
     int synced;
-    tprim fwd_sync, fix;
+    tprim fwd_sync, fix_add, fix;
     float *fix_a, *fix_b;
     dnnl_memory_t fix_a_mem, fix_b_mem;
     double *sums;
