@@ -18,6 +18,7 @@
 
 #include "dnn_train.h"
 #include "tr_loss.h"
+#include "train_util.h"
 
 #define OK(x) assert_int_equal((x), COVIDCAM_OK)
 
@@ -196,17 +197,6 @@ static void run_whole(const float *x, const int *labels, result *out)
     OK(run_net(&s, &e));
 }
 
-/* max |a - b| / max |a| */
-static double rel_diff(const float *a, const float *b, int n)
-{
-    double d = 0, m = 1e-12;
-    for (int i = 0; i < n; i++) {
-        d = fmax(d, fabs((double)a[i] - b[i]));
-        m = fmax(m, fabs((double)a[i]));
-    }
-    return d / m;
-}
-
 /* The worst relative difference over everything a step computes. */
 static double worst(const result *ref, const result *got, const char **what)
 {
@@ -223,7 +213,7 @@ static double worst(const result *ref, const result *got, const char **what)
     };
     double w = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        double d = rel_diff(parts[i].a, parts[i].b, parts[i].n);
+        double d = tt_rel_err(parts[i].b, parts[i].a, (size_t)parts[i].n);
         if (d >= w) {
             w = d;
             *what = parts[i].name;

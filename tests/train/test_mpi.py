@@ -232,24 +232,35 @@ def ranks_of(mpirun_pid):
     return sorted(mine)
 
 
-def sigterm(tmp, data):
-    out = os.path.join(tmp, "sigterm")
+def start_long(data, out):
+    """A 2-rank run that would train for a long time, started in the background."""
     args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "100000",
                   "--out", out]
-    p = subprocess.Popen(command(2, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=ENV)
+    return subprocess.Popen(command(2, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+
+
+def wait_end(p, timeout=60):
+    """(stderr, seconds) once p ends; killed after timeout seconds."""
+    t0 = time.time()
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+        err += f"\n(killed after {timeout} s)"
+    return err, time.time() - t0
+
+
+def sigterm(tmp, data):
+    out = os.path.join(tmp, "sigterm")
+    p = start_long(data, out)
     started = wait_for(p, "epoch 1/", time.time() + 120)
     ranks = ranks_of(p.pid)
     check(started is not None and len(ranks) == 2, f"2 ranks training (pids {ranks})")
     if ranks:
         os.kill(ranks[-1], signal.SIGTERM)
-    t0 = time.time()
-    try:
-        rest, err = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rest, err = p.communicate()
-    took = time.time() - t0
+    err, took = wait_end(p)
     check(p.returncode == 130, f"SIGTERM to one rank: mpirun exits 130 (rc {p.returncode}) "
                                f"after {took:.1f} s")
     check("interrupted at epoch" in err and "checkpoint saved" in err,
@@ -261,10 +272,7 @@ def sigterm(tmp, data):
 
 def failure(tmp, data):
     out = os.path.join(tmp, "failure")
-    args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "100000",
-                  "--out", out]
-    p = subprocess.Popen(command(2, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=ENV)
+    p = start_long(data, out)
     # Once training runs, the output folder becomes a file: rank 0 cannot
     # write the first epoch's model, while rank 1 goes on to the next epoch
     # and waits for rank 0 in a collective.
@@ -273,14 +281,7 @@ def failure(tmp, data):
     shutil.rmtree(out)
     with open(out, "w") as f:
         f.write("not a folder\n")
-    t0 = time.time()
-    try:
-        _, err = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        _, err = p.communicate()
-        err += "\n(killed after 60 s)"
-    took = time.time() - t0
+    err, took = wait_end(p)
     check(p.returncode not in (0, None) and took < 30,
           f"a failing rank ends the job: rc {p.returncode} after {took:.1f} s")
     check("covidcam-train (process 0 of 2):" in err and out in err,

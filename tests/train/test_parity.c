@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "train_util.h"
 #include "tr_io.h"
 #include "tr_loss.h"
 #include "tr_net.h"
@@ -43,17 +44,6 @@ static void read_f32(const tr_file *f, const char *name, float *dst, size_t n)
         fail_msg("fixture tensor %s missing", name);
     assert_int_equal(cc_st_numel(t), n);
     cc_st_to_f32(t, dst);
-}
-
-/* max |got - want| / max |want| over a tensor. */
-static double rel_err(const float *got, const float *want, size_t n)
-{
-    double num = 0, den = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        num = fmax(num, fabs((double)got[i] - want[i]));
-        den = fmax(den, fabs((double)want[i]));
-    }
-    return num / den;
 }
 
 typedef struct parity {
@@ -136,7 +126,7 @@ static void check_tensors(parity *t, const char *prefix, int grads, double tol)
         snprintf(name, sizeof name, "%s.%s", prefix, q->spec.name);
         read_f32(&t->f, name, t->want, q->numel);
         const float *got = (grads ? t->p.g : t->p.w) + q->off;
-        double err = rel_err(got, t->want, q->numel);
+        double err = tt_rel_err(got, t->want, q->numel);
         if (err > tol)
             fail_msg("%s: relative error %.3g above %.1g", name, err, tol);
     }

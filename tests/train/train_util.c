@@ -2,6 +2,7 @@
 #include "train_util.h"
 
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,4 +75,14 @@ void tt_write_bytes(const char *path, const void *data, size_t n)
     if (!f || fwrite(data, 1, n, f) != n)
         abort();
     fclose(f);
+}
+
+double tt_rel_err(const float *got, const float *want, size_t n)
+{
+    double num = 0, den = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)got[i] - want[i]));
+        den = fmax(den, fabs((double)want[i]));
+    }
+    return num / den;
 }

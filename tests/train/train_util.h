@@ -1,4 +1,4 @@
-/* Helpers of the trainer tests: temporary image trees. */
+/* Helpers of the trainer tests: temporary image trees, comparisons. */
 #ifndef TRAIN_TEST_UTIL_H
 #define TRAIN_TEST_UTIL_H
 
@@ -20,5 +20,8 @@ void tt_mkdir(const char *root, const char *cls);
 
 /* Write a file with arbitrary bytes. */
 void tt_write_bytes(const char *path, const void *data, size_t n);
+
+/* max |got - want| / max |want| over n values. */
+double tt_rel_err(const float *got, const float *want, size_t n);
 
 #endif
