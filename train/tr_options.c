@@ -150,7 +150,9 @@ void tr_opts_help(FILE *f, const char *prog)
         fprintf(f, "  %-24s %s%s%s%s\n", left, od->help, def[0] ? " [" : "", def,
                 def[0] ? "]" : "");
     }
-    fprintf(f, "\nCtrl-C saves a checkpoint; --resume continues it. See docs/training.md.\n");
+    fprintf(f, "\nCtrl-C saves a checkpoint; --resume continues it. Under mpirun -np N (a build "
+               "with MPI) N processes train one model, each an equal share of every batch. See "
+               "docs/training.md.\n");
 }
 
 static const opt_def *find_opt(const char *name, size_t len)
