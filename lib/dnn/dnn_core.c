@@ -51,6 +51,11 @@ int cc_dnn_isa_bf16(void)
     return isa_has(dnnl_cpu_isa_avx512_core_bf16) || isa_has(dnnl_cpu_isa_avx512_core_amx);
 }
 
+int cc_dnn_isa_vnni(void)
+{
+    return isa_has(dnnl_cpu_isa_avx512_core_vnni) || isa_has(dnnl_cpu_isa_avx512_core_amx);
+}
+
 const char *cc_dnn_isa_name(void)
 {
     switch (dnnl_get_effective_cpu_isa()) {
@@ -219,6 +224,44 @@ dnnl_status_t cc_dnn_attr(int sum, int relu, dnnl_primitive_attr_t *out)
         st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success && (sum || relu))
         st = set_post_ops(attr, sum, relu);
+    if (st != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        attr = NULL;
+    }
+    *out = attr;
+    return st;
+}
+
+/* The post-ops of cc_dnn_attr_q: a sum of the previous dst read as sum_dt
+ * and scaled by sum_scale, then ReLU. In 3.x: dnnl_post_ops_append_sum(po,
+ * scale, 0, dt) and an eltwise without its scale argument. */
+static dnnl_status_t set_q_post_ops(dnnl_primitive_attr_t attr, const cc_dnn_quant *q, int sum,
+                                    int relu)
+{
+    dnnl_post_ops_t po = NULL;
+    dnnl_status_t st = dnnl_post_ops_create(&po);
+    if (st == dnnl_success && sum)
+        st = dnnl_post_ops_append_sum_v2(po, q->sum_scale, q->sum_dt);
+    if (st == dnnl_success && relu)
+        st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_post_ops_destroy(po);
+    return st;
+}
+
+dnnl_status_t cc_dnn_attr_q(const cc_dnn_quant *q, int sum, int relu, dnnl_primitive_attr_t *out)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_status_t st = dnnl_primitive_attr_create(&attr);
+    if (st == dnnl_success)
+        st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    /* 2.x output scales: one per output channel (mask bit 1) or one for all */
+    if (st == dnnl_success && q->num_scales > 0)
+        st = dnnl_primitive_attr_set_output_scales(attr, q->num_scales,
+                                                   q->num_scales > 1 ? 1 << 1 : 0, q->scales);
+    if (st == dnnl_success && (sum || relu))
+        st = set_q_post_ops(attr, q, sum, relu);
     if (st != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         attr = NULL;
