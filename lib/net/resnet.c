@@ -104,7 +104,7 @@ static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_
     if (!c->w_private)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for private weights");
     c->w = c->w_private;
-    if (b->q)
+    if (b->q && id.block != FC.block) /* the fc stays fp32 in int8 nets */
         return cc_qconv_reorder(b->n->m, cc_qnet_conv(b->q, id.block, id.k), cw, wmd,
                                 c->w_private, e);
     return cc_dnn_reorder_now(b->n->m->eng, cw->w_md, cw->w, wmd, c->w_private, e);
