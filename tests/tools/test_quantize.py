@@ -1,6 +1,6 @@
 """covidcam-quantize end to end.
 
-    test_quantize.py QUANTIZE CLASSIFY FIXTURES SHARED_CXR
+    test_quantize.py QUANTIZE CLASSIFY FIXTURES SHARED_CXR [GRADCAM]
 
 On a tiny synthetic folder (fixture PNGs under class folders, plus a file
 that is no image) with the fixture model: the --json report, the written
@@ -10,7 +10,8 @@ scales no larger than minmax ones, --val, and the errors (each naming its
 culprit, usage errors exit 2). When SHARED_CXR has the real X-rays: the
 shipped model calibrated on 200 training images and checked on every
 validation image against the accuracy targets of docs/precision.md (int8
-accuracy within 0.5 points of fp32, top-1 agreement >= 99.5 %).
+accuracy within 0.5 points of fp32, top-1 agreement >= 99.5 %), and with
+GRADCAM (covidcam-gradcam) the maps of int8 sessions against fp32 ones.
 """
 
 import json
@@ -130,15 +131,68 @@ def test_real(q, shared, tmp):
     check(v["images"] > 1000, v)
     check(v["int8_accuracy"] >= v["fp32_accuracy"] - 0.5, "int8 accuracy target: %s" % v)
     check(v["agreement"] >= 99.5, "agreement target: %s" % v)
+    return out
+
+
+def read_npy(path):
+    """A little-endian float32 .npy as a flat array (standard library only)."""
+    import array
+    import ast
+    with open(path, "rb") as f:
+        buf = f.read()
+    check(buf[:6] == b"\x93NUMPY", path)
+    hl = struct.unpack("<H", buf[8:10])[0]
+    info = ast.literal_eval(buf[10:10 + hl].decode("latin1"))
+    check(info["descr"] == "<f4", info)
+    a = array.array("f")
+    a.frombytes(buf[10 + hl:])
+    return a
+
+
+def pearson(a, b):
+    n = len(a)
+    ma, mb = sum(a) / n, sum(b) / n
+    sab = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    saa = sum((x - ma) ** 2 for x in a)
+    sbb = sum((y - mb) ** 2 for y in b)
+    return sab / (saa * sbb) ** 0.5 if saa > 0 and sbb > 0 else float(saa == sbb)
+
+
+def test_gradcam(gradcam, model, shared, tmp):
+    """int8 sessions take Grad-CAM maps from their fp32 net for the class the
+    int8 pass chose: against an fp32 session's maps of 4 validation images
+    per class, r is 1 unless the top class differs (docs/precision.md)."""
+    worst = {}
+    for cls in ("COVID", "Normal", "ViralPneumonia"):
+        d = os.path.join(shared, "val", cls)
+        for name in sorted(os.listdir(d))[:4]:
+            for layer in ("layer4", "layer3"):
+                maps = []
+                for p in ("fp32", "int8"):
+                    out = os.path.join(tmp, "%s_%s.npy" % (p, layer))
+                    run([gradcam, "--model", model, "--precision", p, "--layer", layer,
+                         "--npy", out, "--threads", "2", os.path.join(d, name)], 0)
+                    maps.append(read_npy(out))
+                r = pearson(maps[0], maps[1])
+                dmax = max(abs(x - y) for x, y in zip(maps[0], maps[1]))
+                w = worst.get(layer, (1.0, 0.0))
+                worst[layer] = (min(w[0], r), max(w[1], dmax))
+    for layer, (r, dmax) in sorted(worst.items()):
+        print("Grad-CAM %s, int8 session vs fp32, 12 val images: worst r %.4f, worst max "
+              "|difference| %.4f" % (layer, r, dmax))
+        check(r >= 0.99, "Grad-CAM of int8 sessions at %s: r %.4f" % (layer, r))
 
 
 def main():
     q, classify, fixtures, shared = sys.argv[1:5]
+    gradcam = sys.argv[5] if len(sys.argv) > 5 else None
     with tempfile.TemporaryDirectory() as tmp:
         test_tiny(q, classify, fixtures, tmp)
         test_errors(q, fixtures, tmp)
         if os.path.isdir(os.path.join(shared, "val")) and os.path.isdir(os.path.join(shared, "train")):
-            test_real(q, shared, tmp)
+            out = test_real(q, shared, tmp)
+            if gradcam:
+                test_gradcam(gradcam, out, shared, tmp)
         else:
             print("skipped the real X-rays: %s has no train/ and val/" % shared)
     print("ok")
