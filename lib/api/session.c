@@ -64,16 +64,20 @@ static covidcam_status check_options(const covidcam_session_options *o, cc_err *
 }
 
 /* The precision a session runs in. The AUTO rule is the documented one
- * (covidcam.h, docs/precision.md): bf16 wherever it runs natively, because
- * there it measured faster than fp32 for every model shipped and benchmarked
- * and within the accuracy bounds; oneDNN's bf16 emulation on plain AVX-512 is
- * slower than fp32, so it is never picked (nor accepted for BF16). */
+ * (covidcam.h, docs/precision.md), from the measured speeds: int8 when the
+ * file carries calibration scales (2x bf16 with VNNI, 2x fp32 on AVX2, within
+ * the accuracy bounds on the shipped model), else bf16 wherever it runs
+ * natively (faster than fp32 for every model benchmarked); oneDNN's bf16
+ * emulation on plain AVX-512 is slower than fp32, so it is never picked (nor
+ * accepted for BF16). */
 static covidcam_status resolve_precision(const covidcam_model *m, covidcam_precision asked,
                                          covidcam_precision *out, cc_err *e)
 {
     switch (asked) {
     case COVIDCAM_PRECISION_AUTO:
-        *out = cc_dnn_isa_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32;
+        *out = m->qs                ? COVIDCAM_PRECISION_INT8
+               : cc_dnn_isa_bf16() ? COVIDCAM_PRECISION_BF16
+                                   : COVIDCAM_PRECISION_FP32;
         return COVIDCAM_OK;
     case COVIDCAM_PRECISION_BF16:
         if (!cc_dnn_isa_bf16())

@@ -180,7 +180,8 @@ static void test_int8_logits(void **state)
     check_model("bottleneck", exact);
 }
 
-/* A file without calibration: int8 refused, saying how to make one; fp32 of
+/* A file without calibration: int8 refused, saying how to make one; AUTO
+ * picks int8 exactly for calibrated files; fp32 of
  * a calibrated file is exactly fp32 of the plain one (the tensors are the
  * same and the scales change nothing but int8). */
 static void test_int8_refusal_and_fp32_part(void **state)
@@ -195,6 +196,13 @@ static void test_int8_refusal_and_fp32_part(void **state)
     assert_null(s);
     au_assert_contains(err, "int8_scales");
     au_assert_contains(err, "covidcam-quantize --model IN --calibrate DIR -o OUT");
+    /* AUTO: int8 for a calibrated file on every CPU, never for a plain one */
+    s = au_session_with(q, COVIDCAM_PRECISION_AUTO, 1, 0);
+    assert_int_equal(covidcam_session_precision(s), COVIDCAM_PRECISION_INT8);
+    covidcam_session_free(s);
+    s = au_session_with(plain, COVIDCAM_PRECISION_AUTO, 1, 0);
+    assert_int_not_equal(covidcam_session_precision(s), COVIDCAM_PRECISION_INT8);
+    covidcam_session_free(s);
     covidcam_session *a = au_session_with(plain, COVIDCAM_PRECISION_FP32, 1, 0);
     covidcam_session *b = au_session_with(q, COVIDCAM_PRECISION_FP32, 1, 0);
     for (int k = 0; k < 3; k++) {
