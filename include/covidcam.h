@@ -175,8 +175,8 @@ COVIDCAM_API const char *covidcam_model_layer_name(const covidcam_model *model, 
  * Grad-CAM runs in the session's precision for FP32 and BF16 (in BF16 the
  * backward pass through the blocks after the target layer is bf16 too). An
  * INT8 session classifies in int8 and computes the map, for the class the
- * int8 pass picked, on an fp32 copy of the network it makes on its first
- * Grad-CAM call (see docs/precision.md). */
+ * int8 pass picked, on a bf16 copy of the network (fp32 where the CPU has no
+ * native bf16) it makes on its first Grad-CAM call (see docs/precision.md). */
 typedef enum covidcam_precision {
     COVIDCAM_PRECISION_FP32 = 0,
     COVIDCAM_PRECISION_BF16 = 1,

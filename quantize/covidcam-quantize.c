@@ -20,8 +20,12 @@
 
 static const char *prog = "covidcam-quantize";
 
+#define MAX_DIRS 8
+
 typedef struct args {
-    const char *model, *calibrate, *out, *val;
+    const char *model, *out;
+    const char *calibrate[MAX_DIRS], *val[MAX_DIRS];
+    int ncal, nval;
     long images, val_images;
     q_method method;
     int threads, json;
@@ -30,7 +34,7 @@ typedef struct args {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: %s --model IN --calibrate DIR -o OUT [OPTIONS]\n"
+            "Usage: %s --model IN --calibrate DIR... -o OUT [OPTIONS]\n"
             "\n"
             "Calibrate IN for int8 sessions: run it in fp32 on images of DIR (any folder\n"
             "of X-rays; with class subfolders the images are spread over them), take one\n"
@@ -40,20 +44,21 @@ static void usage(FILE *f)
             "\n"
             "Options:\n"
             "  -m, --model IN        covidcam safetensors model\n"
-            "  -c, --calibrate DIR   calibration images\n"
+            "  -c, --calibrate DIR   calibration images (repeat for more folders, up to %d)\n"
             "  -o, --output OUT      the calibrated model to write\n"
             "  -n, --images N        calibration images, 0 = all (default 200)\n"
             "  -M, --method M        minmax (default): the largest value seen; percentile:\n"
             "                        the mean over images of the 99.99th percentile of |x|\n"
             "  -v, --val DIR         then classify DIR/<class>/<image> in fp32 and int8 and\n"
             "                        print both accuracies, top-1 agreement, max |dprob|\n"
+            "                        (repeat for more trees; classes merge by name)\n"
             "  -N, --val-images N    --val images, spread over the classes, 0 = all (default)\n"
             "  -j, --json            one JSON object on stdout instead of the text\n"
             "  -t, --threads N       oneDNN threads (default 0 = all cores)\n"
             "  -h, --help            this text\n"
             "\n"
             "Exit status: 0 written, 1 on a model, image or file error, 2 on a usage error.\n",
-            prog);
+            prog, MAX_DIRS);
 }
 
 static int bad(const char *what, const char *value)
@@ -85,9 +90,17 @@ static int parse_args(int argc, char **argv, args *a)
     while ((c = getopt_long(argc, argv, "m:c:o:n:M:v:N:jt:h", longs, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
-        case 'c': a->calibrate = optarg; break;
+        case 'c':
+            if (a->ncal == MAX_DIRS)
+                return bad("--calibrate (too many)", optarg);
+            a->calibrate[a->ncal++] = optarg;
+            break;
         case 'o': a->out = optarg; break;
-        case 'v': a->val = optarg; break;
+        case 'v':
+            if (a->nval == MAX_DIRS)
+                return bad("--val (too many)", optarg);
+            a->val[a->nval++] = optarg;
+            break;
         case 'j': a->json = 1; break;
         case 'n':
             if (parse_long(optarg, &a->images))
@@ -114,27 +127,30 @@ static int parse_args(int argc, char **argv, args *a)
         fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
         return 2;
     }
-    if (!a->model || !a->calibrate || !a->out) {
+    if (!a->model || !a->ncal || !a->out) {
         fprintf(stderr, "%s: --model, --calibrate and -o are required (see --help)\n", prog);
         return 2;
     }
     return 0;
 }
 
-/* The images of a folder argument, or -1 after the message. */
-static int list(const char *dir, cli_inputs *in)
+/* The images of the folder arguments, or -1 after the message. */
+static int list(const char *const *dirs, int n, cli_inputs *in)
 {
-    if (cli_inputs_add(in, prog, dir, NULL, NULL))
-        return -1;
+    for (int k = 0; k < n; k++) {
+        size_t before = in->count;
+        if (cli_inputs_add(in, prog, dirs[k], NULL, NULL))
+            return -1;
+        if (in->count == before) {
+            fprintf(stderr, "%s: %s: no PNG, JPEG or DICOM images found\n", prog, dirs[k]);
+            return -1;
+        }
+    }
     for (size_t i = 0; i < in->count; i++)
         if (in->item[i].status) {
             fprintf(stderr, "%s: %s: %s\n", prog, in->item[i].path, in->item[i].error);
             return -1;
         }
-    if (in->count == 0) {
-        fprintf(stderr, "%s: %s: no PNG, JPEG or DICOM images found\n", prog, dir);
-        return -1;
-    }
     return 0;
 }
 
@@ -146,7 +162,7 @@ static int calibrate(const args *a, const covidcam_model *m, q_calib *c, long *u
     covidcam_session *s = NULL;
     int rc = -1;
     long n;
-    if (list(a->calibrate, &in) || cli_sessions(prog, m, a->threads, COVIDCAM_PRECISION_FP32,
+    if (list(a->calibrate, a->ncal, &in) || cli_sessions(prog, m, a->threads, COVIDCAM_PRECISION_FP32,
                                                 1, 1, &s))
         goto done;
     if ((n = q_pick(&in, a->images, &idx)) < 0 || q_calib_init(c, m, a->method)) {
@@ -206,7 +222,7 @@ static int validate(const args *a, q_val *v)
     size_t *idx = NULL;
     int rc = -1;
     long n;
-    if (cli_load(prog, a->out, &m) || list(a->val, &in))
+    if (cli_load(prog, a->out, &m) || list(a->val, a->nval, &in))
         goto done;
     if ((n = q_pick(&in, a->val_images, &idx)) < 0) {
         fprintf(stderr, "%s: out of memory\n", prog);
@@ -275,9 +291,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, err);
         goto done;
     }
-    if (a.val && validate(&a, &v))
+    if (a.nval && validate(&a, &v))
         goto done;
-    vp = a.val ? &v : NULL;
+    vp = a.nval ? &v : NULL;
     rc = report(&a, used, tensors, vp) ? 1 : 0;
 done:
     json_decref(meta);

@@ -8,7 +8,8 @@
 
 #include "inputs.h"
 
-/* Up to `want` items of `in` (0: all), spread over the class folders: each
+/* Up to `want` items of `in` (0: all), spread over the class folders (a
+ * class folder of each folder argument is a group of its own): each
  * folder gets want / folders (the first want % folders one more, in name
  * order), a folder with fewer gives all it has, and within a folder the
  * picks are evenly spaced in path order. Indices into in->item, in path

@@ -191,8 +191,8 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
         goto fail;
     }
     int prev = cc_dnn_threads_set(s->threads);
-    /* An int8 session classifies in int8 and takes the map from its fp32
-     * Grad-CAM net, for the class the int8 pass chose. */
+    /* An int8 session classifies in int8 and takes the map from its bf16 or
+     * fp32 Grad-CAM net, for the class the int8 pass chose. */
     rc = cc_net_forward(s->net, s->input, cn == s->net ? plan->targets[0] : m->num_blocks,
                         &s->err);
     if (rc == COVIDCAM_OK && cn != s->net)

@@ -260,8 +260,11 @@ covidcam_status cc_session_cam_net(covidcam_session *s, cc_net **out)
     }
     covidcam_status rc = COVIDCAM_OK;
     if (!s->cam_net) {
+        /* bf16 where it runs natively (half the cost, maps as a bf16
+         * session's), else fp32 */
         int prev = cc_dnn_threads_set(s->threads);
-        rc = cc_net_create(s->m, CC_DNN_F32, 1, &s->cam_net, &s->err);
+        rc = cc_net_create(s->m, cc_dnn_isa_bf16() ? CC_DNN_BF16 : CC_DNN_F32, 1, &s->cam_net,
+                           &s->err);
         cc_dnn_threads_restore(prev);
     }
     *out = s->cam_net;

@@ -64,9 +64,10 @@ typedef struct cc_input {
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image);
 
 /* The net Grad-CAM runs on: the session's own, except in int8 sessions,
- * whose Grad-CAM maps come from an fp32 net made on the first call and kept
- * (an int8 net has no backward pass; docs/precision.md). *out is NULL on
- * failure (OUT_OF_MEMORY, BACKEND, message in s->err). */
+ * whose Grad-CAM maps come from a bf16 net (fp32 where the CPU has no native
+ * bf16) made on the first call and kept (an int8 net has no backward pass;
+ * docs/precision.md). *out is NULL on failure (OUT_OF_MEMORY, BACKEND,
+ * message in s->err). */
 covidcam_status cc_session_cam_net(covidcam_session *s, cc_net **out);
 
 /* Start a call: mark the session busy, clear the message and s->info. Returns

@@ -42,7 +42,7 @@ typedef struct cc_net_block {
  * and what Grad-CAM hands back are fp32 in every precision. An int8 net has
  * dt CC_DNN_U8: u8 activations in NHWC (the downsample outputs s8, the stem
  * input s8), s8 weights; it classifies only (Grad-CAM of an int8 session runs
- * on an fp32 net, docs/precision.md). */
+ * on a bf16 or fp32 net, docs/precision.md). */
 /* Calibration (covidcam-quantize): called by the forward pass of an fp32 net
  * after each tensor an int8 net quantizes is computed, with its buffer as n
  * floats (the layout oneDNN picked; padding, if any, is zeros). block -1: k 0
