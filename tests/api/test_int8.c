@@ -347,34 +347,6 @@ static void test_int8_shared_weights(void **state)
 /* Threads share one model in fp32, int8 and (where it runs) bf16, the first
  * int8 and bf16 sessions racing to prepare the weights: every result is
  * bitwise the one-thread result. */
-typedef struct worker {
-    const covidcam_model *m;
-    covidcam_precision p;
-    const float *x[3];
-    float want[3][MAXC];
-    int mismatches;
-} worker;
-
-static void *work(void *arg)
-{
-    worker *w = arg;
-    covidcam_session *s = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE];
-    if (au_try_session(w->m, w->p, 1, 0, &s, err, sizeof err)) {
-        w->mismatches = -1;
-        return NULL;
-    }
-    for (int it = 0; it < 20; it++)
-        for (int k = 0; k < 3; k++) {
-            float z[MAXC];
-            if (covidcam_classify_tensor(s, w->x[k], 1, 64, 64, NULL, z, MAXC, NULL) ||
-                memcmp(z, w->want[k], 3 * sizeof(float)))
-                w->mismatches++;
-        }
-    covidcam_session_free(s);
-    return NULL;
-}
-
 static void test_int8_mixed_threads(void **state)
 {
     (void)state;
@@ -385,12 +357,12 @@ static void test_int8_mixed_threads(void **state)
     char err[COVIDCAM_ERRBUF_SIZE];
     int nw = au_try_session(ref, COVIDCAM_PRECISION_BF16, 1, 0, &probe, err, sizeof err) ? 3 : 4;
     covidcam_session_free(probe);
-    worker w[4];
+    au_worker w[4];
     float *x[3];
     for (int k = 0; k < 3; k++)
         x[k] = fixture_input("basic", k);
     for (int i = 0; i < nw; i++) {
-        w[i] = (worker){.p = ps[i]};
+        w[i] = (au_worker){.p = ps[i]};
         covidcam_session *s = au_session_with(ref, ps[i], 1, 0);
         for (int k = 0; k < 3; k++) {
             w[i].x[k] = x[k];
@@ -403,7 +375,7 @@ static void test_int8_mixed_threads(void **state)
     pthread_t t[4];
     for (int i = 0; i < nw; i++) {
         w[i].m = m;
-        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, au_work, &w[i]), 0);
     }
     for (int i = 0; i < nw; i++) {
         pthread_join(t[i], NULL);
@@ -413,18 +385,6 @@ static void test_int8_mixed_threads(void **state)
         free(x[k]);
     covidcam_model_free(m);
     covidcam_model_free(ref);
-}
-
-static covidcam_heatmap *cam(covidcam_session *s, const char *path, const char *layer, int cls)
-{
-    covidcam_gradcam_options o;
-    covidcam_gradcam_options_init(&o);
-    o.layer = layer;
-    o.target_class = cls;
-    covidcam_heatmap *h = NULL;
-    if (covidcam_gradcam_file(s, path, &o, &h))
-        fail_msg("Grad-CAM %s at %s: %s", path, layer, covidcam_session_last_error(s));
-    return h;
 }
 
 /* Grad-CAM of an int8 session: probabilities from the int8 pass, the map from
@@ -445,7 +405,7 @@ static void test_int8_gradcam(void **state)
     static const char *const layers[] = {"layer4", "layer2", "layer3.0,layer4"};
     const char *png = tu_fixture("sample_64.png");
     for (int li = 0; li < 3; li++) {
-        covidcam_heatmap *a = cam(s32, png, layers[li], 1), *b = cam(s8, png, layers[li], 1);
+        covidcam_heatmap *a = au_cam(s32, png, layers[li], 1), *b = au_cam(s8, png, layers[li], 1);
         size_t len = (size_t)covidcam_heatmap_size(a) * (size_t)covidcam_heatmap_size(a);
         assert_memory_equal(covidcam_heatmap_data(a), covidcam_heatmap_data(b),
                             len * sizeof(float));
