@@ -80,6 +80,8 @@ static covidcam_status prepare(const covidcam_model *m, cc_dnn_dtype dt, cc_prep
             (rc = convert(m, p, i, 3, &b->down, p->plan.blocks[i][3], &p->blocks[i][3], e)))
             goto fail;
     }
+    if (p->q)
+        cc_qnet_drop_plain(p->q);
     *out = p;
     return COVIDCAM_OK;
 fail:

@@ -35,45 +35,62 @@ static double clampr(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Channel o of w (per values): weights, bias and output scale. */
-static void quantize_channel(const float *w, size_t per, float b, double s_src, double s_dst,
-                             cc_qconv *qc, int o)
+/* The weight scale of one output channel's `per` weights: max |w| / 127. */
+static double channel_scale(const float *w, size_t per)
 {
     double amax = 0;
     for (size_t j = 0; j < per; j++)
         amax = fmax(amax, fabs((double)w[j]));
-    double sw = amax > 0 ? amax / 127.0 : 1.0;
-    for (size_t j = 0; j < per; j++)
-        qc->w[(size_t)o * per + j] = (int8_t)clampr(w[j] / sw, -127, 127);
-    /* oneDNN 2.x adds the bias to the s32 sum before the output scale; 2^30
-     * keeps the sum of the two far from the s32 limits */
-    qc->bias[o] = (int32_t)clampr(b / (s_src * sw), -1073741824.0, 1073741824.0);
-    qc->scales[o] = (float)(s_src * sw / s_dst);
+    return amax > 0 ? amax / 127.0 : 1.0;
 }
 
-/* cw (weights in their planned fp32 layout) quantized into qc. */
+/* The s8 weights of cw (oc x per, plain OIHW) into w8; w_plain: room for
+ * cw's fp32 weights, which it receives in plain OIHW. */
+static covidcam_status quantize_weights(const covidcam_model *m, const cc_conv_w *cw,
+                                        float *w_plain, int8_t *w8, cc_err *e)
+{
+    size_t per = (size_t)cw->ic * (size_t)cw->geom.k * (size_t)cw->geom.k;
+    long dims[4] = {cw->geom.oc, cw->ic, cw->geom.k, cw->geom.k};
+    cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_OIHW, dims);
+    if (!plain)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for int8 weights");
+    covidcam_status rc = cc_dnn_reorder_now(m->eng, cw->w_md, cw->w, plain, w_plain, e);
+    cc_dnn_md_free(plain);
+    for (int o = 0; rc == COVIDCAM_OK && o < cw->geom.oc; o++) {
+        const float *w = w_plain + (size_t)o * per;
+        double sw = channel_scale(w, per);
+        for (size_t j = 0; j < per; j++)
+            w8[(size_t)o * per + j] = (int8_t)clampr(w[j] / sw, -127, 127);
+    }
+    return rc;
+}
+
+/* cw (weights in their planned fp32 layout) quantized into qc: weights,
+ * and per channel the bias and output scale. */
 static covidcam_status quantize_conv(const covidcam_model *m, const cc_conv_w *cw, double s_src,
                                      double s_dst, cc_qconv *qc, cc_err *e)
 {
     int oc = cw->geom.oc;
     size_t per = (size_t)cw->ic * (size_t)cw->geom.k * (size_t)cw->geom.k;
-    long dims[4] = {oc, cw->ic, cw->geom.k, cw->geom.k};
     covidcam_status rc = COVIDCAM_ERR_OUT_OF_MEMORY;
-    cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_OIHW, dims);
     float *w = malloc((size_t)oc * per * sizeof *w);
     qc->w = malloc((size_t)oc * per);
     qc->bias = cc_dnn_alloc((size_t)oc * sizeof *qc->bias);
     qc->scales = malloc((size_t)oc * sizeof *qc->scales);
-    if (!plain || !w || !qc->w || !qc->bias || !qc->scales) {
+    if (!w || !qc->w || !qc->bias || !qc->scales) {
         cc_fail(e, rc, "out of memory for int8 weights");
         goto done;
     }
-    if ((rc = cc_dnn_reorder_now(m->eng, cw->w_md, cw->w, plain, w, e)))
+    if ((rc = quantize_weights(m, cw, w, qc->w, e)))
         goto done;
-    for (int o = 0; o < oc; o++)
-        quantize_channel(w + (size_t)o * per, per, cw->b[o], s_src, s_dst, qc, o);
+    for (int o = 0; o < oc; o++) {
+        double sw = channel_scale(w + (size_t)o * per, per);
+        /* oneDNN 2.x adds the bias to the s32 sum before the output scale;
+         * 2^30 keeps the sum of the two far from the s32 limits */
+        qc->bias[o] = (int32_t)clampr(cw->b[o] / (s_src * sw), -1073741824.0, 1073741824.0);
+        qc->scales[o] = (float)(s_src * sw / s_dst);
+    }
 done:
-    cc_dnn_md_free(plain);
     free(w);
     return rc;
 }
@@ -128,11 +145,35 @@ fail:
 covidcam_status cc_qconv_reorder(const covidcam_model *m, const cc_qconv *qc, const cc_conv_w *cw,
                                  const cc_dnn_md *md, void *dst, cc_err *e)
 {
+    size_t n = (size_t)cw->geom.oc * (size_t)cw->ic * (size_t)cw->geom.k * (size_t)cw->geom.k;
     long dims[4] = {cw->geom.oc, cw->ic, cw->geom.k, cw->geom.k};
+    covidcam_status rc = COVIDCAM_ERR_OUT_OF_MEMORY;
     cc_dnn_md *plain = cc_dnn_md_plain_dt(CC_LAYOUT_OIHW, dims, CC_DNN_S8);
-    if (!plain)
-        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    covidcam_status rc = cc_dnn_reorder_now(m->eng, plain, qc->w, md, dst, e);
+    /* after cc_qnet_drop_plain: quantized again from the fp32 weights (the
+     * same codes: the rule reads nothing else) */
+    int8_t *w8 = qc->w ? NULL : malloc(n);
+    float *tmp = qc->w ? NULL : malloc(n * sizeof *tmp);
+    if (!plain || (!qc->w && (!w8 || !tmp))) {
+        cc_fail(e, rc, "out of memory for int8 weights");
+        goto done;
+    }
+    if (w8 && (rc = quantize_weights(m, cw, tmp, w8, e)))
+        goto done;
+    rc = cc_dnn_reorder_now(m->eng, plain, qc->w ? qc->w : w8, md, dst, e);
+done:
     cc_dnn_md_free(plain);
+    free(w8);
+    free(tmp);
     return rc;
+}
+
+void cc_qnet_drop_plain(cc_qnet *q)
+{
+    free(q->stem.w);
+    q->stem.w = NULL;
+    for (int i = 0; i < q->num_blocks; i++)
+        for (int k = 0; k < 4; k++) {
+            free(q->blocks[i][k].w);
+            q->blocks[i][k].w = NULL;
+        }
 }

@@ -14,7 +14,7 @@
 /* One convolution: dst = scales[o] * (sum src*w + bias[o]) [+ sum_scale *
  * shortcut], the quantities of cc_dnn_qconv. */
 typedef struct cc_qconv {
-    int8_t *w;       /* plain OIHW */
+    int8_t *w;       /* plain OIHW; NULL after cc_qnet_drop_plain */
     int32_t *bias;   /* oc, cc_dnn_alloc'd */
     float *scales;   /* oc */
     float sum_scale; /* the last conv of a block: shortcut scale / output scale */
@@ -42,8 +42,14 @@ void cc_qnet_free(cc_qnet *q);
 const cc_qconv *cc_qnet_conv(const cc_qnet *q, int block, int k);
 
 /* qc's plain s8 weights (of cw's shape) converted into md, a weights md of an
- * int8 convolution (which may hold oneDNN's compensation), at dst. */
+ * int8 convolution (which may hold oneDNN's compensation), at dst; after
+ * cc_qnet_drop_plain, from cw's fp32 weights quantized again. */
 covidcam_status cc_qconv_reorder(const covidcam_model *m, const cc_qconv *qc, const cc_conv_w *cw,
                                  const cc_dnn_md *md, void *dst, cc_err *e);
+
+/* Free the plain s8 weights once the model's int8 weights are in their
+ * layouts (a quarter of the fp32 weights' memory); the rare session whose
+ * primitive wants another layout quantizes again (cc_qconv_reorder). */
+void cc_qnet_drop_plain(cc_qnet *q);
 
 #endif

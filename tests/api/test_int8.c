@@ -318,7 +318,7 @@ static void test_int8_batch(void **state)
 }
 
 /* The first int8 session quantizes the weights once for the model; the next
- * uses them without a copy. */
+ * uses them without a copy; a private copy would get the same bytes. */
 static void test_int8_shared_weights(void **state)
 {
     (void)state;
@@ -338,6 +338,23 @@ static void test_int8_shared_weights(void **state)
             assert_null(b->net->blocks[i].conv[k].w_private);
         }
     assert_null(m->prep->bf16);
+    /* The plain s8 weights are dropped once the prepared ones exist; a
+     * session whose primitive wants another layout quantizes again from
+     * fp32, which must give the prepared bytes exactly. */
+    assert_null(p->q->stem.w);
+    for (int i = 0; i < m->num_blocks; i++)
+        for (int k = 0; k < 4; k++) {
+            const cc_dnn_md *md = p->plan.blocks[i][k];
+            if (!md)
+                continue;
+            const cc_conv_w *cw = k == 3 ? &m->blocks[i].down : &m->blocks[i].conv[k];
+            void *again = cc_dnn_alloc(cc_dnn_md_bytes(md));
+            cc_err e = {{0}};
+            assert_int_equal(cc_qconv_reorder(m, cc_qnet_conv(p->q, i, k), cw, md, again, &e),
+                             COVIDCAM_OK);
+            assert_memory_equal(again, p->blocks[i][k], cc_dnn_md_bytes(md));
+            cc_dnn_free(again);
+        }
     covidcam_session_free(a);
     covidcam_session_free(b);
     covidcam_session_free(f);
