@@ -1,6 +1,8 @@
 #include "qweights.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,9 +47,13 @@ static double channel_scale(const float *w, size_t per)
 }
 
 /* The s8 weights of cw (oc x per, plain OIHW) into w8; w_plain: room for
- * cw's fp32 weights, which it receives in plain OIHW. */
+ * cw's fp32 weights, which it receives in plain OIHW. A hostile file's batch
+ * norm can fold finite tensors into infinite weights, which fp32 sessions
+ * answer with non-finite logits (refused per call) but which have no int8
+ * codes: BAD_FORMAT naming the convolution. */
 static covidcam_status quantize_weights(const covidcam_model *m, const cc_conv_w *cw,
-                                        float *w_plain, int8_t *w8, cc_err *e)
+                                        const char *name, float *w_plain, int8_t *w8,
+                                        cc_err *e)
 {
     size_t per = (size_t)cw->ic * (size_t)cw->geom.k * (size_t)cw->geom.k;
     long dims[4] = {cw->geom.oc, cw->ic, cw->geom.k, cw->geom.k};
@@ -59,6 +65,11 @@ static covidcam_status quantize_weights(const covidcam_model *m, const cc_conv_w
     for (int o = 0; rc == COVIDCAM_OK && o < cw->geom.oc; o++) {
         const float *w = w_plain + (size_t)o * per;
         double sw = channel_scale(w, per);
+        if (!isfinite(sw))
+            return cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                           "int8: the batch-norm-folded weights of %s are infinite at output "
+                           "channel %d; they cannot be quantized",
+                           name, o);
         for (size_t j = 0; j < per; j++)
             w8[(size_t)o * per + j] = (int8_t)clampr(w[j] / sw, -127, 127);
     }
@@ -67,8 +78,9 @@ static covidcam_status quantize_weights(const covidcam_model *m, const cc_conv_w
 
 /* cw (weights in their planned fp32 layout) quantized into qc: weights,
  * and per channel the bias and output scale. */
-static covidcam_status quantize_conv(const covidcam_model *m, const cc_conv_w *cw, double s_src,
-                                     double s_dst, cc_qconv *qc, cc_err *e)
+static covidcam_status quantize_conv(const covidcam_model *m, const cc_conv_w *cw,
+                                     const char *name, double s_src, double s_dst, cc_qconv *qc,
+                                     cc_err *e)
 {
     int oc = cw->geom.oc;
     size_t per = (size_t)cw->ic * (size_t)cw->geom.k * (size_t)cw->geom.k;
@@ -81,14 +93,21 @@ static covidcam_status quantize_conv(const covidcam_model *m, const cc_conv_w *c
         cc_fail(e, rc, "out of memory for int8 weights");
         goto done;
     }
-    if ((rc = quantize_weights(m, cw, w, qc->w, e)))
+    if ((rc = quantize_weights(m, cw, name, w, qc->w, e)))
         goto done;
-    for (int o = 0; o < oc; o++) {
-        double sw = channel_scale(w + (size_t)o * per, per);
+    for (int o = 0; o < oc && !rc; o++) {
+        double sw = channel_scale(w + (size_t)o * per, per), scale = s_src * sw / s_dst;
+        if (isnan(cw->b[o]) || !(scale <= FLT_MAX)) {
+            rc = cc_fail(e, COVIDCAM_ERR_BAD_FORMAT,
+                         "int8: %s's output channel %d has no float output scale for its "
+                         "calibration (weights %g, scales %g -> %g)",
+                         name, o, sw * 127, s_src, s_dst);
+            break;
+        }
         /* oneDNN 2.x adds the bias to the s32 sum before the output scale;
          * 2^30 keeps the sum of the two far from the s32 limits */
         qc->bias[o] = (int32_t)clampr(cw->b[o] / (s_src * sw), -1073741824.0, 1073741824.0);
-        qc->scales[o] = (float)(s_src * sw / s_dst);
+        qc->scales[o] = (float)scale;
     }
 done:
     free(w);
@@ -103,10 +122,12 @@ static covidcam_status quantize_block(const covidcam_model *m, const cc_qscales 
     double s_in = i == 0 ? q->stem : q->blocks[i - 1][CC_QS_OUT];
     double src = s_in;
     covidcam_status rc = COVIDCAM_OK;
+    char name[48];
     for (int k = 0; k < b->nconv && !rc; k++) {
         int last = k == b->nconv - 1;
         double dst = last ? s[CC_QS_OUT] : s[k];
-        rc = quantize_conv(m, &b->conv[k], src, dst, &out[k], e);
+        snprintf(name, sizeof name, "%s.conv%d", b->name, k + 1);
+        rc = quantize_conv(m, &b->conv[k], name, src, dst, &out[k], e);
         src = dst;
     }
     if (rc)
@@ -114,7 +135,8 @@ static covidcam_status quantize_block(const covidcam_model *m, const cc_qscales 
     cc_qconv *lastc = &out[b->nconv - 1];
     lastc->sum_s8 = b->has_down;
     lastc->sum_scale = (float)((b->has_down ? s[CC_QS_DOWN] : s_in) / s[CC_QS_OUT]);
-    return b->has_down ? quantize_conv(m, &b->down, s_in, s[CC_QS_DOWN], &out[3], e)
+    snprintf(name, sizeof name, "%s.downsample", b->name);
+    return b->has_down ? quantize_conv(m, &b->down, name, s_in, s[CC_QS_DOWN], &out[3], e)
                        : COVIDCAM_OK;
 }
 
@@ -130,7 +152,7 @@ covidcam_status cc_qnet_make(const covidcam_model *m, const cc_qscales *q, cc_qn
     n->num_blocks = m->num_blocks;
     n->in_scale = q->input;
     n->out_scale = q->blocks[m->num_blocks - 1][CC_QS_OUT];
-    if ((rc = quantize_conv(m, &m->stem, q->input, q->stem, &n->stem, e)))
+    if ((rc = quantize_conv(m, &m->stem, "conv1", q->input, q->stem, &n->stem, e)))
         goto fail;
     for (int i = 0; i < m->num_blocks; i++)
         if ((rc = quantize_block(m, q, i, n->blocks[i], e)))
@@ -157,7 +179,7 @@ covidcam_status cc_qconv_reorder(const covidcam_model *m, const cc_qconv *qc, co
         cc_fail(e, rc, "out of memory for int8 weights");
         goto done;
     }
-    if (w8 && (rc = quantize_weights(m, cw, tmp, w8, e)))
+    if (w8 && (rc = quantize_weights(m, cw, "a convolution", tmp, w8, e)))
         goto done;
     rc = cc_dnn_reorder_now(m->eng, plain, qc->w ? qc->w : w8, md, dst, e);
 done:

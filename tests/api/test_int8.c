@@ -285,6 +285,37 @@ static void test_int8_hostile_scales(void **state)
     assert_int_equal(load_with(NULL, err, sizeof err), COVIDCAM_OK);
 }
 
+/* Finite tensors whose batch norm folds into infinite weights (a gamma of
+ * 3e38 over a variance of 0) load, as for fp32, but have no int8 codes: BAD_FORMAT naming the
+ * convolution at int8 session creation (the fuzzer's first find). */
+static void test_int8_overflowing_weights(void **state)
+{
+    (void)state;
+    ste_file *f = ste_load(tu_fixture("basic_int8.safetensors"));
+    assert_non_null(f);
+    ste_tensor *g = ste_find(f, "layer2.0.bn1.weight");
+    assert_non_null(g);
+    assert_string_equal(g->dtype, "F32");
+    ste_tensor *v = ste_find(f, "layer2.0.bn1.running_var");
+    assert_non_null(v);
+    float big = 3e38f, zero = 0.0f; /* scale 3e38 / sqrt(0 + 1e-5): 1e41 */
+    memcpy(g->data, &big, sizeof big);
+    memcpy(v->data, &zero, sizeof zero);
+    size_t len = 0;
+    uint8_t *buf = ste_serialize(f, &len);
+    covidcam_model *m = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE] = "";
+    assert_int_equal(covidcam_model_load_from_memory(buf, len, &m, err, sizeof err), COVIDCAM_OK);
+    covidcam_session *s = NULL;
+    assert_int_equal(au_try_session(m, COVIDCAM_PRECISION_INT8, 1, 0, &s, err, sizeof err),
+                     COVIDCAM_ERR_BAD_FORMAT);
+    assert_null(s);
+    au_assert_contains(err, "layer2.0.conv1 are infinite at output channel 0");
+    covidcam_model_free(m);
+    free(buf);
+    ste_free(f);
+}
+
 /* A batch of three in one call gives what three one-image calls give. */
 static void test_int8_batch(void **state)
 {
@@ -445,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_int8_logits),
         cmocka_unit_test(test_int8_refusal_and_fp32_part),
         cmocka_unit_test(test_int8_hostile_scales),
+        cmocka_unit_test(test_int8_overflowing_weights),
         cmocka_unit_test(test_int8_batch),
         cmocka_unit_test(test_int8_shared_weights),
         cmocka_unit_test(test_int8_mixed_threads),
