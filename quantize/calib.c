@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,22 +112,30 @@ static double scale_of(const q_calib *c, int block, int k)
     return clip / (is_s8(block, k) ? 127.0 : 255.0);
 }
 
-static int add(json_t *obj, const q_calib *c, int block, int k)
+/* 0, or -1 with the tensor's name in `bad` when its scale is not finite
+ * (activations that overflowed float), or out of memory (bad left empty). */
+static int add(json_t *obj, const q_calib *c, int block, int k, char *bad, size_t size)
 {
     char name[64];
     cc_qscale_name(c->m, block, k, name, sizeof name);
-    return json_object_set_new(obj, name, json_real(scale_of(c, block, k)));
+    double s = scale_of(c, block, k);
+    if (!isfinite(s)) {
+        snprintf(bad, size, "%s", name);
+        return -1;
+    }
+    return json_object_set_new(obj, name, json_real(s));
 }
 
-json_t *q_calib_scales(const q_calib *c)
+json_t *q_calib_scales(const q_calib *c, char *bad, size_t size)
 {
     json_t *obj = json_object();
-    int bad = !obj || add(obj, c, -1, 0) || add(obj, c, -1, 1);
-    for (int i = 0; i < c->m->num_blocks && !bad; i++)
-        for (int k = 0; k < CC_QS_PER_BLOCK && !bad; k++)
+    bad[0] = '\0';
+    int fail = !obj || add(obj, c, -1, 0, bad, size) || add(obj, c, -1, 1, bad, size);
+    for (int i = 0; i < c->m->num_blocks && !fail; i++)
+        for (int k = 0; k < CC_QS_PER_BLOCK && !fail; k++)
             if (cc_qscale_exists(c->m, i, k))
-                bad = add(obj, c, i, k);
-    if (bad) {
+                fail = add(obj, c, i, k, bad, size);
+    if (fail) {
         json_decref(obj);
         return NULL;
     }

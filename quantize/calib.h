@@ -39,7 +39,8 @@ void q_calib_image_done(q_calib *c);
  * largest |x| seen; percentile: the mean over images of each one's
  * Q_PERCENTILE_AT quantile, never above the largest) over 255 for the u8
  * tensors, 127 for the s8 ones (the input and the downsample outputs). A
- * tensor that stayed 0 gets 1/255. NULL when out of memory. */
-json_t *q_calib_scales(const q_calib *c);
+ * tensor that stayed 0 gets 1/255. NULL when out of memory, or when a
+ * tensor's activations were not finite (its name then in bad, size bytes). */
+json_t *q_calib_scales(const q_calib *c, char *bad, size_t size);
 
 #endif

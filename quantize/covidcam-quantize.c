@@ -196,7 +196,13 @@ done:
  * and, for people, how they were made. */
 static json_t *metadata(const args *a, const q_calib *c, long used, int *tensors)
 {
-    json_t *scales = q_calib_scales(c), *meta = json_object();
+    char culprit[64];
+    json_t *scales = q_calib_scales(c, culprit, sizeof culprit), *meta = json_object();
+    int overflow = !scales && culprit[0];
+    if (overflow)
+        fprintf(stderr, "%s: the activations of '%s' overflowed float on the calibration "
+                        "images; this model cannot be quantized\n",
+                prog, culprit);
     *tensors = scales ? (int)json_object_size(scales) : 0;
     char *text = scales ? json_dumps(scales, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     char num[32];
@@ -209,6 +215,8 @@ static json_t *metadata(const args *a, const q_calib *c, long used, int *tensors
     free(text);
     json_decref(scales);
     if (bad) {
+        if (!overflow)
+            fprintf(stderr, "%s: out of memory\n", prog);
         json_decref(meta);
         return NULL;
     }
@@ -283,10 +291,8 @@ int main(int argc, char **argv)
     rc = 1;
     if (cli_load(prog, a.model, &m) || calibrate(&a, m, &c, &used))
         goto done;
-    if (!(meta = metadata(&a, &c, used, &tensors))) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        goto done;
-    }
+    if (!(meta = metadata(&a, &c, used, &tensors)))
+        goto done; /* the message is printed */
     if (st_rewrite(a.model, a.out, meta, err, sizeof err)) {
         fprintf(stderr, "%s: %s\n", prog, err);
         goto done;
