@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmark covidcam against PyTorch on random-weight ResNet-18 and ResNet-50.
 #
-#   bench/run.sh                  # build dir build-bench, 1 and 2 threads, fp32 and bf16
+#   bench/run.sh                  # build dir build-bench, 1 and 2 threads, fp32, bf16, int8
 #   PRECISIONS=fp32 TORCH_MODES=both bench/run.sh   # fp32 only
 #   BUILD=build-x RUNS=50 THREADS="2" ARCHS=resnet50 bench/run.sh
 #   NO_TORCH=1 bench/run.sh       # covidcam only
@@ -21,7 +21,13 @@ SIZE=${SIZE:-224}
 GRADCAM=${GRADCAM:-"layer4,layer3"}
 # covidcam precisions; one the CPU cannot run (bf16 without AVX512-BF16/AMX)
 # is reported as unsupported and skipped. PyTorch modes: torch_reference.py --mode.
-PRECISIONS=${PRECISIONS:-"fp32 bf16"}
+PRECISIONS=${PRECISIONS:-"fp32 bf16 int8"}
+# int8 runs on a copy of each model calibrated by covidcam-quantize on
+# CALIB_IMAGES images of CALIB (any X-ray folder; random weights only need
+# activation ranges that are realistic for speed, not accuracy).
+CALIB=${CALIB:-$ROOT/../shared/data/cxr/val}
+[ -d "$CALIB" ] || CALIB=$ROOT/tests/fixtures
+CALIB_IMAGES=${CALIB_IMAGES:-32}
 # Batch size of the throughput rows (covidcam max_batch, PyTorch's batch);
 # 1 leaves them out. Batch runs take BATCH_RUNS calls.
 BATCH=${BATCH:-32}
@@ -34,7 +40,7 @@ cd "$ROOT"
 if [ ! -f "$BUILD/build.ninja" ]; then
     meson setup "$BUILD" --buildtype=release -Dtests=false -Dtrainer=false >/dev/null
 fi
-"${NICE[@]}" ninja -C "$BUILD" -j2 bench/covidcam-bench >/dev/null
+"${NICE[@]}" ninja -C "$BUILD" -j2 bench/covidcam-bench quantize/covidcam-quantize >/dev/null
 
 models=$BUILD/bench-models
 results=$BUILD/bench-results
@@ -52,12 +58,20 @@ for arch in $ARCHS; do
             --mean 123.675,116.28,103.53 --std 58.395,57.12,57.375 \
             --description "random weights, benchmark only" "$model" >/dev/null
     fi
+    qmodel=$models/${arch}_${SIZE}_int8.safetensors
+    if [[ " $PRECISIONS " == *" int8 "* && ! -f "$qmodel" ]]; then
+        echo "calibrating $qmodel on $CALIB_IMAGES images of $CALIB" >&2
+        "${NICE[@]}" "$BUILD/quantize/covidcam-quantize" --model "$model" --calibrate "$CALIB" \
+            --images "$CALIB_IMAGES" -o "$qmodel" >/dev/null
+    fi
     for t in $THREADS; do
         for p in $PRECISIONS; do
             echo "covidcam $arch threads $t $p" >&2
             batch=()
             [ "$BATCH" -gt 1 ] && batch=(--batch "$BATCH")
-            "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$model" --threads "$t" \
+            m=$model
+            [ "$p" = int8 ] && m=$qmodel
+            "${NICE[@]}" "$BUILD/bench/covidcam-bench" --model "$m" --threads "$t" \
                 --precision "$p" --runs "$RUNS" --warmup "$WARMUP" --gradcam "$GRADCAM" \
                 "${batch[@]}" --json >>"$results/covidcam.jsonl" ||
                 echo "covidcam $arch $p: not run on this CPU (see the message above)" >&2

@@ -179,7 +179,8 @@ static int add_folder(cli_inputs *in, const char *dir, const char *pattern)
     size_t first = in->count;
     if (walk(in, dir, "", pattern))
         return -1;
-    qsort(in->item + first, in->count - first, sizeof *in->item, by_rel);
+    if (in->count > first) /* an empty folder may leave item NULL: no qsort(NULL) */
+        qsort(in->item + first, in->count - first, sizeof *in->item, by_rel);
     return 0;
 }
 

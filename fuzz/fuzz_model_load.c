@@ -1,6 +1,7 @@
 /* libFuzzer harness: untrusted model bytes -> covidcam_model_load_from_memory,
  * and for a model that loads: every query, a session, a classification and a
- * Grad-CAM of a fixed input. */
+ * Grad-CAM of a fixed input, in fp32 and, for a file with int8 calibration
+ * scales, in int8 too. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,12 +30,14 @@ static void queries(const covidcam_model *m)
     fz_check(covidcam_model_arch(m) && covidcam_model_metadata(m, "format"), "metadata");
 }
 
-/* Classify and explain a mid-gray image of the model's own input size. */
-static void run(const covidcam_model *m)
+/* Classify and explain a mid-gray image of the model's own input size in
+ * precision p. */
+static void run(const covidcam_model *m, covidcam_precision p)
 {
     covidcam_session_options o;
     covidcam_session_options_init(&o);
     o.num_threads = 1;
+    o.precision = p;
     covidcam_session *s = NULL;
     if (covidcam_session_create(m, &o, &s, NULL, 0) != COVIDCAM_OK)
         return; /* e.g. out of memory for a large but valid model */
@@ -77,7 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     queries(m);
-    run(m);
+    run(m, COVIDCAM_PRECISION_FP32);
+    if (covidcam_model_metadata(m, "int8_scales")) /* loaded: the scales passed the checks */
+        run(m, COVIDCAM_PRECISION_INT8);
     covidcam_model_free(m);
     return 0;
 }

@@ -251,6 +251,44 @@ def hostile_seeds(rnd):
     }
 
 
+def int8_scales(names, value=0.02, **edits):
+    """An int8_scales metadata value for the activation names, with edits
+    (name: value, None removes it)."""
+    sc = {n: value for n in names}
+    for k, v in edits.items():
+        if v is None:
+            sc.pop(k.replace("__", "."), None)
+        else:
+            sc[k.replace("__", ".")] = v
+    return json.dumps(sc)
+
+
+# the activations int8 quantizes in model(rnd, "basic", [1], [2], 2, ...) (no
+# downsample) and in model(rnd, "bottleneck", [1, 1], [1, 2], 2, ...)
+BASIC_Q = ["input", "conv1", "layer1.0.conv1", "layer1.0"]
+BOTTLENECK_Q = ["input", "conv1", "layer1.0.conv1", "layer1.0.conv2", "layer1.0",
+                "layer1.0.downsample", "layer2.0.conv1", "layer2.0.conv2", "layer2.0",
+                "layer2.0.downsample"]
+
+
+def int8_seeds(rnd):
+    """Calibrated files (int8 sessions run) and hostile int8_scales."""
+    def basic(scales):
+        return model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"],
+                     extra_meta={"int8_scales": scales, "int8_method": "minmax"})
+    return {
+        "int8_basic.safetensors": basic(int8_scales(BASIC_Q)),
+        "int8_bottleneck.safetensors": model(rnd, "bottleneck", [1, 1], [1, 2], 2, 16, 3,
+                                             ["x", "y", "z", "w"],
+                                             extra_meta={"int8_scales": int8_scales(BOTTLENECK_Q)}),
+        "int8_zero.safetensors": basic(int8_scales(BASIC_Q, layer1__0=0)),
+        "int8_tiny.safetensors": basic(int8_scales(BASIC_Q, conv1=1e-300)),
+        "int8_missing.safetensors": basic(int8_scales(BASIC_Q, input=None)),
+        "int8_unknown.safetensors": basic(int8_scales(BASIC_Q, layer9__0=0.1)),
+        "int8_not_object.safetensors": basic("[0.02, 0.02]"),
+    }
+
+
 def model_seeds(rnd):
     return {
         "basic_f32.safetensors": model(rnd, "basic", [1], [2], 2, 16, 1, ["a", "b"]),
@@ -304,6 +342,7 @@ def main():
     write("gradcam", gradcam_seeds(random.Random(3)))
     seeds = model_seeds(random.Random(2))
     seeds.update(hostile_seeds(random.Random(4)))
+    seeds.update(int8_seeds(random.Random(5)))
     write("model_load", seeds)
 
 

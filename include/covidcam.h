@@ -158,13 +158,25 @@ COVIDCAM_API const char *covidcam_model_layer_name(const covidcam_model *model, 
  *         conversion, pooling, fc, softmax and the OOD score in fp32. Needs a
  *         CPU that computes bf16 natively (AVX512-BF16 or AMX); elsewhere
  *         session creation fails with UNSUPPORTED naming the CPU's ISA.
- *   INT8  reserved: session creation fails with UNSUPPORTED for now.
- *   AUTO  (since 0.5) the library picks, by a fixed rule on the CPU (no
- *         measurement at run time): BF16 where the CPU computes bf16
- *         natively, else FP32. BF16 works since 0.5 (0.4 refused it).
- *         covidcam_session_precision() tells what was picked.
- * Grad-CAM runs in the session's precision: in BF16 the backward pass through
- * the blocks after the target layer is bf16 too (see docs/precision.md). */
+ *   INT8  (since 0.5) post-training static quantization: s8 weights per
+ *         output channel, u8 activations (s8 for the input and the
+ *         downsample outputs) with the per-tensor scales the model file
+ *         carries (metadata int8_scales, written by covidcam-quantize), s32
+ *         bias, the residual add fused; pooling, fc, softmax and the OOD
+ *         score in fp32. Runs on every CPU (VNNI/AMX kernels where there are,
+ *         AVX2 elsewhere). A file without scales: session creation fails
+ *         with UNSUPPORTED saying how to make one. The first INT8 session of
+ *         a model quantizes its weights once, for every later one.
+ *   AUTO  (since 0.5) the library picks, by a fixed rule on the file and the
+ *         CPU (no measurement at run time): INT8 when the file carries int8
+ *         calibration scales, else BF16 where the CPU computes bf16
+ *         natively, else FP32. BF16 and INT8 work since 0.5 (0.4 refused
+ *         them). covidcam_session_precision() tells what was picked.
+ * Grad-CAM runs in the session's precision for FP32 and BF16 (in BF16 the
+ * backward pass through the blocks after the target layer is bf16 too). An
+ * INT8 session classifies in int8 and computes the map, for the class the
+ * int8 pass picked, on a bf16 copy of the network (fp32 where the CPU has no
+ * native bf16) it makes on its first Grad-CAM call (see docs/precision.md). */
 typedef enum covidcam_precision {
     COVIDCAM_PRECISION_FP32 = 0,
     COVIDCAM_PRECISION_BF16 = 1,

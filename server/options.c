@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: %s --model FILE [--host 127.0.0.1] [--port 8080] [--workers N]\n"
-            "                       [--threads-per-worker T] [--precision fp32|bf16|auto]\n"
+            "                       [--threads-per-worker T] [--precision fp32|bf16|int8|auto]\n"
             "                       [--max-body-mb 32] [--queue Q] [--timeout-s S] [--quiet]\n"
             "\n"
             "Serve a covidcam model over HTTP: a JSON API (/v1/model, /v1/classify,\n"
@@ -27,9 +27,10 @@ static void usage(FILE *f)
             "  -w, --workers N             worker threads, each with its own session\n"
             "                              (default: half the cores, at least 1)\n"
             "  -t, --threads-per-worker T  oneDNN threads per worker (default: cores / workers)\n"
-            "      --precision P           fp32, bf16 (CPUs with AVX512-BF16 or AMX) or auto\n"
-            "                              (bf16 where the CPU has it, else fp32); int8 is\n"
-            "                              passed to the library, which refuses it for now\n"
+            "      --precision P           fp32, bf16 (CPUs with AVX512-BF16 or AMX), int8\n"
+            "                              (model files made by covidcam-quantize) or auto\n"
+            "                              (int8 for such files, else bf16 where the CPU has\n"
+            "                              it, else fp32)\n"
             "      --max-body-mb M         largest request body in MiB (default 32)\n"
             "  -q, --queue Q               requests that may wait for a busy worker; more get\n"
             "                              503 with Retry-After (default 4 per worker)\n"

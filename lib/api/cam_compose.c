@@ -43,13 +43,19 @@ static void work_free(cam_work *w)
     free(w->score_weights);
 }
 
+/* The net the maps come from (cc_session_cam_net made it before). */
+static cc_net *cam_net(const covidcam_session *s)
+{
+    return s->cam_net ? s->cam_net : s->net;
+}
+
 static covidcam_status work_alloc(covidcam_session *s, const cc_cam_plan *plan, cam_work *w)
 {
     const covidcam_model *m = s->m;
     size_t s2 = (size_t)m->input_size * (size_t)m->input_size, chw = 0, hw = 0;
     int c = 0;
     for (int i = 0; i < plan->num; i++) {
-        const cc_dnn_md *md = s->net->blocks[plan->targets[i]].out_md;
+        const cc_dnn_md *md = cam_net(s)->blocks[plan->targets[i]].out_md;
         size_t lhw = (size_t)cc_dnn_md_dim(md, 2) * (size_t)cc_dnn_md_dim(md, 3);
         int lc = m->blocks[plan->targets[i]].out_ch;
         hw = lhw > hw ? lhw : hw;
@@ -98,7 +104,7 @@ static covidcam_status layer_raw(covidcam_session *s, const float *input, int ta
                                  const covidcam_gradcam_options *o, int force_general,
                                  cam_work *w, cc_cam_layer *l)
 {
-    cc_net *n = s->net;
+    cc_net *n = cam_net(s);
     const cc_dnn_md *md = n->blocks[target].out_md;
     *l = (cc_cam_layer){.a = w->a,
                         .c = s->m->blocks[target].out_ch,
@@ -140,7 +146,7 @@ static covidcam_status view_map(covidcam_session *s, const cc_cam_plan *plan, in
         cc_cam_layer l;
         covidcam_status rc = COVIDCAM_OK;
         if (vi > 0 || i > 0) /* view 0, layer 0: the classification's pass */
-            rc = cc_net_forward(s->net, input, plan->targets[i], &s->err);
+            rc = cc_net_forward(cam_net(s), input, plan->targets[i], &s->err);
         if (rc == COVIDCAM_OK)
             rc = layer_raw(s, input, plan->targets[i], cls, o, force_general, w, &l);
         if (rc)
@@ -181,7 +187,7 @@ covidcam_status cc_cam_compose(covidcam_session *s, const cc_cam_plan *plan, int
     /* Other passes (views, layers, ScoreCAM's masks) left their features in
      * the net; the session's features are the image's (covidcam_session_features). */
     if (rc == COVIDCAM_OK && (nv > 1 || plan->num > 1 || o->method == COVIDCAM_CAM_SCORECAM))
-        rc = cc_net_forward(s->net, s->input, s->net->num_blocks, &s->err);
+        rc = cc_net_forward(cam_net(s), s->input, cam_net(s)->num_blocks, &s->err);
     free(sum);
     work_free(&w);
     return rc;

@@ -171,15 +171,18 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
     const covidcam_model *m = s->m;
     covidcam_heatmap *h = NULL;
     cc_image img = {0};
-    int general = force_general || plan->first != s->net->num_blocks - 1;
+    cc_net *cn = NULL;
+    int general = force_general || plan->first != m->num_blocks - 1;
     covidcam_status rc = cc_session_set_input(s, in, &img);
     if (rc == COVIDCAM_OK)
         rc = cc_check_input(m, s->input, &s->err);
     if (rc == COVIDCAM_OK)
-        rc = cc_gradcam_check_memory(s->net, plan->first, general, &s->err);
+        rc = cc_session_cam_net(s, &cn);
+    if (rc == COVIDCAM_OK)
+        rc = cc_gradcam_check_memory(cn, plan->first, general, &s->err);
     if (rc)
         goto fail;
-    const cc_dnn_md *md = s->net->blocks[plan->targets[0]].out_md;
+    const cc_dnn_md *md = cn->blocks[plan->targets[0]].out_md;
     int one = plan->num == 1;
     h = heatmap_new(m->num_classes, one ? (int)cc_dnn_md_dim(md, 2) : m->input_size,
                     one ? (int)cc_dnn_md_dim(md, 3) : m->input_size, m->input_size);
@@ -188,7 +191,12 @@ static covidcam_status run(covidcam_session *s, const cc_input *in,
         goto fail;
     }
     int prev = cc_dnn_threads_set(s->threads);
-    rc = cc_net_forward(s->net, s->input, plan->targets[0], &s->err);
+    /* An int8 session classifies in int8 and takes the map from its bf16 or
+     * fp32 Grad-CAM net, for the class the int8 pass chose. */
+    rc = cc_net_forward(s->net, s->input, cn == s->net ? plan->targets[0] : m->num_blocks,
+                        &s->err);
+    if (rc == COVIDCAM_OK && cn != s->net)
+        rc = cc_net_forward(cn, s->input, plan->targets[0], &s->err);
     if (rc == COVIDCAM_OK) {
         cc_session_assess(s); /* before the backward pass reuses any buffer */
         const float *z = s->net->logits;

@@ -11,6 +11,7 @@
 #include "image_io.h"
 #include "input_checks.h"
 #include "preprocess.h"
+#include "qscales.h"
 
 _Static_assert(offsetof(covidcam_session_options, num_threads) ==
                        offsetof(cc_session_options_v0_1, num_threads) &&
@@ -63,16 +64,20 @@ static covidcam_status check_options(const covidcam_session_options *o, cc_err *
 }
 
 /* The precision a session runs in. The AUTO rule is the documented one
- * (covidcam.h, docs/precision.md): bf16 wherever it runs natively, because
- * there it measured faster than fp32 for every model shipped and benchmarked
- * and within the accuracy bounds; oneDNN's bf16 emulation on plain AVX-512 is
- * slower than fp32, so it is never picked (nor accepted for BF16). */
-static covidcam_status resolve_precision(covidcam_precision asked, covidcam_precision *out,
-                                         cc_err *e)
+ * (covidcam.h, docs/precision.md), from the measured speeds: int8 when the
+ * file carries calibration scales (2x bf16 with VNNI, 2x fp32 on AVX2, within
+ * the accuracy bounds on the shipped model), else bf16 wherever it runs
+ * natively (faster than fp32 for every model benchmarked); oneDNN's bf16
+ * emulation on plain AVX-512 is slower than fp32, so it is never picked (nor
+ * accepted for BF16). */
+static covidcam_status resolve_precision(const covidcam_model *m, covidcam_precision asked,
+                                         covidcam_precision *out, cc_err *e)
 {
     switch (asked) {
     case COVIDCAM_PRECISION_AUTO:
-        *out = cc_dnn_isa_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32;
+        *out = m->qs                ? COVIDCAM_PRECISION_INT8
+               : cc_dnn_isa_bf16() ? COVIDCAM_PRECISION_BF16
+                                   : COVIDCAM_PRECISION_FP32;
         return COVIDCAM_OK;
     case COVIDCAM_PRECISION_BF16:
         if (!cc_dnn_isa_bf16())
@@ -84,8 +89,13 @@ static covidcam_status resolve_precision(covidcam_precision asked, covidcam_prec
         *out = asked;
         return COVIDCAM_OK;
     case COVIDCAM_PRECISION_INT8:
-        return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
-                       "precision int8 is not implemented yet; use fp32, bf16 or auto");
+        if (!m->qs)
+            return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
+                           "precision int8 needs a model file with int8 calibration scales "
+                           "(metadata " CC_META_INT8_SCALES "), which this one has not: make "
+                           "one with covidcam-quantize --model IN --calibrate DIR -o OUT");
+        *out = asked;
+        return COVIDCAM_OK;
     default:
         *out = COVIDCAM_PRECISION_FP32;
         return COVIDCAM_OK;
@@ -120,6 +130,15 @@ static covidcam_status create_batch(covidcam_session *s, int max_batch, cc_err *
     return cc_net_create(s->m, s->net->dt, max_batch, &s->batch_net, e);
 }
 
+static cc_dnn_dtype net_dtype(covidcam_precision p)
+{
+    switch (p) {
+    case COVIDCAM_PRECISION_BF16: return CC_DNN_BF16;
+    case COVIDCAM_PRECISION_INT8: return CC_DNN_U8;
+    default: return CC_DNN_F32;
+    }
+}
+
 covidcam_status covidcam_session_create(const covidcam_model *m,
                                         const covidcam_session_options *user,
                                         covidcam_session **out, char *errbuf, size_t errbuf_size)
@@ -134,7 +153,7 @@ covidcam_status covidcam_session_create(const covidcam_model *m,
     }
     covidcam_precision precision = COVIDCAM_PRECISION_FP32;
     if ((rc = read_options(user, &opt, &e)) || (rc = check_options(o, &e)) ||
-        (rc = resolve_precision(o->precision, &precision, &e)))
+        (rc = resolve_precision(m, o->precision, &precision, &e)))
         goto fail;
     if (!(s = calloc(1, sizeof *s))) {
         rc = cc_fail(&e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
@@ -155,8 +174,7 @@ covidcam_status covidcam_session_create(const covidcam_model *m,
     /* oneDNN fixes a kernel's parallel decomposition at creation, so create
      * the primitives under the thread count they will run with. */
     int prev = cc_dnn_threads_set(s->threads);
-    rc = cc_net_create(m, precision == COVIDCAM_PRECISION_BF16 ? CC_DNN_BF16 : CC_DNN_F32, 1,
-                       &s->net, &e);
+    rc = cc_net_create(m, net_dtype(precision), 1, &s->net, &e);
     if (rc == COVIDCAM_OK)
         rc = create_batch(s, o->max_batch > 1 ? o->max_batch : 1, &e);
     cc_dnn_threads_restore(prev);
@@ -175,6 +193,7 @@ void covidcam_session_free(covidcam_session *s)
     if (!s)
         return;
     cc_net_free(s->net);
+    cc_net_free(s->cam_net);
     cc_net_free(s->batch_net);
     cc_dnn_free(s->batch_input);
     free(s->batch_assess);
@@ -231,6 +250,25 @@ covidcam_status covidcam_precision_parse(const char *name, covidcam_precision *o
             return COVIDCAM_OK;
         }
     return COVIDCAM_ERR_INVALID_ARGUMENT;
+}
+
+covidcam_status cc_session_cam_net(covidcam_session *s, cc_net **out)
+{
+    if (s->net->dt != CC_DNN_U8) {
+        *out = s->net;
+        return COVIDCAM_OK;
+    }
+    covidcam_status rc = COVIDCAM_OK;
+    if (!s->cam_net) {
+        /* bf16 where it runs natively (half the cost, maps as a bf16
+         * session's), else fp32 */
+        int prev = cc_dnn_threads_set(s->threads);
+        rc = cc_net_create(s->m, cc_dnn_isa_bf16() ? CC_DNN_BF16 : CC_DNN_F32, 1, &s->cam_net,
+                           &s->err);
+        cc_dnn_threads_restore(prev);
+    }
+    *out = s->cam_net;
+    return rc;
 }
 
 covidcam_status cc_session_begin(covidcam_session *s)

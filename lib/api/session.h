@@ -14,6 +14,7 @@ struct covidcam_session {
     int threads;
     covidcam_precision precision; /* resolved: never AUTO */
     cc_net *net;
+    cc_net *cam_net; /* int8 sessions: the fp32 net of Grad-CAM, made on first use */
     cc_err err;
     atomic_int busy; /* 1 while a call runs: cc_session_begin/_end */
     float *input; /* plain C x S x S network input */
@@ -61,6 +62,13 @@ typedef struct cc_input {
  * gray image is moved there (caller frees with cc_image_free), pixel input is
  * copied there; tensors leave it empty. */
 covidcam_status cc_session_set_input(covidcam_session *s, const cc_input *in, cc_image *image);
+
+/* The net Grad-CAM runs on: the session's own, except in int8 sessions,
+ * whose Grad-CAM maps come from a bf16 net (fp32 where the CPU has no native
+ * bf16) made on the first call and kept (an int8 net has no backward pass;
+ * docs/precision.md). *out is NULL on failure (OUT_OF_MEMORY, BACKEND,
+ * message in s->err). */
+covidcam_status cc_session_cam_net(covidcam_session *s, cc_net **out);
 
 /* Start a call: mark the session busy, clear the message and s->info. Returns
  * INVALID_ARGUMENT for NULL s, and for a session already in a call on another

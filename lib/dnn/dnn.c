@@ -77,7 +77,17 @@ void cc_dnn_stream_free(cc_dnn_stream *s)
 
 static dnnl_data_type_t dnnl_dt(cc_dnn_dtype dt)
 {
-    return dt == CC_DNN_BF16 ? dnnl_bf16 : dnnl_f32;
+    switch (dt) {
+    case CC_DNN_BF16: return dnnl_bf16;
+    case CC_DNN_U8: return dnnl_u8;
+    case CC_DNN_S8: return dnnl_s8;
+    default: return dnnl_f32;
+    }
+}
+
+static int is_int8(dnnl_data_type_t dt)
+{
+    return dt == dnnl_u8 || dt == dnnl_s8;
 }
 
 static cc_dnn_md *md_by_tag(int ndims, const long *dims, cc_dnn_dtype dt, dnnl_format_tag_t tag)
@@ -92,14 +102,23 @@ static cc_dnn_md *md_by_tag(int ndims, const long *dims, cc_dnn_dtype dt, dnnl_f
 
 cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims)
 {
-    switch (layout) {
-    case CC_LAYOUT_NCHW: return md_by_tag(4, dims, CC_DNN_F32, dnnl_nchw);
-    case CC_LAYOUT_OIHW: return md_by_tag(4, dims, CC_DNN_F32, dnnl_oihw);
-    case CC_LAYOUT_NC: return md_by_tag(2, dims, CC_DNN_F32, dnnl_nc);
-    case CC_LAYOUT_OI: return md_by_tag(2, dims, CC_DNN_F32, dnnl_oi);
-    case CC_LAYOUT_X: return md_by_tag(1, dims, CC_DNN_F32, dnnl_x);
-    }
-    return NULL;
+    return cc_dnn_md_plain_dt(layout, dims, CC_DNN_F32);
+}
+
+cc_dnn_md *cc_dnn_md_plain_dt(cc_dnn_layout layout, const long *dims, cc_dnn_dtype dt)
+{
+    static const struct {
+        int ndims;
+        dnnl_format_tag_t tag;
+    } tags[] = {[CC_LAYOUT_NCHW] = {4, dnnl_nchw}, [CC_LAYOUT_OIHW] = {4, dnnl_oihw},
+                [CC_LAYOUT_NC] = {2, dnnl_nc},     [CC_LAYOUT_OI] = {2, dnnl_oi},
+                [CC_LAYOUT_X] = {1, dnnl_x}};
+    return md_by_tag(tags[layout].ndims, dims, dt, tags[layout].tag);
+}
+
+cc_dnn_md *cc_dnn_md_nhwc(const long *dims, cc_dnn_dtype dt)
+{
+    return md_by_tag(4, dims, dt, dnnl_nhwc);
 }
 
 cc_dnn_md *cc_dnn_md_any4(const long *dims, cc_dnn_dtype dt)
@@ -109,7 +128,12 @@ cc_dnn_md *cc_dnn_md_any4(const long *dims, cc_dnn_dtype dt)
 
 cc_dnn_dtype cc_dnn_md_dtype(const cc_dnn_md *m)
 {
-    return cc_dnn_desc_dt(m) == dnnl_bf16 ? CC_DNN_BF16 : CC_DNN_F32;
+    switch (cc_dnn_desc_dt(m)) {
+    case dnnl_bf16: return CC_DNN_BF16;
+    case dnnl_u8: return CC_DNN_U8;
+    case dnnl_s8: return CC_DNN_S8;
+    default: return CC_DNN_F32;
+    }
 }
 
 long cc_dnn_md_dim(const cc_dnn_md *m, int d)
@@ -285,10 +309,12 @@ static dnnl_status_t conv_args_init(conv_args *a, dnnl_prop_kind_t prop, const c
     a->with_bias = with_bias;
     a->strides[0] = a->strides[1] = c->stride;
     a->pad[0] = a->pad[1] = c->pad;
+    /* int8: s8 weights and s32 bias; otherwise weights of src's type, fp32 bias */
     dnnl_data_type_t dt = cc_dnn_desc_dt(src);
-    dnnl_status_t st = cc_dnn_desc_create(4, wd, dt, dnnl_format_tag_any, &a->wei);
+    dnnl_data_type_t wdt = is_int8(dt) ? dnnl_s8 : dt, bdt = is_int8(dt) ? dnnl_s32 : dnnl_f32;
+    dnnl_status_t st = cc_dnn_desc_create(4, wd, wdt, dnnl_format_tag_any, &a->wei);
     if (st == dnnl_success)
-        st = cc_dnn_desc_create(1, bd, dnnl_f32, dnnl_x, &a->bias);
+        st = cc_dnn_desc_create(1, bd, bdt, dnnl_x, &a->bias);
     if (st == dnnl_success && !dst)
         st = cc_dnn_desc_create(4, dd, dt, dnnl_format_tag_any, &a->any_dst);
     a->dst = dst ? dst : a->any_dst;
@@ -322,6 +348,26 @@ covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *g, const cc_dnn_md *src, const cc
         rc = build_prim(g, conv_fwd_pd, &a, c->sum, c->relu, "convolution", out, e);
     conv_args_free(&a);
     return rc;
+}
+
+covidcam_status cc_dnn_conv_fwd_q(cc_dnn_engine *g, const cc_dnn_md *src, const cc_dnn_conv *c,
+                                  const cc_dnn_md *dst, const cc_dnn_qconv *q, cc_dnn_prim **out,
+                                  cc_err *e)
+{
+    conv_args a;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    cc_dnn_quant dq = {q->scales, q->num_scales, q->sum_scale, dnnl_dt(q->sum_dt)};
+    dnnl_status_t st = conv_args_init(&a, dnnl_forward_inference, src, c, dst, 1);
+    if (st != dnnl_success) {
+        conv_args_free(&a);
+        return cc_dnn_fail(e, st, "int8 convolution descriptor");
+    }
+    if ((st = cc_dnn_attr_q(&dq, c->sum, c->relu, &attr)) == dnnl_success)
+        st = conv_fwd_pd(g, &a, attr, &pd);
+    dnnl_primitive_attr_destroy(attr);
+    conv_args_free(&a);
+    return make_prim(g, st, pd, "int8 convolution", out, e);
 }
 
 /* Backward data of the convolution a, with the forward-training hint. */
@@ -609,6 +655,21 @@ covidcam_status cc_dnn_reorder(cc_dnn_engine *g, const cc_dnn_md *src, const cc_
 {
     reorder_args a = {src, dst};
     return build_prim(g, reorder_pd, &a, 0, 0, "reorder", out, e);
+}
+
+covidcam_status cc_dnn_reorder_scaled(cc_dnn_engine *g, const cc_dnn_md *src,
+                                      const cc_dnn_md *dst, float scale, cc_dnn_prim **out,
+                                      cc_err *e)
+{
+    reorder_args a = {src, dst};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    cc_dnn_quant q = {&scale, 1, 0.0f, dnnl_f32};
+    dnnl_status_t st = cc_dnn_attr_q(&q, 0, 0, &attr);
+    if (st == dnnl_success)
+        st = reorder_pd(g, &a, attr, &pd);
+    dnnl_primitive_attr_destroy(attr);
+    return make_prim(g, st, pd, "scaled reorder", out, e);
 }
 
 covidcam_status cc_dnn_exec(cc_dnn_stream *s, cc_dnn_prim *p, const cc_dnn_bind *binds, int n,

@@ -49,7 +49,9 @@ typedef struct cc_dnn_bind {
  * pooled features and biases stay fp32 in every precision. */
 typedef enum cc_dnn_dtype {
     CC_DNN_F32 = 0,
-    CC_DNN_BF16
+    CC_DNN_BF16,
+    CC_DNN_U8, /* int8 nets: activations after ReLU (and the net's dt) */
+    CC_DNN_S8  /* int8 nets: the stem input, downsample outputs, weights */
 } cc_dnn_dtype;
 
 /* The instruction set oneDNN dispatches to, after any cap by
@@ -61,6 +63,9 @@ typedef enum cc_dnn_dtype {
 const char *cc_dnn_isa_name(void);
 int cc_dnn_isa_avx512(void);
 int cc_dnn_isa_bf16(void);
+/* Whether it has the int8 dot-product instructions (AVX512-VNNI or AMX): without
+ * them oneDNN's int8 kernels use 7-bit weights (see docs/precision.md). */
+int cc_dnn_isa_vnni(void);
 
 /* Plain layouts for tensors that cross the boundary with user code. */
 typedef enum cc_dnn_layout {
@@ -79,6 +84,12 @@ void cc_dnn_stream_free(cc_dnn_stream *s);
 
 /* A plain fp32 md; dims has 1, 2 or 4 entries as the layout implies. NULL if OOM. */
 cc_dnn_md *cc_dnn_md_plain(cc_dnn_layout layout, const long *dims);
+/* A plain md of type dt (int8 weights before their reorder). NULL if OOM. */
+cc_dnn_md *cc_dnn_md_plain_dt(cc_dnn_layout layout, const long *dims, cc_dnn_dtype dt);
+/* A 4-D md of type dt in NHWC, the activation layout of int8 nets: fixed
+ * rather than oneDNN's choice so that a u8 block output and its s8 shortcut
+ * share one layout (the sum post-op reads the shortcut in place). */
+cc_dnn_md *cc_dnn_md_nhwc(const long *dims, cc_dnn_dtype dt);
 /* A 4-D md of type dt whose layout oneDNN picks when a primitive is created. */
 cc_dnn_md *cc_dnn_md_any4(const long *dims, cc_dnn_dtype dt);
 /* The element type of md (fp32 for types this layer does not make). */
@@ -117,6 +128,24 @@ typedef struct cc_dnn_conv {
 covidcam_status cc_dnn_conv_fwd(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_conv *c,
                                 const cc_dnn_md *dst, cc_dnn_prim **out, cc_err *e);
 
+/* The quantization of an int8 convolution: dst = scales[oc] * (s32 sum of
+ * u8/s8 src times s8 weights + s32 bias), then dst += sum_scale * previous
+ * dst read as sum_dt (when c->sum), then ReLU (when c->relu), rounded to
+ * nearest and saturated to dst's type. num_scales: 1, or one per output
+ * channel. The arrays are copied into the primitive. */
+typedef struct cc_dnn_qconv {
+    const float *scales;
+    int num_scales;
+    float sum_scale;
+    cc_dnn_dtype sum_dt;
+} cc_dnn_qconv;
+
+/* Forward-inference int8 convolution: src u8 or s8, weights s8 in oneDNN's
+ * layout, bias s32, dst the caller's md (u8 or s8, cc_dnn_md_nhwc). */
+covidcam_status cc_dnn_conv_fwd_q(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_conv *c,
+                                  const cc_dnn_md *dst, const cc_dnn_qconv *q, cc_dnn_prim **out,
+                                  cc_err *e);
+
 /* Backward-data of the convolution whose forward is described by the same
  * src md, geometry and dst md: diff_src = conv^T(diff_dst). */
 covidcam_status cc_dnn_conv_bwd_data(cc_dnn_engine *eng, const cc_dnn_md *src,
@@ -150,6 +179,12 @@ covidcam_status cc_dnn_add(cc_dnn_engine *eng, const cc_dnn_md *md, cc_dnn_prim 
 /* Layout conversion src md -> dst md. */
 covidcam_status cc_dnn_reorder(cc_dnn_engine *eng, const cc_dnn_md *src, const cc_dnn_md *dst,
                                cc_dnn_prim **out, cc_err *e);
+
+/* Conversion src md -> dst md with dst = round(scale * src), saturated to
+ * dst's type (int8 quantization of the input, dequantization for the head). */
+covidcam_status cc_dnn_reorder_scaled(cc_dnn_engine *eng, const cc_dnn_md *src,
+                                      const cc_dnn_md *dst, float scale, cc_dnn_prim **out,
+                                      cc_err *e);
 
 /* Execute p on stream s with the given pointers (the scratchpad among them when
  * cc_dnn_prim_scratchpad(p) > 0) and wait for completion. */

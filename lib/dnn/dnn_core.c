@@ -51,6 +51,11 @@ int cc_dnn_isa_bf16(void)
     return isa_has(dnnl_cpu_isa_avx512_core_bf16) || isa_has(dnnl_cpu_isa_avx512_core_amx);
 }
 
+int cc_dnn_isa_vnni(void)
+{
+    return isa_has(dnnl_cpu_isa_avx512_core_vnni) || isa_has(dnnl_cpu_isa_avx512_core_amx);
+}
+
 const char *cc_dnn_isa_name(void)
 {
     switch (dnnl_get_effective_cpu_isa()) {
@@ -196,13 +201,17 @@ dnnl_status_t cc_dnn_mem_create(dnnl_engine_t eng, const cc_dnn_desc *d, void *h
 
 /* ------------------------------------------------------------ attributes */
 
-/* The post-ops of cc_dnn_attr, set on attr (which copies them). */
-static dnnl_status_t set_post_ops(dnnl_primitive_attr_t attr, int sum, int relu)
+/* The post-ops of cc_dnn_attr_q, set on attr (which copies them): a sum of
+ * the previous dst read as sum_dt (undef: dst's type) and scaled by
+ * sum_scale, then ReLU. In 3.x: dnnl_post_ops_append_sum(po, scale, 0, dt)
+ * and an eltwise without its scale argument. */
+static dnnl_status_t set_post_ops(dnnl_primitive_attr_t attr, const cc_dnn_quant *q, int sum,
+                                  int relu)
 {
     dnnl_post_ops_t po = NULL;
     dnnl_status_t st = dnnl_post_ops_create(&po);
     if (st == dnnl_success && sum)
-        st = dnnl_post_ops_append_sum(po, 1.0f);
+        st = dnnl_post_ops_append_sum_v2(po, q->sum_scale, q->sum_dt);
     if (st == dnnl_success && relu)
         st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
     if (st == dnnl_success)
@@ -213,12 +222,22 @@ static dnnl_status_t set_post_ops(dnnl_primitive_attr_t attr, int sum, int relu)
 
 dnnl_status_t cc_dnn_attr(int sum, int relu, dnnl_primitive_attr_t *out)
 {
+    static const cc_dnn_quant plain = {NULL, 0, 1.0f, dnnl_data_type_undef};
+    return cc_dnn_attr_q(&plain, sum, relu, out);
+}
+
+dnnl_status_t cc_dnn_attr_q(const cc_dnn_quant *q, int sum, int relu, dnnl_primitive_attr_t *out)
+{
     dnnl_primitive_attr_t attr = NULL;
     dnnl_status_t st = dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success)
         st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    /* 2.x output scales: one per output channel (mask bit 1) or one for all */
+    if (st == dnnl_success && q->num_scales > 0)
+        st = dnnl_primitive_attr_set_output_scales(attr, q->num_scales,
+                                                   q->num_scales > 1 ? 1 << 1 : 0, q->scales);
     if (st == dnnl_success && (sum || relu))
-        st = set_post_ops(attr, sum, relu);
+        st = set_post_ops(attr, q, sum, relu);
     if (st != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         attr = NULL;

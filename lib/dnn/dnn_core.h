@@ -98,6 +98,22 @@ dnnl_status_t cc_dnn_mem_create(dnnl_engine_t eng, const cc_dnn_desc *d, void *h
  * failure *out is NULL; the caller destroys it (dnnl_primitive_attr_destroy). */
 dnnl_status_t cc_dnn_attr(int sum, int relu, dnnl_primitive_attr_t *out);
 
+/* The quantization attributes of an int8 primitive (2.x semantics, which
+ * 3.x replaced by per-argument scales: the one place to change): output
+ * scales (num_scales 1: one for all, > 1: one per output channel, 0: none),
+ * dst = scale * (s32 accumulator + s32 bias), then, in this order, a sum
+ * post-op dst += sum_scale * previous dst read as sum_dt, and ReLU. */
+typedef struct cc_dnn_quant {
+    const float *scales;
+    long num_scales;
+    float sum_scale;
+    dnnl_data_type_t sum_dt;
+} cc_dnn_quant;
+
+/* Attributes with user-managed scratchpad and q's scales and post-ops. On
+ * failure *out is NULL; the caller destroys it (dnnl_primitive_attr_destroy). */
+dnnl_status_t cc_dnn_attr_q(const cc_dnn_quant *q, int sum, int relu, dnnl_primitive_attr_t *out);
+
 /* ------------------------------------------------------------ builders */
 
 /* Direct convolution, no dilation. bias NULL: none. */

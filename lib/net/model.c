@@ -8,6 +8,7 @@
 #include "finite.h"
 #include "ood.h"
 #include "prepared.h"
+#include "qscales.h"
 #include "preprocess.h"
 
 static void free_conv(cc_conv_w *c)
@@ -43,6 +44,7 @@ void covidcam_model_free(covidcam_model *m)
         free(m->layer_names[i]);
     free(m->layer_names);
     cc_prep_cache_free(m->prep);
+    cc_qscales_free(m->qs);
     cc_dnn_engine_free(m->eng);
     free(m);
 }

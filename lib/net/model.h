@@ -54,8 +54,12 @@ struct covidcam_model {
     char **layer_names; /* blocks first, then stage aliases */
     int num_layers;
 
+    /* int8 calibration scales from the metadata (qscales.h); NULL when the
+     * file has none, and then int8 sessions are refused. */
+    struct cc_qscales *qs;
+
     cc_dnn_engine *eng;
-    /* Weights converted for bf16 sessions, made by the first one (prepared.h).
+    /* Weights converted for bf16 and int8 sessions, made by the first one (prepared.h).
      * The model is otherwise immutable; this cache has its own lock. */
     struct cc_prep_cache *prep;
 };

@@ -14,6 +14,7 @@
 #include "ood.h"
 #include "png_io.h"
 #include "prepared.h"
+#include "qscales.h"
 #include "resnet.h"
 
 /* The validated metadata (lib/net/model_meta.c) moved into the model. */
@@ -385,7 +386,8 @@ covidcam_status cc_model_from_safetensors(const cc_safetensors *st, covidcam_mod
     covidcam_status rc;
     if ((rc = parse_meta(m, st, e)) || (rc = check_activation_memory(m, e)) ||
         (rc = check_tensors(m, st, e)) ||
-        (rc = set_geometry(m, e)) || (rc = copy_meta(m, st, e)) ||
+        (rc = set_geometry(m, e)) || (rc = cc_qscales_parse(m, st, &m->qs, e)) ||
+        (rc = copy_meta(m, st, e)) ||
         (rc = make_layer_names(m, e)) || (rc = cc_dnn_engine_create(&m->eng, e)) ||
         (rc = cc_prep_cache_create(&m->prep, e)) ||
         (rc = plan_layouts(m, e)) || (rc = load_weights(m, st, e)) ||

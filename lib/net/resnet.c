@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "prepared.h"
+#include "qweights.h"
 
 /* While planning layouts at load time there are no weights to bind yet and no
  * buffers are needed; the chosen weight mds are recorded into the plan. */
@@ -11,6 +12,7 @@ typedef struct build_ctx {
     cc_net *n;
     cc_layout_plan *plan;      /* non-NULL only in planning mode */
     const cc_prepared *shared; /* a reduced-precision net: the model's converted weights */
+    const cc_qnet *q;          /* an int8 net: the quantized model */
 } build_ctx;
 
 /* Which convolution a weight slot is: the stem, conv k (3: the downsample) of
@@ -102,7 +104,27 @@ static covidcam_status bind_weights(build_ctx *b, cc_net_conv *c, const cc_conv_
     if (!c->w_private)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for private weights");
     c->w = c->w_private;
+    if (b->q && id.block != FC.block) /* the fc stays fp32 in int8 nets */
+        return cc_qconv_reorder(b->n->m, cc_qnet_conv(b->q, id.block, id.k), cw, wmd,
+                                c->w_private, e);
     return cc_dnn_reorder_now(b->n->m->eng, cw->w_md, cw->w, wmd, c->w_private, e);
+}
+
+/* An int8 convolution: its own NHWC dst (s8 for a downsample, which has no
+ * ReLU; u8 otherwise) and the quantized model's scales and bias. */
+static covidcam_status make_qconv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
+                                  const cc_dnn_md *src, slot_id id, cc_err *e)
+{
+    const cc_qconv *qc = cc_qnet_conv(b->q, id.block, id.k);
+    const cc_dnn_conv *g = &cw->geom;
+    long dims[4] = {cc_dnn_md_dim(src, 0), g->oc,
+                    (cc_dnn_md_dim(src, 2) + 2 * g->pad - g->k) / g->stride + 1,
+                    (cc_dnn_md_dim(src, 3) + 2 * g->pad - g->k) / g->stride + 1};
+    if (!(c->q_dst = cc_dnn_md_nhwc(dims, id.block >= 0 && id.k == 3 ? CC_DNN_S8 : CC_DNN_U8)))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    cc_dnn_qconv q = {qc->scales, g->oc, qc->sum_scale, qc->sum_s8 ? CC_DNN_S8 : CC_DNN_U8};
+    c->bias = qc->bias;
+    return cc_dnn_conv_fwd_q(b->n->m->eng, src, g, c->q_dst, &q, &c->fwd, e);
 }
 
 static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *cw,
@@ -110,7 +132,10 @@ static covidcam_status make_conv(build_ctx *b, cc_net_conv *c, const cc_conv_w *
                                  cc_err *e)
 {
     c->cw = cw;
-    covidcam_status rc = cc_dnn_conv_fwd(b->n->m->eng, src, &cw->geom, dst, &c->fwd, e);
+    c->bias = cw->b;
+    /* int8: the residual's layout is NHWC by construction, so dst is made there */
+    covidcam_status rc = b->q ? make_qconv(b, c, cw, src, id, e)
+                              : cc_dnn_conv_fwd(b->n->m->eng, src, &cw->geom, dst, &c->fwd, e);
     if (rc)
         return rc;
     if ((rc = cc_net_reserve_scratch(b->n, c->fwd, e)))
@@ -148,8 +173,8 @@ static covidcam_status build_block(build_ctx *b, int index, const cc_dnn_md *in_
         if (!last && !b->plan && !(nb->inner[i] = alloc_for(src, e, &rc)))
             return rc;
     }
-    nb->out_md = res_md;
-    if (!b->plan && !(nb->out_buf = alloc_for(res_md, e, &rc)))
+    nb->out_md = dst_of(&nb->conv[bw->nconv - 1]); /* res_md, retyped u8 in int8 */
+    if (!b->plan && !(nb->out_buf = alloc_for(nb->out_md, e, &rc)))
         return rc;
     return COVIDCAM_OK;
 }
@@ -160,7 +185,8 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
     const covidcam_model *m = n->m;
     covidcam_status rc = COVIDCAM_OK;
     long dims[4] = {n->mb, m->in_ch, m->input_size, m->input_size};
-    cc_dnn_md *any = cc_dnn_md_any4(dims, n->dt);
+    /* int8: the input is quantized to s8 (normalised pixels can be negative) */
+    cc_dnn_md *any = b->q ? cc_dnn_md_nhwc(dims, CC_DNN_S8) : cc_dnn_md_any4(dims, n->dt);
     n->in_plain_md = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
     if (!any || !n->in_plain_md) {
         cc_dnn_md_free(any);
@@ -173,7 +199,9 @@ static covidcam_status build_input(build_ctx *b, cc_err *e)
     const cc_dnn_md *src = cc_dnn_prim_md(n->stem.fwd, CC_ARG_SRC);
     if (b->plan || cc_dnn_md_equal(src, n->in_plain_md))
         return COVIDCAM_OK;
-    if ((rc = cc_dnn_reorder(m->eng, n->in_plain_md, src, &n->in_reorder, e)))
+    if ((rc = b->q ? cc_dnn_reorder_scaled(m->eng, n->in_plain_md, src, 1.0f / b->q->in_scale,
+                                           &n->in_reorder, e)
+                   : cc_dnn_reorder(m->eng, n->in_plain_md, src, &n->in_reorder, e)))
         return rc;
     if ((rc = cc_net_reserve_scratch(n, n->in_reorder, e)))
         return rc;
@@ -192,7 +220,9 @@ static covidcam_status build_head_input(build_ctx *b, const cc_dnn_md **md, cc_e
     cc_dnn_md *plain = cc_dnn_md_plain(CC_LAYOUT_NCHW, dims);
     if (!plain)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    rc = cc_dnn_reorder(n->m->eng, *md, plain, &n->head_reorder, e);
+    /* int8: dequantized on the way, real = out_scale * u8 */
+    rc = b->q ? cc_dnn_reorder_scaled(n->m->eng, *md, plain, b->q->out_scale, &n->head_reorder, e)
+              : cc_dnn_reorder(n->m->eng, *md, plain, &n->head_reorder, e);
     cc_dnn_md_free(plain);
     if (rc || (rc = cc_net_reserve_scratch(n, n->head_reorder, e)))
         return rc;
@@ -258,6 +288,7 @@ static covidcam_status build(build_ctx *b, cc_err *e)
 
 static void free_conv(cc_net_conv *c)
 {
+    cc_dnn_md_free(c->q_dst);
     cc_dnn_prim_free(c->fwd);
     cc_dnn_prim_free(c->bwd);
     cc_dnn_free(c->w_private);
@@ -319,10 +350,12 @@ covidcam_status cc_net_create(const covidcam_model *m, cc_dnn_dtype dt, int mb, 
     n->m = m;
     n->dt = dt;
     n->mb = mb;
-    build_ctx b = {n, NULL, NULL};
+    build_ctx b = {n, NULL, NULL, NULL};
     covidcam_status rc = cc_dnn_stream_create(m->eng, &n->stream, e);
     if (rc == COVIDCAM_OK && dt != CC_DNN_F32)
         rc = cc_model_prepared(m, dt, &b.shared, e);
+    if (rc == COVIDCAM_OK && dt == CC_DNN_U8)
+        b.q = b.shared->q;
     if (rc == COVIDCAM_OK)
         rc = build(&b, e);
     if (rc) {
@@ -349,6 +382,12 @@ void cc_layout_plan_free(cc_layout_plan *p)
 covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc_layout_plan *plan,
                                     cc_err *e)
 {
+    return cc_net_plan_layouts_q(m, dt, NULL, plan, e);
+}
+
+covidcam_status cc_net_plan_layouts_q(const covidcam_model *m, cc_dnn_dtype dt, const cc_qnet *q,
+                                      cc_layout_plan *plan, cc_err *e)
+{
     memset(plan, 0, sizeof *plan);
     cc_net *n = calloc(1, sizeof *n);
     plan->blocks = calloc((size_t)m->num_blocks, sizeof *plan->blocks);
@@ -362,7 +401,7 @@ covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc
     n->m = m;
     n->dt = dt;
     n->mb = 1;
-    build_ctx b = {n, plan, NULL};
+    build_ctx b = {n, plan, NULL, q};
     covidcam_status rc = build(&b, e);
     cc_net_free(n);
     if (rc)
@@ -375,13 +414,20 @@ static covidcam_status run_conv(cc_net *n, cc_net_conv *c, const void *src, void
 {
     cc_dnn_bind b[4] = {{CC_ARG_SRC, (void *)src},
                         {CC_ARG_WEIGHTS, (void *)c->w},
-                        {CC_ARG_BIAS, c->cw->b},
+                        {CC_ARG_BIAS, (void *)c->bias},
                         {CC_ARG_DST, dst}};
     return cc_net_exec(n, c->fwd, b, 4, e);
 }
 
-static covidcam_status run_block(cc_net *n, cc_net_block *nb, void *x, int keep, cc_err *e)
+static void observe(cc_net *n, int block, int k, const void *x, const cc_dnn_md *md)
 {
+    if (n->observe)
+        n->observe(n->observe_ctx, block, k, x, cc_dnn_md_bytes(md) / sizeof(float));
+}
+
+static covidcam_status run_block(cc_net *n, int index, void *x, int keep, cc_err *e)
+{
+    cc_net_block *nb = &n->blocks[index];
     const cc_block_w *bw = nb->bw;
     covidcam_status rc;
     void *y;
@@ -390,6 +436,7 @@ static covidcam_status run_block(cc_net *n, cc_net_block *nb, void *x, int keep,
         y = nb->out_buf;
         if ((rc = run_conv(n, &nb->down, x, y, e)))
             return rc;
+        observe(n, index, CC_QS_DOWN, y, dst_of(&nb->down));
     } else if (keep) {
         y = nb->out_buf;
         memcpy(y, x, cc_dnn_md_bytes(nb->in_md));
@@ -402,6 +449,7 @@ static covidcam_status run_block(cc_net *n, cc_net_block *nb, void *x, int keep,
         void *dst = last ? y : nb->inner[i];
         if ((rc = run_conv(n, &nb->conv[i], src, dst, e)))
             return rc;
+        observe(n, index, last ? CC_QS_OUT : i, dst, dst_of(&nb->conv[i]));
         src = dst;
     }
     nb->out = y;
@@ -412,6 +460,7 @@ covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_
 {
     covidcam_status rc;
     const void *x = input;
+    observe(n, -1, 0, input, n->in_plain_md);
     if (n->in_reorder) {
         cc_dnn_bind b[2] = {{CC_ARG_SRC, (void *)input}, {CC_ARG_DST, n->in_blocked}};
         if ((rc = cc_net_exec(n, n->in_reorder, b, 2, e)))
@@ -420,13 +469,14 @@ covidcam_status cc_net_forward(cc_net *n, const float *input, int keep_from, cc_
     }
     if ((rc = run_conv(n, &n->stem, x, n->stem_out, e)))
         return rc;
+    observe(n, -1, 1, n->stem_out, dst_of(&n->stem));
     cc_dnn_bind pb[2] = {{CC_ARG_SRC, n->stem_out}, {CC_ARG_DST, n->pool_out}};
     if ((rc = cc_net_exec(n, n->maxpool, pb, 2, e)))
         return rc;
     void *cur = n->pool_out;
     for (int i = 0; i < n->num_blocks; i++) {
         cc_net_block *nb = &n->blocks[i];
-        if ((rc = run_block(n, nb, cur, i > keep_from, e)))
+        if ((rc = run_block(n, i, cur, i > keep_from, e)))
             return rc;
         cur = nb->out;
     }

@@ -14,6 +14,8 @@ typedef struct cc_net_conv {
     cc_dnn_prim *fwd;
     const void *w;
     void *w_private;
+    const void *bias;  /* cw->b (fp32), or the model's s32 int8 bias */
+    cc_dnn_md *q_dst;  /* int8: the NHWC u8/s8 md of the output, owned */
     cc_dnn_prim *bwd;
     void *w_bwd;
 } cc_net_conv;
@@ -37,9 +39,20 @@ typedef struct cc_net_block {
 
 /* Activation and weight buffers of the convolutions and blocks hold elements
  * of the net's type `dt` (void *); the input, the head (pooling, fc, logits)
- * and what Grad-CAM hands back are fp32 in every precision. */
+ * and what Grad-CAM hands back are fp32 in every precision. An int8 net has
+ * dt CC_DNN_U8: u8 activations in NHWC (the downsample outputs s8, the stem
+ * input s8), s8 weights; it classifies only (Grad-CAM of an int8 session runs
+ * on a bf16 or fp32 net, docs/precision.md). */
+/* Calibration (covidcam-quantize): called by the forward pass of an fp32 net
+ * after each tensor an int8 net quantizes is computed, with its buffer as n
+ * floats (the layout oneDNN picked; padding, if any, is zeros). block -1: k 0
+ * the input, k 1 the stem conv's output; block i: k a CC_QS_* of qscales.h. */
+typedef void (*cc_net_observer)(void *ctx, int block, int k, const float *x, size_t n);
+
 typedef struct cc_net {
     const covidcam_model *m;
+    cc_net_observer observe; /* NULL: none */
+    void *observe_ctx;
     cc_dnn_dtype dt;
     int mb; /* images per forward pass (1 for Grad-CAM) */
     cc_dnn_stream *stream;
@@ -110,6 +123,11 @@ typedef struct cc_layout_plan {
  * building, which then owns them; cc_layout_plan_free frees what is left). */
 covidcam_status cc_net_plan_layouts(const covidcam_model *m, cc_dnn_dtype dt, cc_layout_plan *plan,
                                     cc_err *e);
+/* The same for an int8 net (dt CC_DNN_U8), whose primitives need the
+ * quantized model's scales q (qweights.h); q NULL for other types. */
+struct cc_qnet;
+covidcam_status cc_net_plan_layouts_q(const covidcam_model *m, cc_dnn_dtype dt,
+                                      const struct cc_qnet *q, cc_layout_plan *plan, cc_err *e);
 void cc_layout_plan_free(cc_layout_plan *plan);
 
 /* Run the network on a plain NCHW tensor (mb x in_ch x size x size). Blocks with

@@ -122,3 +122,35 @@ char *au_sparse_temp(uint64_t size)
         fail_msg("cannot make %s %llu bytes long", path, (unsigned long long)size);
     return path;
 }
+
+covidcam_heatmap *au_cam(covidcam_session *s, const char *path, const char *layer, int cls)
+{
+    covidcam_gradcam_options o;
+    covidcam_gradcam_options_init(&o);
+    o.layer = layer;
+    o.target_class = cls;
+    covidcam_heatmap *h = NULL;
+    if (covidcam_gradcam_file(s, path, &o, &h))
+        fail_msg("Grad-CAM %s at %s: %s", path, layer, covidcam_session_last_error(s));
+    return h;
+}
+
+void *au_work(void *arg)
+{
+    au_worker *w = arg;
+    covidcam_session *s = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE];
+    if (au_try_session(w->m, w->p, 1, 0, &s, err, sizeof err)) {
+        w->mismatches = -1;
+        return NULL;
+    }
+    for (int it = 0; it < 20; it++)
+        for (int k = 0; k < 3; k++) {
+            float z[AU_MAXC];
+            if (covidcam_classify_tensor(s, w->x[k], 1, 64, 64, NULL, z, AU_MAXC, NULL) ||
+                memcmp(z, w->want[k], 3 * sizeof(float)))
+                w->mismatches++;
+        }
+    covidcam_session_free(s);
+    return NULL;
+}

@@ -40,6 +40,25 @@ covidcam_status au_try_session(const covidcam_model *m, covidcam_precision p, in
 covidcam_session *au_session_with(const covidcam_model *m, covidcam_precision p, int threads,
                                   int max_batch);
 
+/* The Grad-CAM heatmap of the image file at `path`, at `layer` for class
+ * `cls` (-1: the top class), with the default method; fails the test on
+ * error. The caller frees it. */
+covidcam_heatmap *au_cam(covidcam_session *s, const char *path, const char *layer, int cls);
+
+/* One thread of a mixed-precision test: a session of precision p on m (one
+ * thread) classifies the three 1x64x64 tensors x 20 times; each logit row
+ * must equal want[k] bitwise (3 classes). au_work (a pthread start routine)
+ * counts the mismatches, -1 when the session could not be made. */
+#define AU_MAXC 8
+typedef struct au_worker {
+    const covidcam_model *m;
+    covidcam_precision p;
+    const float *x[3];
+    float want[3][AU_MAXC];
+    int mismatches;
+} au_worker;
+void *au_work(void *arg);
+
 /* Write `len` bytes to a new temporary file; returns its malloc'd path. */
 char *au_write_temp(const void *buf, size_t len);
 

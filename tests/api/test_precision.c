@@ -251,18 +251,6 @@ static double pearson(const float *a, const float *b, size_t n)
     return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : (saa == sbb ? 1.0 : 0.0);
 }
 
-static covidcam_heatmap *cam(covidcam_session *s, const char *path, const char *layer, int cls)
-{
-    covidcam_gradcam_options o;
-    covidcam_gradcam_options_init(&o);
-    o.layer = layer;
-    o.target_class = cls;
-    covidcam_heatmap *h = NULL;
-    if (covidcam_gradcam_file(s, path, &o, &h))
-        fail_msg("Grad-CAM %s at %s: %s", path, layer, covidcam_session_last_error(s));
-    return h;
-}
-
 /* Grad-CAM maps of a bf16 session against the fp32 ones, on real X-rays with
  * the shipped model (the fixtures' random weights say little about maps);
  * docs/precision.md reports these figures. */
@@ -283,9 +271,9 @@ static void test_bf16_gradcam(void **state)
             char *files[4] = {0};
             int n = tu_list_pngs(tu_shared(dirs[di]), files, 4);
             for (int i = 0; i < n; i++) {
-                covidcam_heatmap *a = cam(s32, files[i], layers[li], -1);
+                covidcam_heatmap *a = au_cam(s32, files[i], layers[li], -1);
                 covidcam_heatmap *b =
-                    cam(s16, files[i], layers[li], covidcam_heatmap_class(a));
+                    au_cam(s16, files[i], layers[li], covidcam_heatmap_class(a));
                 int side = covidcam_heatmap_size(a);
                 assert_int_equal(side, covidcam_heatmap_size(b));
                 size_t len = (size_t)side * (size_t)side;
@@ -315,35 +303,6 @@ static void test_bf16_gradcam(void **state)
 
 /* Two threads share one model, one in fp32 and one in bf16 (fp32 twice where
  * bf16 is not available): every result is bitwise the one-thread result. */
-typedef struct worker {
-    const covidcam_model *m;
-    covidcam_precision p;
-    const float *x[3];
-    float want[3][MAXC];
-    int mismatches;
-} worker;
-
-static void *work(void *arg)
-{
-    worker *w = arg;
-    covidcam_session *s = NULL;
-    char err[COVIDCAM_ERRBUF_SIZE];
-    if (au_try_session(w->m, w->p, 1, 0, &s, err, sizeof err)) {
-        w->mismatches = -1;
-        return NULL;
-    }
-    for (int it = 0; it < 20; it++) {
-        for (int k = 0; k < 3; k++) {
-            float z[MAXC];
-            if (covidcam_classify_tensor(s, w->x[k], 1, 64, 64, NULL, z, MAXC, NULL) ||
-                memcmp(z, w->want[k], 3 * sizeof(float)))
-                w->mismatches++;
-        }
-    }
-    covidcam_session_free(s);
-    return NULL;
-}
-
 static void test_mixed_threads(void **state)
 {
     (void)state;
@@ -357,7 +316,7 @@ static void test_mixed_threads(void **state)
     covidcam_precision second = expect_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32;
     if (second == COVIDCAM_PRECISION_FP32)
         print_message("no native bf16 here: both threads run fp32\n");
-    worker w[2] = {{.m = m, .p = COVIDCAM_PRECISION_FP32}, {.m = m, .p = second}};
+    au_worker w[2] = {{.m = m, .p = COVIDCAM_PRECISION_FP32}, {.m = m, .p = second}};
     for (int i = 0; i < 2; i++) {
         covidcam_session *s = au_session_with(m, w[i].p, 1, 0);
         for (int k = 0; k < 3; k++) {
@@ -369,7 +328,7 @@ static void test_mixed_threads(void **state)
     }
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+        assert_int_equal(pthread_create(&t[i], NULL, au_work, &w[i]), 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].mismatches, 0);

@@ -489,6 +489,31 @@ static void test_bf16(void **state)
     c->precision = COVIDCAM_PRECISION_FP32;
 }
 
+/* int8 sessions of a calibrated fixture, on every CPU: creation with the
+ * preparation of the model's int8 weights (quantization, layout planning,
+ * reorders), and a Grad-CAM with the Grad-CAM net an int8 session makes on
+ * its first call. */
+static void test_int8(void **state)
+{
+    ctx c = *(ctx *)*state; /* a copy: the shared context keeps the tiny model */
+    char err[COVIDCAM_ERRBUF_SIZE] = "", *path = strdup(tu_fixture("basic_int8.safetensors"));
+    assert_non_null(path);
+    c.model_path = path;
+    c.model = NULL;
+    if (covidcam_model_load(path, &c.model, err, sizeof err))
+        fail_msg("basic_int8.safetensors: %s", err);
+    c.precision = COVIDCAM_PRECISION_INT8;
+    /* one clean session first: oneDNN's primitive cache keeps what new
+     * shapes create, which a sweep would otherwise count as a leak */
+    covidcam_session_free(new_session_of(c.model, c.precision));
+    scenario sc = {"session_create(int8, first of its model)", prepare_fresh_model,
+                   call_session, NULL, release_fresh_model};
+    report(sc.name, sweep(&c, &sc));
+    gradcam_layer(&c, "layer2");
+    covidcam_model_free(c.model);
+    free(path);
+}
+
 /* Batches: a session with a batch network, and a batch call whose middle
  * file is missing (that failure is the call's normal result). */
 static void test_batch(void **state)
@@ -526,7 +551,8 @@ int main(void)
         cmocka_unit_test(test_classify),     cmocka_unit_test(test_gradcam),
         cmocka_unit_test(test_gradcam_fixture), cmocka_unit_test(test_cam_toolbox),
         cmocka_unit_test(test_heatmap_writers), cmocka_unit_test(test_preprocess),
-        cmocka_unit_test(test_bf16),            cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_bf16),            cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,8 @@
  * single thread computed first with the same session options. Where the CPU
  * computes bf16, the odd threads run bf16 sessions, created all at once on a
  * model no bf16 session has used yet, so they race to prepare its shared bf16
- * weights (the references come from another copy of the model). Built with
+ * weights (the references come from another copy of the model); a third
+ * test does the same with int8 sessions of a calibrated fixture. Built with
  * -Db_sanitize=thread this is also the ThreadSanitizer check (see
  * docs/security.md). Workers only record mismatches; cmocka assertions run on
  * the main thread. CC_ROBUST_ITERS sets the rounds (default 2) and
@@ -173,7 +174,9 @@ static int make_jobs(const covidcam_model *m, job *jobs)
     return n;
 }
 
-static void run_model(const char *fixture)
+/* Even threads fp32, odd threads `second` (bf16 falls back to fp32 where
+ * the CPU has no native bf16). */
+static void run_model(const char *fixture, covidcam_precision second)
 {
     covidcam_model *m = NULL;
     char err[COVIDCAM_ERRBUF_SIZE] = "";
@@ -182,7 +185,7 @@ static void run_model(const char *fixture)
     assert_true(covidcam_model_num_classes(m) <= MAXC);
     job jobs[NSYNTH + NREAL];
     memset(jobs, 0, sizeof jobs);
-    shared sh = {NULL, {COVIDCAM_PRECISION_FP32, COVIDCAM_PRECISION_BF16}, jobs,
+    shared sh = {NULL, {COVIDCAM_PRECISION_FP32, second}, jobs,
                  make_jobs(m, jobs), 2};
     const char *it = getenv("CC_ROBUST_ITERS");
     if (it && atoi(it) > 0)
@@ -190,7 +193,7 @@ static void run_model(const char *fixture)
     /* the single-threaded references, on this copy of the model */
     for (int p = 0; p < 2; p++) {
         covidcam_session *s = session1(m, sh.precision[p]);
-        if (!s && p == 1) {
+        if (!s && p == 1 && second == COVIDCAM_PRECISION_BF16) {
             print_message("no bf16 sessions on this CPU: every thread runs fp32\n");
             sh.precision[1] = COVIDCAM_PRECISION_FP32;
             s = session1(m, sh.precision[1]);
@@ -242,13 +245,21 @@ static void run_model(const char *fixture)
 static void test_basic_shared(void **state)
 {
     (void)state;
-    run_model("basic.safetensors");
+    run_model("basic.safetensors", COVIDCAM_PRECISION_BF16);
 }
 
 static void test_bottleneck_shared(void **state)
 {
     (void)state;
-    run_model("bottleneck.safetensors");
+    run_model("bottleneck.safetensors", COVIDCAM_PRECISION_BF16);
+}
+
+/* int8 on every CPU: the odd threads race to quantize the calibrated
+ * fixture's weights, and their Grad-CAM calls each make a Grad-CAM net. */
+static void test_int8_shared(void **state)
+{
+    (void)state;
+    run_model("bottleneck_int8.safetensors", COVIDCAM_PRECISION_INT8);
 }
 
 int main(void)
@@ -256,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic_shared),
         cmocka_unit_test(test_bottleneck_shared),
+        cmocka_unit_test(test_int8_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

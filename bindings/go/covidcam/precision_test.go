@@ -209,3 +209,26 @@ func TestPrecisionINT8Refused(t *testing.T) {
 		t.Errorf("Precision(4) session: %v", err)
 	}
 }
+
+// An int8 session of a calibrated fixture runs on every CPU and agrees with
+// fp32 on the top class (tests/api/test_int8.c checks its logits).
+func TestPrecisionINT8Calibrated(t *testing.T) {
+	m, f := open(t, "basic_int8")
+	s, err := newSession(t, m, covidcam.INT8)
+	if err != nil {
+		t.Fatalf("INT8 session: %v", err)
+	}
+	if got := s.Precision(); got != covidcam.INT8 {
+		t.Fatalf("Precision() = %v", got)
+	}
+	for _, img := range []string{"sample_64.png", "sample_97x131.png"} {
+		rf, ef := f.Classify(fixture(img))
+		r8, e8 := s.Classify(fixture(img))
+		if ef != nil || e8 != nil {
+			t.Fatalf("%s: %v %v", img, ef, e8)
+		}
+		if rf.Top != r8.Top {
+			t.Errorf("%s: int8 top %d, fp32 %d", img, r8.Top, rf.Top)
+		}
+	}
+}

@@ -25,10 +25,11 @@ const (
 	// AMX); elsewhere NewSession returns an ErrUnsupported error naming the
 	// CPU's ISA.
 	BF16 Precision = C.COVIDCAM_PRECISION_BF16
-	// INT8 is reserved: NewSession returns ErrUnsupported.
+	// INT8 runs model files with int8 calibration scales (made by
+	// covidcam-quantize); for others NewSession returns ErrUnsupported.
 	INT8 Precision = C.COVIDCAM_PRECISION_INT8
-	// AUTO is BF16 where the CPU computes bf16 natively, else FP32;
-	// Session.Precision tells which.
+	// AUTO is INT8 for such files, else BF16 where the CPU computes bf16
+	// natively, else FP32; Session.Precision tells which.
 	AUTO Precision = C.COVIDCAM_PRECISION_AUTO
 )
 

@@ -43,8 +43,9 @@ images (a line "OUT OF DISTRIBUTION" in the table). docs/trust.md.
   -J, --jobs N       workers, each with its own session over the one model
                      (default: min(cores, 8), cores / --threads when given,
                      never more than images); output stays in input order
-      --precision P  fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or
-                     auto (bf16 where the CPU has it, else fp32)
+      --precision P  fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX), int8
+                     (files made by covidcam-quantize) or auto (int8 for such
+                     files, else bf16 where the CPU has it, else fp32)
       --batch N      classify N images per network pass in each worker (1 to
                      """ + str(MAX_BATCH) + """, default 1); results agree with one by one up to
                      float rounding (last digits of --json values)

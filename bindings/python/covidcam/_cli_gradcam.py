@@ -49,8 +49,10 @@ Options:
   -J, --jobs N            workers, each with its own session (default: min(cores,
                           8), cores / --threads when given); input order kept
       --pattern GLOB      only files in FOLDERs whose name matches GLOB
-      --precision P       fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX)
-                          or auto (bf16 where the CPU has it, else fp32)
+      --precision P       fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX),
+                          int8 (files made by covidcam-quantize; the map from
+                          fp32) or auto (int8 for such files, else bf16 where
+                          the CPU has it, else fp32)
   -q, --quiet             no progress and no summary on stderr
       --list-layers       print the model's target layer names and exit
   -h, --help              show this help

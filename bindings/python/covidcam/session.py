@@ -16,9 +16,10 @@ from .model import Model, check_errbuf, decode
 
 class Precision(enum.IntEnum):
     """covidcam_precision. BF16 works on CPUs that compute bf16 natively
-    (AVX512-BF16 or AMX; elsewhere Session raises UnsupportedError), INT8 is
-    reserved (always UnsupportedError), AUTO picks BF16 where it is native,
-    else FP32 (Session.precision tells which)."""
+    (AVX512-BF16 or AMX; elsewhere Session raises UnsupportedError), INT8 on
+    model files with int8 calibration scales (made by covidcam-quantize;
+    others raise UnsupportedError), AUTO picks INT8 for such files, else
+    BF16 where it is native, else FP32 (Session.precision tells which)."""
     FP32 = 0
     BF16 = 1
     INT8 = 2

@@ -1,5 +1,5 @@
-"""Session precision: fp32, bf16 (where the CPU computes it natively), the
-reserved int8, auto; Precision names. Whether bf16 should work is decided
+"""Session precision: fp32, bf16 (where the CPU computes it natively), int8
+(calibrated files), auto; Precision names. Whether bf16 should work is decided
 independently of the library (support.bf16_native: /proc/cpuinfo flags and
 ONEDNN_MAX_CPU_ISA)."""
 
@@ -97,9 +97,25 @@ class PrecisionTest(unittest.TestCase):
             self.assertTrue(rows and all(0.0 <= v <= 1.0 for r in rows for v in r))
 
     def test_int8_refused(self):
+        """Without calibration scales in the file (covidcam-quantize makes them)."""
         for p in (Precision.INT8, "int8", 2):
-            with self.assertRaises(covidcam.UnsupportedError, msg=repr(p)):
+            with self.assertRaises(covidcam.UnsupportedError, msg=repr(p)) as cm:
                 covidcam.Session(self.models["basic"], precision=p)
+            self.assertIn("covidcam-quantize", str(cm.exception))
+
+    def test_int8_calibrated(self):
+        """A calibrated fixture: int8 sessions run on every CPU and agree with
+        fp32 on the top class of the fixture images (tests/api/test_int8.c
+        checks the logits against the simulation)."""
+        with covidcam.Model(support.fixture("basic_int8.safetensors")) as m:
+            for p in (Precision.INT8, "int8", 2):
+                with covidcam.Session(m, threads=1, precision=p) as s8, \
+                        covidcam.Session(m, threads=1) as s32:
+                    self.assertIs(s8.precision, Precision.INT8)
+                    self.assertIn("precision=int8", repr(s8))
+                    for img in IMAGES:
+                        a, b = s32.classify(support.fixture(img)), s8.classify(support.fixture(img))
+                        self.assertEqual(a.top, b.top, img)
 
     def test_unknown(self):
         for p in ("fp8", "", "bf16 ", 4, -1):

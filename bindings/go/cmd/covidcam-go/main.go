@@ -85,8 +85,9 @@ type options struct {
 
 // Help texts of the C programs (covidcam-classify's usage()).
 var (
-	precisionHelp = "fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX) or\n" +
-		"auto (bf16 where the CPU has it, else fp32)"
+	precisionHelp = "fp32 (default), bf16 (CPUs with AVX512-BF16 or AMX), int8\n" +
+		"(files made by covidcam-quantize) or auto (int8 for such\n" +
+		"files, else bf16 where the CPU has it, else fp32)"
 	batchHelp = fmt.Sprintf("classify N images per network pass in each worker (1 to\n"+
 		"%d, default 1); results agree with one by one up to\n"+
 		"float rounding (last digits of --json values)", covidcam.MaxBatchLimit)
