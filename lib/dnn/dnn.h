@@ -206,7 +206,8 @@ void cc_dnn_threads_restore(int previous);
 /* Number of cores the runtime would use by default. */
 int cc_dnn_max_threads(void);
 
-/* Allocate/free memory aligned for oneDNN (64 bytes), zeroed. */
+/* Allocate/free memory aligned for oneDNN (64 bytes), zeroed, with 64 bytes of
+ * slack on each side (dnn.c says why). Free only with cc_dnn_free. */
 void *cc_dnn_alloc(size_t bytes);
 void cc_dnn_free(void *p);
 
