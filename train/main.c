@@ -94,10 +94,10 @@ static int train(tr_opts *o, const char *cmd, tr_dist *d)
         fflush(stdout);
         st = tr_train_run(&s, &res, &e);
     }
-    if (st)
+    if (st) {
         tr_session_close(&s);
-    if (st)
         return failed(d, &e);
+    }
     int done = !res.interrupted && s.have_best && tr_dist_root(d);
     char model[4096];
     snprintf(model, sizeof model, "%s", s.out_model);

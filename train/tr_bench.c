@@ -33,8 +33,8 @@ static covidcam_status step(tr_net *net, tr_params *p, const int *labels, const 
                          o->batch, cc_tt_host_diff(net->logits), NULL);
     if ((st = cc_tnet_backward(net->tn, e)))
         return st;
-    if (tr_dist_sum_f32(d, p->g, p->total))
-        return cc_fail(e, COVIDCAM_ERR_IO, "summing the gradients across the processes failed");
+    if ((st = tr_dist_sum_f32(d, p->g, p->total, "gradients", e)))
+        return st;
     tr_sgd sgd = {o->momentum, o->weight_decay, o->decay_all};
     tr_sgd_step(p, &sgd, o->lr);
     cc_tnet_params_changed(net->tn);

@@ -7,9 +7,9 @@
  * buffer as it is. Every rank must call the collectives in the same order.
  *
  * Errors: MPI's default handler ends the whole job with a message when a
- * collective fails (a rank died), so no rank waits forever; the int results
- * are 0 then, nonzero only for arguments MPI cannot express. Threads: call
- * from the training thread only. */
+ * collective fails (a rank died), so no rank waits forever; a sum returns an
+ * error only when MPI hands one back. Threads: call from the training thread
+ * only. */
 #ifndef TR_DIST_H
 #define TR_DIST_H
 
@@ -35,10 +35,10 @@ static inline int tr_dist_root(const tr_dist *d)
     return !d || d->rank == 0;
 }
 
-/* In-place sums across the ranks. A NULL d is a world of one, here and in
- * tr_dist_root. */
-int tr_dist_sum_f64(tr_dist *d, double *buf, size_t n);
-int tr_dist_sum_f32(tr_dist *d, float *buf, size_t n);
+/* In-place sums across the ranks; `what` names the values in the error
+ * (COVIDCAM_ERR_IO). A NULL d is a world of one, here and in tr_dist_root. */
+covidcam_status tr_dist_sum_f64(tr_dist *d, double *buf, size_t n, const char *what, cc_err *e);
+covidcam_status tr_dist_sum_f32(tr_dist *d, float *buf, size_t n, const char *what, cc_err *e);
 
 /* cc_tnet_sync's callback: ctx is a tr_dist. */
 int tr_dist_sum_cb(void *ctx, double *buf, int n);

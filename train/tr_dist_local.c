@@ -21,25 +21,22 @@ void tr_dist_finalize(tr_dist *d)
     d->size = 1;
 }
 
-int tr_dist_sum_f64(tr_dist *d, double *buf, size_t n)
+covidcam_status tr_dist_sum_f64(tr_dist *d, double *buf, size_t n, const char *what, cc_err *e)
 {
-    (void)d;
-    (void)buf;
-    (void)n;
-    return 0;
+    (void)d, (void)buf, (void)n, (void)what, (void)e;
+    return COVIDCAM_OK;
 }
 
-int tr_dist_sum_f32(tr_dist *d, float *buf, size_t n)
+covidcam_status tr_dist_sum_f32(tr_dist *d, float *buf, size_t n, const char *what, cc_err *e)
 {
-    (void)d;
-    (void)buf;
-    (void)n;
-    return 0;
+    (void)d, (void)buf, (void)n, (void)what, (void)e;
+    return COVIDCAM_OK;
 }
 
 int tr_dist_sum_cb(void *ctx, double *buf, int n)
 {
-    return tr_dist_sum_f64(ctx, buf, n < 0 ? 0 : (size_t)n);
+    (void)ctx, (void)buf, (void)n;
+    return 0;
 }
 
 _Noreturn void tr_dist_abort(const tr_dist *d, int code)

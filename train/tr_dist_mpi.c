@@ -54,23 +54,29 @@ static int sum(tr_dist *d, void *buf, size_t n, size_t elem, MPI_Datatype type)
     return 0;
 }
 
-int tr_dist_sum_f64(tr_dist *d, double *buf, size_t n)
+static covidcam_status failed(const tr_dist *d, const char *what, cc_err *e)
 {
-    return sum(d, buf, n, sizeof *buf, MPI_DOUBLE);
+    return cc_fail(e, COVIDCAM_ERR_IO, "summing the %s across the %d processes failed", what,
+                   d->size);
 }
 
-int tr_dist_sum_f32(tr_dist *d, float *buf, size_t n)
+covidcam_status tr_dist_sum_f64(tr_dist *d, double *buf, size_t n, const char *what, cc_err *e)
+{
+    return sum(d, buf, n, sizeof *buf, MPI_DOUBLE) ? failed(d, what, e) : COVIDCAM_OK;
+}
+
+covidcam_status tr_dist_sum_f32(tr_dist *d, float *buf, size_t n, const char *what, cc_err *e)
 {
     double t0 = tr_now();
     int r = sum(d, buf, n, sizeof *buf, MPI_FLOAT);
     if (d)
         d->comm_seconds += tr_now() - t0;
-    return r;
+    return r ? failed(d, what, e) : COVIDCAM_OK;
 }
 
 int tr_dist_sum_cb(void *ctx, double *buf, int n)
 {
-    return n < 0 ? -1 : tr_dist_sum_f64(ctx, buf, (size_t)n);
+    return n < 0 || tr_dist_sum_f64(ctx, buf, (size_t)n, "batch-norm sums", NULL) ? -1 : 0;
 }
 
 _Noreturn void tr_dist_abort(const tr_dist *d, int code)

@@ -13,11 +13,9 @@ static covidcam_status any_stop(tr_dist *d, const volatile sig_atomic_t *stop, i
                                 cc_err *e)
 {
     double v = stop && *stop ? 1 : 0;
-    if (tr_dist_sum_f64(d, &v, 1))
-        return cc_fail(e, COVIDCAM_ERR_IO, "summing the stop requests across the processes "
-                                           "failed");
+    covidcam_status st = tr_dist_sum_f64(d, &v, 1, "stop requests", e);
     *any = v > 0;
-    return COVIDCAM_OK;
+    return st;
 }
 
 /* The whole split's loss, counts and confusion matrix from every share. */
@@ -33,16 +31,14 @@ static covidcam_status sum_results(tr_dist *d, tr_confusion *c, double *loss, lo
     v[kk] = *loss;
     v[kk + 1] = (double)*correct;
     v[kk + 2] = (double)*n;
-    int r = tr_dist_sum_f64(d, v, kk + 3);
+    covidcam_status st = tr_dist_sum_f64(d, v, kk + 3, "validation results", e);
     for (size_t i = 0; i < kk; i++)
         c->m[i] = (long)v[i];
     *loss = v[kk];
     *correct = (long)v[kk + 1];
     *n = (long)v[kk + 2];
     free(v);
-    return r ? cc_fail(e, COVIDCAM_ERR_IO, "summing the validation results across the processes "
-                                           "failed")
-             : COVIDCAM_OK;
+    return st;
 }
 
 covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_confusion *c,

@@ -106,15 +106,14 @@ static covidcam_status combine(scan_job *j, tr_dist *d, cc_err *e)
         all[n + i] = j->sum[i];
         all[2 * n + i] = j->sumsq[i];
     }
-    int r = tr_dist_sum_f64(d, all, 3 * n);
+    covidcam_status st = tr_dist_sum_f64(d, all, 3 * n, "image scans", e);
     for (size_t i = 0; i < n; i++) {
         j->bad[i] = all[i] != 0;
         j->sum[i] = all[n + i];
         j->sumsq[i] = all[2 * n + i];
     }
     free(all);
-    return r ? cc_fail(e, COVIDCAM_ERR_IO, "combining the processes' image scans failed")
-             : COVIDCAM_OK;
+    return st;
 }
 
 covidcam_status tr_scan(const tr_split *s, int size, cc_resize_mode resize, int want_stats,

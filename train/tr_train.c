@@ -37,19 +37,13 @@ static covidcam_status write_reports(tr_session *s, cc_err *e)
     return st ? st : tr_report_write_html(&ri, s->out_html, e);
 }
 
-static covidcam_status comm_failed(const char *what, cc_err *e)
-{
-    return cc_fail(e, COVIDCAM_ERR_IO, "summing the %s across the processes failed", what);
-}
-
 /* The whole batch's loss sum, correct and valid counts from every share. */
 static covidcam_status sum_metrics(tr_session *s, tr_loss_out *lo, cc_err *e)
 {
     double m[3] = {lo->loss_sum, lo->correct, lo->valid};
-    if (tr_dist_sum_f64(s->dist, m, 3))
-        return comm_failed("metrics", e);
+    covidcam_status st = tr_dist_sum_f64(s->dist, m, 3, "metrics", e);
     *lo = (tr_loss_out){m[0], (int)m[2], (int)m[1]};
-    return COVIDCAM_OK;
+    return st;
 }
 
 /* One SGD iteration on batch b (this process's share of it, `valid` labelled
@@ -68,9 +62,8 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, 
     if ((st = cc_tnet_backward(net->tn, e)))
         return st;
     /* Each share's gradient is its part of the whole batch's mean. */
-    if (tr_dist_sum_f32(s->dist, s->p.g, s->p.total))
-        return comm_failed("gradients", e);
-    if ((st = sum_metrics(s, lo, e)))
+    if ((st = tr_dist_sum_f32(s->dist, s->p.g, s->p.total, "gradients", e)) ||
+        (st = sum_metrics(s, lo, e)))
         return st;
     tr_sgd o = {s->o->momentum, s->o->weight_decay, s->o->decay_all};
     tr_sgd_step(&s->p, &o, lr);
@@ -119,11 +112,10 @@ static covidcam_status agree(tr_session *s, const tr_batch *b, long *valid, int 
     double v[2] = {0, *s->stop ? 1 : 0};
     for (int i = 0; i < s->net.batch; i++)
         v[0] += b->labels[i] >= 0;
-    if (tr_dist_sum_f64(s->dist, v, 2))
-        return comm_failed("stop requests", e);
+    covidcam_status st = tr_dist_sum_f64(s->dist, v, 2, "stop requests", e);
     *valid = (long)v[0];
     *stop = v[1] > 0;
-    return COVIDCAM_OK;
+    return st;
 }
 
 /* Train the rest of the current epoch. Returns with s->batch ==
