@@ -364,8 +364,8 @@ covidcam_status tr_session_open_dist(tr_session *s, tr_opts *o, const char *comm
     /* Refuse an impossible precision before the (long) scan of the images. */
     if ((st = tr_pick_precision(o->precision, &s->prec, e)))
         return st;
-    /* A resumed run's batch is the checkpoint's: checked again after loading. */
-    if ((st = check_shares(s, e)))
+    /* A resumed run's batch is the checkpoint's: checked once it is loaded. */
+    if (!o->resume && (st = check_shares(s, e)))
         return st;
     if (!o->resume && !o->force && (st = tr_refuse_earlier_run(o->out_dir, e)))
         return st;

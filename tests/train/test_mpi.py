@@ -12,7 +12,8 @@ Each case runs the real trainer, once as a plain process and once under
   SHARED_DATA_DIR (16 per class) when present, else on synthetic images.
 - resume: a run stopped after 13 iterations (--stop-after, mid-epoch) on 2
   processes and resumed on 1 ends where an uninterrupted run ends; so does
-  one stopped on 1 and resumed on 2.
+  one stopped on 1 and resumed on 4 (a count that does not divide the
+  default batch: the checkpoint's batch is the one that counts).
 - sigterm: SIGTERM to one rank stops every rank with a checkpoint (exit 130).
 - failure: a rank that fails (rank 0 cannot write its output folder) ends the
   job with its message, non-zero, within seconds; a batch the processes
@@ -193,7 +194,7 @@ def resume(tmp, data):
     ref = os.path.join(tmp, "resume-ref")
     rc, _, err = run(0, args + ["--out", ref])
     check(rc == 0, f"uninterrupted run (rc {rc}) {err[-300:]}")
-    for first, then in ((2, 0), (0, 2)):
+    for first, then in ((2, 0), (0, 4)):
         out = os.path.join(tmp, f"resume-{first}-{then}")
         rc, _, err = run(first, args + ["--out", out, "--stop-after", "13"])
         check(rc == 130, f"stopped after 13 iterations on {first or 1} process(es) (rc {rc})")
