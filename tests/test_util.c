@@ -1,9 +1,11 @@
 #include "test_util.h"
 
+#include <cpuid.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static const char *env_or(const char *name, const char *fallback)
@@ -142,4 +144,45 @@ double tu_max_abs_diff(const float *a, const float *b, size_t n)
             m = d;
     }
     return m;
+}
+
+/* The CPU's own answer (CPUID, and XGETBV for the OS saving the registers):
+ * AVX512-BF16 is leaf 7 subleaf 1 EAX bit 5, AMX-BF16 leaf 7 EDX bit 22.
+ * Not /proc/cpuinfo: under valgrind the process sees an emulated CPU without
+ * AVX-512, as oneDNN does, while /proc/cpuinfo still lists the host's. */
+static int cpu_has_native_bf16(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    unsigned long long xcr0 = ((unsigned long long)hi << 32) | lo;
+    int zmm = (xcr0 & 0xe6) == 0xe6;         /* SSE, AVX, opmask, ZMM state */
+    int tiles = (xcr0 & 0x60000) == 0x60000; /* AMX tile config and data */
+    int avx512_bf16 = 0, amx_bf16 = 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
+        avx512_bf16 = zmm && (a & (1u << 5));
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        amx_bf16 = tiles && (d & (1u << 22));
+    return avx512_bf16 || amx_bf16;
+}
+
+int tu_capped_below_bf16(void)
+{
+    /* The caps oneDNN 2.6 accepts that leave no native bf16. */
+    static const char *const below[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
+                                        "AVX512_CORE_VNNI", "AVX512_MIC", "AVX512_MIC_4OPS"};
+    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    if (!cap)
+        cap = getenv("DNNL_MAX_CPU_ISA");
+    for (size_t i = 0; cap && i < sizeof below / sizeof below[0]; i++)
+        if (!strcasecmp(cap, below[i]))
+            return 1;
+    return 0;
+}
+
+int tu_expect_native_bf16(void)
+{
+    return cpu_has_native_bf16() && !tu_capped_below_bf16();
 }

@@ -32,4 +32,13 @@ float *tu_expected_in(const char *file, const char *name, size_t *n);
 /* Max |a[i] - b[i]| over n elements. */
 double tu_max_abs_diff(const float *a, const float *b, size_t n);
 
+/* Whether oneDNN must offer native bf16 here, decided without the library:
+ * CPUID reports AVX512-BF16 or AMX-BF16 (the OS saving their state) and
+ * tu_capped_below_bf16() is 0. */
+int tu_expect_native_bf16(void);
+
+/* 1 if ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) names a cap that leaves no
+ * native bf16 (AVX2, AVX512_CORE...). */
+int tu_capped_below_bf16(void);
+
 #endif

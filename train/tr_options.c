@@ -58,7 +58,7 @@ static const opt_def k_opts[] = {
     {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
     {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
-    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = fp32 until bf16 is validated on AVX512-BF16/AMX hardware; bf16 is experimental)", 0},
+    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32)", 0},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
     {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
     {"no-ood", OT_FLAG, O(no_ood), 0, 1, NULL, "do not fit out-of-distribution statistics into best.safetensors at the end (docs/trust.md)", 0},

