@@ -216,7 +216,8 @@ static const char *const warning_why[] = {
     "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
     "the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
     "the image is far from square and the resize to the model input distorts it",
-    "the image is smaller than the model input and is enlarged: a thumbnail, not a film"};
+    "the image is smaller than the model input and is enlarged: a thumbnail, not a film",
+    "no finer detail than an image enlarged 4x or more: a thumbnail or a crop blown up, not a film"};
 
 int cli_warnings(const covidcam_image_info *info, const covidcam_assessment *a,
                  char warnings[][128], int max)

@@ -67,7 +67,7 @@ json_t *cli_json_image_info(const covidcam_image_info *info);
 int cli_image_warnings(const covidcam_image_info *info, char warnings[][128], int max);
 
 /* Room for every warning cli_warnings can give. */
-#define CLI_MAX_WARNINGS 8
+#define CLI_MAX_WARNINGS 12
 
 /* Every reason to doubt an answer, as sentences into `warnings` (up to max):
  * the DICOM ones of cli_image_warnings, one "name: why" per assessment bit

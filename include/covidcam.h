@@ -782,13 +782,17 @@ typedef enum covidcam_warning {
                                                  inverted polarity, or not a frontal film */
     COVIDCAM_WARN_EXTREME_ASPECT = 1 << 3,    /* longer side over 1.6 x the shorter: the
                                                  resize to a square distorts it */
-    COVIDCAM_WARN_LOW_RESOLUTION = 1 << 4     /* shorter side below the model's input size:
+    COVIDCAM_WARN_LOW_RESOLUTION = 1 << 4,    /* shorter side below the model's input size:
                                                  the image is enlarged, its detail was
                                                  never there (a thumbnail, not a film) */
+    COVIDCAM_WARN_LOW_DETAIL = 1 << 5         /* no finer detail at the network's resolution
+                                                 than an image enlarged 4x or more has: a
+                                                 thumbnail or a crop blown up to film size,
+                                                 a drawing (since 0.5) */
 } covidcam_warning;
 
 /* The name of one warning bit ("nearly_constant", "low_dynamic_range",
- * "likely_inverted", "extreme_aspect", "low_resolution"): a static string, NULL for 0, several
+ * "likely_inverted", "extreme_aspect", "low_resolution", "low_detail"): a static string, NULL for 0, several
  * bits or an unknown bit. Names never change once published. */
 COVIDCAM_API const char *covidcam_warning_name(unsigned warning);
 

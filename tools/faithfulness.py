@@ -15,7 +15,8 @@ For every image (a seeded sample of N per class of each DATA/<class>/ tree):
      large and as blob-shaped as the CAM's): p_r.
 The confidence drop is p0 - p1 (pytorch-grad-cam's "confidence change" metrics,
 with removal instead of multiplication). A faithful map has a mean CAM drop
-clearly above the random one. Prints a Markdown table per removal.
+clearly above the random one. Prints a Markdown table per removal, and one
+of the share of the top pixels that lie in the outer 10 % frame of the image.
 
 Uses the Python binding (bindings/python) with numpy and PIL from Debian:
 
@@ -68,6 +69,15 @@ def upsample(small, width, height):
     return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.float32)
 
 
+def frame_mask(h, w, margin=0.1):
+    """The outer `margin` of the image on every side (36 % of the area at
+    0.1): where borders, burnt-in text and collimation edges sit."""
+    m = np.ones((h, w), dtype=bool)
+    dy, dx = int(round(margin * h)), int(round(margin * w))
+    m[dy:h - dy, dx:w - dx] = False
+    return m
+
+
 def removed(gray, mask, kind, blurred):
     out = gray.copy()
     out[mask] = blurred[mask] if kind == "blur" else np.uint8(round(float(gray.mean())))
@@ -89,7 +99,8 @@ def measure(session, items, a):
         hm.close()
         rand = upsample(rng.random((rh, rw)), w, h)
         blurred = np.asarray(Image.fromarray(gray).filter(ImageFilter.GaussianBlur(8)))
-        row = {"truth": truth, "top": r0.label, "p0": p0}
+        row = {"truth": truth, "top": r0.label, "p0": p0,
+               "frame": float(top_mask(cam, a.fraction)[frame_mask(h, w)].mean())}
         for kind in ("mean", "blur"):
             for name, sal in (("cam", cam), ("random", rand)):
                 img = removed(gray, top_mask(sal, a.fraction), kind, blurred)
@@ -110,6 +121,20 @@ def table(rows, kind, fraction):
         rnd = np.array([r[kind, "random"] for r in sel])
         print("| %s | %d | %.4f | %.4f | %.1f%% |" % (c, len(sel), cam.mean(), rnd.mean(),
                                                      100 * float((cam > rnd).mean())))
+
+
+def frame_table(rows, fraction):
+    """Where the map's top pixels sit: a class whose maps reach the frame far
+    more than the others' may be reading the source (borders, text), not the
+    lungs."""
+    classes = sorted({r["truth"] for r in rows})
+    print("\nShare of the map's top %.0f%% pixels in the outer 10%% frame (%.0f%% of the "
+          "area):\n" % (100 * fraction, 100 * frame_mask(100, 100).mean()))
+    print("| images | n | mean share | images with share > 0.25 |")
+    print("|---|---|---|---|")
+    for c in classes + ["all"]:
+        f = np.array([r["frame"] for r in rows if c == "all" or r["truth"] == c])
+        print("| %s | %d | %.3f | %.1f%% |" % (c, len(f), f.mean(), 100 * float((f > 0.25).mean())))
 
 
 def main():
@@ -133,6 +158,7 @@ def main():
         a.model, a.method, a.layer or "last", a.fraction, len(rows), a.seed))
     for kind in ("mean", "blur"):
         table(rows, kind, a.fraction)
+    frame_table(rows, a.fraction)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ machine has without downloading.
   natural        scikit-image's sample photographs (python3-skimage) and
                  random crops of them
   faces          scikit-image's LFW subset (25 x 25 face crops), enlarged to 128
-  faces-256      the same enlarged to 256, past the low-resolution check: what
-                 the out-of-distribution score alone makes of faces
+  faces-256      the same enlarged to 256, past the low-resolution check (for
+                 the low-detail check and the out-of-distribution score)
   medical-other  scikit-image's retina, histology, cell and phantom images
 and, when the X-ray tree is given (--xrays, e.g. ../shared/data/cxr/val),
 transformed real films (every --step-th image):

@@ -10,7 +10,7 @@
 /* Index = bit position; names are API (docs/trust.md) and never change. */
 static const char *const warning_names[] = {"nearly_constant", "low_dynamic_range",
                                             "likely_inverted", "extreme_aspect",
-                                            "low_resolution"};
+                                            "low_resolution", "low_detail"};
 
 const char *covidcam_warning_name(unsigned w)
 {

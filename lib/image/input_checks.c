@@ -2,6 +2,7 @@
 #include "input_checks.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "covidcam.h"
 
@@ -31,6 +32,43 @@ static double polarity(const uint8_t *px, int w, int h, size_t stride, double st
     if (nc == 0 || nl == 0 || std <= 0)
         return 0;
     return (c / nc - l / nl) / std;
+}
+
+/* Mean absolute difference of pixels `s` apart, horizontally and vertically,
+ * over the rows y = 0, k, 2k...: k is the pixel spacing of the network's
+ * input grid on this image, so large films cost no more than small ones. */
+static double mean_step(const uint8_t *px, int w, int h, size_t stride, int k, int s)
+{
+    uint64_t sum = 0, n = 0;
+    for (int y = 0; y + s < h; y += k) {
+        const uint8_t *r = px + (size_t)y * stride, *below = r + (size_t)s * stride;
+        for (int x = 0; x < w; x++) {
+            sum += (uint64_t)abs((int)below[x] - (int)r[x]);
+            if (x + s < w)
+                sum += (uint64_t)abs((int)r[x + s] - (int)r[x]);
+        }
+        n += (uint64_t)w + (uint64_t)(w - s);
+    }
+    return n ? (double)sum / (double)n : 0;
+}
+
+/* Fine over coarse detail at the network's resolution: the mean difference of
+ * neighbours one input-grid step apart over that of four steps apart. Where an
+ * image is smooth or piecewise constant at that scale (an enlargement of a
+ * smaller picture: within one source pixel, bilinear values change linearly)
+ * differences grow in proportion to the step and the ratio is 1/4; films have
+ * texture and noise at every scale and score higher (docs/trust.md). 1 when it
+ * cannot be told: an image under 4 steps a side, or a constant one. */
+static double detail_ratio(const uint8_t *px, int w, int h, size_t stride, int input_size)
+{
+    int m = w < h ? w : h;
+    int k = input_size > 0 ? (m + input_size / 2) / input_size : 1;
+    if (k < 1)
+        k = 1;
+    if (m <= 4 * k)
+        return 1;
+    double fine = mean_step(px, w, h, stride, k, k), coarse = mean_step(px, w, h, stride, k, 4 * k);
+    return coarse > 0 ? fine / coarse : 1;
 }
 
 static int percentile(const uint64_t hist[256], uint64_t n, double q)
@@ -69,6 +107,7 @@ unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride
     st.p99 = percentile(hist, n, 0.99);
     st.polarity = polarity(px, width, height, stride, st.std);
     st.aspect = width > height ? (double)width / height : (double)height / width;
+    st.detail = detail_ratio(px, width, height, stride, input_size);
     unsigned w = 0;
     if (st.std < CC_CHECK_MIN_STD)
         w |= COVIDCAM_WARN_NEARLY_CONSTANT;
@@ -84,6 +123,8 @@ unsigned cc_input_checks(const uint8_t *px, int width, int height, size_t stride
     // shipped model was trained on none below 256.
     if ((width < height ? width : height) < input_size)
         w |= COVIDCAM_WARN_LOW_RESOLUTION;
+    if (st.detail < CC_CHECK_MIN_DETAIL)
+        w |= COVIDCAM_WARN_LOW_DETAIL;
     if (out)
         *out = st;
     return w;

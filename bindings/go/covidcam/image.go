@@ -194,6 +194,7 @@ const (
 	WarnLikelyInverted  = uint(C.COVIDCAM_WARN_LIKELY_INVERTED)
 	WarnExtremeAspect   = uint(C.COVIDCAM_WARN_EXTREME_ASPECT)
 	WarnLowResolution   = uint(C.COVIDCAM_WARN_LOW_RESOLUTION)
+	WarnLowDetail       = uint(C.COVIDCAM_WARN_LOW_DETAIL)
 )
 
 // warningWhy is why each warning matters, in bit order: the sentences of
@@ -204,6 +205,7 @@ var warningWhy = []string{
 	"the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
 	"the image is far from square and the resize to the model input distorts it",
 	"the image is smaller than the model input and is enlarged: a thumbnail, not a film",
+	"no finer detail than an image enlarged 4x or more: a thumbnail or a crop blown up, not a film",
 }
 
 // Assessment is covidcam_assessment: whether a classification can be trusted.

@@ -7,7 +7,7 @@ import ctypes
 from . import _lib
 
 # The warning bits of include/covidcam.h, in bit order.
-WARNING_BITS = 5
+WARNING_BITS = 6
 
 # Why each warning matters: the sentences of examples/cli_util.c, so that
 # `python3 -m covidcam classify` prints what covidcam-classify prints (the CLI
@@ -21,6 +21,8 @@ _WHY = {
                       "distorts it",
     "low_resolution": "the image is smaller than the model input and is enlarged: a thumbnail, "
                       "not a film",
+    "low_detail": "no finer detail than an image enlarged 4x or more: a thumbnail or a crop "
+                  "blown up, not a film",
 }
 
 

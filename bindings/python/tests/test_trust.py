@@ -62,6 +62,42 @@ def chest_like(w, h):
     return bytes(px)
 
 
+def enlarge(px, n, m):
+    """n x n gray bytes bilinearly enlarged to m x m (pixel centres aligned)."""
+    out = bytearray(m * m)
+    for y in range(m):
+        fy = min(max((y + 0.5) * n / m - 0.5, 0), n - 1)
+        y0 = int(fy)
+        y1, ty = min(y0 + 1, n - 1), fy - y0
+        for x in range(m):
+            fx = min(max((x + 0.5) * n / m - 0.5, 0), n - 1)
+            x0 = int(fx)
+            x1, tx = min(x0 + 1, n - 1), fx - x0
+            top = px[y0 * n + x0] * (1 - tx) + px[y0 * n + x1] * tx
+            bot = px[y1 * n + x0] * (1 - tx) + px[y1 * n + x1] * tx
+            out[y * m + x] = int(top * (1 - ty) + bot * ty + 0.5)
+    return bytes(out)
+
+
+def detail_ratio(px, w, h, input_size):
+    """docs/trust.md's low_detail statistic: mean |difference| of pixels k
+    apart over that of 4k apart (k = the input grid's spacing), horizontally
+    and vertically, on rows 0, k, 2k..."""
+    k = max(1, (min(w, h) + input_size // 2) // input_size)
+
+    def step(s):
+        total = count = 0
+        for y in range(0, h - s, k):
+            row, below = px[y * w:(y + 1) * w], px[(y + s) * w:(y + s + 1) * w]
+            total += sum(abs(a - b) for a, b in zip(below, row))
+            total += sum(abs(row[x + s] - row[x]) for x in range(w - s))
+            count += w + w - s
+        return total / count
+
+    coarse = step(4 * k)
+    return step(k) / coarse if coarse else 1.0
+
+
 class WarningTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -78,10 +114,10 @@ class WarningTest(unittest.TestCase):
         return self.s.assessment().warnings
 
     def test_names(self):
-        self.assertEqual([covidcam._lib.get().warning_name(1 << i).decode() for i in range(5)],
+        self.assertEqual([covidcam._lib.get().warning_name(1 << i).decode() for i in range(6)],
                          ["nearly_constant", "low_dynamic_range", "likely_inverted",
-                          "extreme_aspect", "low_resolution"])
-        for bad in (0, 3, 1 << 5, 1 << 31):
+                          "extreme_aspect", "low_resolution", "low_detail"])
+        for bad in (0, 3, 1 << 6, 1 << 31):
             self.assertIsNone(covidcam._lib.get().warning_name(bad), bad)
 
     def test_designed_images(self):
@@ -91,9 +127,10 @@ class WarningTest(unittest.TestCase):
         self.assertEqual(self.warnings(bytes(255 - v for v in px), w, h), ["likely_inverted"])
         self.assertEqual(self.warnings(bytes([128]) * (w * h), w, h),
                          ["nearly_constant", "low_dynamic_range"])
-        # two halves 100 / 140: std 20, span 40 < 48; the bands balance (no polarity)
+        # two halves 100 / 140: std 20, span 40 < 48; the bands balance (no
+        # polarity); piecewise constant, so no fine detail either
         halves = bytes(100 if x < w // 2 else 140 for y in range(h) for x in range(w))
-        self.assertEqual(self.warnings(halves, w, h), ["low_dynamic_range"])
+        self.assertEqual(self.warnings(halves, w, h), ["low_dynamic_range", "low_detail"])
         self.assertEqual(self.warnings(chest_like(170, 100), 170, 100), ["extreme_aspect"])
         self.assertEqual(self.warnings(chest_like(100, 160), 100, 160), [])  # 1.6 is allowed
 
@@ -104,6 +141,21 @@ class WarningTest(unittest.TestCase):
         self.assertEqual(self.warnings(chest_like(n - 1, n), n - 1, n), ["low_resolution"])
         self.assertEqual(self.warnings(chest_like(n + 9, n - 1), n + 9, n - 1), ["low_resolution"])
         self.assertEqual(self.warnings(chest_like(2 * n, 2 * n), 2 * n, 2 * n), [])
+
+    def test_low_detail(self):
+        """The fine-over-coarse detail ratio, computed here independently,
+        against the warning, for a textured film-like image enlarged (bilinear)
+        by 1 to 8: low detail from 4x the network's grid spacing on, which is
+        every pixel at the input size and every other one at twice it."""
+        n = self.model.input_size
+        for side, factor in ((n, 1), (n, 2), (n, 4), (n, 8), (2 * n, 4), (2 * n, 8)):
+            small = side // factor
+            src = chest_like(small, small)
+            px = enlarge(src, small, side) if factor > 1 else src
+            r = detail_ratio(px, side, side, n)
+            want = factor // (side // n) >= 4
+            self.assertEqual(r < 0.27, want, (side, factor, r))
+            self.assertEqual("low_detail" in self.warnings(px, side, side), want, (side, factor, r))
 
     def test_warnings_never_change_the_answer(self):
         w, h = 64, 64
@@ -121,6 +173,7 @@ class WarningTest(unittest.TestCase):
         for f in files:
             w, h, _, px = support.decode_png(support.read(f))
             self.assertNotIn("likely_inverted", self.warnings(px, w, h), f)
+            self.assertNotIn("low_detail", self.warnings(px, w, h), f)
             self.assertIn("likely_inverted", self.warnings(bytes(255 - v for v in px), w, h), f)
 
     def test_no_assessment_without_a_call(self):
