@@ -28,7 +28,7 @@ FLOORS = [
     ("natural", 0.85, "any"),
     ("medical-other", 0.90, "any"),
     ("faces", 0.95, "any"),  # thumbnails: the low_resolution warning
-    ("faces-256", 0.0, "any"),  # reported, no floor: the score misses faces at film size
+    ("faces-256", 0.95, "any"),  # the same at film size: the low_detail warning
     ("xray-12bit", 0.95, "any"),
     ("xray-inverted", 0.95, "any"),
     ("xray-letterbox", 0.95, "any"),
