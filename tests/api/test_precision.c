@@ -296,9 +296,24 @@ static void test_mixed_threads(void **state)
     covidcam_model_free(m);
 }
 
+/* softmax(z) at temperature 1, computed here (not by the library). */
+static void softmax1(const float *z, int n, double *p)
+{
+    double mx = z[0], sum = 0;
+    for (int i = 1; i < n; i++)
+        mx = fmax(mx, z[i]);
+    for (int i = 0; i < n; i++)
+        sum += p[i] = exp(z[i] - mx);
+    for (int i = 0; i < n; i++)
+        p[i] /= sum;
+}
+
 /* Every validation image of the shipped model in fp32 and bf16: the accuracy
  * bounds docs/precision.md states (top-1 agreement >= 99.8 %, max |d prob|
- * <= 0.02). */
+ * <= 0.02 on the network's own softmax, temperature 1). The bound is held
+ * before calibration because bf16 changes the network's arithmetic, while the
+ * temperature, a calibration choice, scales logit differences by 1/T (1.8
+ * for the shipped model); the calibrated figure is printed beside it. */
 static void test_bf16_validation(void **state)
 {
     (void)state;
@@ -309,29 +324,35 @@ static void test_bf16_validation(void **state)
     covidcam_session *s32 = au_session_with(m, COVIDCAM_PRECISION_FP32, 0, 0);
     covidcam_session *s16 = au_session_with(m, COVIDCAM_PRECISION_BF16, 0, 0);
     static const char *const dirs[] = {"val/COVID", "val/Normal", "val/ViralPneumonia"};
-    int total = 0, agree = 0;
-    double worst = 0.0;
+    int k = covidcam_model_num_classes(m), total = 0, agree = 0;
+    double worst = 0.0, worst_cal = 0.0;
     for (int di = 0; di < 3; di++) {
         enum { MAXF = 4096 };
         char **files = calloc(MAXF, sizeof *files);
         assert_non_null(files);
         int n = tu_list_pngs(tu_shared(dirs[di]), files, MAXF);
         for (int i = 0; i < n; i++) {
-            float a[MAXC], b[MAXC];
+            float a[MAXC], b[MAXC], za[MAXC], zb[MAXC];
+            double pa[MAXC], pb[MAXC];
             int ta = -1, tb = -1;
-            if (covidcam_classify_file(s32, files[i], a, NULL, MAXC, &ta) ||
-                covidcam_classify_file(s16, files[i], b, NULL, MAXC, &tb))
+            if (covidcam_classify_file(s32, files[i], a, za, MAXC, &ta) ||
+                covidcam_classify_file(s16, files[i], b, zb, MAXC, &tb))
                 fail_msg("%s: %s %s", files[i], covidcam_session_last_error(s32),
                          covidcam_session_last_error(s16));
             total++;
             agree += ta == tb;
-            worst = fmax(worst, tu_max_abs_diff(a, b, (size_t)covidcam_model_num_classes(m)));
+            worst_cal = fmax(worst_cal, tu_max_abs_diff(a, b, (size_t)k));
+            softmax1(za, k, pa);
+            softmax1(zb, k, pb);
+            for (int c = 0; c < k; c++)
+                worst = fmax(worst, fabs(pa[c] - pb[c]));
             free(files[i]);
         }
         free(files);
     }
-    print_message("%d validation images: top-1 agreement %.2f %%, max |d prob| %.4f\n", total,
-                  100.0 * agree / total, worst);
+    print_message("%d validation images: top-1 agreement %.2f %%, max |d prob| %.4f at "
+                  "temperature 1, %.4f calibrated\n",
+                  total, 100.0 * agree / total, worst, worst_cal);
     assert_true(total > 1000);
     assert_true(agree >= 0.998 * total);
     assert_true(worst <= 0.02);
