@@ -58,7 +58,7 @@ static const opt_def k_opts[] = {
     {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
     {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
-    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32)", 0},
+    {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32; a resumed run keeps the checkpoint's unless given)", 2},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
     {"threads", OT_INT, O(threads), 0, 1024, "N", "compute threads (0 = all cores)", 0},
     {"no-ood", OT_FLAG, O(no_ood), 0, 1, NULL, "do not fit out-of-distribution statistics into best.safetensors at the end (docs/trust.md)", 0},
@@ -464,6 +464,10 @@ covidcam_status tr_opts_apply_config(tr_opts *o, json_t *cfg, cc_err *e)
                            "configuration (only --epochs may change)",
                            od->name);
     }
+    /* Checkpoints written before the precision was stored trained in fp32
+     * (auto meant fp32 then). */
+    if (!json_object_get(cfg, "precision") && !tr_opts_given(o, "precision"))
+        o->precision = "fp32";
     /* Checkpoints written before --select existed picked by accuracy. */
     if (!json_object_get(cfg, "select") && !tr_opts_given(o, "select"))
         o->select = "accuracy";

@@ -125,6 +125,9 @@ covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
         *prec = cc_dnn_isa_bf16() ? CC_TPREC_BF16 : CC_TPREC_FP32;
         return COVIDCAM_OK;
     }
+    if (strcmp(p, "bf16") && strcmp(p, "fp32")) /* e.g. a checkpoint's */
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "precision '%s' is none of fp32, bf16, auto", p);
     *prec = strcmp(p, "bf16") == 0 ? CC_TPREC_BF16 : CC_TPREC_FP32;
     if (*prec == CC_TPREC_BF16 && !cc_tdnn_has_bf16())
         return cc_fail(e, COVIDCAM_ERR_UNSUPPORTED,
@@ -132,6 +135,17 @@ covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
                        "use fp32",
                        cc_dnn_isa_name());
     return COVIDCAM_OK;
+}
+
+/* The precision of the run, and its name in place of "auto" in the options:
+ * checkpoints and the model's training metadata then record what ran, and a
+ * resumed run continues in it unless --precision says otherwise. */
+static covidcam_status resolve_precision(tr_session *s, cc_err *e)
+{
+    covidcam_status st = tr_pick_precision(s->o->precision, &s->prec, e);
+    if (!st)
+        s->o->precision = s->prec == CC_TPREC_BF16 ? "bf16" : "fp32";
+    return st;
 }
 
 static covidcam_status make_loaders(tr_session *s, cc_err *e)
@@ -362,8 +376,9 @@ covidcam_status tr_session_open_dist(tr_session *s, tr_opts *o, const char *comm
     tr_path(s->out_csv, sizeof s->out_csv, o->out_dir, "metrics.csv");
     tr_path(s->out_html, sizeof s->out_html, o->out_dir, "report.html");
     covidcam_status st;
-    /* Refuse an impossible precision before the (long) scan of the images. */
-    if ((st = tr_pick_precision(o->precision, &s->prec, e)))
+    /* Refuse an impossible precision before the (long) scan of the images;
+     * a resumed run picks again once the checkpoint's is known. */
+    if ((st = resolve_precision(s, e)))
         return st;
     /* A resumed run's batch is the checkpoint's: checked once it is loaded. */
     if (!o->resume && (st = check_shares(s, e)))
@@ -371,7 +386,7 @@ covidcam_status tr_session_open_dist(tr_session *s, tr_opts *o, const char *comm
     if (!o->resume && !o->force && (st = tr_refuse_earlier_run(o->out_dir, e)))
         return st;
     absolute_data_paths(s); /* as given, to compare with the checkpoint's */
-    if (o->resume && (st = load_checkpoint(s, e)))
+    if (o->resume && ((st = load_checkpoint(s, e)) || (st = resolve_precision(s, e))))
         return st;
     absolute_data_paths(s); /* as restored */
     if (o->resume && (st = check_shares(s, e)))

@@ -288,15 +288,25 @@ class Startup(unittest.TestCase):
         self.assertIn("classes %s, precision fp32" % classes, line)
 
     def test_auto_and_bf16(self):
-        # auto is bf16 where the CPU computes it natively, fp32 elsewhere
-        want = "bf16" if sl.bf16_native() else "fp32"
+        # auto is int8 for a file with int8 calibration scales, else bf16 where
+        # the CPU computes it natively, else fp32 (docs/precision.md)
+        scaled = "int8_scales" in sl.model_meta()
+        want = "int8" if scaled else "bf16" if sl.bf16_native() else "fp32"
         self.assertIn(", precision %s," % want, self.startup_line("--precision", "auto"))
-        if want == "bf16":
+        if sl.bf16_native():
             self.assertIn(", precision bf16,", self.startup_line("--precision", "bf16"))
+        if scaled:
+            self.assertIn(", precision int8,", self.startup_line("--precision", "int8"))
 
     def test_unsupported_precision_shows_library_message(self):
-        for precision in ("int8",) if sl.bf16_native() else ("bf16", "int8"):
-            r = self.run_server("--port", "0", "--precision", precision)
+        # int8 of a file without calibration scales (a fixture), bf16 without
+        # native bf16: refused at startup with the library's message
+        plain = os.path.join(sl.FIXTURES, "basic.safetensors")
+        self.assertNotIn("int8_scales", sl.model_meta(plain))
+        cases = [(plain, "int8")] + ([] if sl.bf16_native() else [(sl.MODEL, "bf16")])
+        for model, precision in cases:
+            r = subprocess.run([sl.SERVER, "--model", model, "--port", "0", "--precision", precision],
+                               capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("unsupported", r.stderr)
             self.assertIn("--precision " + precision, r.stderr)

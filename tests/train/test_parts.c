@@ -294,6 +294,23 @@ static void test_options_resume_config(void **state)
     assert_int_equal(parse(&r, "--resume --out c --lr 0.05", &e), COVIDCAM_OK);
     assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(e.msg, "--lr"));
+    /* The precision is kept (a session stores the resolved name), may be
+     * changed, and is fp32 for checkpoints from before it was stored. */
+    json_object_set_new(cfg, "precision", json_string("bf16"));
+    assert_int_equal(parse(&r, "--resume --out c", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_OK);
+    assert_string_equal(r.precision, "bf16");
+    assert_int_equal(parse(&r, "--resume --out c --precision fp32", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_OK);
+    assert_string_equal(r.precision, "fp32");
+    json_object_del(cfg, "precision");
+    assert_int_equal(parse(&r, "--resume --out c", &e), COVIDCAM_OK);
+    assert_int_equal(tr_opts_apply_config(&r, cfg, &e), COVIDCAM_OK);
+    assert_string_equal(r.precision, "fp32");
+    /* a hostile checkpoint's precision is refused by name */
+    cc_tprec tp;
+    assert_int_equal(tr_pick_precision("fp64", &tp, &e), COVIDCAM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(e.msg, "'fp64'"));
     json_decref(cfg);
 }
 
