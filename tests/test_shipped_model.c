@@ -84,8 +84,17 @@ static void test_selected_images(void **state)
     assert_int_equal(covidcam_session_create(m, NULL, &s, err, sizeof err), COVIDCAM_OK);
     char line[1024], cls[128], rel[768];
     int per_class[NCLASS] = {0}, per_format[4] = {0};
+    /* CC_SHIPPED_STEP=N: every N-th listed image only (the valgrind stage,
+     * where one image of this model takes about 40 s); the list is grouped
+     * by class and format in threes, so a step of up to 3 keeps one of each. */
+    const char *step_env = getenv("CC_SHIPPED_STEP");
+    int step = step_env ? atoi(step_env) : 1, listed = 0;
+    if (step < 1 || step > 3)
+        step = 1;
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#' || sscanf(line, "%127s %767s", cls, rel) != 2)
+            continue;
+        if (listed++ % step)
             continue;
         int want = covidcam_model_class_index(m, cls);
         assert_true(want >= 0);
@@ -112,9 +121,9 @@ static void test_selected_images(void **state)
     }
     fclose(f);
     for (int c = 0; c < NCLASS; c++)
-        assert_true(per_class[c] >= 3);
-    assert_true(per_format[COVIDCAM_FORMAT_PNG] >= 3);
-    assert_true(per_format[COVIDCAM_FORMAT_JPEG] >= 2);
+        assert_true(per_class[c] >= (3 + step - 1) / step);
+    assert_true(per_format[COVIDCAM_FORMAT_PNG] >= (3 + step - 1) / step);
+    assert_true(per_format[COVIDCAM_FORMAT_JPEG] >= (2 + step - 1) / step);
     covidcam_session_free(s);
     covidcam_model_free(m);
 }

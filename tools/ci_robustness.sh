@@ -75,7 +75,9 @@ stage_valgrind() {
     # oneDNN's JIT code and OpenMP thread pools make "possibly lost" and
     # "still reachable" blocks by design; definite leaks and every memory
     # error fail. Valgrind has no AVX-512, so oneDNN runs its AVX2 kernels.
-    OMP_NUM_THREADS=2 CC_API_ITERS=1 CC_ROBUST_ITERS=1 \
+    # The shipped-model test classifies every third of its images there (one
+    # per class and format; each takes ~40 s under valgrind).
+    OMP_NUM_THREADS=2 CC_API_ITERS=1 CC_ROBUST_ITERS=1 CC_SHIPPED_STEP=3 \
         meson test -C "$dir/plain" --no-rebuild --print-errorlogs --num-processes "$jobs" \
         --timeout-multiplier 20 \
         --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full \
