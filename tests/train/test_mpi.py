@@ -226,12 +226,18 @@ def ranks_of(mpirun_pid):
     mine = []
     for pid in map(int, out):
         p = pid
-        while p > 1:
-            with open(f"/proc/{p}/stat") as f:
-                p = int(f.read().rsplit(")", 1)[1].split()[1])
-            if p == mpirun_pid:
-                mine.append(pid)
-                break
+        # A process listed by pgrep may end (or lose a parent) before its
+        # /proc entry is read: another test's trainer, or a rank finishing.
+        # It is then no live rank of this job.
+        try:
+            while p > 1:
+                with open(f"/proc/{p}/stat") as f:
+                    p = int(f.read().rsplit(")", 1)[1].split()[1])
+                if p == mpirun_pid:
+                    mine.append(pid)
+                    break
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return sorted(mine)
 
 
