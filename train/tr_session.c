@@ -121,7 +121,7 @@ covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
         /* bf16 only where the CPU computes it natively (AVX512-BF16, AMX):
          * there a real run's curves and validation accuracy match fp32's
          * (docs/training.md, Precision) at 1.6-2x the speed. On plain AVX-512
-         * oneDNN emulates bf16 arithmetic, slower than fp32. */
+         * oneDNN emulates bf16 arithmetic, which was never validated. */
         *prec = cc_dnn_isa_bf16() ? CC_TPREC_BF16 : CC_TPREC_FP32;
         return COVIDCAM_OK;
     }
@@ -138,8 +138,8 @@ covidcam_status tr_pick_precision(const char *p, cc_tprec *prec, cc_err *e)
 }
 
 /* The precision of the run, and its name in place of "auto" in the options:
- * checkpoints and the model's training metadata then record what ran, and a
- * resumed run continues in it unless --precision says otherwise. */
+ * the one name the log, checkpoints and the model's training metadata print,
+ * and a resumed run continues in it unless --precision says otherwise. */
 static covidcam_status resolve_precision(tr_session *s, cc_err *e)
 {
     covidcam_status st = tr_pick_precision(s->o->precision, &s->prec, e);
@@ -433,7 +433,7 @@ char *tr_session_state_json(const tr_session *s)
                           "epoch_train_seconds", s->ep_train_seconds, "best_accuracy", s->best_acc,
                           "best_loss", isfinite(s->best_loss) ? s->best_loss : -1.0,
                           "best_epoch", s->best_epoch, "skipped_images", (json_int_t)s->skipped,
-                          "precision", s->prec == CC_TPREC_BF16 ? "bf16" : "fp32",
+                          "precision", s->o->precision,
                           "train_images", s->split[TR_TRAIN].n, "command", s->command);
     char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(j);
@@ -467,7 +467,7 @@ char *tr_session_training_json(const tr_session *s, const tr_report *val, double
         "covidcam-train", "command", s->command, "epoch", s->epoch + 1, "epochs", s->o->epochs,
         "val_accuracy", val->accuracy, "val_loss", val_loss, "train_loss", s->ep_loss / seen,
         "train_accuracy", (double)s->ep_correct / seen, "precision",
-        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", "train_images", s->split[TR_TRAIN].n,
+        s->o->precision, "train_images", s->split[TR_TRAIN].n,
         "val_images", s->split[TR_VAL].n, "skipped_images", (json_int_t)s->skipped, "metrics",
         report_json(s, val), "config", tr_opts_config(s->o));
     char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
@@ -542,6 +542,6 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
         o->no_augment ? "no augmentation" : "augmented",
-        s->prec == CC_TPREC_BF16 ? "bf16" : "fp32", o->seed, tr_session_world(s),
+        s->o->precision, o->seed, tr_session_world(s),
         o->batch / tr_session_world(s));
 }
