@@ -562,6 +562,17 @@ def error_family(mono8_src):
     z = zlib.compressobj(9, zlib.DEFLATED, -15)
     error("err_deflated_lying_length", d[:meta_end] + z.compress(bytes(raw)) + z.flush(),
           "BAD_FORMAT", "(7FE0,0010)")
+    # A deflated dataset cut one byte short, inside the pixel data length:
+    # DCMTK feeds zlib a zero byte after the file's end (raw deflate needs it
+    # to finish), which here completes the length as 0x00FFFFF0. One stored
+    # block, so the pad byte inflates to itself.
+    raw = bytearray(zlib.decompress(d[meta_end:], -15))
+    pix = raw.rfind(struct.pack("<HH", 0x7FE0, 0x0010))
+    raw = raw[:pix + 8] + struct.pack("<I", 0x00FFFFF0)
+    z = zlib.compressobj(0, zlib.DEFLATED, -15)
+    stored = z.compress(bytes(raw)) + z.flush()
+    assert zlib.decompressobj(-15).decompress(stored[:-1]) == raw[:-1]
+    error("err_deflated_pad_byte_length", d[:meta_end] + stored[:-1], "BAD_FORMAT", "(7FE0,0010)")
     # A meta group length (0002,0000) that ends inside the group.
     bad = bytearray(good)
     struct.pack_into("<I", bad, 132 + 8, 40)

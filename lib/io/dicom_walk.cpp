@@ -79,6 +79,10 @@ private:
 
 // Inflates in 16 KiB steps and keeps nothing else: constant memory whatever
 // the stream claims. A damaged stream simply ends (DCMTK then reports it).
+// Like DCMTK's DcmZLibInputFilter, it feeds zlib one zero byte after the
+// file's last byte (raw deflate needs it to finish a final block): an
+// unterminated stream inflates to what DCMTK reads, pad byte included, so a
+// length whose last byte only that pad completes is checked too.
 class inflate_source
 {
 public:
@@ -127,22 +131,30 @@ public:
     bool over_cap() const { return total_ > cap; }
 
 private:
+    // Inflates until output comes or the stream can give no more: a call
+    // that only consumes input (block headers, the pad) is not the end.
     bool fill()
     {
-        if (end_)
-            return false;
-        z_.next_out = buf_;
-        z_.avail_out = sizeof buf_;
-        int r = inflate(&z_, Z_NO_FLUSH);
-        have_ = sizeof buf_ - z_.avail_out;
-        at_ = 0;
-        total_ += have_;
-        if (r != Z_OK)
-            end_ = true;
+        have_ = at_ = 0;
+        while (have_ == 0 && !end_) {
+            if (z_.avail_in == 0 && !padded_) {
+                z_.next_in = &pad_;
+                z_.avail_in = 1;
+                padded_ = true;
+            }
+            z_.next_out = buf_;
+            z_.avail_out = sizeof buf_;
+            int r = inflate(&z_, Z_NO_FLUSH);
+            have_ = sizeof buf_ - z_.avail_out;
+            total_ += have_;
+            if (r != Z_OK)
+                end_ = true;
+        }
         return have_ > 0;
     }
     z_stream z_;
-    bool ok_ = false, end_ = false;
+    bool ok_ = false, end_ = false, padded_ = false;
+    Bytef pad_ = 0;
     uint8_t buf_[16384];
     size_t have_ = 0, at_ = 0;
     uint64_t total_ = 0;
