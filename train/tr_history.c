@@ -1,6 +1,7 @@
 #include "tr_history.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,22 +58,26 @@ static int write_csv(FILE *f, void *arg)
 {
     const tr_history *h = arg;
     fprintf(f, "kind,epoch,iteration,lr,loss,accuracy,val_loss,val_accuracy,seconds,"
-               "images_per_s\n");
+               "images_per_s,avg_val_loss,avg_val_accuracy\n");
     long i = 0;
     for (long k = 0; k <= h->nep; k++) {
         float epoch = k < h->nep ? h->ep[k * TH_EP_COLS + TH_EP_EPOCH] : 1e30f;
         for (; i < h->nit && h->it[i * TH_IT_COLS + TH_IT_EPOCH] <= epoch; i++) {
             const float *r = h->it + i * TH_IT_COLS;
-            fprintf(f, "iter,%d,%ld,%.8g,%.6g,%.6g,,,,\n", (int)r[TH_IT_EPOCH],
+            fprintf(f, "iter,%d,%ld,%.8g,%.6g,%.6g,,,,,,\n", (int)r[TH_IT_EPOCH],
                     (long)r[TH_IT_ITER], r[TH_IT_LR], r[TH_IT_LOSS], r[TH_IT_ACC]);
         }
         if (k == h->nep)
             break;
         const float *r = h->ep + k * TH_EP_COLS;
         long last_it = i > 0 ? (long)h->it[(i - 1) * TH_IT_COLS + TH_IT_ITER] : 0;
-        fprintf(f, "epoch,%d,%ld,%.8g,%.6g,%.6g,%.6g,%.6g,%.1f,%.2f\n", (int)r[TH_EP_EPOCH],
+        fprintf(f, "epoch,%d,%ld,%.8g,%.6g,%.6g,%.6g,%.6g,%.1f,%.2f,", (int)r[TH_EP_EPOCH],
                 last_it, r[TH_EP_LR], r[TH_EP_TRAIN_LOSS], r[TH_EP_TRAIN_ACC], r[TH_EP_VAL_LOSS],
                 r[TH_EP_VAL_ACC], r[TH_EP_SECONDS], r[TH_EP_IMG_S]);
+        if (isnan(r[TH_EP_AVG_VAL_LOSS]))
+            fputs(",\n", f);
+        else
+            fprintf(f, "%.6g,%.6g\n", r[TH_EP_AVG_VAL_LOSS], r[TH_EP_AVG_VAL_ACC]);
     }
     return ferror(f) ? -1 : 0;
 }

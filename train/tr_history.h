@@ -16,8 +16,13 @@ enum {
     TH_EP_VAL_ACC,
     TH_EP_SECONDS,
     TH_EP_IMG_S,
+    TH_EP_AVG_VAL_LOSS, /* the weight average's (--ema); NaN without one */
+    TH_EP_AVG_VAL_ACC,
     TH_EP_COLS
 };
+/* Epoch rows of checkpoints written before the weight average: the columns
+ * up to TH_EP_IMG_S (read back with the average's as NaN). */
+enum { TH_EP_COLS_V1 = TH_EP_AVG_VAL_LOSS };
 
 typedef struct tr_history {
     float *it; /* nit rows of TH_IT_COLS */
@@ -33,7 +38,8 @@ int tr_history_set(tr_history *h, const float *it, long nit, const float *ep, lo
 void tr_history_free(tr_history *h);
 
 /* metrics.csv: columns kind,epoch,iteration,lr,loss,accuracy,val_loss,
- * val_accuracy,seconds,images_per_s; "iter" rows (training batch loss and
+ * val_accuracy,seconds,images_per_s,avg_val_loss,avg_val_accuracy (the last
+ * two empty without a weight average); "iter" rows (training batch loss and
  * accuracy), each epoch's "epoch" row after its iterations (training means
  * and validation). Written atomically. */
 covidcam_status tr_history_write_csv(const tr_history *h, const char *path, cc_err *e);

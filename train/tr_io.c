@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,12 @@ static covidcam_status add_extras(cc_stw *w, const tr_params *p, const tr_histor
         if ((st = cc_stw_add_f32(w, names[k++], t->spec.ndim, t->spec.shape, p->m + t->off, e)))
             return st;
     }
+    for (int i = 0; p->avg && i < p->n; i++) {
+        const tr_param *t = &p->p[i];
+        snprintf(names[k], 128, "average.%s", t->spec.name);
+        if ((st = cc_stw_add_f32(w, names[k++], t->spec.ndim, t->spec.shape, p->avg + t->off, e)))
+            return st;
+    }
     int64_t ish[2] = {h->nit, TH_IT_COLS}, esh[2] = {h->nep, TH_EP_COLS};
     if (h->nit && (st = cc_stw_add_f32(w, "history.iterations", 2, ish, h->it, e)))
         return st;
@@ -156,7 +163,7 @@ covidcam_status tr_save_checkpoint(const char *path, const tr_params *p, const t
                                    const tr_confusion *best, cc_err *e)
 {
     cc_stw *w = NULL;
-    char(*names)[128] = calloc((size_t)p->n + 1, sizeof *names);
+    char(*names)[128] = calloc(2 * (size_t)p->n + 1, sizeof *names); /* momentum, average */
     float *conf = best ? calloc((size_t)best->k * best->k + 1, sizeof *conf) : NULL;
     covidcam_status st;
     if (!names || (best && !conf)) {
@@ -259,6 +266,18 @@ covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_mode
     return st;
 }
 
+covidcam_status tr_file_average(const tr_file *f, tr_params *p, cc_err *e)
+{
+    covidcam_status st = COVIDCAM_OK;
+    char name[128];
+    for (int i = 0; i < p->n && !st; i++) {
+        const tr_param *t = &p->p[i];
+        snprintf(name, sizeof name, "average.%s", t->spec.name);
+        st = copy_tensor(&f->st, name, t, p->avg + t->off, e);
+    }
+    return st;
+}
+
 covidcam_status tr_file_copy_weights(const tr_file *f, tr_params *p, int skip_fc, int *copied,
                                      cc_err *e)
 {
@@ -288,16 +307,23 @@ static const uint8_t *table(const cc_safetensors *st, const char *name, int cols
 covidcam_status tr_file_history(const tr_file *f, tr_history *h, cc_err *e)
 {
     long nit = 0, nep = 0;
+    int cols = TH_EP_COLS;
     const uint8_t *it = table(&f->st, "history.iterations", TH_IT_COLS, &nit);
     const uint8_t *ep = table(&f->st, "history.epochs", TH_EP_COLS, &nep);
+    if (!ep) /* a checkpoint from before the weight average */
+        ep = table(&f->st, "history.epochs", cols = TH_EP_COLS_V1, &nep);
     float *a = malloc(((size_t)nit * TH_IT_COLS + 1) * sizeof *a);
     float *b = malloc(((size_t)nep * TH_EP_COLS + 1) * sizeof *b);
     int bad = !a || !b;
     if (!bad) {
         if (nit)
             memcpy(a, it, (size_t)nit * TH_IT_COLS * sizeof *a);
-        if (nep)
-            memcpy(b, ep, (size_t)nep * TH_EP_COLS * sizeof *b);
+        for (long r = 0; r < nep; r++) {
+            float *row = b + r * TH_EP_COLS;
+            for (int c = cols; c < TH_EP_COLS; c++)
+                row[c] = NAN;
+            memcpy(row, ep + (size_t)r * cols * sizeof(float), (size_t)cols * sizeof(float));
+        }
         bad = tr_history_set(h, a, nit, b, nep);
     }
     free(a);

@@ -3,7 +3,8 @@
  * A model is a covidcam safetensors file (docs/model-format.md) that
  * covidcam_model_load() accepts. A checkpoint is the same container with
  * format "covidcam-checkpoint": the model tensors and metadata, plus
- * "momentum.<name>" for every trainable tensor, the history
+ * "momentum.<name>" for every trainable tensor, "average.<name>" for every
+ * tensor when the run keeps a weight average (--ema), the history
  * ("history.iterations", "history.epochs"), the best epoch's confusion
  * matrix ("best.confusion") and a "state" JSON (configuration and position). */
 #ifndef TR_IO_H
@@ -55,6 +56,11 @@ covidcam_status tr_file_info(const tr_file *f, cc_arch *a, tr_model_info *mi, cc
  * right shape. */
 covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_model_info *mi,
                                int with_momentum, tr_params *p, cc_err *e);
+
+/* The weight average of a checkpoint made with --ema ("average.<name>" for
+ * every tensor) into p->avg (allocated by the caller). A missing tensor or
+ * one of another shape is BAD_FORMAT naming it. */
+covidcam_status tr_file_average(const tr_file *f, tr_params *p, cc_err *e);
 
 /* Checkpoint extras: the history, the best confusion matrix (k x k, may be
  * absent: c->m stays zero), and the state JSON (NULL if absent). */

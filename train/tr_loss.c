@@ -15,7 +15,23 @@ tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k
 tr_loss_out tr_softmax_xent_norm(const float *logits, const int *labels, int n, int k,
                                  double smoothing, long norm, float *grad, int *pred)
 {
-    tr_loss_out out = {0, 0, 0};
+    return tr_softmax_xent_weighted(logits, labels, n, k, smoothing, NULL, (double)norm, grad, pred);
+}
+
+/* The target weight of class c for a sample of label y. */
+static double coef(const float *w, int c, int y, double smoothing, int k)
+{
+    double q = smoothing / k + (c == y ? 1.0 - smoothing : 0.0);
+    if (!w)
+        return q;
+    return w[c] * smoothing / k + (c == y ? w[y] * (1.0 - smoothing) : 0.0);
+}
+
+tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int n, int k,
+                                     double smoothing, const float *w, double norm, float *grad,
+                                     int *pred)
+{
+    tr_loss_out out = {0, 0, 0, 0};
     for (int i = 0; i < n; i++)
         out.valid += labels[i] >= 0;
     for (int i = 0; i < n; i++) {
@@ -36,15 +52,24 @@ tr_loss_out tr_softmax_xent_norm(const float *logits, const int *labels, int n, 
         for (int c = 0; c < k; c++)
             sum += exp((double)z[c] - zmax);
         double lse = zmax + log(sum);
+        /* a_c, the weight of -log p_c in this sample's loss (q_c unweighted,
+         * summing to 1); the gradient of sum_c a_c * -log p_c is p * sum(a) - a. */
+        double asum = 1.0;
+        if (w) {
+            asum = 0;
+            for (int c = 0; c < k; c++)
+                asum += coef(w, c, y, smoothing, k);
+        }
         double loss = 0;
         for (int c = 0; c < k; c++) {
-            double q = smoothing / k + (c == y ? 1.0 - smoothing : 0.0);
+            double a = coef(w, c, y, smoothing, k);
             double logp = (double)z[c] - lse;
-            loss -= q * logp;
+            loss -= a * logp;
             if (grad)
-                grad[(size_t)i * k + c] = (float)((exp(logp) - q) / (double)norm);
+                grad[(size_t)i * k + c] = (float)((exp(logp) * asum - a) / norm);
         }
         out.loss_sum += loss;
+        out.weight_sum += w ? w[y] : 1.0;
         out.correct += arg == y;
     }
     return out;

@@ -6,6 +6,7 @@ typedef struct tr_loss_out {
     double loss_sum; /* summed over valid samples */
     int valid;       /* samples with a label >= 0 */
     int correct;     /* valid samples whose argmax is the label */
+    double weight_sum; /* sum of the valid samples' class weights (valid when unweighted) */
 } tr_loss_out;
 
 /* logits: n x k. Samples with label < 0 are ignored. With `grad` non-NULL it
@@ -20,5 +21,15 @@ tr_loss_out tr_softmax_xent(const float *logits, const int *labels, int n, int k
  * that their gradients add up to the whole batch's mean. */
 tr_loss_out tr_softmax_xent_norm(const float *logits, const int *labels, int n, int k,
                                  double smoothing, long norm, float *grad, int *pred);
+
+/* The class-weighted loss of PyTorch's CrossEntropyLoss(weight=w,
+ * label_smoothing=s): sample i of label y loses
+ *   (1 - s) * w[y] * -log p_y  +  (s / k) * sum_c w[c] * -log p_c,
+ * and the mean divides by the sum of w[y] over the samples (`norm`: the whole
+ * batch's, from every process; in loss_sum and weight_sum this batch's).
+ * w NULL is every weight 1, which is tr_softmax_xent_norm. */
+tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int n, int k,
+                                     double smoothing, const float *w, double norm, float *grad,
+                                     int *pred);
 
 #endif

@@ -81,6 +81,7 @@ void tr_params_free(tr_params *p)
     free(p->w);
     free(p->g);
     free(p->m);
+    free(p->avg);
     memset(p, 0, sizeof *p);
 }
 

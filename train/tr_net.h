@@ -34,6 +34,7 @@ typedef struct tr_params {
     float *w; /* values, running statistics included */
     float *g; /* gradients (zero for running statistics) */
     float *m; /* SGD momentum buffers */
+    float *avg; /* the weight average of --ema (every tensor); NULL without it */
 } tr_params;
 
 covidcam_status tr_params_create(const cc_arch *a, int in_channels, int classes, tr_params *out,

@@ -35,3 +35,32 @@ double tr_lr_at(double base, long it, long warmup, long total)
         return 0.0;
     return base * 0.5 * (1.0 + cos(3.14159265358979323846 * (double)(it - warmup) / (double)span));
 }
+
+double tr_ema_decay_at(double decay, long it)
+{
+    double warm = (1.0 + (double)it) / (10.0 + (double)it);
+    return warm < decay ? warm : decay;
+}
+
+void tr_ema_update(tr_params *p, double d)
+{
+    const float fd = (float)d, fw = (float)(1.0 - d);
+    float *a = p->avg;
+    const float *w = p->w;
+    long n = (long)p->total;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (long k = 0; k < n; k++)
+        a[k] = fd * a[k] + fw * w[k];
+}
+
+void tr_ema_swap(tr_params *p)
+{
+    float *a = p->avg, *w = p->w;
+    long n = (long)p->total;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (long k = 0; k < n; k++) {
+        float t = a[k];
+        a[k] = w[k];
+        w[k] = t;
+    }
+}

@@ -1,5 +1,5 @@
-/* SGD with momentum and weight decay (torch.optim.SGD semantics) and the
- * warm-up + cosine learning-rate schedule. */
+/* SGD with momentum and weight decay (torch.optim.SGD semantics), the
+ * warm-up + cosine learning-rate schedule, and the weight average (--ema). */
 #ifndef TR_OPTIM_H
 #define TR_OPTIM_H
 
@@ -20,5 +20,19 @@ void tr_sgd_step(tr_params *p, const tr_sgd *o, double lr);
  * to base over `warmup` iterations (it / warmup), then cosine annealing from
  * base to 0 over the rest: base * (1 + cos(pi * (it - warmup) / (total - warmup))) / 2. */
 double tr_lr_at(double base, long it, long warmup, long total);
+
+/* The decay of the weight average after `it` (1-based) updates:
+ * min(decay, (1 + it) / (10 + it)), so that the first updates, far from
+ * where training ends, fade fast (timm's ModelEmaV2 warm-up). */
+double tr_ema_decay_at(double decay, long it);
+
+/* avg = d * avg + (1 - d) * w for every tensor, running statistics included
+ * (p->avg must be allocated). */
+void tr_ema_update(tr_params *p, double d);
+
+/* Exchange the values and the average in place (no allocation): evaluate or
+ * save the average, then swap back. The caller tells the graph
+ * (cc_tnet_params_changed). */
+void tr_ema_swap(tr_params *p);
 
 #endif

@@ -57,6 +57,8 @@ static const opt_def k_opts[] = {
     {"decay-all", OT_FLAG, O(decay_all), 0, 1, NULL, "also decay BN weights/biases and the fc bias", 1},
     {"warmup-epochs", OT_INT, O(warmup_epochs), 0, 100000, "N", "linear warm-up epochs before the cosine decay", 1},
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
+    {"class-weights", OT_STR, O(class_weights), 0, 0, "HOW", "none|balanced: balanced weights each class's cross-entropy by N / (K * n_class) over the training split, so every class weighs the same in the loss (docs/training.md)", 1},
+    {"ema", OT_DBL, O(ema), 0, 0.99999, "DECAY", "keep an exponential moving average of the weights and running statistics (decay per iteration; 0 = off); it is validated beside the raw weights every epoch and becomes best.safetensors", 1},
     {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
     {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32; a resumed run keeps the checkpoint's unless given)", 2},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
@@ -99,6 +101,7 @@ void tr_opts_defaults(tr_opts *o)
     o->warmup_epochs = 5;
     o->precision = "auto";
     o->select = "loss";
+    o->class_weights = "none";
     o->resize = "stretch";
     o->aug_scale = 0.10;
     o->aug_translate = 0.05;
@@ -301,6 +304,9 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     if (strcmp(o->select, "loss") && strcmp(o->select, "accuracy"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--select must be loss or accuracy, not '%s'",
                        o->select);
+    if (strcmp(o->class_weights, "none") && strcmp(o->class_weights, "balanced"))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--class-weights must be none or balanced, not '%s'", o->class_weights);
     /* A warm-up as long as the run would leave no decay: clamped, with a note
      * (a resumed run keeps its checkpoint's warm-up and checks it there). */
     if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0) {

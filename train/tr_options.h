@@ -34,6 +34,8 @@ typedef struct tr_opts {
     int decay_all;
     const char *precision;
     const char *select; /* "loss" or "accuracy": which validation figure picks best.safetensors */
+    const char *class_weights; /* "none" or "balanced" (inverse class frequency of the training split) */
+    double ema;         /* decay of the weight average per iteration; 0: no average */
     const char *resize; /* "stretch", "center_crop" or "pad" (metadata `resize`) */
     int no_ood;         /* skip the OOD fit after training */
     const char *init_from; /* a covidcam model whose weights start the run, or NULL */

@@ -186,14 +186,24 @@ static void epoch_charts(FILE *f, const tr_history *h)
 {
     const float *ep = h->ep;
     long n = h->nep;
-    series loss[2] = {
+    /* the weight average's curves (--ema), from its first epoch with one */
+    long a0 = 0;
+    while (a0 < n && isnan(ep[a0 * TH_EP_COLS + TH_EP_AVG_VAL_LOSS]))
+        a0++;
+    const float *ea = ep + a0 * TH_EP_COLS;
+    int ns = a0 < n ? 3 : 2;
+    series loss[3] = {
         {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_LOSS, n, TH_EP_COLS, "#6baed6", "train", 2, 1},
-        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_LOSS, n, TH_EP_COLS, "#08306b", "validation", 2, 1}};
-    series acc[2] = {
+        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_LOSS, n, TH_EP_COLS, "#08306b", "validation", 2, 1},
+        {ea + TH_EP_EPOCH, ea + TH_EP_AVG_VAL_LOSS, n - a0, TH_EP_COLS, "#d94801",
+         "validation, weight average", 2, 1}};
+    series acc[3] = {
         {ep + TH_EP_EPOCH, ep + TH_EP_TRAIN_ACC, n, TH_EP_COLS, "#74c476", "train", 2, 1},
-        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_ACC, n, TH_EP_COLS, "#00441b", "validation", 2, 1}};
-    chart(f, "Loss per epoch", "epoch", loss, 2, 1);
-    chart(f, "Accuracy per epoch", "epoch", acc, 2, 1);
+        {ep + TH_EP_EPOCH, ep + TH_EP_VAL_ACC, n, TH_EP_COLS, "#00441b", "validation", 2, 1},
+        {ea + TH_EP_EPOCH, ea + TH_EP_AVG_VAL_ACC, n - a0, TH_EP_COLS, "#d94801",
+         "validation, weight average", 2, 1}};
+    chart(f, "Loss per epoch", "epoch", loss, ns, 1);
+    chart(f, "Accuracy per epoch", "epoch", acc, ns, 1);
 }
 
 static void confusion_table(FILE *f, const tr_confusion *c, char *const *names)

@@ -240,6 +240,26 @@ static covidcam_status init_from(tr_session *s, cc_err *e)
     return st;
 }
 
+/* --class-weights balanced: N / (K * n_c) over the training split (sklearn's
+ * "balanced"), the mean weight of a training image then being 1. A class
+ * without training images keeps weight 1 (it cannot appear in a batch). */
+static covidcam_status class_weights(tr_session *s, cc_err *e)
+{
+    int k = s->mi.classes.n, n = s->split[TR_TRAIN].n;
+    if (strcmp(s->o->class_weights, "balanced") != 0)
+        return COVIDCAM_OK;
+    int *cnt = calloc((size_t)k, sizeof *cnt);
+    if (!cnt || !(s->class_w = malloc((size_t)k * sizeof *s->class_w))) {
+        free(cnt);
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    tr_split_counts(&s->split[TR_TRAIN], k, cnt);
+    for (int c = 0; c < k; c++)
+        s->class_w[c] = cnt[c] > 0 ? (float)((double)n / ((double)k * cnt[c])) : 1.f;
+    free(cnt);
+    return COVIDCAM_OK;
+}
+
 static covidcam_status setup_model(tr_session *s, cc_err *e)
 {
     const tr_opts *o = s->o;
@@ -257,7 +277,14 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         if (o->init_from && (st = init_from(s, e)))
             return st;
+        if (o->ema > 0) { /* the average starts at the initial weights */
+            if (!(s->p.avg = malloc(s->p.total * sizeof *s->p.avg)))
+                return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
+            memcpy(s->p.avg, s->p.w, s->p.total * sizeof *s->p.avg);
+        }
     }
+    if ((st = class_weights(s, e)))
+        return st;
     s->sync = (cc_tnet_sync){tr_dist_sum_cb, s->dist, tr_session_world(s)};
     if ((st = tr_net_build_synced(&s->net, &s->p, o->batch / tr_session_world(s),
                                   s->mi.input_size, s->prec, 1, (float)s->mi.bn_eps, &s->sync,
@@ -305,6 +332,14 @@ static covidcam_status load_checkpoint(tr_session *s, cc_err *e)
         (st = tr_file_params(&f, &s->arch, &s->mi, 1, &s->p, e)) ||
         (st = restore_position(s, &f, e)))
         goto fail;
+    if (s->o->ema > 0) {
+        if (!(s->p.avg = malloc(s->p.total * sizeof *s->p.avg))) {
+            st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
+            goto fail;
+        }
+        if ((st = tr_file_average(&f, &s->p, e)))
+            goto fail;
+    }
     if (tr_confusion_init(&s->best_conf, s->mi.classes.n) == 0)
         tr_file_confusion(&f, &s->best_conf);
 fail:
@@ -414,6 +449,7 @@ void tr_session_close(tr_session *s)
     tr_loader_free(s->val_ld);
     tr_net_free(&s->net);
     tr_params_free(&s->p);
+    free(s->class_w);
     for (int k = 0; k < 3; k++)
         tr_split_free(&s->split[k]);
     tr_history_free(&s->h);
@@ -459,12 +495,14 @@ static json_t *report_json(const tr_session *s, const tr_report *r)
                      r->macro.f1, "weighted_f1", r->weighted.f1);
 }
 
-char *tr_session_training_json(const tr_session *s, const tr_report *val, double val_loss)
+char *tr_session_training_json(const tr_session *s, const tr_report *val, double val_loss,
+                               int average)
 {
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     json_t *j = json_pack(
-        "{s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:s,s:i,s:i,s:I,s:o*,s:o*}", "trainer",
+        "{s:s,s:s,s:i,s:i,s:s,s:f,s:f,s:f,s:f,s:s,s:i,s:i,s:I,s:o*,s:o*}", "trainer",
         "covidcam-train", "command", s->command, "epoch", s->epoch + 1, "epochs", s->o->epochs,
+        "weights", average ? "average" : "trained",
         "val_accuracy", val->accuracy, "val_loss", val_loss, "train_loss", s->ep_loss / seen,
         "train_accuracy", (double)s->ep_correct / seen, "precision",
         s->o->precision, "train_images", s->split[TR_TRAIN].n,
@@ -514,6 +552,9 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     for (int i = 0; i < s->p.n; i++)
         if (tr_kind_trainable(s->p.p[i].kind))
             params += s->p.p[i].numel;
+    char ema[32] = "";
+    if (o->ema > 0)
+        snprintf(ema, sizeof ema, "%g", o->ema);
     l += (size_t)snprintf(buf + l, n - l, "classes:");
     for (int c = 0; c < s->mi.classes.n && l < n; c++) {
         int cnt[3] = {0, 0, 0};
@@ -534,14 +575,15 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         "images: %d train, %d val, %d test, %ld unreadable skipped\n"
         "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
         "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
-        "momentum %g, weight decay %g%s, label smoothing %g, %s, %s, seed %ld\n"
+        "momentum %g, weight decay %g%s, label smoothing %g, class weights %s, %s%s, %s, %s, seed %ld\n"
         "processes: %d (%d images of every batch each)\n",
         s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
         s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
         params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
-        o->no_augment ? "no augmentation" : "augmented",
+        o->class_weights, o->ema > 0 ? "weight average decay " : "no weight average",
+        ema, o->no_augment ? "no augmentation" : "augmented",
         s->o->precision, o->seed, tr_session_world(s),
         o->batch / tr_session_world(s));
 }

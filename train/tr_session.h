@@ -43,6 +43,7 @@ typedef struct tr_session {
     tr_params p;
     tr_net net;
     cc_tprec prec;
+    float *class_w; /* --class-weights balanced: one per class; NULL: unweighted */
     tr_loader *train_ld, *val_ld;
     tr_history h;
     tr_confusion conf, best_conf;
@@ -87,8 +88,11 @@ void tr_session_close(tr_session *s);
 /* The state JSON of the current position (for the checkpoint). */
 char *tr_session_state_json(const tr_session *s);
 
-/* Training metadata JSON for the best model (epoch, metrics, configuration). */
-char *tr_session_training_json(const tr_session *s, const tr_report *val, double val_loss);
+/* Training metadata JSON for an epoch's model (epoch, metrics, configuration);
+ * `average`: the values are the weight average (--ema), recorded as
+ * "weights": "average" (else "trained"). */
+char *tr_session_training_json(const tr_session *s, const tr_report *val, double val_loss,
+                               int average);
 
 /* Human-readable summary of the run (data, model, optimiser) for logs and the report. */
 void tr_session_summary(const tr_session *s, char *buf, size_t n);

@@ -1,5 +1,6 @@
 /* The epoch loop: train on the batches, validate, keep the best model, write
  * the checkpoint, metrics.csv and report.html. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +38,20 @@ static covidcam_status write_reports(tr_session *s, cc_err *e)
     return st ? st : tr_report_write_html(&ri, s->out_html, e);
 }
 
-/* The whole batch's loss sum, correct and valid counts from every share. */
+/* The whole batch's loss sum, correct and valid counts and weight sum from
+ * every share. */
 static covidcam_status sum_metrics(tr_session *s, tr_loss_out *lo, cc_err *e)
 {
-    double m[3] = {lo->loss_sum, lo->correct, lo->valid};
-    covidcam_status st = tr_dist_sum_f64(s->dist, m, 3, "metrics", e);
-    *lo = (tr_loss_out){m[0], (int)m[2], (int)m[1]};
+    double m[4] = {lo->loss_sum, lo->correct, lo->valid, lo->weight_sum};
+    covidcam_status st = tr_dist_sum_f64(s->dist, m, 4, "metrics", e);
+    *lo = (tr_loss_out){m[0], (int)m[2], (int)m[1], m[3]};
     return st;
 }
 
-/* One SGD iteration on batch b (this process's share of it, `valid` labelled
- * images in the whole batch); returns the whole batch's loss outputs. */
-static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, double lr,
+/* One SGD iteration on batch b (this process's share of it; `norm`, the
+ * whole batch's labelled images, or the sum of their class weights); returns
+ * the whole batch's loss outputs. */
+static covidcam_status train_step(tr_session *s, const tr_batch *b, double norm, double lr,
                                   tr_loss_out *lo, cc_err *e)
 {
     tr_net *net = &s->net;
@@ -57,8 +60,9 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, 
     covidcam_status st = cc_tnet_forward(net->tn, 1, e);
     if (st)
         return st;
-    *lo = tr_softmax_xent_norm(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
-                               s->o->label_smoothing, valid, cc_tt_host_diff(net->logits), NULL);
+    *lo = tr_softmax_xent_weighted(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
+                                   s->o->label_smoothing, s->class_w, norm,
+                                   cc_tt_host_diff(net->logits), NULL);
     if ((st = cc_tnet_backward(net->tn, e)))
         return st;
     /* Each share's gradient is its part of the whole batch's mean. */
@@ -67,6 +71,8 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, 
         return st;
     tr_sgd o = {s->o->momentum, s->o->weight_decay, s->o->decay_all};
     tr_sgd_step(&s->p, &o, lr);
+    if (s->p.avg) /* after the step: the running statistics of this forward are in too */
+        tr_ema_update(&s->p, tr_ema_decay_at(s->o->ema, s->iter + 1));
     cc_tnet_params_changed(net->tn);
     return COVIDCAM_OK;
 }
@@ -74,11 +80,13 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, long valid, 
 static void record_iteration(tr_session *s, double lr, const tr_loss_out *lo)
 {
     double n = lo->valid > 0 ? lo->valid : 1;
+    /* the batch's loss is its weighted mean (the sum over the weight sum) */
+    double mean = lo->weight_sum > 0 ? lo->loss_sum / lo->weight_sum : 0;
     float row[TH_IT_COLS] = {(float)(s->iter + 1), (float)(s->epoch + 1), (float)lr,
-                             (float)(lo->loss_sum / n), (float)(lo->correct / n)};
+                             (float)mean, (float)(lo->correct / n)};
     if (tr_history_add_iter(&s->h, row))
         fprintf(stderr, "warning: out of memory for the metrics history\n");
-    s->ep_loss += lo->loss_sum;
+    s->ep_loss += s->class_w ? mean * lo->valid : lo->loss_sum;
     s->ep_correct += lo->correct;
     s->ep_seen += lo->valid;
     s->iter++;
@@ -105,15 +113,17 @@ static void show_progress(tr_session *s, double t0, int b0)
 }
 
 /* What every process needs before a step: whether any of them was told to
- * stop (all stop at the same batch), and the whole batch's labelled images. */
-static covidcam_status agree(tr_session *s, const tr_batch *b, long *valid, int *stop,
+ * stop (all stop at the same batch), and the whole batch's loss normaliser:
+ * its labelled images, or the sum of their class weights. */
+static covidcam_status agree(tr_session *s, const tr_batch *b, double *norm, int *stop,
                              cc_err *e)
 {
     double v[2] = {0, *s->stop ? 1 : 0};
     for (int i = 0; i < s->net.batch; i++)
-        v[0] += b->labels[i] >= 0;
+        if (b->labels[i] >= 0)
+            v[0] += s->class_w ? (double)s->class_w[b->labels[i]] : 1.0;
     covidcam_status st = tr_dist_sum_f64(s->dist, v, 2, "stop requests", e);
-    *valid = (long)v[0];
+    *norm = v[0];
     *stop = v[1] > 0;
     return st;
 }
@@ -132,17 +142,17 @@ static covidcam_status train_epoch(tr_session *s, cc_err *e)
            !(o->stop_after && s->iter >= o->stop_after)) {
         const tr_batch *b = NULL;
         tr_loss_out lo;
-        long valid = 0;
+        double norm = 0;
         int stop = 0;
         double lr = tr_lr_at(o->lr, s->iter, warmup, total);
         if ((st = tr_loader_next(s->train_ld, &b, e)))
             break;
-        if (!(st = agree(s, b, &valid, &stop, e)) && stop) {
+        if (!(st = agree(s, b, &norm, &stop, e)) && stop) {
             tr_loader_release(s->train_ld);
             break;
         }
         if (!st)
-            st = train_step(s, b, valid, lr, &lo, e);
+            st = train_step(s, b, norm, lr, &lo, e);
         tr_loader_release(s->train_ld);
         if (st)
             break;
@@ -153,18 +163,29 @@ static covidcam_status train_epoch(tr_session *s, cc_err *e)
     return st;
 }
 
-static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r, int best)
+/* One epoch's validation: of the trained weights, and of their average
+ * when the run keeps one (have_avg). */
+typedef struct epoch_val {
+    tr_eval_out raw, avg;
+    int have_avg;
+} epoch_val;
+
+static void print_epoch(tr_session *s, const epoch_val *v, const tr_report *r, int best)
 {
     if (!tr_dist_root(s->dist))
         return;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
+    char avg[96] = "";
+    if (v->have_avg)
+        snprintf(avg, sizeof avg, " | average val loss %.4f acc %.4f", v->avg.loss, v->avg.accuracy);
     tr_progress_clear(&s->prog);
-    printf("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f | lr %.3g | "
+    printf("epoch %d/%d: train loss %.4f acc %.4f | val loss %.4f acc %.4f%s | lr %.3g | "
            "%.0f s, %.1f img/s%s\n",
-           s->epoch + 1, s->o->epochs, s->ep_loss / seen, s->ep_correct / seen, v->loss,
-           v->accuracy, s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.0,
+           s->epoch + 1, s->o->epochs, s->ep_loss / seen, s->ep_correct / seen, v->raw.loss,
+           v->raw.accuracy, avg, s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.0,
            s->ep_train_seconds, s->ep_train_seconds > 0 ? seen / s->ep_train_seconds : 0.0,
            best ? "  (best so far: saved)" : "");
+    /* the table of the weights that compete for best.safetensors */
     tr_confusion_print(stdout, &s->conf, s->mi.classes.names);
     putchar('\n');
     tr_report_print(stdout, r, s->mi.classes.names);
@@ -172,13 +193,13 @@ static void print_epoch(tr_session *s, const tr_eval_out *v, const tr_report *r,
     fflush(stdout);
 }
 
-/* Writes this epoch's model to `path` with its training metadata. */
+/* Writes the model now in s->p.w to `path` with its training metadata. */
 static covidcam_status save_epoch_model(tr_session *s, const char *path, const tr_report *r,
-                                        double val_loss, cc_err *e)
+                                        double val_loss, int average, cc_err *e)
 {
     if (!tr_dist_root(s->dist))
         return COVIDCAM_OK;
-    char *training = tr_session_training_json(s, r, val_loss);
+    char *training = tr_session_training_json(s, r, val_loss, average);
     if (!training)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     covidcam_status st = tr_save_model(path, &s->p, &s->mi, training, e);
@@ -186,9 +207,10 @@ static covidcam_status save_epoch_model(tr_session *s, const char *path, const t
     return st;
 }
 
-static covidcam_status save_best(tr_session *s, const tr_report *r, double val_loss, cc_err *e)
+static covidcam_status save_best(tr_session *s, const tr_report *r, double val_loss, int average,
+                                 cc_err *e)
 {
-    covidcam_status st = save_epoch_model(s, s->out_model, r, val_loss, e);
+    covidcam_status st = save_epoch_model(s, s->out_model, r, val_loss, average, e);
     if (st)
         return st;
     memcpy(s->best_conf.m, s->conf.m, (size_t)s->conf.k * s->conf.k * sizeof *s->conf.m);
@@ -207,45 +229,83 @@ static int is_best(const tr_session *s, const tr_report *r, double val_loss)
     return val_loss < s->best_loss;
 }
 
-/* Validation, reports and saving at the end of an epoch. Returns 1 in
- * *stopped when interrupted during validation (nothing saved but the
+/* Validate the values now in s->p.w into s->conf and *r (made only when the
+ * pass was not interrupted: *made). */
+static covidcam_status validate(tr_session *s, tr_eval_out *v, tr_report *r, int *made, cc_err *e)
+{
+    *made = 0;
+    covidcam_status st = tr_evaluate(&s->net, s->val_ld, s->o->label_smoothing, &s->conf, s->stop,
+                                     s->dist, v, e);
+    if (st || v->stopped)
+        return st;
+    if (tr_report_make(&s->conf, r)) {
+        tr_report_free(r);
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    *made = 1;
+    return COVIDCAM_OK;
+}
+
+/* The weight average's turn: swapped into the graph, validated into s->conf
+ * and *r, saved as best.safetensors when it beats the best so far, and
+ * swapped back whatever happens. */
+static covidcam_status validate_average(tr_session *s, tr_eval_out *v, tr_report *r, int *made,
+                                        int *best, cc_err *e)
+{
+    tr_ema_swap(&s->p);
+    cc_tnet_params_changed(s->net.tn);
+    covidcam_status st = validate(s, v, r, made, e);
+    if (!st && *made && (*best = is_best(s, r, v->loss)))
+        st = save_best(s, r, v->loss, 1, e);
+    tr_ema_swap(&s->p);
+    cc_tnet_params_changed(s->net.tn);
+    return st;
+}
+
+/* Validation, reports and saving at the end of an epoch: last.safetensors
+ * holds the trained weights; best.safetensors competes among the average's
+ * epochs when the run keeps one, else among the trained weights'. Returns 1
+ * in *stopped when interrupted during validation (nothing saved but the
  * checkpoint, which then repeats the validation on resume). */
 static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc_err *e)
 {
-    tr_eval_out v;
-    tr_report r;
+    epoch_val v = {.have_avg = s->p.avg != NULL};
+    tr_report r, ra;
+    int made = 0, made_avg = 0, best = 0;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
     if (tr_dist_root(s->dist))
         tr_progress_note(&s->prog, "validating...");
     double t0 = tr_now();
-    covidcam_status st = tr_evaluate(&s->net, s->val_ld, s->o->label_smoothing, &s->conf, s->stop,
-                                     s->dist, &v, e);
+    covidcam_status st = validate(s, &v.raw, &r, &made, e);
+    if (!st && made)
+        st = save_epoch_model(s, s->out_last, &r, v.raw.loss, 0, e);
+    if (!st && made && !v.have_avg && (best = is_best(s, &r, v.raw.loss)))
+        st = save_best(s, &r, v.raw.loss, 0, e);
+    if (!st && made && v.have_avg)
+        st = validate_average(s, &v.avg, &ra, &made_avg, &best, e);
     s->val_seconds = tr_now() - t0;
-    if (st)
-        return st;
-    if (v.stopped) {
+    if (!st && (!made || (v.have_avg && !made_avg))) {
         *stopped = 1;
-        return COVIDCAM_OK;
+        goto done;
     }
-    if (tr_report_make(&s->conf, &r))
-        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
-    int best = is_best(s, &r, v.loss);
-    st = save_epoch_model(s, s->out_last, &r, v.loss, e);
-    if (!st && best)
-        st = save_best(s, &r, v.loss, e);
     float row[TH_EP_COLS] = {
         (float)(s->epoch + 1), s->h.nit ? s->h.it[(s->h.nit - 1) * TH_IT_COLS + TH_IT_LR] : 0.f,
-        (float)(s->ep_loss / seen), (float)(s->ep_correct / seen), (float)v.loss,
-        (float)v.accuracy, (float)s->ep_train_seconds,
-        (float)(s->ep_train_seconds > 0 ? seen / s->ep_train_seconds : 0)};
+        (float)(s->ep_loss / seen), (float)(s->ep_correct / seen), (float)v.raw.loss,
+        (float)v.raw.accuracy, (float)s->ep_train_seconds,
+        (float)(s->ep_train_seconds > 0 ? seen / s->ep_train_seconds : 0),
+        v.have_avg ? (float)v.avg.loss : NAN, v.have_avg ? (float)v.avg.accuracy : NAN};
     if (!st && tr_history_add_epoch(&s->h, row))
         st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (!st)
-        print_epoch(s, &v, &r, best);
+        print_epoch(s, &v, v.have_avg ? &ra : &r, best);
     res->last_train_acc = s->ep_correct / seen;
-    res->last_val_acc = v.accuracy;
-    res->last_val_loss = v.loss;
-    tr_report_free(&r);
+    res->last_val_acc = v.raw.accuracy;
+    res->last_val_loss = v.raw.loss;
+done:
+    if (made)
+        tr_report_free(&r);
+    if (made_avg)
+        tr_report_free(&ra);
     return st;
 }
 

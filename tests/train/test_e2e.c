@@ -301,6 +301,145 @@ static void test_select(void **state)
     check_select("accuracy");
 }
 
+/* Epoch rows of OUT/metrics.csv with the weight average's columns. */
+static int read_avg_curve(const char *out, double *loss, double *acc, int max)
+{
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/metrics.csv", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        int ep, it;
+        double x[9];
+        if (sscanf(line, "epoch,%d,%d,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &ep, &it, &x[0], &x[1],
+                   &x[2], &x[3], &x[4], &x[5], &x[6], &x[7], &x[8]) == 11) {
+            assert_int_equal(ep, n + 1);
+            loss[n] = x[7];
+            acc[n++] = x[8];
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+/* Whether tensor `name` holds the same bytes in two files. */
+static int same_tensor(const char *a, const char *b, const char *name)
+{
+    tr_file fa, fb;
+    cc_err e;
+    OK(tr_file_read(a, &fa, &e));
+    OK(tr_file_read(b, &fb, &e));
+    const cc_st_tensor *x = cc_st_find(&fa.st, name), *y = cc_st_find(&fb.st, name);
+    assert_non_null(x);
+    assert_non_null(y);
+    int same = x->nbytes == y->nbytes && memcmp(x->data, y->data, x->nbytes) == 0;
+    tr_file_free(&fa);
+    tr_file_free(&fb);
+    return same;
+}
+
+/* --ema: a stopped and resumed run equals a straight one (the average is in
+ * the checkpoint); best.safetensors is the average (not the trained weights
+ * of last.safetensors) of the epoch with the lowest average validation loss
+ * in metrics.csv, and the library classifies val as its metadata says. */
+static void test_average(void **state)
+{
+    (void)state;
+    const char *straight = tt_tempdir(), *stopped = tt_tempdir();
+    char cmd[1024], a[4096], b[4096], val[4096];
+    double loss[4], acc[4];
+    tr_opts o;
+    tr_result res;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 3 --ema 0.8", k_tiny);
+    opts(&o, straight, cmd);
+    run(&o, &res);
+    opts(&o, stopped, cmd);
+    o.stop_after = 8;
+    run(&o, &res);
+    assert_true(res.interrupted);
+    opts(&o, stopped, "--resume --out %o");
+    run(&o, &res);
+    assert_int_equal(res.epochs_done, 3);
+    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
+    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
+    same_tensors(a, b);
+    snprintf(a, sizeof a, "%s/best.safetensors", straight);
+    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
+    same_tensors(a, b);
+
+    int n = read_avg_curve(straight, loss, acc, 4), want = 0;
+    assert_int_equal(n, 3);
+    for (int i = 1; i < n; i++)
+        if (loss[i] < loss[want])
+            want = i;
+    json_t *tj = training_of(a);
+    assert_string_equal(json_string_value(json_object_get(tj, "weights")), "average");
+    assert_int_equal(json_integer_value(json_object_get(tj, "epoch")), want + 1);
+    assert_float_equal(json_number_value(json_object_get(tj, "val_loss")), loss[want], 1e-5);
+    json_decref(tj);
+    snprintf(val, sizeof val, "%s/val", g_data);
+    double lib_acc = -1;
+    OK(tr_test_model(&o, a, val, NULL, &lib_acc, &e));
+    assert_float_equal(lib_acc, acc[want], 1e-6);
+    /* the checkpoint's average of the last epoch is what best.safetensors
+     * holds when that epoch won; the trained weights are something else */
+    snprintf(b, sizeof b, "%s/last.safetensors", straight);
+    assert_false(same_tensor(a, b, "conv1.weight"));
+    tj = training_of(b);
+    assert_string_equal(json_string_value(json_object_get(tj, "weights")), "trained");
+    json_decref(tj);
+    tt_rmtree(straight);
+    tt_rmtree(stopped);
+}
+
+/* --class-weights balanced: N / (K n_c) of the training split; on classes
+ * of equal size (every weight 1, no smoothing) it trains bit for bit as none. */
+static void test_class_weights(void **state)
+{
+    (void)state;
+    const char *none = tt_tempdir(), *bal = tt_tempdir(), *data = tt_tempdir();
+    char cmd[2048], a[4096], b[4096], train[512], val[512];
+    tr_opts o;
+    tr_result res;
+    tr_session s;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 2", k_tiny);
+    opts(&o, none, cmd);
+    run(&o, &res);
+    snprintf(cmd, sizeof cmd, "%s --epochs 2 --class-weights balanced", k_tiny);
+    opts(&o, bal, cmd);
+    run(&o, &res);
+    snprintf(a, sizeof a, "%s/last.safetensors", none);
+    snprintf(b, sizeof b, "%s/last.safetensors", bal);
+    same_tensors(a, b);
+    /* 12, 6 and 3 training images: weights 21/36, 21/18 and 21/9 */
+    snprintf(train, sizeof train, "%s/train", data);
+    snprintf(val, sizeof val, "%s/val", data);
+    static const int counts[3] = {12, 6, 3};
+    static const char *cls[3] = {"A", "B", "C"};
+    for (int c = 0; c < 3; c++) {
+        tt_write_class(train, cls[c], c, counts[c], 28, 300 + (uint64_t)c);
+        tt_write_class(val, cls[c], c, 2, 28, 400 + (uint64_t)c);
+    }
+    snprintf(cmd, sizeof cmd,
+             "--train %s --val %s --out %%o --arch resnet --block basic --layers 1 --widths 8 "
+             "--stem-width 8 --input-size 32 --input-channels 1 --batch-size 3 --precision fp32 "
+             "--class-weights balanced",
+             train, val);
+    opts(&o, bal, cmd);
+    o.force = 1;
+    OK(tr_session_open(&s, &o, "test", &g_never, &e));
+    assert_non_null(s.class_w);
+    for (int c = 0; c < 3; c++)
+        assert_float_equal(s.class_w[c], 21.0 / (3.0 * counts[c]), 1e-6);
+    tr_session_close(&s);
+    tt_rmtree(none);
+    tt_rmtree(bal);
+    tt_rmtree(data);
+}
+
 static void test_library_load(void **state)
 {
     (void)state;
@@ -501,6 +640,8 @@ int main(void)
         cmocka_unit_test(test_refuse_overwrite),
         cmocka_unit_test(test_library_load),
         cmocka_unit_test(test_select),
+        cmocka_unit_test(test_average),
+        cmocka_unit_test(test_class_weights),
         cmocka_unit_test(test_ood_fit),
         cmocka_unit_test(test_init_from),
     };

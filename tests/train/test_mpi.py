@@ -14,6 +14,9 @@ Each case runs the real trainer, once as a plain process and once under
   processes and resumed on 1 ends where an uninterrupted run ends; so does
   one stopped on 1 and resumed on 4 (a count that does not divide the
   default batch: the checkpoint's batch is the one that counts).
+- weighted: --class-weights balanced and --ema on unbalanced classes train
+  the same on 2 processes as on one (the loss is normalised by the whole
+  batch's weight sum; the average follows identical weights).
 - sigterm: SIGTERM to one rank stops every rank with a checkpoint (exit 130).
 - failure: a rank that fails (rank 0 cannot write its output folder) ends the
   job with its message, non-zero, within seconds; a batch the processes
@@ -96,13 +99,16 @@ def run(ranks, args, timeout=300):
     return p.returncode, p.stdout, p.stderr
 
 
-def write_synthetic(root, per_class, val_per_class):
+def write_synthetic(root, per_class, val_per_class, train_counts=None):
     """Three classes of 48 px gray images: stripes of a class-given direction
-    and frequency under noise, so a tiny network learns something."""
+    and frequency under noise, so a tiny network learns something.
+    train_counts: training images of each class (else per_class each)."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:48, 0:48]
     for split, n in (("train", per_class), ("val", val_per_class)):
         for ci, name in enumerate(("A", "B", "C")):
+            if split == "train" and train_counts:
+                n = train_counts[ci]
             d = os.path.join(root, split, name)
             os.makedirs(d)
             for i in range(n):
@@ -204,6 +210,29 @@ def resume(tmp, data):
         check(rc == 0, f"resumed on {then or 1} process(es) (rc {rc}) {err[-300:]}")
         if rc == 0:
             same_as(f"stopped on {first or 1}, resumed on {then or 1}", ref, out)
+
+
+def weighted(tmp):
+    """Class weights and the weight average under MPI: on classes of 32, 12
+    and 4 images each share of a batch has its own weight sum, so a share
+    that normalised its loss by its own (not the whole batch's) would step
+    differently. Compares the trained weights and the average (best)."""
+    data = os.path.join(tmp, "unbalanced")
+    write_synthetic(data, 0, 4, train_counts=(32, 12, 4))
+    args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "2",
+                  "--class-weights", "balanced", "--ema", "0.9"]
+    ref = os.path.join(tmp, "weighted-1")
+    rc, _, err = run(0, args + ["--out", ref])
+    check(rc == 0, f"one process trains with class weights (rc {rc}) {err[-300:]}")
+    out = os.path.join(tmp, "weighted-2")
+    rc, _, err = run(2, args + ["--out", out])
+    check(rc == 0, f"2 processes train with class weights (rc {rc}) {err[-300:]}")
+    if rc == 0:
+        same_as("class weights on 2 processes", ref, out)
+        d, name = worst_difference(os.path.join(ref, "best.safetensors"),
+                                   os.path.join(out, "best.safetensors"))
+        check(d <= TOL, f"class weights on 2 processes: the weight average within {d:.2g} "
+                        f"(worst: {name})")
 
 
 def wait_for(proc, text, deadline):
@@ -313,6 +342,7 @@ def main():
         write_synthetic(data, 48, 8)
         same_steps(tmp)
         resume(tmp, data)
+        weighted(tmp)
         sigterm(tmp, data)
         failure(tmp, data)
     if FAILURES:

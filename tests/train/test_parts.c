@@ -68,6 +68,88 @@ static void test_softmax_xent_fd(void **state)
     }
 }
 
+/* The class-weighted loss by its formula, against central differences, and
+ * unweighted when every weight is 1. */
+static void test_softmax_xent_weighted(void **state)
+{
+    (void)state;
+    float z[12] = {0.3f, -1.2f, 2.0f, 0.5f, 1.1f, 0.0f, -0.7f, 0.2f, 0.4f, 0.4f, -0.3f, 1.5f};
+    float g[12], tmp[12], w[4] = {0.5f, 2.0f, 1.0f, 1.5f}, ones[4] = {1, 1, 1, 1};
+    int y[3] = {1, 3, 0};
+    const double s = 0.1;
+    /* by hand: sample i loses (1-s) w_y (-log p_y) + s/4 sum_c w_c (-log p_c) */
+    double want = 0, wsum = 0;
+    for (int i = 0; i < 3; i++) {
+        const float *r = z + 4 * i;
+        double lse = log(exp(r[0]) + exp(r[1]) + exp(r[2]) + exp(r[3]));
+        want += (1 - s) * w[y[i]] * (lse - r[y[i]]);
+        for (int c = 0; c < 4; c++)
+            want += s / 4 * w[c] * (lse - r[c]);
+        wsum += w[y[i]];
+    }
+    tr_loss_out o = tr_softmax_xent_weighted(z, y, 3, 4, s, w, wsum, g, NULL);
+    NEAR(o.loss_sum, want, 1e-9);
+    NEAR(o.weight_sum, 0.5 * 0 + 2.0 + 1.5 + 0.5, 1e-12);
+    /* PyTorch 1.13: F.cross_entropy(z, y, weight=w, label_smoothing=0.1) and
+     * its gradient, in float64 from these float32 logits (the mean over
+     * sum(w[y]) = 4) */
+    static const double torch_grad[12] = {
+        0.05765055121898161,  -0.4489391423316897,  0.3264321661100468,    0.06485642500266127,
+        0.19047101566042746,  0.05194251399608758,  0.025751205771313408,  -0.2681647354278285,
+        -0.0894922061078053,  0.013632793892194708, 0.006727161161824076,  0.06913225105378652};
+    NEAR(o.loss_sum / o.weight_sum, 2.490981704010919, 1e-9);
+    for (int i = 0; i < 12; i++)
+        NEAR(g[i], torch_grad[i], 1e-7);
+    for (int i = 0; i < 12; i++) {
+        memcpy(tmp, z, sizeof z);
+        tmp[i] += 1e-3f;
+        double lp = tr_softmax_xent_weighted(tmp, y, 3, 4, s, w, wsum, NULL, NULL).loss_sum / wsum;
+        tmp[i] -= 2e-3f;
+        double lm = tr_softmax_xent_weighted(tmp, y, 3, 4, s, w, wsum, NULL, NULL).loss_sum / wsum;
+        NEAR(g[i], (lp - lm) / 2e-3, 2e-4);
+    }
+    /* all weights 1, no smoothing: the unweighted loss and gradient, bit for bit */
+    float g1[12];
+    tr_loss_out a = tr_softmax_xent_weighted(z, y, 3, 4, 0.0, ones, 3.0, g1, NULL);
+    tr_loss_out b = tr_softmax_xent(z, y, 3, 4, 0.0, g, NULL);
+    assert_true(a.loss_sum == b.loss_sum);
+    assert_memory_equal(g1, g, sizeof g);
+}
+
+/* The weight average: its decay warm-up and updates by hand, and the swap. */
+static void test_ema(void **state)
+{
+    (void)state;
+    NEAR(tr_ema_decay_at(0.999, 1), 2.0 / 11, 1e-15);
+    NEAR(tr_ema_decay_at(0.999, 90), 91.0 / 100, 1e-15);
+    NEAR(tr_ema_decay_at(0.999, 100000), 0.999, 0);
+    NEAR(tr_ema_decay_at(0.5, 20), 0.5, 0);
+    cc_arch a;
+    cc_err e;
+    tr_params p;
+    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
+    assert_int_equal(tr_params_create(&a, 1, 2, &p, &e), COVIDCAM_OK);
+    p.avg = calloc(p.total, sizeof *p.avg);
+    assert_non_null(p.avg);
+    tr_param *cw = tr_params_find(&p, "conv1.weight"), *rv = tr_params_find(&p, "bn1.running_var");
+    p.avg[cw->off] = 1.0f;
+    p.w[cw->off] = 3.0f;
+    p.avg[rv->off] = 2.0f;
+    p.w[rv->off] = 0.0f;
+    tr_ema_update(&p, 0.75); /* 0.75 * 1 + 0.25 * 3 = 1.5; running stats too: 1.5 */
+    NEAR(p.avg[cw->off], 1.5, 1e-7);
+    NEAR(p.avg[rv->off], 1.5, 1e-7);
+    p.w[cw->off] = -1.0f;
+    tr_ema_update(&p, 0.5); /* 0.5 * 1.5 - 0.5 = 0.25 */
+    NEAR(p.avg[cw->off], 0.25, 1e-7);
+    tr_ema_swap(&p);
+    NEAR(p.w[cw->off], 0.25, 0);
+    NEAR(p.avg[cw->off], -1.0, 0);
+    tr_ema_swap(&p);
+    NEAR(p.w[cw->off], -1.0, 0);
+    tr_params_free(&p); /* frees avg too */
+}
+
 static void test_lr_schedule(void **state)
 {
     (void)state;
@@ -241,6 +323,18 @@ static void test_options(void **state)
     assert_string_equal(o.select, "loss");
     assert_int_equal(parse(&o, "--train a --val b --out c --select accuracy", &e), COVIDCAM_OK);
     assert_string_equal(o.select, "accuracy");
+    /* --class-weights none by default, balanced on request; --ema off by default */
+    assert_string_equal(o.class_weights, "none");
+    NEAR(o.ema, 0, 0);
+    assert_int_equal(parse(&o, "--train a --val b --out c --class-weights balanced --ema 0.999", &e),
+                     COVIDCAM_OK);
+    assert_string_equal(o.class_weights, "balanced");
+    NEAR(o.ema, 0.999, 0);
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --class-weights inverse", &e),
+                         COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--class-weights must be none or balanced, not 'inverse'"));
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --ema 1", &e), COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--ema"));
     assert_int_equal(parse(&o, "--benchmark --arch resnet50", &e), COVIDCAM_OK);
     assert_int_equal(o.mode, TR_MODE_BENCH);
     /* errors name the flag */
@@ -350,11 +444,13 @@ static void test_history_csv(void **state)
     cc_err e;
     float i1[TH_IT_COLS] = {1, 1, 0, 1.5f, 0.25f}, i2[TH_IT_COLS] = {2, 1, 0.01f, 1.0f, 0.5f};
     float i3[TH_IT_COLS] = {3, 2, 0.02f, 0.5f, 0.75f};
-    float ep[TH_EP_COLS] = {1, 0.01f, 1.25f, 0.375f, 0.9f, 0.6f, 12.5f, 8};
+    float ep[TH_EP_COLS] = {1, 0.01f, 1.25f, 0.375f, 0.9f, 0.6f, 12.5f, 8, NAN, NAN};
+    float ep2[TH_EP_COLS] = {2, 0.02f, 0.5f, 0.75f, 0.8f, 0.7f, 10, 8, 0.75f, 0.8f};
     assert_int_equal(tr_history_add_iter(&h, i1), 0);
     assert_int_equal(tr_history_add_iter(&h, i2), 0);
     assert_int_equal(tr_history_add_epoch(&h, ep), 0);
     assert_int_equal(tr_history_add_iter(&h, i3), 0);
+    assert_int_equal(tr_history_add_epoch(&h, ep2), 0);
     char path[] = "/tmp/cc_train_csv_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -368,11 +464,12 @@ static void test_history_csv(void **state)
     remove(path);
     assert_true(n > 0);
     const char *want = "kind,epoch,iteration,lr,loss,accuracy,val_loss,val_accuracy,seconds,"
-                       "images_per_s\n"
-                       "iter,1,1,0,1.5,0.25,,,,\n"
-                       "iter,1,2,0.0099999998,1,0.5,,,,\n"
-                       "epoch,1,2,0.0099999998,1.25,0.375,0.9,0.6,12.5,8.00\n"
-                       "iter,2,3,0.02,0.5,0.75,,,,\n";
+                       "images_per_s,avg_val_loss,avg_val_accuracy\n"
+                       "iter,1,1,0,1.5,0.25,,,,,,\n"
+                       "iter,1,2,0.0099999998,1,0.5,,,,,,\n"
+                       "epoch,1,2,0.0099999998,1.25,0.375,0.9,0.6,12.5,8.00,,\n"
+                       "iter,2,3,0.02,0.5,0.75,,,,,,\n"
+                       "epoch,2,3,0.02,0.5,0.75,0.8,0.7,10.0,8.00,0.75,0.8\n";
     assert_string_equal(buf, want);
     tr_history_free(&h);
 }
@@ -381,6 +478,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_xent),    cmocka_unit_test(test_softmax_xent_fd),
+        cmocka_unit_test(test_softmax_xent_weighted), cmocka_unit_test(test_ema),
         cmocka_unit_test(test_lr_schedule),     cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_metrics),         cmocka_unit_test(test_safetensors_writer),
         cmocka_unit_test(test_options),         cmocka_unit_test(test_options_resume_config),
