@@ -210,23 +210,14 @@ json_t *cli_json_image_info(const covidcam_image_info *info)
     return o;
 }
 
-/* Why each assessment warning matters, by bit (include/covidcam.h). */
-static const char *const warning_why[] = {
-    "the image is almost uniform: there is no radiograph to read",
-    "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
-    "the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
-    "the image is far from square and the resize to the model input distorts it",
-    "the image is smaller than the model input and is enlarged: a thumbnail, not a film",
-    "no finer detail than an image enlarged 4x or more: a thumbnail or a crop blown up, not a film"};
-
 int cli_warnings(const covidcam_image_info *info, const covidcam_assessment *a,
                  char warnings[][128], int max)
 {
     int n = cli_image_warnings(info, warnings, max);
-    for (unsigned i = 0; i < sizeof warning_why / sizeof *warning_why && n < max; i++)
-        if (a->warnings & (1u << i))
+    for (unsigned i = 0; i < 32 && n < max; i++)
+        if ((a->warnings & (1u << i)) && covidcam_warning_name(1u << i))
             snprintf(warnings[n++], 128, "%s: %s", covidcam_warning_name(1u << i),
-                     warning_why[i]);
+                     covidcam_warning_description(1u << i));
     if (a->ood && n < max)
         snprintf(warnings[n++], 128,
                  "out_of_distribution: score %.1f is above the model's threshold %.1f",

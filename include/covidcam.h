@@ -796,6 +796,13 @@ typedef enum covidcam_warning {
  * bits or an unknown bit. Names never change once published. */
 COVIDCAM_API const char *covidcam_warning_name(unsigned warning);
 
+/* Why one warning bit matters, as one English sentence without a final
+ * period, for people reading a report (e.g. "the image is smaller than the
+ * model input and is enlarged: a thumbnail, not a film"): a static string,
+ * NULL where covidcam_warning_name is NULL. Any thread. The wording may be
+ * improved between versions; match on the name, not on this text (since 0.5). */
+COVIDCAM_API const char *covidcam_warning_description(unsigned warning);
+
 /* The assessment of one classification. The struct may grow at its end in
  * later versions: set struct_size (covidcam_assessment_init); the library
  * writes only the fields that fit in struct_size bytes. */

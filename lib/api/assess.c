@@ -12,12 +12,38 @@ static const char *const warning_names[] = {"nearly_constant", "low_dynamic_rang
                                             "likely_inverted", "extreme_aspect",
                                             "low_resolution", "low_detail"};
 
-const char *covidcam_warning_name(unsigned w)
+/* Why each warning matters, by bit: the one text every front end prints. */
+static const char *const warning_descriptions[] = {
+    "the image is almost uniform: there is no radiograph to read",
+    "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
+    "the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
+    "the image is far from square and the resize to the model input distorts it",
+    "the image is smaller than the model input and is enlarged: a thumbnail, not a film",
+    "no finer detail than an image enlarged 4x or more: a thumbnail or a crop blown up, not a film"};
+
+_Static_assert(sizeof warning_names / sizeof *warning_names ==
+                   sizeof warning_descriptions / sizeof *warning_descriptions,
+               "every warning has a name and a description");
+
+/* The bit's index in the tables, or -1 for 0, several bits or an unknown bit. */
+static int warning_index(unsigned w)
 {
     for (unsigned i = 0; i < sizeof warning_names / sizeof *warning_names; i++)
         if (w == 1u << i)
-            return warning_names[i];
-    return NULL;
+            return (int)i;
+    return -1;
+}
+
+const char *covidcam_warning_name(unsigned w)
+{
+    int i = warning_index(w);
+    return i < 0 ? NULL : warning_names[i];
+}
+
+const char *covidcam_warning_description(unsigned w)
+{
+    int i = warning_index(w);
+    return i < 0 ? NULL : warning_descriptions[i];
 }
 
 /* The pooled features sit in the average pool's output. For one image its

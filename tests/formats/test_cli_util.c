@@ -51,6 +51,40 @@ static void test_warnings(void **state)
     assert_int_equal(cli_image_warnings(&png, w, 2), 0);
 }
 
+/* The assessment's lines: "name: why" from the library's two tables, in bit
+ * order, then the OOD verdict; bits the library does not name are skipped. */
+static void test_assessment_lines(void **state)
+{
+    (void)state;
+    covidcam_image_info png;
+    covidcam_image_info_init(&png);
+    png.format = COVIDCAM_FORMAT_PNG;
+    covidcam_assessment a;
+    covidcam_assessment_init(&a);
+    a.warnings = COVIDCAM_WARN_LOW_DETAIL | COVIDCAM_WARN_LOW_RESOLUTION | (1u << 30);
+    a.ood = 1;
+    a.ood_score = 1000.25;
+    a.ood_threshold = 885.6;
+    char w[8][128];
+    assert_int_equal(cli_warnings(&png, &a, w, 8), 3);
+    assert_string_equal(w[0], "low_resolution: the image is smaller than the model input and is "
+                              "enlarged: a thumbnail, not a film");
+    assert_string_equal(w[1], "low_detail: no finer detail than an image enlarged 4x or more: a "
+                              "thumbnail or a crop blown up, not a film");
+    assert_string_equal(w[2], "out_of_distribution: score 1000.2 is above the model's threshold "
+                              "885.6");
+    /* every named bit has a description; nothing else has either */
+    for (unsigned i = 0; i < 32; i++) {
+        const char *name = covidcam_warning_name(1u << i), *why = covidcam_warning_description(1u << i);
+        assert_true((name == NULL) == (why == NULL));
+        assert_true(name ? i < 6 : i >= 6);
+        if (why)
+            assert_true(strlen(why) > 20 && why[strlen(why) - 1] != '.');
+    }
+    assert_null(covidcam_warning_description(0));
+    assert_null(covidcam_warning_description(3));
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -88,7 +122,9 @@ static void test_stem(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_warnings), cmocka_unit_test(test_json),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_warnings),
+                                       cmocka_unit_test(test_assessment_lines),
+                                       cmocka_unit_test(test_json),
                                        cmocka_unit_test(test_stem)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,17 +197,6 @@ const (
 	WarnLowDetail       = uint(C.COVIDCAM_WARN_LOW_DETAIL)
 )
 
-// warningWhy is why each warning matters, in bit order: the sentences of
-// examples/cli_util.c, so that covidcam-go prints what covidcam-classify does.
-var warningWhy = []string{
-	"the image is almost uniform: there is no radiograph to read",
-	"the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
-	"the mediastinum is darker than the lungs: inverted polarity, or not a frontal chest film",
-	"the image is far from square and the resize to the model input distorts it",
-	"the image is smaller than the model input and is enlarged: a thumbnail, not a film",
-	"no finer detail than an image enlarged 4x or more: a thumbnail or a crop blown up, not a film",
-}
-
 // Assessment is covidcam_assessment: whether a classification can be trusted.
 // Warnings holds the names of the warning bits ("likely_inverted", ...);
 // OOD is true when the model carries OOD statistics (OODAvailable) and the
@@ -225,21 +214,23 @@ func goAssessment(ca *C.covidcam_assessment) Assessment {
 	a := Assessment{Bits: uint(ca.warnings), OODAvailable: ca.ood_available != 0,
 		OOD: ca.ood != 0, OODScore: float64(ca.ood_score),
 		OODThreshold: float64(ca.ood_threshold), Warnings: []string{}}
-	for i := range warningWhy {
-		if a.Bits&(1<<uint(i)) != 0 {
-			a.Warnings = append(a.Warnings, C.GoString(C.covidcam_warning_name(C.uint(1<<uint(i)))))
+	for i := uint(0); i < 32; i++ {
+		if name := C.covidcam_warning_name(C.uint(1 << i)); a.Bits&(1<<i) != 0 && name != nil {
+			a.Warnings = append(a.Warnings, C.GoString(name))
 		}
 	}
 	return a
 }
 
 // Sentences gives the warnings as the command-line programs print them
-// ("name: why"), plus "out_of_distribution: ..." when the image is flagged.
+// ("name: why", the library's covidcam_warning_description), plus
+// "out_of_distribution: ..." when the image is flagged.
 func (a Assessment) Sentences() []string {
 	out := []string{}
-	for i, why := range warningWhy {
-		if a.Bits&(1<<uint(i)) != 0 {
-			out = append(out, C.GoString(C.covidcam_warning_name(C.uint(1<<uint(i))))+": "+why)
+	for i := uint(0); i < 32; i++ {
+		bit := C.uint(1 << i)
+		if name := C.covidcam_warning_name(bit); a.Bits&(1<<i) != 0 && name != nil {
+			out = append(out, C.GoString(name)+": "+C.GoString(C.covidcam_warning_description(bit)))
 		}
 	}
 	if a.OOD {

@@ -154,6 +154,7 @@ _SIGNATURES = {
     "covidcam_heatmap_image_info": (status_t, [heatmap_p, _P(ImageInfoStruct)]),
     # trust (0.3)
     "covidcam_warning_name": (_str, [ctypes.c_uint]),
+    "covidcam_warning_description": (_str, [ctypes.c_uint]),
     "covidcam_session_assessment": (status_t, [session_p, _P(AssessmentStruct)]),
     "covidcam_heatmap_assessment": (status_t, [heatmap_p, _P(AssessmentStruct)]),
     "covidcam_model_has_ood": (_int, [model_p]),

@@ -6,24 +6,10 @@ import ctypes
 
 from . import _lib
 
-# The warning bits of include/covidcam.h, in bit order.
-WARNING_BITS = 6
-
-# Why each warning matters: the sentences of examples/cli_util.c, so that
-# `python3 -m covidcam classify` prints what covidcam-classify prints (the CLI
-# tests compare the two).
-_WHY = {
-    "nearly_constant": "the image is almost uniform: there is no radiograph to read",
-    "low_dynamic_range": "the gray values span a narrow band (e.g. 12-bit data in a 16-bit PNG)",
-    "likely_inverted": "the mediastinum is darker than the lungs: inverted polarity, or not a "
-                       "frontal chest film",
-    "extreme_aspect": "the image is far from square and the resize to the model input "
-                      "distorts it",
-    "low_resolution": "the image is smaller than the model input and is enlarged: a thumbnail, "
-                      "not a film",
-    "low_detail": "no finer detail than an image enlarged 4x or more: a thumbnail or a crop "
-                  "blown up, not a film",
-}
+# covidcam_assessment.warnings is an unsigned bit set; the library names the
+# bits it knows (covidcam_warning_name) and says why each matters
+# (covidcam_warning_description), so every front end prints the same text.
+_BITS = 32
 
 
 class Assessment:
@@ -33,8 +19,10 @@ class Assessment:
     ood_score and ood_threshold (0.0 when not available)."""
 
     def __init__(self, c, lib):
-        self.warnings = [lib.warning_name(1 << i).decode("ascii")
-                         for i in range(WARNING_BITS) if c.warnings & (1 << i)]
+        self._bits = [1 << i for i in range(_BITS)
+                      if c.warnings & (1 << i) and lib.warning_name(1 << i)]
+        self.warnings = [lib.warning_name(b).decode("ascii") for b in self._bits]
+        self._why = [lib.warning_description(b).decode("utf-8") for b in self._bits]
         self.ood_available = bool(c.ood_available)
         self.ood = bool(c.ood)
         self.ood_score = c.ood_score
@@ -43,7 +31,7 @@ class Assessment:
     def sentences(self):
         """The warnings as the command-line programs print them ("name: why"),
         plus "out_of_distribution: ..." when flagged."""
-        out = ["%s: %s" % (w, _WHY[w]) for w in self.warnings]
+        out = ["%s: %s" % (w, why) for w, why in zip(self.warnings, self._why)]
         if self.ood:
             out.append("out_of_distribution: score %.1f is above the model's threshold %.1f"
                        % (self.ood_score, self.ood_threshold))
