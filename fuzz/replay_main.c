@@ -10,6 +10,9 @@
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
+/* The input being run, for a message that stops the replay (alloc_ceiling.cpp). */
+const char *replay_current_input = "";
+
 static int run_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -41,7 +44,9 @@ static int run_file(const char *path)
     free(buf);
     if (!exact)
         return -1;
+    replay_current_input = path;
     LLVMFuzzerTestOneInput(exact, len);
+    replay_current_input = "";
     free(exact);
     return 0;
 }
