@@ -1,8 +1,8 @@
 #include "tr_io.h"
 
 #include <jansson.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,26 +125,35 @@ covidcam_status tr_save_model(const char *path, const tr_params *p, const tr_mod
     return st;
 }
 
+/* "<prefix><name>" for the tensors of p (the trainable ones only, or all)
+ * with their values in `base` at each tensor's offset; names[*k...] hold
+ * the names until the file is written. */
+static covidcam_status add_buffers(cc_stw *w, const tr_params *p, const char *prefix,
+                                   const float *base, int trainable_only, char (*names)[128],
+                                   int *k, cc_err *e)
+{
+    for (int i = 0; i < p->n; i++) {
+        const tr_param *t = &p->p[i];
+        if (trainable_only && !tr_kind_trainable(t->kind))
+            continue;
+        snprintf(names[*k], 128, "%s%s", prefix, t->spec.name);
+        covidcam_status st = cc_stw_add_f32(w, names[(*k)++], t->spec.ndim, t->spec.shape,
+                                            base + t->off, e);
+        if (st)
+            return st;
+    }
+    return COVIDCAM_OK;
+}
+
 static covidcam_status add_extras(cc_stw *w, const tr_params *p, const tr_history *h,
                                   const tr_confusion *best, float *conf, char (*names)[128],
                                   cc_err *e)
 {
     covidcam_status st;
     int k = 0;
-    for (int i = 0; i < p->n; i++) {
-        const tr_param *t = &p->p[i];
-        if (!tr_kind_trainable(t->kind))
-            continue;
-        snprintf(names[k], 128, "momentum.%s", t->spec.name);
-        if ((st = cc_stw_add_f32(w, names[k++], t->spec.ndim, t->spec.shape, p->m + t->off, e)))
-            return st;
-    }
-    for (int i = 0; p->avg && i < p->n; i++) {
-        const tr_param *t = &p->p[i];
-        snprintf(names[k], 128, "average.%s", t->spec.name);
-        if ((st = cc_stw_add_f32(w, names[k++], t->spec.ndim, t->spec.shape, p->avg + t->off, e)))
-            return st;
-    }
+    if ((st = add_buffers(w, p, "momentum.", p->m, 1, names, &k, e)) ||
+        (p->avg && (st = add_buffers(w, p, "average.", p->avg, 0, names, &k, e))))
+        return st;
     int64_t ish[2] = {h->nit, TH_IT_COLS}, esh[2] = {h->nep, TH_EP_COLS};
     if (h->nit && (st = cc_stw_add_f32(w, "history.iterations", 2, ish, h->it, e)))
         return st;
@@ -246,20 +255,26 @@ static covidcam_status copy_tensor(const cc_safetensors *st, const char *name,
     return COVIDCAM_OK;
 }
 
+/* The file's "<prefix><name>" for tensor t into dst. */
+static covidcam_status copy_prefixed(const cc_safetensors *st, const char *prefix,
+                                     const tr_param *t, float *dst, cc_err *e)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s%s", prefix, t->spec.name);
+    return copy_tensor(st, name, t, dst, e);
+}
+
 covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_model_info *mi,
                                int with_momentum, tr_params *p, cc_err *e)
 {
     covidcam_status st = tr_params_create(a, mi->in_channels, mi->classes.n, p, e);
     if (st)
         return st;
-    char name[128];
     for (int i = 0; i < p->n && !st; i++) {
         const tr_param *t = &p->p[i];
         st = copy_tensor(&f->st, t->spec.name, t, p->w + t->off, e);
-        if (st || !with_momentum || !tr_kind_trainable(t->kind))
-            continue;
-        snprintf(name, sizeof name, "momentum.%s", t->spec.name);
-        st = copy_tensor(&f->st, name, t, p->m + t->off, e);
+        if (!st && with_momentum && tr_kind_trainable(t->kind))
+            st = copy_prefixed(&f->st, "momentum.", t, p->m + t->off, e);
     }
     if (st)
         tr_params_free(p);
@@ -269,12 +284,8 @@ covidcam_status tr_file_params(const tr_file *f, const cc_arch *a, const tr_mode
 covidcam_status tr_file_average(const tr_file *f, tr_params *p, cc_err *e)
 {
     covidcam_status st = COVIDCAM_OK;
-    char name[128];
-    for (int i = 0; i < p->n && !st; i++) {
-        const tr_param *t = &p->p[i];
-        snprintf(name, sizeof name, "average.%s", t->spec.name);
-        st = copy_tensor(&f->st, name, t, p->avg + t->off, e);
-    }
+    for (int i = 0; i < p->n && !st; i++)
+        st = copy_prefixed(&f->st, "average.", &p->p[i], p->avg + p->p[i].off, e);
     return st;
 }
 

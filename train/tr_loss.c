@@ -32,6 +32,9 @@ tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int
                                      int *pred)
 {
     tr_loss_out out = {0, 0, 0, 0};
+    double wk = 0; /* sum of the class weights */
+    for (int c = 0; w && c < k; c++)
+        wk += w[c];
     for (int i = 0; i < n; i++)
         out.valid += labels[i] >= 0;
     for (int i = 0; i < n; i++) {
@@ -54,12 +57,7 @@ tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int
         double lse = zmax + log(sum);
         /* a_c, the weight of -log p_c in this sample's loss (q_c unweighted,
          * summing to 1); the gradient of sum_c a_c * -log p_c is p * sum(a) - a. */
-        double asum = 1.0;
-        if (w) {
-            asum = 0;
-            for (int c = 0; c < k; c++)
-                asum += coef(w, c, y, smoothing, k);
-        }
+        double asum = w ? smoothing / k * wk + (1.0 - smoothing) * w[y] : 1.0;
         double loss = 0;
         for (int c = 0; c < k; c++) {
             double a = coef(w, c, y, smoothing, k);

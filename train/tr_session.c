@@ -240,6 +240,16 @@ static covidcam_status init_from(tr_session *s, cc_err *e)
     return st;
 }
 
+/* The --ema average, starting at the current weights (a resumed run then
+ * overwrites it with the checkpoint's). */
+static covidcam_status alloc_average(tr_session *s, cc_err *e)
+{
+    if (!(s->p.avg = malloc(s->p.total * sizeof *s->p.avg)))
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
+    memcpy(s->p.avg, s->p.w, s->p.total * sizeof *s->p.avg);
+    return COVIDCAM_OK;
+}
+
 /* --class-weights balanced: N / (K * n_c) over the training split (sklearn's
  * "balanced"), the mean weight of a training image then being 1. A class
  * without training images keeps weight 1 (it cannot appear in a batch). */
@@ -277,11 +287,8 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         if (o->init_from && (st = init_from(s, e)))
             return st;
-        if (o->ema > 0) { /* the average starts at the initial weights */
-            if (!(s->p.avg = malloc(s->p.total * sizeof *s->p.avg)))
-                return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
-            memcpy(s->p.avg, s->p.w, s->p.total * sizeof *s->p.avg);
-        }
+        if (o->ema > 0 && (st = alloc_average(s, e)))
+            return st;
     }
     if ((st = class_weights(s, e)))
         return st;
@@ -332,14 +339,8 @@ static covidcam_status load_checkpoint(tr_session *s, cc_err *e)
         (st = tr_file_params(&f, &s->arch, &s->mi, 1, &s->p, e)) ||
         (st = restore_position(s, &f, e)))
         goto fail;
-    if (s->o->ema > 0) {
-        if (!(s->p.avg = malloc(s->p.total * sizeof *s->p.avg))) {
-            st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
-            goto fail;
-        }
-        if ((st = tr_file_average(&f, &s->p, e)))
-            goto fail;
-    }
+    if (s->o->ema > 0 && ((st = alloc_average(s, e)) || (st = tr_file_average(&f, &s->p, e))))
+        goto fail;
     if (tr_confusion_init(&s->best_conf, s->mi.classes.n) == 0)
         tr_file_confusion(&f, &s->best_conf);
 fail:
