@@ -170,7 +170,7 @@ static covidcam_status bn(builder *b, cc_tt *x, const char *prefix, int relu, cc
     for (int i = 0; i < 4; i++)
         snprintf(n[i], sizeof n[i], "%s.%s", prefix, suffix[i]);
     cc_tbn_params p = {W(b, n[0]), W(b, n[1]), W(b, n[2]), W(b, n[3]),
-                       G(b, n[0]), G(b, n[1]), b->eps, 0.1f};
+                       G(b, n[0]), G(b, n[1]), b->eps, TR_BN_MOMENTUM};
     if (!p.scale || !p.shift || !p.running_mean || !p.running_var)
         return cc_fail(b->e, COVIDCAM_ERR_INVALID_ARGUMENT, "no batch norm %s", prefix);
     return cc_tnet_bn(b->net->tn, x, relu, &p, y, b->e);

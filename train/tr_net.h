@@ -34,7 +34,7 @@ typedef struct tr_params {
     float *w; /* values, running statistics included */
     float *g; /* gradients (zero for running statistics) */
     float *m; /* SGD momentum buffers */
-    float *avg; /* the weight average of --ema (every tensor); NULL without it */
+    float *avg; /* the weight average of --ema or --average-from (every tensor); NULL without one */
 } tr_params;
 
 covidcam_status tr_params_create(const cc_arch *a, int in_channels, int classes, tr_params *out,
@@ -51,6 +51,9 @@ tr_param *tr_params_find(tr_params *p, const char *name);
 
 /* 1 for tensors the optimizer updates (not running statistics). */
 int tr_kind_trainable(tr_kind k);
+
+/* Batch norm's running-statistics momentum (PyTorch's default): r = (1 - m) r + m s. */
+#define TR_BN_MOMENTUM 0.1f
 
 typedef struct tr_net {
     cc_tnet *tn;

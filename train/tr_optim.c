@@ -1,6 +1,7 @@
 #include "tr_optim.h"
 
 #include <math.h>
+#include <string.h>
 
 static int decays(tr_kind k, int decay_all)
 {
@@ -62,5 +63,60 @@ void tr_ema_swap(tr_params *p)
         float t = a[k];
         a[k] = w[k];
         w[k] = t;
+    }
+}
+
+void tr_swa_fold(tr_params *p, int count)
+{
+    const double f = 1.0 / (count + 1.0);
+    float *w = p->w;
+    const float *a = p->avg;
+    long n = (long)p->total;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (long k = 0; k < n; k++)
+        w[k] = (float)(a[k] + ((double)w[k] - a[k]) * f);
+}
+
+static int is_bn_stat(tr_kind k)
+{
+    return k == TR_BN_MEAN || k == TR_BN_VAR;
+}
+
+size_t tr_bn_stat_floats(const tr_params *p)
+{
+    size_t n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (is_bn_stat(p->p[i].kind))
+            n += p->p[i].numel;
+    return n;
+}
+
+void tr_bn_restat_begin(tr_params *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (is_bn_stat(p->p[i].kind))
+            memset(p->w + p->p[i].off, 0, p->p[i].numel * sizeof *p->w);
+}
+
+void tr_bn_restat_add(const tr_params *p, float *acc, long k, float momentum)
+{
+    size_t j = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (!is_bn_stat(p->p[i].kind))
+            continue;
+        const float *r = p->w + p->p[i].off;
+        for (size_t c = 0; c < p->p[i].numel; c++, j++)
+            acc[j] += (float)(((double)r[c] / momentum - acc[j]) / (double)k);
+    }
+}
+
+void tr_bn_restat_end(tr_params *p, const float *acc)
+{
+    size_t j = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (!is_bn_stat(p->p[i].kind))
+            continue;
+        memcpy(p->w + p->p[i].off, acc + j, p->p[i].numel * sizeof *acc);
+        j += p->p[i].numel;
     }
 }

@@ -1,5 +1,6 @@
 /* SGD with momentum and weight decay (torch.optim.SGD semantics), the
- * warm-up + cosine learning-rate schedule, and the weight average (--ema). */
+ * warm-up + cosine learning-rate schedule, and the weight averages (--ema and
+ * --average-from's uniform average with its batch-norm re-estimation). */
 #ifndef TR_OPTIM_H
 #define TR_OPTIM_H
 
@@ -34,5 +35,24 @@ void tr_ema_update(tr_params *p, double d);
  * save the average, then swap back. The caller tells the graph
  * (cc_tnet_params_changed). */
 void tr_ema_swap(tr_params *p);
+
+/* Stochastic weight averaging's fold, in place: w = avg + (w - avg) / (count + 1)
+ * for every tensor, so that w becomes the uniform average of the `count`
+ * weights already in avg and the current ones (count 0: w unchanged). The
+ * running statistics are folded too; tr_bn_restat_* then replaces them. */
+void tr_swa_fold(tr_params *p, int count);
+
+/* Re-estimating batch-norm statistics for given weights, as
+ * torch.optim.swa_utils.update_bn does (a cumulative average of the batch
+ * statistics over a pass of the training split): before each training-mode
+ * forward, tr_bn_restat_begin zeroes the running statistics, so the forward
+ * leaves momentum * (batch statistic) in them; tr_bn_restat_add folds that
+ * into acc (tr_bn_stat_floats(p) floats, zeroed first) as the k-th (1-based)
+ * batch of equal weight; tr_bn_restat_end writes acc back as the running
+ * statistics. */
+size_t tr_bn_stat_floats(const tr_params *p);
+void tr_bn_restat_begin(tr_params *p);
+void tr_bn_restat_add(const tr_params *p, float *acc, long k, float momentum);
+void tr_bn_restat_end(tr_params *p, const float *acc);
 
 #endif

@@ -59,6 +59,8 @@ static const opt_def k_opts[] = {
     {"label-smoothing", OT_DBL, O(label_smoothing), 0, 0.999, "X", "label smoothing of the cross-entropy", 1},
     {"class-weights", OT_STR, O(class_weights), 0, 0, "HOW", "none|balanced: balanced weights each class's cross-entropy by N / (K * n_class) over the training split, so every class weighs the same in the loss (docs/training.md)", 1},
     {"ema", OT_DBL, O(ema), 0, 0.99999, "DECAY", "keep an exponential moving average of the weights and running statistics (decay per iteration; 0 = off); it is validated beside the raw weights every epoch and becomes best.safetensors", 1},
+    {"average-from", OT_INT, O(average_from), 0, 100000, "E", "stochastic weight averaging: best.safetensors is the uniform average of the weights at the end of epochs E to the last, its batch-norm statistics re-estimated on the training split; validated beside the raw weights, never selected on validation (0 = off; docs/training.md)", 1},
+    {"average-lr", OT_DBL, O(average_lr), 0, 10, "X", "constant learning rate of the averaged epochs (0 = keep the warm-up cosine schedule)", 1},
     {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
     {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32; a resumed run keeps the checkpoint's unless given)", 2},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
@@ -307,6 +309,15 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     if (strcmp(o->class_weights, "none") && strcmp(o->class_weights, "balanced"))
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--class-weights must be none or balanced, not '%s'", o->class_weights);
+    if (o->average_from > 0 && o->ema > 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--average-from and --ema both keep a weight average; choose one");
+    if (o->average_lr > 0 && o->average_from == 0)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--average-lr needs --average-from");
+    if (!o->resume && o->average_from > o->epochs)
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--average-from %d is after the last epoch (--epochs %d)", o->average_from,
+                       o->epochs);
     /* A warm-up as long as the run would leave no decay: clamped, with a note
      * (a resumed run keeps its checkpoint's warm-up and checks it there). */
     if (!o->resume && o->warmup_epochs >= o->epochs && o->warmup_epochs > 0) {

@@ -240,7 +240,7 @@ static covidcam_status init_from(tr_session *s, cc_err *e)
     return st;
 }
 
-/* The --ema average, starting at the current weights (a resumed run then
+/* The --ema or --average-from average, starting at the current weights (a resumed run then
  * overwrites it with the checkpoint's). */
 static covidcam_status alloc_average(tr_session *s, cc_err *e)
 {
@@ -287,7 +287,7 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
             return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
         if (o->init_from && (st = init_from(s, e)))
             return st;
-        if (o->ema > 0 && (st = alloc_average(s, e)))
+        if ((o->ema > 0 || o->average_from > 0) && (st = alloc_average(s, e)))
             return st;
     }
     if ((st = class_weights(s, e)))
@@ -339,7 +339,8 @@ static covidcam_status load_checkpoint(tr_session *s, cc_err *e)
         (st = tr_file_params(&f, &s->arch, &s->mi, 1, &s->p, e)) ||
         (st = restore_position(s, &f, e)))
         goto fail;
-    if (s->o->ema > 0 && ((st = alloc_average(s, e)) || (st = tr_file_average(&f, &s->p, e))))
+    if ((s->o->ema > 0 || s->o->average_from > 0) &&
+        ((st = alloc_average(s, e)) || (st = tr_file_average(&f, &s->p, e))))
         goto fail;
     if (tr_confusion_init(&s->best_conf, s->mi.classes.n) == 0)
         tr_file_confusion(&f, &s->best_conf);
@@ -553,9 +554,15 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     for (int i = 0; i < s->p.n; i++)
         if (tr_kind_trainable(s->p.p[i].kind))
             params += s->p.p[i].numel;
-    char ema[32] = "";
+    char avg[96] = "no weight average";
     if (o->ema > 0)
-        snprintf(ema, sizeof ema, "%g", o->ema);
+        snprintf(avg, sizeof avg, "weight average decay %g", o->ema);
+    else if (o->average_from > 0 && o->average_lr > 0)
+        snprintf(avg, sizeof avg, "uniform weight average of epochs %d-%d at lr %g",
+                 o->average_from, o->epochs, o->average_lr);
+    else if (o->average_from > 0)
+        snprintf(avg, sizeof avg, "uniform weight average of epochs %d-%d", o->average_from,
+                 o->epochs);
     l += (size_t)snprintf(buf + l, n - l, "classes:");
     for (int c = 0; c < s->mi.classes.n && l < n; c++) {
         int cnt[3] = {0, 0, 0};
@@ -576,15 +583,14 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         "images: %d train, %d val, %d test, %ld unreadable skipped\n"
         "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
         "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
-        "momentum %g, weight decay %g%s, label smoothing %g, class weights %s, %s%s, %s, %s, seed %ld\n"
+        "momentum %g, weight decay %g%s, label smoothing %g, class weights %s, %s, %s, %s, seed %ld\n"
         "processes: %d (%d images of every batch each)\n",
         s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
         s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
         params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
-        o->class_weights, o->ema > 0 ? "weight average decay " : "no weight average",
-        ema, o->no_augment ? "no augmentation" : "augmented",
+        o->class_weights, avg, o->no_augment ? "no augmentation" : "augmented",
         s->o->precision, o->seed, tr_session_world(s),
         o->batch / tr_session_world(s));
 }

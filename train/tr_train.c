@@ -71,7 +71,7 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, double norm,
         return st;
     tr_sgd o = {s->o->momentum, s->o->weight_decay, s->o->decay_all};
     tr_sgd_step(&s->p, &o, lr);
-    if (s->p.avg) /* after the step: the running statistics of this forward are in too */
+    if (s->o->ema > 0) /* after the step: the running statistics of this forward are in too */
         tr_ema_update(&s->p, tr_ema_decay_at(s->o->ema, s->iter + 1));
     cc_tnet_params_changed(net->tn);
     return COVIDCAM_OK;
@@ -128,6 +128,18 @@ static covidcam_status agree(tr_session *s, const tr_batch *b, double *norm, int
     return st;
 }
 
+/* Whether the current epoch enters --average-from's uniform average, and how
+ * many epochs are in it before this one. */
+static int averaged_epoch(const tr_session *s)
+{
+    return s->o->average_from > 0 && s->epoch + 1 >= s->o->average_from;
+}
+
+static int averaged_before(const tr_session *s)
+{
+    return s->epoch + 1 - s->o->average_from;
+}
+
 /* Train the rest of the current epoch. Returns with s->batch ==
  * iters_per_epoch, or earlier when stopped. */
 static covidcam_status train_epoch(tr_session *s, cc_err *e)
@@ -144,7 +156,8 @@ static covidcam_status train_epoch(tr_session *s, cc_err *e)
         tr_loss_out lo;
         double norm = 0;
         int stop = 0;
-        double lr = tr_lr_at(o->lr, s->iter, warmup, total);
+        double lr = averaged_epoch(s) && o->average_lr > 0 ? o->average_lr
+                                                          : tr_lr_at(o->lr, s->iter, warmup, total);
         if ((st = tr_loader_next(s->train_ld, &b, e)))
             break;
         if (!(st = agree(s, b, &norm, &stop, e)) && stop) {
@@ -262,6 +275,76 @@ static covidcam_status validate_average(tr_session *s, tr_eval_out *v, tr_report
     return st;
 }
 
+/* A pass over the training split in training mode without any update, the
+ * running statistics of batch norm re-estimated from the weights now in
+ * s->p.w (tr_bn_restat_*). Sets *stopped when interrupted (the statistics
+ * are then incomplete: the caller discards the weights). */
+static covidcam_status bn_pass(tr_session *s, int *stopped, cc_err *e)
+{
+    tr_net *net = &s->net;
+    size_t floats = (size_t)net->batch * net->channels * net->size * net->size;
+    float *acc = calloc(tr_bn_stat_floats(&s->p) + 1, sizeof *acc);
+    if (!acc)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for batch-norm statistics");
+    covidcam_status st = tr_loader_start(s->train_ld, s->epoch, 0, e);
+    *stopped = 0;
+    for (int k = 0; !st && k < s->iters_per_epoch; k++) {
+        const tr_batch *b = NULL;
+        double norm = 0;
+        if ((st = tr_loader_next(s->train_ld, &b, e)))
+            break;
+        if (!(st = agree(s, b, &norm, stopped, e)) && !*stopped) {
+            memcpy(cc_tt_host(net->input), b->x, floats * sizeof(float));
+            tr_bn_restat_begin(&s->p);
+            if (!(st = cc_tnet_forward(net->tn, 1, e)))
+                tr_bn_restat_add(&s->p, acc, k + 1, TR_BN_MOMENTUM);
+        }
+        tr_loader_release(s->train_ld);
+        if (*stopped)
+            break;
+    }
+    if (!st && !*stopped)
+        tr_bn_restat_end(&s->p, acc);
+    free(acc);
+    return st;
+}
+
+/* --average-from: this epoch's weights folded into the uniform average
+ * (tr_swa_fold), its batch-norm statistics re-estimated (bn_pass), validated
+ * into s->conf and *r and saved as best.safetensors -- the average is the
+ * run's model, whatever validation says of it. The trained weights are
+ * restored whatever happens; the average in s->p.avg changes only when the
+ * pass completes (*made), so that an interrupted validation, repeated on
+ * resume, folds this epoch in once. */
+static covidcam_status validate_uniform_average(tr_session *s, tr_eval_out *v, tr_report *r,
+                                                int *made, cc_err *e)
+{
+    size_t bytes = s->p.total * sizeof *s->p.w;
+    int stopped = 0;
+    *made = 0;
+    float *trained = malloc(bytes);
+    if (!trained)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for the weight average");
+    memcpy(trained, s->p.w, bytes);
+    tr_swa_fold(&s->p, averaged_before(s));
+    cc_tnet_params_changed(s->net.tn);
+    if (tr_dist_root(s->dist))
+        tr_progress_note(&s->prog, "re-estimating the average's batch-norm statistics...");
+    covidcam_status st = bn_pass(s, &stopped, e);
+    if (!st && !stopped) {
+        cc_tnet_params_changed(s->net.tn);
+        st = validate(s, v, r, made, e);
+    }
+    if (!st && *made) {
+        memcpy(s->p.avg, s->p.w, bytes);
+        st = save_best(s, r, v->loss, 1, e);
+    }
+    memcpy(s->p.w, trained, bytes);
+    cc_tnet_params_changed(s->net.tn);
+    free(trained);
+    return st;
+}
+
 /* Validation, reports and saving at the end of an epoch: last.safetensors
  * holds the trained weights; best.safetensors competes among the average's
  * epochs when the run keeps one, else among the trained weights'. Returns 1
@@ -269,7 +352,7 @@ static covidcam_status validate_average(tr_session *s, tr_eval_out *v, tr_report
  * checkpoint, which then repeats the validation on resume). */
 static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc_err *e)
 {
-    epoch_val v = {.have_avg = s->p.avg != NULL};
+    epoch_val v = {.have_avg = s->o->ema > 0 || averaged_epoch(s)};
     tr_report r, ra;
     int made = 0, made_avg = 0, best = 0;
     double seen = s->ep_seen > 0 ? (double)s->ep_seen : 1;
@@ -281,8 +364,12 @@ static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc
         st = save_epoch_model(s, s->out_last, &r, v.raw.loss, 0, e);
     if (!st && made && !v.have_avg && (best = is_best(s, &r, v.raw.loss)))
         st = save_best(s, &r, v.raw.loss, 0, e);
-    if (!st && made && v.have_avg)
+    if (!st && made && s->o->ema > 0)
         st = validate_average(s, &v.avg, &ra, &made_avg, &best, e);
+    if (!st && made && averaged_epoch(s))
+        st = validate_uniform_average(s, &v.avg, &ra, &made_avg, e);
+    if (!st && made_avg && averaged_epoch(s))
+        best = 1;
     s->val_seconds = tr_now() - t0;
     if (!st && (!made || (v.have_avg && !made_avg))) {
         *stopped = 1;

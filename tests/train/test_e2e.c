@@ -245,7 +245,8 @@ static json_t *training_of(const char *path)
 }
 
 /* Two columns of the epoch rows of OUT/metrics.csv, by their 0-based index
- * in its header (6, 7: val_loss, val_accuracy; 10, 11: the weight average's). */
+ * in its header (6, 7: val_loss, val_accuracy; 10, 11: the weight average's,
+ * NaN where empty). */
 static int read_columns(const char *out, int cl, int ca, double *loss, double *acc, int max)
 {
     char path[4096], line[512];
@@ -261,9 +262,12 @@ static int read_columns(const char *out, int cl, int ca, double *loss, double *a
             if (col == 1)
                 assert_int_equal(atoi(p), n + 1);
             if (col == cl || col == ca) {
-                char *end;
-                double v = strtod(p, &end);
-                assert_true(end != p); /* the column holds a number */
+                char *end = p;
+                double v = NAN; /* an empty field: no weight average that epoch */
+                if (*p != ',' && *p != '\n') {
+                    v = strtod(p, &end);
+                    assert_true(end != p); /* the column holds a number */
+                }
                 *(col == cl ? &loss[n] : &acc[n]) = v;
                 got++;
             }
@@ -387,6 +391,131 @@ static void test_average(void **state)
     json_decref(tj);
     tt_rmtree(straight);
     tt_rmtree(stopped);
+}
+
+/* A float tensor of a model file, copied (n floats). */
+static float *tensor_of(const char *path, const char *name, size_t n)
+{
+    tr_file f;
+    cc_err e;
+    OK(tr_file_read(path, &f, &e));
+    const cc_st_tensor *t = cc_st_find(&f.st, name);
+    assert_non_null(t);
+    assert_int_equal(t->nbytes, n * sizeof(float));
+    float *v = malloc(t->nbytes);
+    assert_non_null(v);
+    memcpy(v, t->data, t->nbytes);
+    tr_file_free(&f);
+    return v;
+}
+
+/* Per-channel mean over the training images and output positions of
+ * conv1 (7 x 7, stride 2, pad 3, no bias) with weights w: what bn1's
+ * running mean is after re-estimation over equal batches. Direct loops in
+ * double over the loader's own images (no augmentation). */
+static void conv1_means(tr_session *s, const float *w, int oc, double *mean)
+{
+    cc_err e;
+    int size = s->net.size, out = (size + 2 * 3 - 7) / 2 + 1, images = 0;
+    memset(mean, 0, (size_t)oc * sizeof *mean);
+    OK(tr_loader_start(s->train_ld, 0, 0, &e));
+    for (int it = 0; it < s->iters_per_epoch; it++) {
+        const tr_batch *b = NULL;
+        OK(tr_loader_next(s->train_ld, &b, &e));
+        for (int n = 0; n < s->net.batch; n++, images++) {
+            const float *x = b->x + (size_t)n * size * size;
+            for (int o = 0; o < oc; o++)
+                for (int oy = 0; oy < out; oy++)
+                    for (int ox = 0; ox < out; ox++) {
+                        double v = 0;
+                        for (int ky = 0; ky < 7; ky++)
+                            for (int kx = 0; kx < 7; kx++) {
+                                int iy = oy * 2 - 3 + ky, ix = ox * 2 - 3 + kx;
+                                if (iy >= 0 && iy < size && ix >= 0 && ix < size)
+                                    v += (double)w[o * 49 + ky * 7 + kx] * x[iy * size + ix];
+                            }
+                        mean[o] += v;
+                    }
+        }
+        tr_loader_release(s->train_ld);
+    }
+    for (int o = 0; o < oc; o++)
+        mean[o] /= (double)images * out * out;
+}
+
+/* --average-from 2 of 3 epochs: best.safetensors is the mean of the trained
+ * weights after epochs 2 and 3 (last.safetensors of a run stopped after
+ * epoch 2, and of the whole run); its bn1 running mean is conv1's output mean
+ * over the training split with those averaged weights; a stopped and resumed
+ * run ends bit for bit as a straight one; the library classifies val with it
+ * as the trainer reported for the average. */
+static void test_uniform_average(void **state)
+{
+    (void)state;
+    const char *straight = tt_tempdir(), *stopped = tt_tempdir(), *probe = tt_tempdir();
+    char cmd[1024], a[4096], b[4096], w2path[4096], val[4096];
+    double loss[4], acc[4];
+    tr_opts o;
+    tr_result res;
+    tr_session s;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 3 --average-from 2 --average-lr 0.02 --no-augment",
+             k_tiny);
+    opts(&o, straight, cmd);
+    run(&o, &res);
+    opts(&o, stopped, cmd);
+    o.stop_after = 12; /* 36 images in batches of 6: the end of epoch 2 */
+    run(&o, &res);
+    assert_true(res.interrupted);
+    snprintf(w2path, sizeof w2path, "%s/epoch2.safetensors", probe);
+    snprintf(b, sizeof b, "%s/last.safetensors", stopped);
+    assert_int_equal(rename(b, w2path), 0);
+    opts(&o, stopped, "--resume --out %o");
+    run(&o, &res);
+    assert_int_equal(res.epochs_done, 3);
+    snprintf(a, sizeof a, "%s/best.safetensors", straight);
+    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
+    same_tensors(a, b);
+
+    size_t nw = 8 * 1 * 7 * 7;
+    snprintf(b, sizeof b, "%s/last.safetensors", straight);
+    float *w2 = tensor_of(w2path, "conv1.weight", nw), *w3 = tensor_of(b, "conv1.weight", nw);
+    float *avg = tensor_of(a, "conv1.weight", nw), *rm = tensor_of(a, "bn1.running_mean", 8);
+    float *raw_rm = tensor_of(b, "bn1.running_mean", 8);
+    for (size_t i = 0; i < nw; i++)
+        assert_float_equal(avg[i], 0.5 * ((double)w2[i] + w3[i]), 1e-6);
+    opts(&o, probe, cmd);
+    OK(tr_session_open(&s, &o, "test", &g_never, &e));
+    double want[8];
+    conv1_means(&s, avg, 8, want);
+    tr_session_close(&s);
+    int differs = 0;
+    for (int c = 0; c < 8; c++) {
+        assert_float_equal(rm[c], want[c], 1e-4 * (1 + fabs(want[c])));
+        differs |= fabs(raw_rm[c] - want[c]) > 1e-3 * (1 + fabs(want[c]));
+    }
+    assert_true(differs); /* the trained weights' running mean is something else */
+
+    int n = read_columns(straight, 10, 11, loss, acc, 4);
+    assert_int_equal(n, 3);
+    assert_true(isnan(loss[0]) && !isnan(loss[1]) && !isnan(loss[2]));
+    json_t *tj = training_of(a);
+    assert_string_equal(json_string_value(json_object_get(tj, "weights")), "average");
+    assert_int_equal(json_integer_value(json_object_get(tj, "epoch")), 3);
+    assert_float_equal(json_number_value(json_object_get(tj, "val_loss")), loss[2], 1e-5);
+    json_decref(tj);
+    snprintf(val, sizeof val, "%s/val", g_data);
+    double lib_acc = -1;
+    OK(tr_test_model(&o, a, val, NULL, &lib_acc, &e));
+    assert_float_equal(lib_acc, acc[2], 1e-6);
+    free(w2);
+    free(w3);
+    free(avg);
+    free(rm);
+    free(raw_rm);
+    tt_rmtree(straight);
+    tt_rmtree(stopped);
+    tt_rmtree(probe);
 }
 
 /* --class-weights balanced: N / (K n_c) of the training split; on classes
@@ -636,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_library_load),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_average),
+        cmocka_unit_test(test_uniform_average),
         cmocka_unit_test(test_class_weights),
         cmocka_unit_test(test_ood_fit),
         cmocka_unit_test(test_init_from),

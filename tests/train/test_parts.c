@@ -150,6 +150,47 @@ static void test_ema(void **state)
     tr_params_free(&p); /* frees avg too */
 }
 
+/* --average-from: the fold makes w the uniform mean of three weights, and the
+ * batch-norm re-estimation gives the plain mean of the per-batch statistics
+ * that a training forward leaves (momentum * s) in the zeroed running ones. */
+static void test_uniform_average(void **state)
+{
+    (void)state;
+    cc_arch a;
+    cc_err e;
+    tr_params p;
+    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
+    assert_int_equal(tr_params_create(&a, 1, 2, &p, &e), COVIDCAM_OK);
+    p.avg = calloc(p.total, sizeof *p.avg);
+    assert_non_null(p.avg);
+    tr_param *cw = tr_params_find(&p, "conv1.weight"), *rm = tr_params_find(&p, "bn1.running_mean");
+    static const float w3[3] = {4.0f, -2.0f, 7.0f}; /* mean 3 */
+    for (int i = 0; i < 3; i++) {
+        p.w[cw->off] = w3[i];
+        tr_swa_fold(&p, i);
+        memcpy(p.avg, p.w, p.total * sizeof *p.w);
+    }
+    NEAR(p.avg[cw->off], 3.0, 1e-6);
+    /* bn1, layer1.0.bn1 and layer1.0.bn2: a mean and a var of 2 channels each */
+    size_t n = tr_bn_stat_floats(&p);
+    assert_int_equal(n, 3 * 2 * 2);
+    float *acc = calloc(n, sizeof *acc);
+    assert_non_null(acc);
+    static const float batch_mean[4] = {0.5f, 2.5f, -1.0f, 6.0f}; /* mean 2 */
+    for (int k = 0; k < 4; k++) {
+        p.w[rm->off] = 123.0f;
+        tr_bn_restat_begin(&p);
+        NEAR(p.w[rm->off], 0.0, 0);
+        p.w[rm->off] = 0.1f * batch_mean[k]; /* what the forward leaves */
+        tr_bn_restat_add(&p, acc, k + 1, 0.1f);
+    }
+    tr_bn_restat_end(&p, acc);
+    NEAR(p.w[rm->off], 2.0, 1e-6);
+    NEAR(p.w[cw->off], p.avg[cw->off], 0); /* the weights are left alone */
+    free(acc);
+    tr_params_free(&p);
+}
+
 static void test_lr_schedule(void **state)
 {
     (void)state;
@@ -335,6 +376,21 @@ static void test_options(void **state)
     assert_non_null(strstr(e.msg, "--class-weights must be none or balanced, not 'inverse'"));
     assert_int_not_equal(parse(&o, "--train a --val b --out c --ema 1", &e), COVIDCAM_OK);
     assert_non_null(strstr(e.msg, "--ema"));
+    /* --average-from: off by default; not with --ema, not past the last
+     * epoch; --average-lr only with it */
+    assert_int_equal(o.average_from, 0);
+    assert_int_equal(parse(&o, "--train a --val b --out c --epochs 9 --average-from 4 --average-lr 0.002", &e),
+                     COVIDCAM_OK);
+    assert_int_equal(o.average_from, 4);
+    NEAR(o.average_lr, 0.002, 0);
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --average-from 2 --ema 0.9", &e),
+                         COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--average-from and --ema"));
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --average-lr 0.1", &e), COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--average-lr needs --average-from"));
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --epochs 3 --average-from 4", &e),
+                         COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--average-from 4 is after the last epoch (--epochs 3)"));
     assert_int_equal(parse(&o, "--benchmark --arch resnet50", &e), COVIDCAM_OK);
     assert_int_equal(o.mode, TR_MODE_BENCH);
     /* errors name the flag */
@@ -479,6 +535,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_xent),    cmocka_unit_test(test_softmax_xent_fd),
         cmocka_unit_test(test_softmax_xent_weighted), cmocka_unit_test(test_ema),
+        cmocka_unit_test(test_uniform_average),
         cmocka_unit_test(test_lr_schedule),     cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_metrics),         cmocka_unit_test(test_safetensors_writer),
         cmocka_unit_test(test_options),         cmocka_unit_test(test_options_resume_config),
