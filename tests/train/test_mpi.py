@@ -17,6 +17,8 @@ Each case runs the real trainer, once as a plain process and once under
 - weighted: --class-weights balanced and --ema on unbalanced classes train
   the same on 2 processes as on one (the loss is normalised by the whole
   batch's weight sum; the average follows identical weights).
+- averaged: --average-from (its batch-norm re-estimation pass included)
+  gives the same averaged model on 2 processes as on one.
 - sigterm: SIGTERM to one rank stops every rank with a checkpoint (exit 130).
 - failure: a rank that fails (rank 0 cannot write its output folder) ends the
   job with its message, non-zero, within seconds; a batch the processes
@@ -235,6 +237,26 @@ def weighted(tmp):
                         f"(worst: {name})")
 
 
+def averaged(tmp):
+    """--average-from under MPI: the batch-norm re-estimation pass runs on
+    every rank's share with synchronised statistics, so the averaged model
+    (best) of 2 processes is that of one."""
+    data = os.path.join(tmp, "unbalanced")
+    args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "2",
+                  "--average-from", "1", "--average-lr", "0.01"]
+    outs = []
+    for n in (0, 2):
+        out = os.path.join(tmp, f"averaged-{n}")
+        rc, _, err = run(n, args + ["--out", out])
+        check(rc == 0, f"{n or 1} process(es) train with --average-from (rc {rc}) {err[-300:]}")
+        outs.append(out)
+    if len(outs) == 2 and all(os.path.exists(os.path.join(o, "best.safetensors")) for o in outs):
+        d, name = worst_difference(os.path.join(outs[0], "best.safetensors"),
+                                   os.path.join(outs[1], "best.safetensors"))
+        check(d <= TOL, f"--average-from on 2 processes: the average within {d:.2g} "
+                        f"(worst: {name})")
+
+
 def wait_for(proc, text, deadline):
     """Read proc's stdout until a line contains text; the lines read."""
     seen = []
@@ -343,6 +365,7 @@ def main():
         same_steps(tmp)
         resume(tmp, data)
         weighted(tmp)
+        averaged(tmp)
         sigterm(tmp, data)
         failure(tmp, data)
     if FAILURES:
