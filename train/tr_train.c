@@ -283,7 +283,7 @@ static covidcam_status bn_pass(tr_session *s, int *stopped, cc_err *e)
 {
     tr_net *net = &s->net;
     size_t floats = (size_t)net->batch * net->channels * net->size * net->size;
-    float *acc = calloc(tr_bn_stat_floats(&s->p) + 1, sizeof *acc);
+    float *acc = calloc(tr_bn_stat_floats(&s->p) + 1, sizeof *acc); /* + 1: never calloc(0) */
     if (!acc)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory for batch-norm statistics");
     covidcam_status st = tr_loader_start(s->train_ld, s->epoch, 0, e);
@@ -317,7 +317,7 @@ static covidcam_status bn_pass(tr_session *s, int *stopped, cc_err *e)
  * pass completes (*made), so that an interrupted validation, repeated on
  * resume, folds this epoch in once. */
 static covidcam_status validate_uniform_average(tr_session *s, tr_eval_out *v, tr_report *r,
-                                                int *made, cc_err *e)
+                                                int *made, int *best, cc_err *e)
 {
     size_t bytes = s->p.total * sizeof *s->p.w;
     int stopped = 0;
@@ -338,6 +338,7 @@ static covidcam_status validate_uniform_average(tr_session *s, tr_eval_out *v, t
     if (!st && *made) {
         memcpy(s->p.avg, s->p.w, bytes);
         st = save_best(s, r, v->loss, 1, e);
+        *best = 1;
     }
     memcpy(s->p.w, trained, bytes);
     cc_tnet_params_changed(s->net.tn);
@@ -367,9 +368,7 @@ static covidcam_status end_epoch(tr_session *s, tr_result *res, int *stopped, cc
     if (!st && made && s->o->ema > 0)
         st = validate_average(s, &v.avg, &ra, &made_avg, &best, e);
     if (!st && made && averaged_epoch(s))
-        st = validate_uniform_average(s, &v.avg, &ra, &made_avg, e);
-    if (!st && made_avg && averaged_epoch(s))
-        best = 1;
+        st = validate_uniform_average(s, &v.avg, &ra, &made_avg, &best, e);
     s->val_seconds = tr_now() - t0;
     if (!st && (!made || (v.have_avg && !made_avg))) {
         *stopped = 1;

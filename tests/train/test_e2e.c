@@ -338,6 +338,30 @@ static int same_tensor(const char *a, const char *b, const char *name)
     return same;
 }
 
+/* The 3-epoch run `cmd` straight into `straight`, and stopped after
+ * `stop_after` iterations then resumed into `stopped`. `keep_last`: where the
+ * stopped run's last.safetensors is moved before the resume (NULL: left).
+ * Leaves the resume's options in *o. */
+static void straight_and_resumed(const char *cmd, const char *straight, const char *stopped,
+                                 long stop_after, const char *keep_last, tr_opts *o)
+{
+    tr_result res;
+    char last[4096];
+    opts(o, straight, cmd);
+    run(o, &res);
+    opts(o, stopped, cmd);
+    o->stop_after = stop_after;
+    run(o, &res);
+    assert_true(res.interrupted);
+    if (keep_last) {
+        snprintf(last, sizeof last, "%s/last.safetensors", stopped);
+        assert_int_equal(rename(last, keep_last), 0);
+    }
+    opts(o, stopped, "--resume --out %o");
+    run(o, &res);
+    assert_int_equal(res.epochs_done, 3);
+}
+
 /* --ema: a stopped and resumed run equals a straight one (the average is in
  * the checkpoint); best.safetensors is the average (not the trained weights
  * of last.safetensors) of the epoch with the lowest average validation loss
@@ -349,18 +373,9 @@ static void test_average(void **state)
     char cmd[1024], a[4096], b[4096], val[4096];
     double loss[4], acc[4];
     tr_opts o;
-    tr_result res;
     cc_err e;
     snprintf(cmd, sizeof cmd, "%s --epochs 3 --ema 0.8", k_tiny);
-    opts(&o, straight, cmd);
-    run(&o, &res);
-    opts(&o, stopped, cmd);
-    o.stop_after = 8;
-    run(&o, &res);
-    assert_true(res.interrupted);
-    opts(&o, stopped, "--resume --out %o");
-    run(&o, &res);
-    assert_int_equal(res.epochs_done, 3);
+    straight_and_resumed(cmd, straight, stopped, 8, NULL, &o);
     snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
     snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
     same_tensors(a, b);
@@ -456,23 +471,13 @@ static void test_uniform_average(void **state)
     char cmd[1024], a[4096], b[4096], w2path[4096], val[4096];
     double loss[4], acc[4];
     tr_opts o;
-    tr_result res;
     tr_session s;
     cc_err e;
     snprintf(cmd, sizeof cmd, "%s --epochs 3 --average-from 2 --average-lr 0.02 --no-augment",
              k_tiny);
-    opts(&o, straight, cmd);
-    run(&o, &res);
-    opts(&o, stopped, cmd);
-    o.stop_after = 12; /* 36 images in batches of 6: the end of epoch 2 */
-    run(&o, &res);
-    assert_true(res.interrupted);
     snprintf(w2path, sizeof w2path, "%s/epoch2.safetensors", probe);
-    snprintf(b, sizeof b, "%s/last.safetensors", stopped);
-    assert_int_equal(rename(b, w2path), 0);
-    opts(&o, stopped, "--resume --out %o");
-    run(&o, &res);
-    assert_int_equal(res.epochs_done, 3);
+    /* 36 images in batches of 6: iteration 12 ends epoch 2 */
+    straight_and_resumed(cmd, straight, stopped, 12, w2path, &o);
     snprintf(a, sizeof a, "%s/best.safetensors", straight);
     snprintf(b, sizeof b, "%s/best.safetensors", stopped);
     same_tensors(a, b);

@@ -116,6 +116,18 @@ static void test_softmax_xent_weighted(void **state)
     assert_memory_equal(g1, g, sizeof g);
 }
 
+/* A one-block net's parameters (1 input channel, 2 classes) with a zeroed
+ * weight-average buffer; tr_params_free frees both. */
+static void tiny_params_with_average(tr_params *p)
+{
+    cc_arch a;
+    cc_err e;
+    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
+    assert_int_equal(tr_params_create(&a, 1, 2, p, &e), COVIDCAM_OK);
+    p->avg = calloc(p->total, sizeof *p->avg);
+    assert_non_null(p->avg);
+}
+
 /* The weight average: its decay warm-up and updates by hand, and the swap. */
 static void test_ema(void **state)
 {
@@ -124,13 +136,8 @@ static void test_ema(void **state)
     NEAR(tr_ema_decay_at(0.999, 90), 91.0 / 100, 1e-15);
     NEAR(tr_ema_decay_at(0.999, 100000), 0.999, 0);
     NEAR(tr_ema_decay_at(0.5, 20), 0.5, 0);
-    cc_arch a;
-    cc_err e;
     tr_params p;
-    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
-    assert_int_equal(tr_params_create(&a, 1, 2, &p, &e), COVIDCAM_OK);
-    p.avg = calloc(p.total, sizeof *p.avg);
-    assert_non_null(p.avg);
+    tiny_params_with_average(&p);
     tr_param *cw = tr_params_find(&p, "conv1.weight"), *rv = tr_params_find(&p, "bn1.running_var");
     p.avg[cw->off] = 1.0f;
     p.w[cw->off] = 3.0f;
@@ -156,13 +163,8 @@ static void test_ema(void **state)
 static void test_uniform_average(void **state)
 {
     (void)state;
-    cc_arch a;
-    cc_err e;
     tr_params p;
-    assert_int_equal(cc_arch_custom("basic", "[1]", "[2]", "2", &a, &e), COVIDCAM_OK);
-    assert_int_equal(tr_params_create(&a, 1, 2, &p, &e), COVIDCAM_OK);
-    p.avg = calloc(p.total, sizeof *p.avg);
-    assert_non_null(p.avg);
+    tiny_params_with_average(&p);
     tr_param *cw = tr_params_find(&p, "conv1.weight"), *rm = tr_params_find(&p, "bn1.running_mean");
     static const float w3[3] = {4.0f, -2.0f, 7.0f}; /* mean 3 */
     for (int i = 0; i < 3; i++) {
