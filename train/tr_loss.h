@@ -32,4 +32,13 @@ tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int
                                      double smoothing, const float *w, double norm, float *grad,
                                      int *pred);
 
+/* Mixup's loss (tr_mixup.h): row i loses
+ *   lam[i] * CE_s(labels[i]) + (1 - lam[i]) * CE_s(y2[i]),
+ * CE_s the smoothed cross-entropy above, the mean taken over `norm` samples;
+ * `correct` counts rows whose argmax is the label of the larger weight.
+ * Rows with labels[i] < 0 are ignored (zero gradient). Unweighted. */
+tr_loss_out tr_softmax_xent_mixed(const float *logits, const int *labels, const int *y2,
+                                  const float *lam, int n, int k, double smoothing, double norm,
+                                  float *grad, int *pred);
+
 #endif

@@ -61,6 +61,7 @@ static const opt_def k_opts[] = {
     {"ema", OT_DBL, O(ema), 0, 0.99999, "DECAY", "keep an exponential moving average of the weights and running statistics (decay per iteration; 0 = off); it is validated beside the raw weights every epoch and becomes best.safetensors", 1},
     {"average-from", OT_INT, O(average_from), 0, 100000, "E", "stochastic weight averaging: best.safetensors is the uniform average of the weights at the end of epochs E to the last, its batch-norm statistics re-estimated on the training split; validated beside the raw weights, never selected on validation (0 = off; docs/training.md)", 1},
     {"average-lr", OT_DBL, O(average_lr), 0, 10, "X", "constant learning rate of the averaged epochs (0 = keep the warm-up cosine schedule)", 1},
+    {"mixup", OT_DBL, O(mixup), 0, 100, "ALPHA", "mixup: train on blends of pairs of images and of their labels, each pair weighted by lambda ~ Beta(ALPHA, ALPHA) (0 = off; docs/training.md)", 1},
     {"select", OT_STR, O(select), 0, 0, "WHAT", "loss|accuracy: the epoch with the lowest validation loss or the highest validation accuracy becomes best.safetensors (loss: a smooth figure that flatters less)", 1},
     {"precision", OT_STR, O(precision), 0, 0, "P", "fp32|bf16|auto (auto = bf16 where the CPU computes bf16 natively: AVX512-BF16 or AMX; else fp32; a resumed run keeps the checkpoint's unless given)", 2},
     {"seed", OT_LONG, O(seed), 0, 9.2e18, "N", "seed of split, init, order and augmentation", 1},
@@ -312,6 +313,9 @@ static covidcam_status pick_mode(tr_opts *o, cc_err *e)
     if (o->average_from > 0 && o->ema > 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
                        "--average-from and --ema both keep a weight average; choose one");
+    if (o->mixup > 0 && strcmp(o->class_weights, "none"))
+        return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT,
+                       "--mixup does not combine with --class-weights %s", o->class_weights);
     if (o->average_lr > 0 && o->average_from == 0)
         return cc_fail(e, COVIDCAM_ERR_INVALID_ARGUMENT, "--average-lr needs --average-from");
     if (!o->resume && o->average_from > o->epochs)

@@ -38,6 +38,7 @@ typedef struct tr_opts {
     double ema;         /* decay of the weight average per iteration; 0: no average */
     int average_from;   /* --average-from: first epoch (1-based) of the uniform average; 0: off */
     double average_lr;  /* --average-lr: constant learning rate of those epochs; 0: the schedule's */
+    double mixup;       /* --mixup: alpha of mixup's Beta(alpha, alpha) (tr_mixup.h); 0: off */
     const char *resize; /* "stretch", "center_crop" or "pad" (metadata `resize`) */
     int no_ood;         /* skip the OOD fit after training */
     const char *init_from; /* a covidcam model whose weights start the run, or NULL */

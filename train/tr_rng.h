@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-enum { TR_RNG_INIT = 1, TR_RNG_SHUFFLE = 2, TR_RNG_AUGMENT = 3, TR_RNG_SPLIT = 4 };
+enum { TR_RNG_INIT = 1, TR_RNG_SHUFFLE = 2, TR_RNG_AUGMENT = 3, TR_RNG_SPLIT = 4, TR_RNG_MIXUP = 5 };
 
 typedef struct tr_rng {
     uint64_t s;

@@ -270,6 +270,20 @@ static covidcam_status class_weights(tr_session *s, cc_err *e)
     return COVIDCAM_OK;
 }
 
+/* --mixup's per-row second labels and weights, one of each per row of this
+ * process's share of a batch. */
+static covidcam_status mixup_buffers(tr_session *s, cc_err *e)
+{
+    if (s->o->mixup <= 0)
+        return COVIDCAM_OK;
+    size_t rows = (size_t)(s->o->batch / tr_session_world(s));
+    s->mix_y2 = malloc(rows * sizeof *s->mix_y2);
+    s->mix_lam = malloc(rows * sizeof *s->mix_lam);
+    if (!s->mix_y2 || !s->mix_lam)
+        return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    return COVIDCAM_OK;
+}
+
 static covidcam_status setup_model(tr_session *s, cc_err *e)
 {
     const tr_opts *o = s->o;
@@ -290,7 +304,7 @@ static covidcam_status setup_model(tr_session *s, cc_err *e)
         if ((o->ema > 0 || o->average_from > 0) && (st = alloc_average(s, e)))
             return st;
     }
-    if ((st = class_weights(s, e)))
+    if ((st = class_weights(s, e)) || (st = mixup_buffers(s, e)))
         return st;
     s->sync = (cc_tnet_sync){tr_dist_sum_cb, s->dist, tr_session_world(s)};
     if ((st = tr_net_build_synced(&s->net, &s->p, o->batch / tr_session_world(s),
@@ -452,6 +466,8 @@ void tr_session_close(tr_session *s)
     tr_net_free(&s->net);
     tr_params_free(&s->p);
     free(s->class_w);
+    free(s->mix_y2);
+    free(s->mix_lam);
     for (int k = 0; k < 3; k++)
         tr_split_free(&s->split[k]);
     tr_history_free(&s->h);
@@ -554,7 +570,7 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     for (int i = 0; i < s->p.n; i++)
         if (tr_kind_trainable(s->p.p[i].kind))
             params += s->p.p[i].numel;
-    char avg[96] = "no weight average";
+    char avg[96] = "no weight average", aug[64];
     if (o->ema > 0)
         snprintf(avg, sizeof avg, "weight average decay %g", o->ema);
     else if (o->average_from > 0 && o->average_lr > 0)
@@ -563,6 +579,11 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     else if (o->average_from > 0)
         snprintf(avg, sizeof avg, "uniform weight average of epochs %d-%d", o->average_from,
                  o->epochs);
+    if (o->mixup > 0)
+        snprintf(aug, sizeof aug, "%s, mixup alpha %g", o->no_augment ? "no augmentation" : "augmented",
+                 o->mixup);
+    else
+        snprintf(aug, sizeof aug, "%s", o->no_augment ? "no augmentation" : "augmented");
     l += (size_t)snprintf(buf + l, n - l, "classes:");
     for (int c = 0; c < s->mi.classes.n && l < n; c++) {
         int cnt[3] = {0, 0, 0};
@@ -590,7 +611,7 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
         params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
-        o->class_weights, avg, o->no_augment ? "no augmentation" : "augmented",
+        o->class_weights, avg, aug,
         s->o->precision, o->seed, tr_session_world(s),
         o->batch / tr_session_world(s));
 }

@@ -44,6 +44,8 @@ typedef struct tr_session {
     tr_net net;
     cc_tprec prec;
     float *class_w; /* --class-weights balanced: one per class; NULL: unweighted */
+    int *mix_y2;    /* --mixup: each row's second label and its weight (net.batch); else NULL */
+    float *mix_lam;
     tr_loader *train_ld, *val_ld;
     tr_history h;
     tr_confusion conf, best_conf;

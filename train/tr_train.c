@@ -7,6 +7,7 @@
 
 #include "tr_eval.h"
 #include "tr_loss.h"
+#include "tr_mixup.h"
 #include "tr_optim.h"
 #include "tr_report.h"
 #include "tr_session.h"
@@ -57,12 +58,21 @@ static covidcam_status train_step(tr_session *s, const tr_batch *b, double norm,
     tr_net *net = &s->net;
     size_t floats = (size_t)net->batch * net->channels * net->size * net->size;
     memcpy(cc_tt_host(net->input), b->x, floats * sizeof(float));
+    if (s->o->mixup > 0) /* the share's first row in the whole batch */
+        tr_mixup(cc_tt_host(net->input), b->labels, net->batch, floats / (size_t)net->batch,
+                 s->o->mixup, (uint64_t)s->o->seed, s->iter,
+                 (s->dist ? s->dist->rank : 0) * net->batch, s->mix_y2, s->mix_lam);
     covidcam_status st = cc_tnet_forward(net->tn, 1, e);
     if (st)
         return st;
-    *lo = tr_softmax_xent_weighted(cc_tt_host(net->logits), b->labels, net->batch, net->classes,
-                                   s->o->label_smoothing, s->class_w, norm,
-                                   cc_tt_host_diff(net->logits), NULL);
+    if (s->o->mixup > 0)
+        *lo = tr_softmax_xent_mixed(cc_tt_host(net->logits), b->labels, s->mix_y2, s->mix_lam,
+                                    net->batch, net->classes, s->o->label_smoothing, norm,
+                                    cc_tt_host_diff(net->logits), NULL);
+    else
+        *lo = tr_softmax_xent_weighted(cc_tt_host(net->logits), b->labels, net->batch,
+                                       net->classes, s->o->label_smoothing, s->class_w, norm,
+                                       cc_tt_host_diff(net->logits), NULL);
     if ((st = cc_tnet_backward(net->tn, e)))
         return st;
     /* Each share's gradient is its part of the whole batch's mean. */

@@ -523,6 +523,38 @@ static void test_uniform_average(void **state)
     tt_rmtree(probe);
 }
 
+/* --mixup: a stopped and resumed run ends bit for bit as a straight one (its
+ * lambdas are keyed by iteration); the blending changes the training (the
+ * same run without it ends elsewhere); alpha is in the model's recorded
+ * configuration. */
+static void test_mixup(void **state)
+{
+    (void)state;
+    const char *straight = tt_tempdir(), *stopped = tt_tempdir(), *plain = tt_tempdir();
+    char cmd[1024], a[4096], b[4096];
+    tr_opts o;
+    tr_result res;
+    snprintf(cmd, sizeof cmd, "%s --epochs 3 --mixup 0.4", k_tiny);
+    straight_and_resumed(cmd, straight, stopped, 8, NULL, &o);
+    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
+    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
+    same_tensors(a, b);
+    snprintf(cmd, sizeof cmd, "%s --epochs 3", k_tiny);
+    opts(&o, plain, cmd);
+    run(&o, &res);
+    snprintf(a, sizeof a, "%s/last.safetensors", straight);
+    snprintf(b, sizeof b, "%s/last.safetensors", plain);
+    assert_false(same_tensor(a, b, "conv1.weight"));
+    json_t *tj = training_of(a);
+    json_t *cfg = json_object_get(tj, "config");
+    assert_non_null(cfg);
+    assert_float_equal(json_number_value(json_object_get(cfg, "mixup")), 0.4, 1e-12);
+    json_decref(tj);
+    tt_rmtree(straight);
+    tt_rmtree(stopped);
+    tt_rmtree(plain);
+}
+
 /* --class-weights balanced: N / (K n_c) of the training split; on classes
  * of equal size (every weight 1, no smoothing) it trains bit for bit as none. */
 static void test_class_weights(void **state)
@@ -771,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_average),
         cmocka_unit_test(test_uniform_average),
+        cmocka_unit_test(test_mixup),
         cmocka_unit_test(test_class_weights),
         cmocka_unit_test(test_ood_fit),
         cmocka_unit_test(test_init_from),

@@ -19,6 +19,8 @@ Each case runs the real trainer, once as a plain process and once under
   batch's weight sum; the average follows identical weights).
 - averaged: --average-from (its batch-norm re-estimation pass included)
   gives the same averaged model on 2 processes as on one.
+- mixup: --mixup on 2 processes (shares of 8: the same pairs and the same
+  lambdas as one process) trains as one process does.
 - sigterm: SIGTERM to one rank stops every rank with a checkpoint (exit 130).
 - failure: a rank that fails (rank 0 cannot write its output folder) ends the
   job with its message, non-zero, within seconds; a batch the processes
@@ -257,6 +259,24 @@ def averaged(tmp):
                         f"(worst: {name})")
 
 
+def mixup(tmp, data):
+    """--mixup under MPI: each process blends the pairs of its own share,
+    each pair's lambda keyed by its row in the whole batch; with even shares
+    those are one process's pairs, so the runs agree. A blend that ignored
+    the share's offset (every rank drawing rank 0's lambdas) steps
+    differently."""
+    args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "1",
+                  "--mixup", "0.4"]
+    ref = os.path.join(tmp, "mixup-1")
+    rc, _, err = run(0, args + ["--out", ref])
+    check(rc == 0, f"one process trains with --mixup (rc {rc}) {err[-300:]}")
+    out = os.path.join(tmp, "mixup-2")
+    rc, _, err = run(2, args + ["--out", out])
+    check(rc == 0, f"2 processes train with --mixup (rc {rc}) {err[-300:]}")
+    if rc == 0:
+        same_as("--mixup on 2 processes", ref, out)
+
+
 def wait_for(proc, text, deadline):
     """Read proc's stdout until a line contains text; the lines read."""
     seen = []
@@ -366,6 +386,7 @@ def main():
         resume(tmp, data)
         weighted(tmp)
         averaged(tmp)
+        mixup(tmp, data)
         sigterm(tmp, data)
         failure(tmp, data)
     if FAILURES:

@@ -19,6 +19,7 @@
 #include "tr_history.h"
 #include "tr_loss.h"
 #include "tr_metrics.h"
+#include "tr_mixup.h"
 #include "tr_optim.h"
 #include "tr_options.h"
 #include "tr_session.h"
@@ -114,6 +115,114 @@ static void test_softmax_xent_weighted(void **state)
     tr_loss_out b = tr_softmax_xent(z, y, 3, 4, 0.0, g, NULL);
     assert_true(a.loss_sum == b.loss_sum);
     assert_memory_equal(g1, g, sizeof g);
+}
+
+/* Mixup's loss is the lambda-weighted sum of the two labels' losses (by
+ * tr_softmax_xent, row by row), its gradient matches central differences,
+ * lambda 1 is the plain loss bit for bit, and `correct` follows the label of
+ * the larger weight. */
+static void test_softmax_xent_mixed(void **state)
+{
+    (void)state;
+    float z[12] = {0.3f, -1.2f, 2.0f, 0.5f, 1.1f, 0.0f, -0.7f, 0.2f, 0.4f, 0.4f, -0.3f, 1.5f};
+    float g[12], tmp[12], ones[3] = {1, 1, 1};
+    int y[3] = {1, 3, -1}, y2[3] = {2, 0, 2};
+    float lam[3] = {0.7f, 0.2f, 0.5f};
+    const double s = 0.1;
+    double want = 0;
+    for (int i = 0; i < 2; i++) {
+        double la = tr_softmax_xent(z + 4 * i, y + i, 1, 4, s, NULL, NULL).loss_sum;
+        double lb = tr_softmax_xent(z + 4 * i, y2 + i, 1, 4, s, NULL, NULL).loss_sum;
+        want += lam[i] * la + (1.0 - lam[i]) * lb;
+    }
+    int pred[3];
+    tr_loss_out o = tr_softmax_xent_mixed(z, y, y2, lam, 3, 4, s, 2.0, g, pred);
+    NEAR(o.loss_sum, want, 1e-9);
+    assert_int_equal(o.valid, 2);
+    /* row 0: argmax 2 = its second label, weight 0.3: wrong; row 1: argmax 0
+     * = its second label, weight 0.8: right */
+    assert_int_equal(pred[0], 2);
+    assert_int_equal(pred[1], 0);
+    assert_int_equal(o.correct, 1);
+    for (int c = 0; c < 4; c++)
+        NEAR(g[8 + c], 0, 0); /* the unlabelled row */
+    for (int i = 0; i < 8; i++) {
+        memcpy(tmp, z, sizeof z);
+        tmp[i] += 1e-3f;
+        double lp = tr_softmax_xent_mixed(tmp, y, y2, lam, 3, 4, s, 2.0, NULL, NULL).loss_sum / 2;
+        tmp[i] -= 2e-3f;
+        double lm = tr_softmax_xent_mixed(tmp, y, y2, lam, 3, 4, s, 2.0, NULL, NULL).loss_sum / 2;
+        NEAR(g[i], (lp - lm) / 2e-3, 2e-4);
+    }
+    float g1[12];
+    tr_loss_out a = tr_softmax_xent_mixed(z, y, y2, ones, 3, 4, s, 2.0, g1, NULL);
+    tr_loss_out b = tr_softmax_xent(z, y, 3, 4, s, g, NULL);
+    assert_true(a.loss_sum == b.loss_sum);
+    assert_int_equal(a.correct, b.correct);
+    assert_memory_equal(g1, g, sizeof g);
+}
+
+/* Beta(alpha, alpha) draws: in (0, 1), mean 1/2, variance 1 / (4 (2 alpha + 1)),
+ * and for alpha = 1 uniform (a quarter below 1/4). */
+static void test_beta(void **state)
+{
+    (void)state;
+    static const double alphas[] = {0.05, 0.2, 1.0, 4.0};
+    for (int k = 0; k < 4; k++) {
+        double a = alphas[k], m = 0, m2 = 0, below = 0;
+        const int n = 200000;
+        tr_rng r = tr_rng_make(7, TR_RNG_MIXUP, (uint64_t)k, 0);
+        for (int i = 0; i < n; i++) {
+            double x = tr_beta_sym(&r, a);
+            assert_true(x >= 0 && x <= 1 && !isnan(x));
+            m += x;
+            m2 += x * x;
+            below += x < 0.25;
+        }
+        m /= n;
+        double var = m2 / n - m * m, want = 1.0 / (4.0 * (2.0 * a + 1.0));
+        /* standard errors: sqrt(var / n) < 0.0012; of the variance < 0.0007 */
+        NEAR(m, 0.5, 0.005);
+        NEAR(var, want, 0.003);
+        if (a == 1.0)
+            NEAR(below / n, 0.25, 0.005);
+    }
+}
+
+/* tr_mixup by hand: the first pair blended both ways with the lambda keyed
+ * by (seed, iteration, its row in the whole batch), a pair with an unreadable
+ * image and the odd last row left alone. */
+static void test_mixup(void **state)
+{
+    (void)state;
+    enum { N = 5, S = 3 };
+    float x[N * S], orig[N * S], lam[N];
+    int y[N] = {0, 2, 1, -1, 3}, y2[N];
+    for (int i = 0; i < N * S; i++)
+        orig[i] = x[i] = (float)(i * i % 7) - 2.5f;
+    tr_mixup(x, y, N, S, 0.4, 11, 42, 10, y2, lam);
+    tr_rng r = tr_rng_make(11, TR_RNG_MIXUP, 42, 10);
+    float l = (float)tr_beta_sym(&r, 0.4);
+    assert_true(l > 0 && l < 1);
+    NEAR(lam[0], l, 0);
+    NEAR(lam[1], l, 0);
+    assert_int_equal(y2[0], 2);
+    assert_int_equal(y2[1], 0);
+    for (int k = 0; k < S; k++) {
+        NEAR(x[k], l * orig[k] + (1 - l) * orig[S + k], 1e-6);
+        NEAR(x[S + k], l * orig[S + k] + (1 - l) * orig[k], 1e-6);
+    }
+    assert_memory_equal(x + 2 * S, orig + 2 * S, 3 * S * sizeof *x);
+    for (int i = 2; i < N; i++) {
+        assert_int_equal(y2[i], y[i]);
+        NEAR(lam[i], 1, 0);
+    }
+    /* another iteration or another row offset: another lambda */
+    memcpy(x, orig, sizeof x);
+    tr_mixup(x, y, N, S, 0.4, 11, 43, 10, y2, lam);
+    assert_true(lam[0] != l);
+    tr_mixup(x, y, N, S, 0.4, 11, 42, 12, y2, lam);
+    assert_true(lam[0] != l);
 }
 
 /* A one-block net's parameters (1 input channel, 2 classes) with a zeroed
@@ -393,6 +502,15 @@ static void test_options(void **state)
     assert_int_not_equal(parse(&o, "--train a --val b --out c --epochs 3 --average-from 4", &e),
                          COVIDCAM_OK);
     assert_non_null(strstr(e.msg, "--average-from 4 is after the last epoch (--epochs 3)"));
+    /* --mixup: off by default; not with class weights; alpha in range */
+    NEAR(o.mixup, 0, 0);
+    assert_int_equal(parse(&o, "--train a --val b --out c --mixup 0.2", &e), COVIDCAM_OK);
+    NEAR(o.mixup, 0.2, 0);
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --mixup 0.2 --class-weights balanced", &e),
+                         COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--mixup does not combine with --class-weights balanced"));
+    assert_int_not_equal(parse(&o, "--train a --val b --out c --mixup -0.5", &e), COVIDCAM_OK);
+    assert_non_null(strstr(e.msg, "--mixup"));
     assert_int_equal(parse(&o, "--benchmark --arch resnet50", &e), COVIDCAM_OK);
     assert_int_equal(o.mode, TR_MODE_BENCH);
     /* errors name the flag */
@@ -537,6 +655,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_xent),    cmocka_unit_test(test_softmax_xent_fd),
         cmocka_unit_test(test_softmax_xent_weighted), cmocka_unit_test(test_ema),
+        cmocka_unit_test(test_softmax_xent_mixed), cmocka_unit_test(test_beta),
+        cmocka_unit_test(test_mixup),
         cmocka_unit_test(test_uniform_average),
         cmocka_unit_test(test_lr_schedule),     cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_metrics),         cmocka_unit_test(test_safetensors_writer),
