@@ -73,9 +73,9 @@ static covidcam_status finish(tr_opts *o, const char *model, tr_split *fit_train
             cc_err_prefix(e, "%s", "out-of-distribution fit");
     }
     if (!st && test->n > 0) {
-        double acc = 0;
+        tr_test_out t;
         printf("\nbest model on the test split:\n");
-        st = tr_test_model(o, model, NULL, test, &acc, e);
+        st = tr_test_model(o, model, NULL, test, &t, e);
     }
     return st;
 }
@@ -175,10 +175,10 @@ int main(int argc, char **argv)
     }
     if (o.mode == TR_MODE_TEST) {
         char path[4096];
-        double acc;
+        tr_test_out t;
         if (!o.model_path)
             tr_path(path, sizeof path, o.out_dir, "best.safetensors");
-        if (tr_test_model(&o, o.model_path ? o.model_path : path, o.test_dir, NULL, &acc, &e) ==
+        if (tr_test_model(&o, o.model_path ? o.model_path : path, o.test_dir, NULL, &t, &e) ==
             COVIDCAM_OK)
             return 0;
         fprintf(stderr, "covidcam-train: %s\n", e.msg);

@@ -100,7 +100,8 @@ typedef struct test_run {
     covidcam_model *model;
     covidcam_session *session;
     tr_confusion c;
-    float *logits;
+    float *logits, *scaled; /* raw, and divided by the model's temperature */
+    double cal_loss;        /* the mean NLL of the probabilities the library reports */
 } test_run;
 
 static void test_run_free(test_run *t)
@@ -112,6 +113,7 @@ static void test_run_free(test_run *t)
     tr_file_free(&t->f);
     tr_confusion_free(&t->c);
     free(t->logits);
+    free(t->scaled);
 }
 
 /* The test images: the caller's split, or the folder's (then scanned for
@@ -145,7 +147,9 @@ static covidcam_status open_library(test_run *t, const tr_opts *o, const char *m
         st = covidcam_session_create(t->model, &so, &t->session, e->msg, sizeof e->msg);
     if (st)
         return st;
-    if (!(t->logits = malloc((size_t)t->mi.classes.n * sizeof *t->logits)))
+    t->logits = malloc((size_t)t->mi.classes.n * sizeof *t->logits);
+    t->scaled = malloc((size_t)t->mi.classes.n * sizeof *t->scaled);
+    if (!t->logits || !t->scaled)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     return COVIDCAM_OK;
 }
@@ -174,7 +178,7 @@ static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e
     memset(out, 0, sizeof *out);
     tr_confusion_reset(&t->c);
     int k = t->mi.classes.n;
-    double loss = 0;
+    double loss = 0, cal = 0, temp = covidcam_model_temperature(t->model);
     long correct = 0;
     for (int i = 0; i < t->split->n; i++) {
         const tr_item *it = &t->split->items[i];
@@ -188,14 +192,18 @@ static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e
         loss += lo.loss_sum;
         correct += lo.correct;
         out->n += lo.valid;
+        for (int c = 0; c < k; c++)
+            t->scaled[c] = (float)(t->logits[c] / temp);
+        cal += tr_softmax_xent(t->scaled, &it->label, 1, k, 0.0, NULL, NULL).loss_sum;
     }
     out->loss = out->n ? loss / (double)out->n : 0;
+    t->cal_loss = out->n ? cal / (double)out->n : 0;
     out->accuracy = out->n ? (double)correct / (double)out->n : 0;
     return COVIDCAM_OK;
 }
 
 covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const char *dir,
-                              const tr_split *split, double *accuracy, cc_err *e)
+                              const tr_split *split, tr_test_out *out, cc_err *e)
 {
     test_run t;
     memset(&t, 0, sizeof t);
@@ -207,16 +215,21 @@ covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const ch
     if (!st && tr_report_make(&t.c, &r))
         st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (!st) {
+        double temp = covidcam_model_temperature(t.model);
         printf("test: %s on ", model_path);
         for (const char *p = dir ? dir : "the test split"; *p; p++)
             fputs(*p == TR_SOURCE_SEP ? ", " : (char[2]){*p, 0}, stdout);
         printf(": %ld images, loss %.4f, accuracy %.4f\n", v.n, v.loss, v.accuracy);
+        /* the raw logits' loss is the training curve's figure; a calibrated
+         * model's probabilities are those at its temperature */
+        if (temp != 1.0)
+            printf("loss at the model's temperature %.4f: %.4f\n", temp, t.cal_loss);
         tr_confusion_print(stdout, &t.c, t.mi.classes.names);
         putchar('\n');
         tr_report_print(stdout, &r, t.mi.classes.names);
         fflush(stdout);
         tr_report_free(&r);
-        *accuracy = v.accuracy;
+        *out = (tr_test_out){v.accuracy, v.loss, temp, t.cal_loss};
     }
     test_run_free(&t);
     return st;

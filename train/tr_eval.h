@@ -27,10 +27,19 @@ covidcam_status tr_evaluate(tr_net *net, tr_loader *ld, double smoothing, tr_con
                             const volatile sig_atomic_t *stop, tr_dist *d, tr_eval_out *out,
                             cc_err *e);
 
+/* What --test measured through the library. */
+typedef struct tr_test_out {
+    double accuracy;
+    double loss;        /* mean cross-entropy of the raw logits (the training curve's figure) */
+    double temperature; /* the model's calibration temperature (1 without one) */
+    double cal_loss;    /* mean cross-entropy of the probabilities the library reports:
+                           softmax(logits / temperature) */
+} tr_test_out;
+
 /* --test: evaluate the model file on the images of folder tree `dir` (or,
- * with dir NULL, on `split`) and print the confusion matrix and table;
- * *accuracy receives the accuracy. */
+ * with dir NULL, on `split`) and print the figures, the confusion matrix and
+ * the table; *out receives the figures. */
 covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const char *dir,
-                              const tr_split *split, double *accuracy, cc_err *e);
+                              const tr_split *split, tr_test_out *out, cc_err *e);
 
 #endif

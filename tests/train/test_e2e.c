@@ -21,6 +21,7 @@
 #include "covidcam.h"
 #include "file_io.h"
 #include "safetensors.h"
+#include "safetensors_write.h"
 #include "test_util.h"
 #include "train_util.h"
 #include "tr_dataset.h"
@@ -117,11 +118,11 @@ static void test_overfit(void **state)
     assert_false(res.interrupted);
     assert_true(res.last_train_acc == 1.0);
     /* The best model classifies every training image correctly too. */
-    double acc = 0;
+    tr_test_out t;
     snprintf(model, sizeof model, "%s/best.safetensors", out);
     snprintf(train, sizeof train, "%s/train", g_data);
-    OK(tr_test_model(&o, model, train, NULL, &acc, &e));
-    assert_true(acc == 1.0);
+    OK(tr_test_model(&o, model, train, NULL, &t, &e));
+    assert_true(t.accuracy == 1.0);
     tt_rmtree(out);
 }
 
@@ -394,9 +395,9 @@ static void test_average(void **state)
     assert_float_equal(json_number_value(json_object_get(tj, "val_loss")), loss[want], 1e-5);
     json_decref(tj);
     snprintf(val, sizeof val, "%s/val", g_data);
-    double lib_acc = -1;
-    OK(tr_test_model(&o, a, val, NULL, &lib_acc, &e));
-    assert_float_equal(lib_acc, acc[want], 1e-6);
+    tr_test_out t;
+    OK(tr_test_model(&o, a, val, NULL, &t, &e));
+    assert_float_equal(t.accuracy, acc[want], 1e-6);
     /* the checkpoint's average of the last epoch is what best.safetensors
      * holds when that epoch won; the trained weights are something else */
     snprintf(b, sizeof b, "%s/last.safetensors", straight);
@@ -510,9 +511,9 @@ static void test_uniform_average(void **state)
     assert_float_equal(json_number_value(json_object_get(tj, "val_loss")), loss[2], 1e-5);
     json_decref(tj);
     snprintf(val, sizeof val, "%s/val", g_data);
-    double lib_acc = -1;
-    OK(tr_test_model(&o, a, val, NULL, &lib_acc, &e));
-    assert_float_equal(lib_acc, acc[2], 1e-6);
+    tr_test_out t;
+    OK(tr_test_model(&o, a, val, NULL, &t, &e));
+    assert_float_equal(t.accuracy, acc[2], 1e-6);
     free(w2);
     free(w3);
     free(avg);
@@ -553,6 +554,90 @@ static void test_mixup(void **state)
     tt_rmtree(straight);
     tt_rmtree(stopped);
     tt_rmtree(plain);
+}
+
+/* A copy of model file `src` at `dst` with metadata key set to value
+ * (tensors written as F32). */
+static void copy_with_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    tr_file f;
+    cc_stw *w = NULL;
+    cc_err e;
+    OK(tr_file_read(src, &f, &e));
+    OK(cc_stw_create(&w, &e));
+    /* aligned copies of the file's data, alive until the write */
+    size_t total = 0, at = 0;
+    for (size_t i = 0; i < f.st.num_tensors; i++)
+        total += cc_st_numel(&f.st.tensors[i]);
+    float *v = malloc(total * sizeof *v + 1);
+    assert_non_null(v);
+    for (size_t i = 0; i < f.st.num_tensors; i++) {
+        const cc_st_tensor *t = &f.st.tensors[i];
+        cc_st_to_f32(t, v + at);
+        OK(cc_stw_add_f32(w, t->name, t->ndim, t->shape, v + at, &e));
+        at += cc_st_numel(t);
+    }
+    for (size_t i = 0; i < f.st.num_meta; i++)
+        OK(cc_stw_add_meta(w, f.st.meta[i].key, f.st.meta[i].value, &e));
+    OK(cc_stw_add_meta(w, key, value, &e));
+    OK(cc_stw_write_file(w, dst, &e));
+    cc_stw_free(w);
+    free(v);
+    tr_file_free(&f);
+}
+
+/* --test on a calibrated model: the raw logits' loss as without the
+ * temperature, and beside it the mean -log of the probabilities the library
+ * reports (computed here from covidcam_classify_file's probabilities). */
+static void test_test_temperature(void **state)
+{
+    (void)state;
+    const char *out = tt_tempdir();
+    char cmd[1024], model[4096], cal[4096], val[4096], dir[4200];
+    tr_opts o;
+    tr_result res;
+    tr_test_out raw, t;
+    cc_err e;
+    snprintf(cmd, sizeof cmd, "%s --epochs 2 --no-ood", k_tiny);
+    opts(&o, out, cmd);
+    run(&o, &res);
+    snprintf(model, sizeof model, "%s/best.safetensors", out);
+    snprintf(cal, sizeof cal, "%s/calibrated.safetensors", out);
+    copy_with_meta(model, cal, "temperature", "0.5");
+    snprintf(val, sizeof val, "%s/val", g_data);
+    OK(tr_test_model(&o, model, val, NULL, &raw, &e));
+    OK(tr_test_model(&o, cal, val, NULL, &t, &e));
+    assert_float_equal(raw.temperature, 1.0, 0);
+    assert_true(raw.cal_loss == raw.loss);
+    assert_float_equal(t.temperature, 0.5, 0);
+    assert_true(t.loss == raw.loss && t.accuracy == raw.accuracy);
+
+    covidcam_model *m = NULL;
+    covidcam_session *s = NULL;
+    char err[COVIDCAM_ERRBUF_SIZE];
+    if (covidcam_model_load(cal, &m, err, sizeof err) != COVIDCAM_OK ||
+        covidcam_session_create(m, NULL, &s, err, sizeof err) != COVIDCAM_OK)
+        fail_msg("%s", err);
+    double nll = 0;
+    int total = 0;
+    for (int c = 0; c < 3; c++) {
+        char *files[16];
+        snprintf(dir, sizeof dir, "%s/%s", val, covidcam_model_class_name(m, c));
+        int n = tu_list_pngs(dir, files, 16);
+        for (int i = 0; i < n; i++) {
+            float p[3];
+            assert_int_equal(covidcam_classify_file(s, files[i], p, NULL, 3, NULL), COVIDCAM_OK);
+            nll -= log((double)p[c]);
+            total++;
+            free(files[i]);
+        }
+    }
+    assert_int_equal(total, 12);
+    assert_float_equal(t.cal_loss, nll / total, 1e-5 * (1 + nll / total));
+    assert_true(fabs(t.cal_loss - t.loss) > 1e-3); /* the temperature changed it */
+    covidcam_session_free(s);
+    covidcam_model_free(m);
+    tt_rmtree(out);
 }
 
 /* --class-weights balanced: N / (K n_c) of the training split; on classes
@@ -804,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_average),
         cmocka_unit_test(test_uniform_average),
         cmocka_unit_test(test_mixup),
+        cmocka_unit_test(test_test_temperature),
         cmocka_unit_test(test_class_weights),
         cmocka_unit_test(test_ood_fit),
         cmocka_unit_test(test_init_from),
