@@ -570,7 +570,7 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     for (int i = 0; i < s->p.n; i++)
         if (tr_kind_trainable(s->p.p[i].kind))
             params += s->p.p[i].numel;
-    char avg[96] = "no weight average", aug[64];
+    char avg[96] = "no weight average", aug[64], sched[96];
     if (o->ema > 0)
         snprintf(avg, sizeof avg, "weight average decay %g", o->ema);
     else if (o->average_from > 0 && o->average_lr > 0)
@@ -579,6 +579,14 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
     else if (o->average_from > 0)
         snprintf(avg, sizeof avg, "uniform weight average of epochs %d-%d", o->average_from,
                  o->epochs);
+    /* --average-lr replaces the schedule in the averaged epochs */
+    if (o->average_from > 1 && o->average_lr > 0)
+        snprintf(sched, sizeof sched, "warm-up %d epochs, cosine; %g from epoch %d on",
+                 o->warmup_epochs, o->average_lr, o->average_from);
+    else if (o->average_from == 1 && o->average_lr > 0)
+        snprintf(sched, sizeof sched, "not used: %g throughout", o->average_lr);
+    else
+        snprintf(sched, sizeof sched, "warm-up %d epochs, cosine", o->warmup_epochs);
     if (o->mixup > 0)
         snprintf(aug, sizeof aug, "%s, mixup alpha %g", o->no_augment ? "no augmentation" : "augmented",
                  o->mixup);
@@ -603,13 +611,13 @@ void tr_session_summary(const tr_session *s, char *buf, size_t n)
         buf + l, n - l,
         "images: %d train, %d val, %d test, %ld unreadable skipped\n"
         "model: %s%s, %d px, %d channel%s, mean %.3f std %.3f, %zu parameters\n"
-        "training: %d epochs x %d iterations, batch %d, lr %g (warm-up %d epochs, cosine), "
+        "training: %d epochs x %d iterations, batch %d, lr %g (%s), "
         "momentum %g, weight decay %g%s, label smoothing %g, class weights %s, %s, %s, %s, seed %ld\n"
         "processes: %d (%d images of every batch each)\n",
         s->split[0].n, s->split[1].n, s->split[2].n, s->skipped, s->arch.name,
         s->arch.block == CC_BLOCK_BASIC ? " (basic)" : " (bottleneck)", s->mi.input_size,
         s->mi.in_channels, s->mi.in_channels > 1 ? "s" : "", s->mi.mean[0], s->mi.std[0],
-        params, o->epochs, s->iters_per_epoch, o->batch, o->lr, o->warmup_epochs,
+        params, o->epochs, s->iters_per_epoch, o->batch, o->lr, sched,
         o->momentum, o->weight_decay, o->decay_all ? " (all)" : "", o->label_smoothing,
         o->class_weights, avg, aug,
         s->o->precision, o->seed, tr_session_world(s),

@@ -494,6 +494,9 @@ static void test_uniform_average(void **state)
     OK(tr_session_open(&s, &o, "test", &g_never, &e));
     double want[8];
     conv1_means(&s, avg, 8, want);
+    char summary[4096];
+    tr_session_summary(&s, summary, sizeof summary); /* the schedule as --average-lr made it */
+    assert_non_null(strstr(summary, "lr 0.05 (warm-up 1 epochs, cosine; 0.02 from epoch 2 on)"));
     tr_session_close(&s);
     int differs = 0;
     for (int c = 0; c < 8; c++) {
