@@ -101,6 +101,7 @@ typedef struct test_run {
     covidcam_session *session;
     tr_confusion c;
     float *logits, *scaled; /* raw, and divided by the model's temperature */
+    double temperature;     /* the model's (1 without calibration) */
     double cal_loss;        /* the mean NLL of the probabilities the library reports */
 } test_run;
 
@@ -151,6 +152,7 @@ static covidcam_status open_library(test_run *t, const tr_opts *o, const char *m
     t->scaled = malloc((size_t)t->mi.classes.n * sizeof *t->scaled);
     if (!t->logits || !t->scaled)
         return cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
+    t->temperature = covidcam_model_temperature(t->model);
     return COVIDCAM_OK;
 }
 
@@ -178,7 +180,7 @@ static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e
     memset(out, 0, sizeof *out);
     tr_confusion_reset(&t->c);
     int k = t->mi.classes.n;
-    double loss = 0, cal = 0, temp = covidcam_model_temperature(t->model);
+    double loss = 0, cal = 0;
     long correct = 0;
     for (int i = 0; i < t->split->n; i++) {
         const tr_item *it = &t->split->items[i];
@@ -193,7 +195,7 @@ static covidcam_status evaluate_library(test_run *t, tr_eval_out *out, cc_err *e
         correct += lo.correct;
         out->n += lo.valid;
         for (int c = 0; c < k; c++)
-            t->scaled[c] = (float)(t->logits[c] / temp);
+            t->scaled[c] = (float)(t->logits[c] / t->temperature);
         cal += tr_softmax_xent(t->scaled, &it->label, 1, k, 0.0, NULL, NULL).loss_sum;
     }
     out->loss = out->n ? loss / (double)out->n : 0;
@@ -215,21 +217,20 @@ covidcam_status tr_test_model(const tr_opts *o, const char *model_path, const ch
     if (!st && tr_report_make(&t.c, &r))
         st = cc_fail(e, COVIDCAM_ERR_OUT_OF_MEMORY, "out of memory");
     if (!st) {
-        double temp = covidcam_model_temperature(t.model);
         printf("test: %s on ", model_path);
         for (const char *p = dir ? dir : "the test split"; *p; p++)
             fputs(*p == TR_SOURCE_SEP ? ", " : (char[2]){*p, 0}, stdout);
         printf(": %ld images, loss %.4f, accuracy %.4f\n", v.n, v.loss, v.accuracy);
         /* the raw logits' loss is the training curve's figure; a calibrated
          * model's probabilities are those at its temperature */
-        if (temp != 1.0)
-            printf("loss at the model's temperature %.4f: %.4f\n", temp, t.cal_loss);
+        if (t.temperature != 1.0)
+            printf("loss at the model's temperature %.4f: %.4f\n", t.temperature, t.cal_loss);
         tr_confusion_print(stdout, &t.c, t.mi.classes.names);
         putchar('\n');
         tr_report_print(stdout, &r, t.mi.classes.names);
         fflush(stdout);
         tr_report_free(&r);
-        *out = (tr_test_out){v.accuracy, v.loss, temp, t.cal_loss};
+        *out = (tr_test_out){v.accuracy, v.loss, t.temperature, t.cal_loss};
     }
     test_run_free(&t);
     return st;

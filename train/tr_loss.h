@@ -36,7 +36,9 @@ tr_loss_out tr_softmax_xent_weighted(const float *logits, const int *labels, int
  *   lam[i] * CE_s(labels[i]) + (1 - lam[i]) * CE_s(y2[i]),
  * CE_s the smoothed cross-entropy above, the mean taken over `norm` samples;
  * `correct` counts rows whose argmax is the label of the larger weight.
- * Rows with labels[i] < 0 are ignored (zero gradient). Unweighted. */
+ * Rows with labels[i] < 0 are ignored (zero gradient); y2[i] must be a class
+ * wherever labels[i] is one (tr_mixup gives a row's own label when it is not
+ * blended). Unweighted. */
 tr_loss_out tr_softmax_xent_mixed(const float *logits, const int *labels, const int *y2,
                                   const float *lam, int n, int k, double smoothing, double norm,
                                   float *grad, int *pred);
