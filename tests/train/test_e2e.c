@@ -147,11 +147,20 @@ static void same_tensors(const char *a, const char *b)
     tr_file_free(&fb);
 }
 
+/* File `name` of run folders da and db: every tensor exactly equal. */
+static void same_file(const char *da, const char *db, const char *name)
+{
+    char a[4096], b[4096];
+    snprintf(a, sizeof a, "%s/%s", da, name);
+    snprintf(b, sizeof b, "%s/%s", db, name);
+    same_tensors(a, b);
+}
+
 static void test_resume(void **state)
 {
     (void)state;
     const char *straight = tt_tempdir(), *stopped = tt_tempdir();
-    char cmd[1024], a[4096], b[4096];
+    char cmd[1024], b[4096];
     tr_opts o;
     tr_result res;
     snprintf(cmd, sizeof cmd, "%s --epochs 3", k_tiny);
@@ -168,12 +177,8 @@ static void test_resume(void **state)
     run(&o, &res);
     assert_false(res.interrupted);
     assert_int_equal(res.epochs_done, 3);
-    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
-    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
-    same_tensors(a, b);
-    snprintf(a, sizeof a, "%s/best.safetensors", straight);
-    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
-    same_tensors(a, b);
+    same_file(straight, stopped, "checkpoint.safetensors");
+    same_file(straight, stopped, "best.safetensors");
     /* The history has every iteration once: 3 epochs x 6. */
     tr_file f;
     tr_history h = {0};
@@ -377,12 +382,9 @@ static void test_average(void **state)
     cc_err e;
     snprintf(cmd, sizeof cmd, "%s --epochs 3 --ema 0.8", k_tiny);
     straight_and_resumed(cmd, straight, stopped, 8, NULL, &o);
-    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
-    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
-    same_tensors(a, b);
+    same_file(straight, stopped, "checkpoint.safetensors");
+    same_file(straight, stopped, "best.safetensors");
     snprintf(a, sizeof a, "%s/best.safetensors", straight);
-    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
-    same_tensors(a, b);
 
     int n = read_columns(straight, 10, 11, loss, acc, 4), want = 0;
     assert_int_equal(n, 3);
@@ -479,9 +481,8 @@ static void test_uniform_average(void **state)
     snprintf(w2path, sizeof w2path, "%s/epoch2.safetensors", probe);
     /* 36 images in batches of 6: iteration 12 ends epoch 2 */
     straight_and_resumed(cmd, straight, stopped, 12, w2path, &o);
+    same_file(straight, stopped, "best.safetensors");
     snprintf(a, sizeof a, "%s/best.safetensors", straight);
-    snprintf(b, sizeof b, "%s/best.safetensors", stopped);
-    same_tensors(a, b);
 
     size_t nw = 8 * 1 * 7 * 7;
     snprintf(b, sizeof b, "%s/last.safetensors", straight);
@@ -540,9 +541,7 @@ static void test_mixup(void **state)
     tr_result res;
     snprintf(cmd, sizeof cmd, "%s --epochs 3 --mixup 0.4", k_tiny);
     straight_and_resumed(cmd, straight, stopped, 8, NULL, &o);
-    snprintf(a, sizeof a, "%s/checkpoint.safetensors", straight);
-    snprintf(b, sizeof b, "%s/checkpoint.safetensors", stopped);
-    same_tensors(a, b);
+    same_file(straight, stopped, "checkpoint.safetensors");
     snprintf(cmd, sizeof cmd, "%s --epochs 3", k_tiny);
     opts(&o, plain, cmd);
     run(&o, &res);
@@ -649,7 +648,7 @@ static void test_class_weights(void **state)
 {
     (void)state;
     const char *none = tt_tempdir(), *bal = tt_tempdir(), *data = tt_tempdir();
-    char cmd[2048], a[4096], b[4096], train[512], val[512];
+    char cmd[2048], train[512], val[512];
     tr_opts o;
     tr_result res;
     tr_session s;
@@ -660,9 +659,7 @@ static void test_class_weights(void **state)
     snprintf(cmd, sizeof cmd, "%s --epochs 2 --class-weights balanced", k_tiny);
     opts(&o, bal, cmd);
     run(&o, &res);
-    snprintf(a, sizeof a, "%s/last.safetensors", none);
-    snprintf(b, sizeof b, "%s/last.safetensors", bal);
-    same_tensors(a, b);
+    same_file(none, bal, "last.safetensors");
     /* 12, 6 and 3 training images: weights 21/36, 21/18 and 21/9 */
     snprintf(train, sizeof train, "%s/train", data);
     snprintf(val, sizeof val, "%s/val", data);

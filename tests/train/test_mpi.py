@@ -216,6 +216,23 @@ def resume(tmp, data):
             same_as(f"stopped on {first or 1}, resumed on {then or 1}", ref, out)
 
 
+def one_and_two(tmp, name, args, what):
+    """args trained by one process into tmp/NAME-1 and by 2 into tmp/NAME-2;
+    both folders, or None when either run failed."""
+    ref, out = os.path.join(tmp, f"{name}-1"), os.path.join(tmp, f"{name}-2")
+    rc1, _, err = run(0, args + ["--out", ref])
+    check(rc1 == 0, f"one process trains {what} (rc {rc1}) {err[-300:]}")
+    rc2, _, err = run(2, args + ["--out", out])
+    check(rc2 == 0, f"2 processes train {what} (rc {rc2}) {err[-300:]}")
+    return (ref, out) if rc1 == 0 and rc2 == 0 else None
+
+
+def same_average(label, runs):
+    d, name = worst_difference(os.path.join(runs[0], "best.safetensors"),
+                               os.path.join(runs[1], "best.safetensors"))
+    check(d <= TOL, f"{label} on 2 processes: the weight average within {d:.2g} (worst: {name})")
+
+
 def weighted(tmp):
     """Class weights and the weight average under MPI: on classes of 32, 12
     and 4 images each share of a batch has its own weight sum, so a share
@@ -225,18 +242,10 @@ def weighted(tmp):
     write_synthetic(data, 0, 4, train_counts=(32, 12, 4))
     args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "2",
                   "--class-weights", "balanced", "--ema", "0.9"]
-    ref = os.path.join(tmp, "weighted-1")
-    rc, _, err = run(0, args + ["--out", ref])
-    check(rc == 0, f"one process trains with class weights (rc {rc}) {err[-300:]}")
-    out = os.path.join(tmp, "weighted-2")
-    rc, _, err = run(2, args + ["--out", out])
-    check(rc == 0, f"2 processes train with class weights (rc {rc}) {err[-300:]}")
-    if rc == 0:
-        same_as("class weights on 2 processes", ref, out)
-        d, name = worst_difference(os.path.join(ref, "best.safetensors"),
-                                   os.path.join(out, "best.safetensors"))
-        check(d <= TOL, f"class weights on 2 processes: the weight average within {d:.2g} "
-                        f"(worst: {name})")
+    runs = one_and_two(tmp, "weighted", args, "with class weights")
+    if runs:
+        same_as("class weights on 2 processes", *runs)
+        same_average("class weights", runs)
 
 
 def averaged(tmp):
@@ -246,17 +255,9 @@ def averaged(tmp):
     data = os.path.join(tmp, "unbalanced")
     args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "2",
                   "--average-from", "1", "--average-lr", "0.01"]
-    outs = []
-    for n in (0, 2):
-        out = os.path.join(tmp, f"averaged-{n}")
-        rc, _, err = run(n, args + ["--out", out])
-        check(rc == 0, f"{n or 1} process(es) train with --average-from (rc {rc}) {err[-300:]}")
-        outs.append(out)
-    if len(outs) == 2 and all(os.path.exists(os.path.join(o, "best.safetensors")) for o in outs):
-        d, name = worst_difference(os.path.join(outs[0], "best.safetensors"),
-                                   os.path.join(outs[1], "best.safetensors"))
-        check(d <= TOL, f"--average-from on 2 processes: the average within {d:.2g} "
-                        f"(worst: {name})")
+    runs = one_and_two(tmp, "averaged", args, "with --average-from")
+    if runs:
+        same_average("--average-from", runs)
 
 
 def mixup(tmp, data):
@@ -267,14 +268,9 @@ def mixup(tmp, data):
     differently."""
     args = NET + ["--train", data + "/train", "--val", data + "/val", "--epochs", "1",
                   "--mixup", "0.4"]
-    ref = os.path.join(tmp, "mixup-1")
-    rc, _, err = run(0, args + ["--out", ref])
-    check(rc == 0, f"one process trains with --mixup (rc {rc}) {err[-300:]}")
-    out = os.path.join(tmp, "mixup-2")
-    rc, _, err = run(2, args + ["--out", out])
-    check(rc == 0, f"2 processes train with --mixup (rc {rc}) {err[-300:]}")
-    if rc == 0:
-        same_as("--mixup on 2 processes", ref, out)
+    runs = one_and_two(tmp, "mixup", args, "with --mixup")
+    if runs:
+        same_as("--mixup on 2 processes", *runs)
 
 
 def wait_for(proc, text, deadline):
